@@ -1,0 +1,217 @@
+package actors
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/actorhub/actorhub/events"
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Sink is a connection's outbound side, implemented by transport.
+type Sink interface {
+	// Send queues objects (each one JSON object, no newline) for the peer, in
+	// order. It never blocks; false means the queue was full and the sink is
+	// closing the connection (the peer resumes later from its last seq).
+	Send(objs ...[]byte) bool
+	// Close closes the connection with a WebSocket status code and reason, after
+	// what is queued.
+	Close(code int, reason string)
+	// Backlog tells how many objects wait to be written; replays read further
+	// pages from the store only while it is low.
+	Backlog() int
+}
+
+// Request is one object a client or worker sent, as transport decoded it: Msg
+// is checked unless Err says why it was refused.
+type Request struct {
+	Msg *events.Inbound
+	Err *events.CodedError
+	// Items are the normalized events of an emit (a worker's consecutive emits
+	// for one job in one frame come as one Request).
+	Items []EmitItem
+}
+
+// connSub is one subscription of a client.
+type connSub struct {
+	id        json.RawMessage // the subscribe request's id
+	feed      *actor.PID
+	gap       gapFill
+	announced bool // "subscribed" was sent
+}
+
+// ConnActor is one client WebSocket: it owns the client's subscriptions (job →
+// last seq sent) and turns requests into feed subscriptions, cancels and
+// replies. Events reach it from the job's feed and go out through the Sink in
+// seq order, with gaps filled from the store.
+type ConnActor struct {
+	h       *Hub
+	sink    Sink
+	session string
+	user    string
+	subs    map[string]*connSub
+}
+
+// Receive implements actor.Actor.
+func (c *ConnActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		c.subs = map[string]*connSub{}
+		c.sink.Send(events.AppendConnected(nil, c.session, c.h.cfg.NodeID, c.user))
+	case *Request:
+		c.onRequest(ctx, m)
+	case *feedSubscribed:
+		c.onFeedSubscribed(ctx, m)
+	case *jobEvents:
+		if s := c.subs[m.jobID]; s != nil {
+			c.deliver(ctx, m.jobID, s, s.gap.accept(m.events))
+		}
+	case *fetched:
+		if s := c.subs[m.jobID]; s != nil {
+			out := s.gap.fetched(m.events, m.err)
+			if m.err != nil {
+				c.h.after(c.h.backoff(1), ctx.Self(), &retry{jobID: m.jobID})
+			}
+			c.deliver(ctx, m.jobID, s, out)
+		}
+	case *retry:
+		if s := c.subs[m.jobID]; s != nil {
+			c.fetch(ctx, m.jobID, s)
+		}
+	case *actor.Terminated: // a feed stopped: attach to its successor from where we are
+		for jobID, s := range c.subs {
+			if s.feed != nil && s.feed.Id == m.Who.Id {
+				s.feed = nil
+				s.gap.held = true
+				ctx.Send(c.h.feeds, &routed{jobID: jobID, msg: &feedSubscribe{jobID: jobID, conn: ctx.Self(), fromSeq: s.gap.have}})
+			}
+		}
+	case *actor.Stopping:
+		for jobID := range c.subs {
+			ctx.Send(c.h.feeds, &routed{jobID: jobID, msg: &feedUnsubscribe{jobID: jobID, conn: ctx.Self()}})
+		}
+	}
+}
+
+func (c *ConnActor) onRequest(ctx actor.Context, r *Request) {
+	m := r.Msg
+	if r.Err != nil {
+		c.sendError(m.ID, m.JobID, r.Err.Code, r.Err.Error())
+		return
+	}
+	switch m.Type {
+	case events.TypePing:
+		c.sink.Send(events.AppendReply(nil, events.TypePong, m.ID, ""))
+	case events.TypeSubscribe:
+		s := c.subs[m.JobID]
+		if s == nil && len(c.subs) >= c.h.cfg.MaxSubscriptions {
+			c.sendError(m.ID, m.JobID, events.CodeTooManySubs,
+				fmt.Sprintf("a connection may hold %d subscriptions; unsubscribe from one first", c.h.cfg.MaxSubscriptions))
+			return
+		}
+		from := int64(0)
+		if m.FromSeq != nil {
+			from = *m.FromSeq
+		}
+		// a repeated subscribe restarts the subscription from its fromSeq
+		c.subs[m.JobID] = &connSub{id: m.ID, gap: gapFill{have: from, want: from, held: true}}
+		ctx.Send(c.h.feeds, &routed{jobID: m.JobID, msg: &feedSubscribe{jobID: m.JobID, conn: ctx.Self(), fromSeq: from}})
+	case events.TypeUnsubscribe:
+		if c.subs[m.JobID] == nil {
+			c.sendError(m.ID, m.JobID, events.CodeNotSubscribed, "not subscribed to job "+m.JobID)
+			return
+		}
+		delete(c.subs, m.JobID)
+		ctx.Send(c.h.feeds, &routed{jobID: m.JobID, msg: &feedUnsubscribe{jobID: m.JobID, conn: ctx.Self()}})
+		c.sink.Send(events.AppendReply(nil, events.TypeUnsubscribed, m.ID, m.JobID))
+	case events.TypeCancel:
+		id, jobID := m.ID, m.JobID
+		f := ctx.RequestFuture(c.h.jobs, &routed{jobID: jobID, msg: &cancelJob{reason: m.Reason}}, c.h.cfg.RequestTimeout)
+		ctx.ReenterAfter(f, func(res any, err error) {
+			if err == nil {
+				if sr, ok := res.(*stateReply); ok {
+					err = sr.err
+				}
+			}
+			if err != nil {
+				c.sendError(id, jobID, codeOf(err, events.CodeTimeout), err.Error())
+				return
+			}
+			c.sink.Send(events.AppendReply(nil, events.TypeAck, id, jobID))
+		})
+	default:
+		c.sendError(m.ID, m.JobID, events.CodeUnknownType, fmt.Sprintf("type %q is for workers (/ws/worker)", m.Type))
+	}
+}
+
+func (c *ConnActor) onFeedSubscribed(ctx actor.Context, m *feedSubscribed) {
+	s := c.subs[m.jobID]
+	if s == nil {
+		return
+	}
+	if m.err != nil {
+		delete(c.subs, m.jobID)
+		c.sendError(s.id, m.jobID, codeOf(m.err, events.CodeUnavailable), m.err.Error())
+		return
+	}
+	s.feed = m.feed
+	ctx.Watch(s.feed)
+	if !s.announced {
+		s.announced = true
+		c.sink.Send(events.AppendSubscribed(nil, s.id, m.jobID, m.status, m.lastSeq, m.epoch))
+	}
+	s.gap.known(m.lastSeq)
+	out := s.gap.release()
+	out = append(out, s.gap.accept(m.recent)...)
+	c.deliver(ctx, m.jobID, s, out)
+}
+
+func (c *ConnActor) deliver(ctx actor.Context, jobID string, s *connSub, evs []events.Event) {
+	if len(evs) > 0 {
+		var ok bool
+		if len(evs) == 1 {
+			ok = c.sink.Send(evs[0].Raw)
+		} else {
+			objs := make([][]byte, len(evs))
+			for i := range evs {
+				objs[i] = evs[i].Raw
+			}
+			ok = c.sink.Send(objs...)
+		}
+		if !ok {
+			return
+		}
+		c.h.metrics.EventsDelivered.Add(float64(len(evs)))
+	}
+	c.fetch(ctx, jobID, s)
+}
+
+// replayBacklog: a replay reads its next page from the store only while fewer
+// objects than this wait to be written to the client.
+const replayBacklog = 1024
+
+func (c *ConnActor) fetch(ctx actor.Context, jobID string, s *connSub) {
+	if s.gap.want > s.gap.have && !s.gap.fetching && !s.gap.held && c.sink.Backlog() > replayBacklog {
+		c.h.after(20*time.Millisecond, ctx.Self(), &retry{jobID: jobID})
+		return
+	}
+	if s.gap.needFetch() {
+		c.h.readEvents(ctx.Self(), jobID, s.gap.have)
+	}
+}
+
+func (c *ConnActor) sendError(id json.RawMessage, jobID, code, msg string) {
+	c.h.metrics.Errors.WithLabelValues(code).Inc()
+	c.sink.Send(events.AppendError(nil, id, jobID, code, msg, -1))
+}
+
+// codeOf returns the client-facing code of err, or def when it has none.
+func codeOf(err error, def string) string {
+	var ce *events.CodedError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return def
+}

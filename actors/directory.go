@@ -1,0 +1,59 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// directory activates children by id on demand and routes messages to them. A
+// child that wants to stop asks first (passivateRequest); from then on the
+// directory routes that id to a fresh child, so no message is sent to a child
+// that is about to stop without it seeing the message: what reaches it after
+// its request it either serves or routes back here.
+type directory struct {
+	kind     string
+	spawn    func(ctx actor.Context, id string, msg any, sender *actor.PID) (pid *actor.PID, forward bool)
+	children map[string]*actor.PID
+	ids      map[string]string // child pid id → routing id
+}
+
+func newDirectory(kind string, spawn func(ctx actor.Context, id string, msg any, sender *actor.PID) (*actor.PID, bool)) *directory {
+	return &directory{kind: kind, spawn: spawn, children: map[string]*actor.PID{}, ids: map[string]string{}}
+}
+
+// Receive implements actor.Actor.
+func (d *directory) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *routed:
+		pid := d.children[m.jobID]
+		if pid == nil {
+			var forward bool
+			pid, forward = d.spawn(ctx, m.jobID, m.msg, ctx.Sender())
+			if pid == nil {
+				return
+			}
+			d.children[m.jobID] = pid
+			d.ids[pid.Id] = m.jobID
+			if !forward {
+				return
+			}
+		}
+		ctx.RequestWithCustomSender(pid, m.msg, ctx.Sender())
+	case *passivateRequest:
+		if d.children[m.jobID] == m.pid || (d.children[m.jobID] != nil && d.children[m.jobID].Id == m.pid.Id) {
+			delete(d.children, m.jobID)
+		}
+		ctx.Send(m.pid, &passivate{})
+	case *actor.Terminated:
+		if id, ok := d.ids[m.Who.Id]; ok {
+			delete(d.ids, m.Who.Id)
+			if p := d.children[id]; p != nil && p.Id == m.Who.Id {
+				delete(d.children, id)
+			}
+		}
+	case *countChildren:
+		ctx.Respond(len(d.children))
+	}
+}
+
+// countChildren asks a directory how many children it routes to.
+type countChildren struct{}

@@ -1,0 +1,195 @@
+package actors
+
+import (
+	"errors"
+	"time"
+
+	"github.com/actorhub/actorhub/events"
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// JobFeed is this node's view of one job: it subscribes to the JobActor
+// wherever it lives, keeps the last seq it received and the most recent events,
+// and fans events out to the node's ConnActors watching the job. The JobActor
+// thus sends one message per node, not per client. When the JobActor stops
+// (passivation, failover) the feed subscribes again and reads what it missed
+// from the store, so its conns see no gap.
+type JobFeed struct {
+	h        *Hub
+	id       string
+	job      *actor.PID
+	ready    bool
+	status   events.Status
+	epoch    uint64
+	gap      gapFill
+	ring     []events.Event
+	conns    map[string]*actor.PID
+	waiting  []*feedSubscribe
+	attempts int
+	stopping bool
+}
+
+func newJobFeed(h *Hub, id string) *JobFeed {
+	return &JobFeed{h: h, id: id, conns: map[string]*actor.PID{}}
+}
+
+// Receive implements actor.Actor.
+func (f *JobFeed) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		f.h.metrics.Feeds.Inc()
+		ctx.SetReceiveTimeout(f.h.cfg.FeedLinger)
+		f.subscribe(ctx)
+	case *actor.Stopped:
+		f.h.metrics.Feeds.Dec()
+		if f.job != nil {
+			ctx.Send(f.job, &unsubscribeJob{feed: ctx.Self()})
+		}
+	case *jobSubscribed:
+		f.onSubscribed(ctx, m)
+	case *jobEvents:
+		f.deliver(ctx, f.gap.accept(m.events))
+		f.fetch(ctx)
+	case *fetched:
+		out := f.gap.fetched(m.events, m.err)
+		if m.err != nil {
+			f.h.log.Warn("feed: reading missed events failed; retrying", "job", f.id, "err", m.err)
+			f.h.after(f.h.backoff(1), ctx.Self(), &retry{jobID: "fetch"})
+		}
+		f.deliver(ctx, out)
+		f.fetch(ctx)
+	case *retry:
+		if m.jobID == "fetch" {
+			f.fetch(ctx)
+		} else if f.job == nil {
+			f.subscribe(ctx)
+		}
+	case *feedSubscribe:
+		f.onConnSubscribe(ctx, m)
+	case *feedUnsubscribe:
+		delete(f.conns, pidKey(m.conn))
+		ctx.Unwatch(m.conn)
+	case *actor.Terminated:
+		if f.job != nil && m.Who.Id == f.job.Id && m.Who.Address == f.job.Address {
+			f.job = nil // the job stopped: subscribe again, catching up from f.gap.have
+			f.attempts = 0
+			f.subscribe(ctx)
+			return
+		}
+		delete(f.conns, pidKey(m.Who))
+	case *actor.ReceiveTimeout:
+		if len(f.conns) == 0 && len(f.waiting) == 0 && !f.stopping {
+			f.stopping = true
+			ctx.Send(ctx.Parent(), &passivateRequest{jobID: f.id, pid: ctx.Self()})
+		}
+	case *passivate:
+		ctx.Stop(ctx.Self())
+	}
+}
+
+func (f *JobFeed) subscribe(ctx actor.Context) {
+	ctx.Send(f.h.jobs, &routed{jobID: f.id, msg: &subscribeJob{feed: ctx.Self()}})
+}
+
+func (f *JobFeed) onSubscribed(ctx actor.Context, m *jobSubscribed) {
+	if m.err != nil {
+		f.attempts++
+		for _, w := range f.waiting {
+			ctx.Send(w.conn, &feedSubscribed{jobID: f.id, err: m.err})
+		}
+		f.waiting = nil
+		var ce *events.CodedError
+		if errors.As(m.err, &ce) && ce.Code == events.CodeNotFound {
+			for _, c := range f.conns {
+				ctx.Send(c, &feedSubscribed{jobID: f.id, err: m.err})
+			}
+			f.conns = map[string]*actor.PID{}
+			return // idle now: passivates after the linger
+		}
+		if len(f.conns) > 0 {
+			f.h.log.Warn("feed: cannot reach the job; retrying", "job", f.id, "attempt", f.attempts, "err", m.err)
+			f.h.after(f.h.backoff(f.attempts), ctx.Self(), &retry{jobID: f.id})
+		}
+		return
+	}
+	f.attempts = 0
+	f.job = m.job
+	ctx.Watch(m.job)
+	f.status, f.epoch = m.status, m.epoch
+	if !f.ready {
+		f.ready = true
+		f.gap.have, f.gap.want = m.lastSeq, m.lastSeq
+	} else {
+		f.gap.known(m.lastSeq)
+	}
+	for _, w := range f.waiting {
+		f.onConnSubscribe(ctx, w)
+	}
+	f.waiting = nil
+	f.fetch(ctx)
+}
+
+func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
+	if !f.ready {
+		f.waiting = append(f.waiting, m)
+		return
+	}
+	var recent []events.Event
+	for i, ev := range f.ring {
+		if ev.Seq > m.fromSeq {
+			recent = f.ring[i:len(f.ring):len(f.ring)]
+			break
+		}
+	}
+	f.stopping = false
+	f.conns[pidKey(m.conn)] = m.conn
+	ctx.Watch(m.conn)
+	ctx.Send(m.conn, &feedSubscribed{jobID: f.id, feed: ctx.Self(), status: f.status, lastSeq: f.gap.have, epoch: f.epoch, recent: recent})
+}
+
+func (f *JobFeed) deliver(ctx actor.Context, evs []events.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	for i := range evs {
+		if events.Terminal(evs[i].Name) {
+			f.status = terminalStatus(evs[i].Name)
+		} else if f.status == events.StatusCreated && evs[i].Name != events.Created {
+			f.status = events.StatusRunning
+		}
+	}
+	f.ring = append(f.ring, evs...)
+	if n := f.h.cfg.FeedRing; len(f.ring) > 2*n {
+		f.ring = append([]events.Event(nil), f.ring[len(f.ring)-n:]...)
+	}
+	msg := &jobEvents{jobID: f.id, events: evs}
+	for _, c := range f.conns {
+		ctx.Send(c, msg)
+	}
+}
+
+func (f *JobFeed) fetch(ctx actor.Context) {
+	if f.gap.needFetch() {
+		f.h.readEvents(ctx.Self(), f.id, f.gap.have)
+	}
+}
+
+func terminalStatus(name string) events.Status {
+	switch name {
+	case events.Completed:
+		return events.StatusCompleted
+	case events.Failed:
+		return events.StatusFailed
+	default:
+		return events.StatusCancelled
+	}
+}
+
+// backoff returns a full-jitter delay for the n-th consecutive failure.
+func (h *Hub) backoff(n int) time.Duration {
+	d := h.cfg.RetryMin << min(n, 10)
+	if d > h.cfg.RetryMax || d <= 0 {
+		d = h.cfg.RetryMax
+	}
+	return time.Duration(h.rand(int64(d))) + time.Millisecond
+}

@@ -1,0 +1,371 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/actorhub/actorhub/events"
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+type jobPhase int
+
+const (
+	jobActivating  jobPhase = iota // waiting for the store to hand over the job
+	jobActive                      // serving
+	jobPassivating                 // asked the directory to stop routing here; serves what still comes
+	jobFailed                      // lost the job (store error, fenced); bounces what still comes
+)
+
+type replyKind int
+
+const (
+	replyEmit  replyKind = iota // *EmitResult
+	replyState                  // *stateReply
+)
+
+// reply is an answer that waits for a write to become durable.
+type reply struct {
+	to   *actor.PID
+	kind replyKind
+	err  error
+}
+
+type queued struct {
+	msg    any
+	sender *actor.PID
+}
+
+// JobActor is the one live incarnation of a job on this node. It owns seq
+// assignment, the worker offset, status and output. Events are accepted into a
+// pending batch; one batch is written at a time (group commit: what arrives
+// during a write goes into the next one), and only after the write are workers
+// acked and feeds sent the events. It activates by taking the job's ownership
+// from the store (a higher epoch) and passivates when idle and unwatched.
+type JobActor struct {
+	h      *Hub
+	id     string
+	create *createJob // the request that activated it, if a create
+	sender *actor.PID // who asked for the create
+	phase  jobPhase
+	queue  []queued // messages that arrived while activating
+
+	st         events.JobState // all accepted events applied (pending and in flight too)
+	out        []byte          // output of st
+	durable    events.JobState // what the store holds (Output unset)
+	durableLen int             // len(out) that is durable
+
+	pending        []events.Event
+	pendingReplies []reply
+	inflight       bool
+	inflightSnap   events.JobState
+	inflightEnd    int
+	inflightEvents []events.Event
+	inflightReply  []reply
+
+	feeds map[string]*actor.PID
+}
+
+func newJobActor(h *Hub, id string, create *createJob, sender *actor.PID) *JobActor {
+	return &JobActor{h: h, id: id, create: create, sender: sender, feeds: map[string]*actor.PID{}}
+}
+
+// Receive implements actor.Actor.
+func (j *JobActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		j.h.metrics.JobActors.Inc()
+		j.activate(ctx)
+	case *activated:
+		j.onActivated(ctx, m)
+	case *appendDone:
+		j.onAppendDone(ctx, m)
+	case *passivate:
+		if j.phase != jobFailed {
+			j.phase = jobPassivating
+		}
+		j.stopIfDone(ctx)
+	case *actor.ReceiveTimeout:
+		if j.phase == jobActive && len(j.feeds) == 0 && !j.inflight && len(j.pending) == 0 {
+			j.phase = jobPassivating
+			ctx.Send(ctx.Parent(), &passivateRequest{jobID: j.id, pid: ctx.Self()})
+		}
+	case *actor.Terminated:
+		delete(j.feeds, pidKey(m.Who))
+	case *actor.Stopped:
+		j.h.metrics.JobActors.Dec()
+		if j.phase != jobFailed && j.durable.Epoch > 0 {
+			j.h.release(j.id, j.durable.Epoch)
+		}
+	case *actor.Stopping, *actor.Restarting:
+	default:
+		j.handle(ctx, m, ctx.Sender())
+	}
+}
+
+func (j *JobActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
+	switch j.phase {
+	case jobActivating:
+		j.queue = append(j.queue, queued{msg, sender})
+		return
+	case jobFailed: // the directory routes anew once it has our passivateRequest
+		ctx.RequestWithCustomSender(ctx.Parent(), &routed{jobID: j.id, msg: msg}, sender)
+		return
+	}
+	switch m := msg.(type) {
+	case *emit:
+		j.onEmit(ctx, m, sender)
+	case *createJob:
+		j.respond(ctx, reply{to: sender, kind: replyState})
+	case *getState:
+		j.respond(ctx, reply{to: sender, kind: replyState})
+	case *cancelJob:
+		j.onCancel(ctx, m, sender)
+	case *subscribeJob:
+		j.feeds[pidKey(m.feed)] = m.feed
+		ctx.Watch(m.feed)
+		ctx.Send(m.feed, &jobSubscribed{jobID: j.id, job: ctx.Self(), status: j.durable.Status,
+			lastSeq: j.durable.LastSequence, epoch: j.durable.Epoch})
+	case *unsubscribeJob:
+		delete(j.feeds, pidKey(m.feed))
+		ctx.Unwatch(m.feed)
+	default:
+		j.h.log.Warn("job actor: unexpected message", "job", j.id, "type", fmt.Sprintf("%T", msg))
+	}
+}
+
+func (j *JobActor) activate(ctx actor.Context) {
+	self, store, id, owner, create := ctx.Self(), j.h.store, j.id, j.h.cfg.NodeID, j.create
+	j.h.async(func() {
+		c, cancel := context.WithTimeout(context.Background(), j.h.cfg.StoreTimeout)
+		defer cancel()
+		var m activated
+		if create != nil {
+			m.state, m.created, m.err = store.Create(c, create.state, create.first, owner)
+		} else {
+			m.state, m.err = store.Acquire(c, id, owner)
+		}
+		j.h.system.Root.Send(self, &m)
+	})
+	if create != nil {
+		j.queue = append(j.queue, queued{create, j.sender})
+	}
+}
+
+func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
+	queue := j.queue
+	j.queue = nil
+	if m.err != nil {
+		err := storeError("activate", j.id, m.err)
+		for _, q := range queue {
+			j.respond(ctx, reply{to: q.sender, kind: kindOf(q.msg), err: err})
+		}
+		j.fail(ctx)
+		return
+	}
+	j.st = m.state
+	j.out = []byte(m.state.Output)
+	j.st.Output = ""
+	j.durable, j.durableLen = j.st, len(j.out)
+	j.phase = jobActive
+	ctx.SetReceiveTimeout(j.h.cfg.JobIdle)
+	for _, q := range queue {
+		if c, ok := q.msg.(*createJob); ok && c == j.create {
+			j.h.send(q.sender, &stateReply{state: j.stateNow(), created: m.created})
+			continue
+		}
+		j.handle(ctx, q.msg, q.sender)
+	}
+}
+
+func kindOf(msg any) replyKind {
+	if _, ok := msg.(*emit); ok {
+		return replyEmit
+	}
+	return replyState
+}
+
+func (j *JobActor) onEmit(ctx actor.Context, m *emit, sender *actor.PID) {
+	var err error
+	for _, it := range m.items {
+		if it.Offset != NoOffset && it.Offset < j.st.NextOffset {
+			continue // a retry of what we have: acked again, not appended
+		}
+		if err = j.st.CheckAppend(it.Name); err != nil {
+			break
+		}
+		if it.Offset != NoOffset && it.Offset > j.st.NextOffset {
+			err = &events.CodedError{Code: events.CodeOffsetGap,
+				Err: fmt.Errorf("job %s: offset %d is past the next expected offset %d; resend from %d", j.id, it.Offset, j.st.NextOffset, j.st.NextOffset)}
+			break
+		}
+		j.append(it.Name, it.Data, it.Offset)
+	}
+	j.later(ctx, reply{to: sender, kind: replyEmit, err: err})
+	j.flush(ctx)
+}
+
+func (j *JobActor) onCancel(ctx actor.Context, m *cancelJob, sender *actor.PID) {
+	switch {
+	case j.st.Status == events.StatusCancelled:
+	case j.st.Status.Terminal():
+		j.later(ctx, reply{to: sender, kind: replyState, err: &events.CodedError{Code: events.CodeJobFinished,
+			Err: fmt.Errorf("job %s is already %s", j.id, j.st.Status)}})
+		return
+	default:
+		j.append(events.Cancelled, events.AppendJSONObject(nil, "reason", m.reason), NoOffset)
+	}
+	j.later(ctx, reply{to: sender, kind: replyState})
+	j.flush(ctx)
+}
+
+func (j *JobActor) append(name string, data []byte, offset int64) {
+	ev := events.Event{JobID: j.id, Seq: j.st.LastSequence + 1, Name: name, Data: data, TS: time.Now().UnixMilli()}
+	ev.Encode()
+	j.out = append(j.out, j.st.Apply(&ev)...)
+	if offset != NoOffset {
+		j.st.NextOffset = offset + 1
+	}
+	j.pending = append(j.pending, ev)
+}
+
+// later sends r once everything accepted before it is durable.
+func (j *JobActor) later(ctx actor.Context, r reply) {
+	switch {
+	case len(j.pending) > 0:
+		j.pendingReplies = append(j.pendingReplies, r)
+	case j.inflight:
+		j.inflightReply = append(j.inflightReply, r)
+	default:
+		j.respond(ctx, r)
+	}
+}
+
+// flush starts writing the pending batch unless a write is in flight.
+func (j *JobActor) flush(ctx actor.Context) {
+	if j.inflight || len(j.pending) == 0 {
+		return
+	}
+	j.inflight = true
+	j.inflightEvents, j.pending = j.pending, nil
+	j.inflightReply, j.pendingReplies = j.pendingReplies, nil
+	j.inflightSnap, j.inflightEnd = j.st, len(j.out)
+	snap, batch, delta := j.st, j.inflightEvents, string(j.out[j.durableLen:])
+	self, store, timeout := ctx.Self(), j.h.store, j.h.cfg.StoreTimeout
+	j.h.async(func() {
+		c, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		t0 := time.Now()
+		err := store.Append(c, snap, delta, batch)
+		j.h.system.Root.Send(self, &appendDone{err: err, nanos: int64(time.Since(t0))})
+	})
+}
+
+func (j *JobActor) onAppendDone(ctx actor.Context, m *appendDone) {
+	j.inflight = false
+	j.h.metrics.StoreWrite.Observe(float64(m.nanos) / 1e9)
+	if m.err != nil {
+		if errors.Is(m.err, events.ErrFenced) {
+			j.h.metrics.StaleWrites.Inc()
+		}
+		j.h.log.Warn("journal write failed; job stops and re-activates from the store on the next request",
+			"job", j.id, "epoch", j.inflightSnap.Epoch, "err", m.err)
+		err := storeError("append", j.id, m.err)
+		for _, r := range append(j.inflightReply, j.pendingReplies...) {
+			r.err = err
+			j.respond(ctx, r)
+		}
+		j.inflightReply, j.pendingReplies, j.pending = nil, nil, nil
+		j.fail(ctx)
+		return
+	}
+	batch := j.inflightEvents
+	j.durable, j.durableLen = j.inflightSnap, j.inflightEnd
+	j.h.metrics.EventsAppended.Add(float64(len(batch)))
+	if len(j.feeds) > 0 {
+		msg := &jobEvents{jobID: j.id, events: batch}
+		for _, f := range j.feeds {
+			ctx.Send(f, msg)
+		}
+	}
+	replies := j.inflightReply
+	j.inflightReply, j.inflightEvents = nil, nil
+	j.respondAll(ctx, replies)
+	j.flush(ctx)
+	j.stopIfDone(ctx)
+}
+
+// respondAll sends the replies of one commit; acks to the same worker
+// connection collapse into one (they would all carry the same offsets).
+func (j *JobActor) respondAll(ctx actor.Context, rs []reply) {
+	var acked map[string]bool
+	for _, r := range rs {
+		if r.kind == replyEmit && r.err == nil && len(rs) > 1 && r.to != nil {
+			if acked[r.to.Id] {
+				continue
+			}
+			if acked == nil {
+				acked = map[string]bool{}
+			}
+			acked[r.to.Id] = true
+		}
+		j.respond(ctx, r)
+	}
+}
+
+func (j *JobActor) respond(ctx actor.Context, r reply) {
+	if r.to == nil {
+		return
+	}
+	switch r.kind {
+	case replyEmit:
+		ctx.Send(r.to, &EmitResult{JobID: j.id, NextOffset: j.durable.NextOffset,
+			LastSequence: j.durable.LastSequence, Status: j.durable.Status, Err: r.err})
+	case replyState:
+		if r.err != nil {
+			ctx.Send(r.to, &stateReply{err: r.err})
+			return
+		}
+		ctx.Send(r.to, &stateReply{state: j.stateNow()})
+	}
+}
+
+// stateNow is the durable state with its output.
+func (j *JobActor) stateNow() events.JobState {
+	st := j.durable
+	st.Output = string(j.out[:j.durableLen])
+	return st
+}
+
+// fail gives the job up: the directory stops routing here, what still arrives
+// is routed anew (to a fresh incarnation that re-reads the store), and feeds
+// re-subscribe when they see this actor stop.
+func (j *JobActor) fail(ctx actor.Context) {
+	j.phase = jobFailed
+	ctx.Send(ctx.Parent(), &passivateRequest{jobID: j.id, pid: ctx.Self()})
+}
+
+func (j *JobActor) stopIfDone(ctx actor.Context) {
+	if (j.phase == jobPassivating || j.phase == jobFailed) && !j.inflight && len(j.pending) == 0 {
+		ctx.Stop(ctx.Self())
+	}
+}
+
+// storeError turns a store error into what a client sees.
+func storeError(action, jobID string, err error) error {
+	var ce *events.CodedError
+	switch {
+	case errors.As(err, &ce):
+		return err
+	case errors.Is(err, events.ErrJobNotFound):
+		return &events.CodedError{Code: events.CodeNotFound, Err: fmt.Errorf("job %s not found", jobID)}
+	case errors.Is(err, events.ErrFenced):
+		return &events.CodedError{Code: events.CodeUnavailable, Err: fmt.Errorf("%s job %s: the job moved to a newer owner; retry", action, jobID)}
+	default:
+		return &events.CodedError{Code: events.CodeUnavailable, Err: fmt.Errorf("%s job %s: %v; retry", action, jobID, err)}
+	}
+}
+
+func pidKey(p *actor.PID) string { return p.Address + "/" + p.Id }

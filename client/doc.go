@@ -1,0 +1,36 @@
+// Package client is the Go SDK of actorhub: a Subscriber that follows jobs over
+// GET /ws, and a Worker that creates jobs and emits their events over
+// GET /ws/worker or POST /api/jobs/{id}/events, both speaking the external
+// contract of PROTOCOL.md and nothing else. It imports events (the wire schema)
+// and coder/websocket, and no other package of actorhub.
+//
+// # Subscriber
+//
+// A Subscriber keeps one WebSocket to one node at a time. Run dials, waits for
+// {"type":"connected"}, subscribes every job from the last seq it processed,
+// and reads. It drops what it has already processed (seq ≤ last), reports and
+// counts any gap, and after a close or an error dials the next URL after a
+// full-jitter backoff and resubscribes, so that the Handler sees every job's
+// events exactly once and in seq order. {"type":"reconnect","afterMs"} (a
+// draining node) makes it wait afterMs and go to another URL.
+//
+// # Worker
+//
+// A Worker numbers the events it emits per job (offsets 0, 1, 2, …), queues
+// them, and sends them in batches (several objects per frame, or per POST)
+// until the node acks them as durable. After a failure it sends every unacked
+// event again, on the next node if the connection failed; offsets make that
+// idempotent. Refusals that retrying cannot fix end the job's stream with an
+// *EmitError, which Flush and EmitSync return.
+//
+// # Concurrency
+//
+// Every exported method of Subscriber and Worker is safe for concurrent use.
+// Run owns one goroutine per connection (its reader) and waits for it before
+// it returns; the Handler and OnStatus run on those goroutines, one at a time,
+// so a slow Handler slows that subscriber's reading and nothing else. A Worker
+// owns one goroutine per lane (Config.Conns) plus, on WebSocket, one reader per
+// connection; Close stops and waits for all of them. Callbacks (Handler,
+// OnStatus, OnAck) must not call back into the object that calls them in a way
+// that waits for it (Run, Close, Flush).
+package client

@@ -1,0 +1,459 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/actorhub/actorhub/events"
+)
+
+// Transports of a Worker.
+const (
+	TransportWS   = "ws"   // GET /ws/worker, emits pipelined, several per frame
+	TransportHTTP = "http" // POST /api/jobs/{id}/events, one batch per job at a time
+)
+
+// WorkerConfig configures a Worker. Zero fields take the defaults given.
+type WorkerConfig struct {
+	// BaseURLs are the nodes, http://host:port. A lane starts on node
+	// lane mod len, and moves to the next one after a failure.
+	BaseURLs []string
+	// Transport is TransportWS (default) or TransportHTTP.
+	Transport string
+	// Conns is the number of lanes: WebSocket connections (ws) or concurrent
+	// senders (http). A job always uses the same lane, chosen by a hash of its
+	// id. Default 1 (ws), 4 (http).
+	Conns int
+	// AckTimeout: on ws, an event written and not acked for this long makes
+	// the lane drop its connection and resend on the next node; on http, it
+	// bounds one request. Default 10 s.
+	AckTimeout time.Duration
+	// DialTimeout bounds a WebSocket handshake and every write. Default 5 s.
+	DialTimeout time.Duration
+	// Backoff paces retries and reconnects. Default DefaultBackoff.
+	Backoff Backoff
+	// MaxPending bounds, per job, the events emitted and not acked yet. Emit
+	// blocks while the job has that many (until an ack makes room, ctx ends
+	// or the Worker closes). Default 4096.
+	MaxPending int
+	// MaxFrameBytes bounds a frame (ws) or a request body (http) of batched
+	// events; one event must fit in it. Default DefaultMaxFrameBytes.
+	MaxFrameBytes int
+	// Token, when set, is sent as Authorization: Bearer.
+	Token string
+	// HTTPClient sends the HTTP requests and dials the WebSockets. Default: a
+	// client of the Worker's own, closed by Close.
+	HTTPClient *http.Client
+	// OnAck, optional, is called once per acked event with the time Emit
+	// queued it, from the goroutine that read the ack (keep it short).
+	OnAck func(jobID string, offset int64, sentAt time.Time)
+	// Logger receives logs about connections and refusals. Nil: silent.
+	Logger *slog.Logger
+}
+
+// WorkerStats counts what a Worker did since it was made.
+type WorkerStats struct {
+	Emitted    int64            // events queued by Emit
+	Acked      int64            // of those, acked as durable
+	Pending    int64            // queued and not acked now (abandoned ones excluded)
+	Resent     int64            // events written again after a failure or a gap
+	Reconnects int64            // WebSocket connections made after a failed one
+	Errors     map[string]int64 // refusals and failures by code (node codes; "transport", "http_5xx", "dial")
+}
+
+// Job is a job as POST /api/jobs answered it.
+type Job struct {
+	events.JobState
+	// Created is true for 201 (made by this call), false for 200 (it existed;
+	// JobState then holds its state, NextOffset included: see ResumeJob).
+	Created bool
+}
+
+// Worker creates jobs and emits their events; see the package doc.
+type Worker struct {
+	cfg     WorkerConfig
+	cfgErr  error
+	log     *slog.Logger
+	hc      *http.Client
+	ownHC   *http.Transport
+	bases   []string // http://host:port, no trailing slash
+	wsURLs  []string
+	lanes   []*lane
+	cancel  context.CancelFunc
+	closing chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+
+	mu   sync.Mutex // guards jobs; taken before any lane's mu
+	jobs map[string]*job
+
+	errMu sync.Mutex // a leaf: taken under lane mutexes
+	errs  map[string]int64
+
+	emitted, acked, resent, reconnects atomic.Int64
+}
+
+// job is one job's state on this Worker; its lane's mutex guards every field
+// but id and lane.
+type job struct {
+	id      string
+	lane    *lane
+	log     jobLog
+	err     *EmitError
+	dirty   bool      // in lane.dirty
+	retryAt time.Time // not before this (a transient refusal)
+	retries int
+	changed chan struct{} // closed when acked or err change, if waited on
+	waited  bool
+}
+
+// NewWorker returns a Worker; its lanes start at once and connect when they
+// have something to send. A config error comes back from every method.
+func NewWorker(cfg WorkerConfig) *Worker {
+	cfg = workerDefaults(cfg)
+	w := &Worker{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}),
+		jobs: map[string]*job{}, errs: map[string]int64{}}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	w.hc = cfg.HTTPClient
+	if w.hc == nil {
+		w.ownHC = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second,
+			DisableCompression: true, Proxy: http.ProxyFromEnvironment}
+		w.hc = &http.Client{Transport: w.ownHC}
+	}
+	if w.cfgErr = w.parseURLs(); w.cfgErr != nil {
+		return w
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	for i := 0; i < cfg.Conns; i++ {
+		l := &lane{w: w, idx: i, node: i, wake: make(chan struct{}, 1), frameLimit: cfg.MaxFrameBytes,
+			byID: map[string]*job{}}
+		w.lanes = append(w.lanes, l)
+		w.wg.Add(1)
+		if cfg.Transport == TransportWS {
+			go l.runWS(ctx)
+		} else {
+			go l.runHTTP(ctx)
+		}
+	}
+	return w
+}
+
+func workerDefaults(cfg WorkerConfig) WorkerConfig {
+	if cfg.Transport == "" {
+		cfg.Transport = TransportWS
+	}
+	if cfg.Conns <= 0 {
+		cfg.Conns = 1
+		if cfg.Transport == TransportHTTP {
+			cfg.Conns = 4
+		}
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 10 * time.Second
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	cfg.Backoff = cfg.Backoff.withDefaults()
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 4096
+	}
+	if cfg.MaxFrameBytes <= 0 {
+		cfg.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	return cfg
+}
+
+func (w *Worker) parseURLs() error {
+	if w.cfg.Transport != TransportWS && w.cfg.Transport != TransportHTTP {
+		return fmt.Errorf("client: WorkerConfig.Transport %q: use %q or %q", w.cfg.Transport, TransportWS, TransportHTTP)
+	}
+	if len(w.cfg.BaseURLs) == 0 {
+		return fmt.Errorf("client: WorkerConfig.BaseURLs is empty; give at least one http://host:port")
+	}
+	for _, b := range w.cfg.BaseURLs {
+		ws, err := dialURL(b, "/ws/worker", "", "")
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(b, "http://") && !strings.HasPrefix(b, "https://") {
+			return fmt.Errorf("client: WorkerConfig.BaseURLs %q: use http://host:port", b)
+		}
+		w.bases = append(w.bases, strings.TrimRight(b, "/"))
+		w.wsURLs = append(w.wsURLs, ws)
+	}
+	return nil
+}
+
+// job returns jobID's state, making it on first use.
+func (w *Worker) job(jobID string) *job {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	j := w.jobs[jobID]
+	if j == nil {
+		h := fnv.New32a()
+		h.Write([]byte(jobID))
+		l := w.lanes[int(h.Sum32()%uint32(len(w.lanes)))]
+		j = &job{id: jobID, lane: l, log: newJobLog()}
+		w.jobs[jobID] = j
+		l.mu.Lock()
+		l.jobs = append(l.jobs, j)
+		l.byID[jobID] = j
+		l.mu.Unlock()
+	}
+	return j
+}
+
+func (w *Worker) countErr(code string) {
+	w.errMu.Lock()
+	w.errs[code]++
+	w.errMu.Unlock()
+}
+
+func (w *Worker) isClosed() bool {
+	select {
+	case <-w.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Emit queues event with data (marshalled with encoding/json; json.RawMessage
+// and []byte are taken as JSON as they are) as jobID's next offset, and
+// returns that offset once the event is queued, not acked. It blocks while the
+// job has MaxPending unacked events. It refuses, without using an offset, an
+// invalid event name or payload (*EmitError with CodeBadEventName,
+// CodeInvalidEvent or CodeTooLarge); it returns the job's *EmitError once the
+// node refused one of its events for good, and ErrClosed after Close.
+func (w *Worker) Emit(ctx context.Context, jobID, event string, data any) (int64, error) {
+	if w.cfgErr != nil {
+		return -1, w.cfgErr
+	}
+	raw, eerr := encodeEmit(jobID, event, data)
+	if eerr != nil {
+		return -1, eerr
+	}
+	j := w.job(jobID)
+	l := j.lane
+	l.mu.Lock()
+	for len(j.log.pend) >= w.cfg.MaxPending && j.err == nil {
+		ch := j.wait()
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		case <-w.closing:
+			return -1, ErrClosed
+		}
+		l.mu.Lock()
+	}
+	if j.err != nil {
+		l.mu.Unlock()
+		return -1, j.err
+	}
+	if w.isClosed() {
+		l.mu.Unlock()
+		return -1, ErrClosed
+	}
+	line := w.encodeLine(jobID, j.log.next, event, raw)
+	if len(line)+len(httpBodyHead)+len(httpBodyTail) > w.cfg.MaxFrameBytes {
+		l.mu.Unlock()
+		return -1, &EmitError{JobID: jobID, Code: events.CodeTooLarge, NextOffset: -1,
+			Message: fmt.Sprintf("the event takes %d bytes on the wire; MaxFrameBytes is %d", len(line), w.cfg.MaxFrameBytes)}
+	}
+	off := j.log.add(line, time.Now())
+	l.markDirty(j)
+	l.mu.Unlock()
+	w.emitted.Add(1)
+	poke(l.wake)
+	return off, nil
+}
+
+// encodeEmit checks an event before it gets an offset and returns its payload, compact.
+func encodeEmit(jobID, event string, data any) (json.RawMessage, *EmitError) {
+	bad := func(code string, err error) *EmitError {
+		return &EmitError{JobID: jobID, Code: code, Message: err.Error(), NextOffset: -1}
+	}
+	if err := events.ValidateJobID(jobID); err != nil {
+		return nil, bad(events.CodeBadRequest, err)
+	}
+	if err := events.ValidateName(event); err != nil {
+		return nil, bad(events.CodeBadEventName, err)
+	}
+	if event == events.Created {
+		return nil, bad(events.CodeInvalidEvent, fmt.Errorf("%s is the hub's own event; a worker cannot emit it", event))
+	}
+	var raw []byte
+	switch d := data.(type) {
+	case json.RawMessage:
+		raw = d
+	case []byte:
+		raw = d
+	default:
+		b, err := json.Marshal(data)
+		if err != nil {
+			return nil, bad(events.CodeInvalidEvent, fmt.Errorf("marshal data of %s: %w", event, err))
+		}
+		raw = b
+	}
+	norm, err := events.NormalizeData(event, raw)
+	if err != nil {
+		return nil, bad(events.CodeInvalidEvent, err)
+	}
+	return norm, nil
+}
+
+const (
+	httpBodyHead = `{"events":[`
+	httpBodyTail = `]}`
+)
+
+// encodeLine returns the wire object of one event: an emit (ws) or an entry of
+// a POST's events (http).
+func (w *Worker) encodeLine(jobID string, off int64, event string, data json.RawMessage) []byte {
+	b := make([]byte, 0, 64+len(jobID)+len(event)+len(data))
+	if w.cfg.Transport == TransportWS {
+		b = append(b, `{"type":"emit","jobId":`...)
+		b = events.AppendString(b, jobID)
+		b = append(b, `,"offset":`...)
+	} else {
+		b = append(b, `{"offset":`...)
+	}
+	b = strconv.AppendInt(b, off, 10)
+	b = append(b, `,"event":`...)
+	b = events.AppendString(b, event)
+	b = append(b, `,"data":`...)
+	b = append(b, data...)
+	return append(b, '}')
+}
+
+// wait returns a channel closed at the job's next change (lane.mu held).
+func (j *job) wait() <-chan struct{} {
+	if j.changed == nil {
+		j.changed = make(chan struct{})
+	}
+	j.waited = true
+	return j.changed
+}
+
+// notify wakes the job's waiters (lane.mu held).
+func (j *job) notify() {
+	if j.waited {
+		close(j.changed)
+		j.changed, j.waited = nil, false
+	}
+}
+
+// EmitSync is Emit, then a wait until the node acked that event.
+func (w *Worker) EmitSync(ctx context.Context, jobID, event string, data any) (int64, error) {
+	off, err := w.Emit(ctx, jobID, event, data)
+	if err != nil {
+		return off, err
+	}
+	return off, w.waitAcked(ctx, w.job(jobID), off+1)
+}
+
+// Flush waits until every event of jobID queued before the call is acked. It
+// returns the job's *EmitError if the node refused them for good, ctx.Err(), or
+// ErrClosed.
+func (w *Worker) Flush(ctx context.Context, jobID string) error {
+	if w.cfgErr != nil {
+		return w.cfgErr
+	}
+	j := w.job(jobID)
+	j.lane.mu.Lock()
+	target := j.log.next
+	j.lane.mu.Unlock()
+	return w.waitAcked(ctx, j, target)
+}
+
+func (w *Worker) waitAcked(ctx context.Context, j *job, target int64) error {
+	l := j.lane
+	l.mu.Lock()
+	for {
+		if j.log.acked >= target {
+			l.mu.Unlock()
+			return nil
+		}
+		if j.err != nil {
+			l.mu.Unlock()
+			return j.err
+		}
+		ch := j.wait()
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.closing:
+			return ErrClosed
+		}
+		l.mu.Lock()
+	}
+}
+
+// ResumeJob makes this Worker number jobID's events from nextOffset on, to
+// continue a job that another process emitted into (its state's NextOffset).
+// It fails while events of the job are pending here.
+func (w *Worker) ResumeJob(jobID string, nextOffset int64) error {
+	if w.cfgErr != nil {
+		return w.cfgErr
+	}
+	j := w.job(jobID)
+	j.lane.mu.Lock()
+	defer j.lane.mu.Unlock()
+	if err := j.log.resume(nextOffset); err != nil {
+		return fmt.Errorf("client: job %s: %w", jobID, err)
+	}
+	return nil
+}
+
+// Stats returns the counters so far.
+func (w *Worker) Stats() WorkerStats {
+	st := WorkerStats{Emitted: w.emitted.Load(), Acked: w.acked.Load(), Resent: w.resent.Load(),
+		Reconnects: w.reconnects.Load()}
+	for _, l := range w.lanes {
+		l.mu.Lock()
+		for _, j := range l.jobs {
+			st.Pending += int64(len(j.log.pend))
+		}
+		l.mu.Unlock()
+	}
+	w.errMu.Lock()
+	st.Errors = make(map[string]int64, len(w.errs))
+	for k, v := range w.errs {
+		st.Errors[k] = v
+	}
+	w.errMu.Unlock()
+	return st
+}
+
+// Close stops every lane, abandons unacked events (Flush first to keep them),
+// and returns once every goroutine of the Worker has exited. It is idempotent.
+func (w *Worker) Close() error {
+	w.once.Do(func() {
+		close(w.closing)
+		if w.cancel != nil {
+			w.cancel()
+		}
+		w.wg.Wait()
+		if w.ownHC != nil {
+			w.ownHC.CloseIdleConnections()
+		}
+	})
+	return nil
+}

@@ -1,0 +1,121 @@
+package client
+
+import (
+	"fmt"
+	"time"
+)
+
+// pendingEvent is an emitted event that is not acked yet.
+type pendingEvent struct {
+	offset   int64
+	line     []byte    // what goes on the wire: an emit object (ws) or an events[] entry (http)
+	queuedAt time.Time // when Emit queued it (OnAck's sentAt)
+	sentAt   time.Time // when it was last written (ack timeout)
+}
+
+// jobLog is the offset bookkeeping of one job on one Worker: which offsets are
+// assigned, written and acked. Invariants: acked ≤ sent ≤ next, and pend holds
+// the offsets acked … next-1 in order. It is not safe for concurrent use.
+type jobLog struct {
+	next    int64          // the next offset Emit assigns
+	acked   int64          // every offset below it is durable
+	sent    int64          // offsets below it were written on the current connection (or are in flight)
+	pend    []pendingEvent // offsets acked … next-1
+	gapFrom int64          // the nextOffset of the last offset_gap that rewound sent; -1 none
+}
+
+func newJobLog() jobLog { return jobLog{gapFrom: -1} }
+
+// add queues the event of the next offset and returns that offset.
+func (l *jobLog) add(line []byte, now time.Time) int64 {
+	off := l.next
+	l.pend = append(l.pend, pendingEvent{offset: off, line: line, queuedAt: now})
+	l.next++
+	return off
+}
+
+// ack records that every offset below next is durable, calls fn (if not nil)
+// for each pending event that this releases, and returns how many it released.
+// A next beyond what this log assigned means another writer emitted those
+// offsets: the log skips past them, so that new events get offsets the job
+// does not have yet.
+func (l *jobLog) ack(next int64, fn func(p *pendingEvent)) int {
+	if next <= l.acked {
+		return 0
+	}
+	k := 0
+	for k < len(l.pend) && l.pend[k].offset < next {
+		if fn != nil {
+			fn(&l.pend[k])
+		}
+		l.pend[k] = pendingEvent{}
+		k++
+	}
+	l.pend = l.pend[k:]
+	if len(l.pend) == 0 {
+		l.pend = nil // let the backing array go
+	}
+	l.acked = next
+	l.next = max(l.next, next)
+	l.sent = max(l.sent, next)
+	return k
+}
+
+// gap handles an offset_gap refusal: the node expects next. It acks what is
+// below next and rewinds sent to next, unless an earlier refusal with the same
+// next did already (several emits of one batch are refused alike). ok is false
+// when next is below what was acked before: those events are gone from this
+// log, and the gap cannot be filled.
+func (l *jobLog) gap(next int64) (resend, ok bool) {
+	if next < l.acked {
+		return false, false
+	}
+	l.ack(next, nil)
+	if next == l.gapFrom {
+		return false, true
+	}
+	l.gapFrom = next
+	l.sent = l.acked
+	return len(l.pend) > 0, true
+}
+
+// rewind makes every unacked event unsent again (a new connection, a retry)
+// and returns how many had been sent.
+func (l *jobLog) rewind() int {
+	n := int(l.sent - l.acked)
+	l.sent = l.acked
+	l.gapFrom = -1
+	return n
+}
+
+// unsent returns the events not written yet, in offset order.
+func (l *jobLog) unsent() []pendingEvent { return l.pend[l.sent-l.acked:] }
+
+// markSent records that the first n unsent events were written at now.
+func (l *jobLog) markSent(n int, now time.Time) {
+	u := l.unsent()
+	for i := 0; i < n; i++ {
+		u[i].sentAt = now
+	}
+	l.sent += int64(n)
+}
+
+// oldestInflight returns when the oldest written, unacked event was written.
+func (l *jobLog) oldestInflight() (time.Time, bool) {
+	if l.sent == l.acked {
+		return time.Time{}, false
+	}
+	return l.pend[0].sentAt, true
+}
+
+// resume makes the log continue at next, which another process reached.
+func (l *jobLog) resume(next int64) error {
+	if next < 0 {
+		return fmt.Errorf("resume at offset %d: offsets are ≥ 0", next)
+	}
+	if len(l.pend) > 0 {
+		return fmt.Errorf("resume at offset %d: %d emitted events are not acked yet", next, len(l.pend))
+	}
+	l.next, l.acked, l.sent = next, next, next
+	return nil
+}

@@ -1,0 +1,194 @@
+package client
+
+import (
+	"sync"
+	"time"
+
+	"github.com/actorhub/actorhub/events"
+)
+
+// lane is one WebSocket connection (ws) or one sender (http) and the jobs that
+// hash to it. Its goroutine owns the connection and node; mu guards the rest,
+// and every field of its jobs.
+type lane struct {
+	w    *Worker
+	idx  int
+	node int           // index in w.bases of the node in use (lane goroutine only)
+	wake chan struct{} // cap 1: something to send, or a job to retry
+
+	mu         sync.Mutex
+	jobs       []*job
+	byID       map[string]*job
+	dirty      []*job // jobs with unsent events, in the order they got them
+	frameLimit int    // bytes of a frame or body; halved when a node says too large
+	batchMax   int    // http: events per request, 0 no limit; halved on 413
+	buf        []byte // the frame being built (lane goroutine)
+}
+
+// acked is an ack to report through OnAck once mu is released.
+type acked struct {
+	jobID    string
+	offset   int64
+	queuedAt time.Time
+}
+
+func (l *lane) markDirty(j *job) {
+	if !j.dirty {
+		j.dirty = true
+		l.dirty = append(l.dirty, j)
+	}
+}
+
+// ackLocked applies "every offset of j below next is durable" and appends the
+// released events to out, for OnAck.
+func (l *lane) ackLocked(j *job, next int64, out []acked) []acked {
+	before := j.log.next
+	n := j.log.ack(next, func(p *pendingEvent) {
+		if l.w.cfg.OnAck != nil {
+			out = append(out, acked{j.id, p.offset, p.queuedAt})
+		}
+	})
+	if j.log.next > before {
+		l.w.log.Warn("client: node acked offsets this worker did not emit; another writer? numbering continues after them",
+			"job", j.id, "nextOffset", next, "emitted", before)
+	}
+	if n > 0 {
+		j.retries = 0
+		l.w.acked.Add(int64(n))
+		j.notify()
+	}
+	return out
+}
+
+func (l *lane) reportAcks(out []acked) {
+	for _, a := range out {
+		l.w.cfg.OnAck(a.jobID, a.offset, a.queuedAt)
+	}
+}
+
+// refusedLocked applies a node's refusal of j's events: resend from where the
+// node expects (offset_gap), retry later (transient codes), or end the job's
+// stream with an *EmitError.
+func (l *lane) refusedLocked(j *job, code, msg string, next int64, httpStatus int, now time.Time, out []acked) []acked {
+	l.w.countErr(code)
+	fail := func(code string) {
+		if next >= 0 {
+			out = l.ackLocked(j, next, out)
+		}
+		j.err = &EmitError{JobID: j.id, Code: code, Message: msg, NextOffset: next, HTTPStatus: httpStatus}
+		j.log.pend = nil
+		j.log.sent = j.log.acked
+		j.notify()
+		l.w.log.Warn("client: job refused for good", "job", j.id, "code", code, "message", msg, "nextOffset", next)
+	}
+	switch {
+	case j.err != nil:
+	case code == events.CodeOffsetGap && next >= 0:
+		out = l.ackLocked(j, next, out)
+		resend, ok := j.log.gap(next)
+		if !ok {
+			fail(code)
+			break
+		}
+		if resend {
+			l.w.resent.Add(int64(len(j.log.unsent())))
+			l.markDirty(j)
+		}
+	case code == events.CodeOffsetGap || !retryable(code):
+		fail(code)
+	default:
+		l.retryLocked(j, now, 0)
+	}
+	return out
+}
+
+// retryLocked makes j's unacked events unsent, to go again after a backoff
+// (at least minDelay).
+func (l *lane) retryLocked(j *job, now time.Time, minDelay time.Duration) {
+	l.w.resent.Add(int64(j.log.rewind()))
+	j.retryAt = now.Add(max(l.w.cfg.Backoff.Delay(j.retries), minDelay))
+	j.retries++
+	if len(j.log.pend) > 0 {
+		l.markDirty(j)
+	}
+}
+
+// rewindAllLocked makes every unacked event of the lane unsent (a new connection).
+func (l *lane) rewindAllLocked() {
+	for _, j := range l.jobs {
+		if j.err != nil {
+			continue
+		}
+		l.w.resent.Add(int64(j.log.rewind()))
+		if len(j.log.pend) > 0 {
+			l.markDirty(j)
+		}
+	}
+}
+
+func (l *lane) hasPending() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, j := range l.jobs {
+		if len(j.log.pend) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// stuck reports whether an event was written more than AckTimeout ago and is
+// still not acked.
+func (l *lane) stuck(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, j := range l.jobs {
+		if t, ok := j.log.oldestInflight(); ok && now.Sub(t) > l.w.cfg.AckTimeout {
+			return true
+		}
+	}
+	return false
+}
+
+// collectFrame builds, in l.buf, a frame of unsent events of the dirty jobs
+// (in their order, '\n'-separated, within frameLimit) and marks them sent. It
+// returns nil when nothing is ready.
+func (l *lane) collectFrame(now time.Time) []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	buf := l.buf[:0]
+	full := false
+	keep := l.dirty[:0]
+	for _, j := range l.dirty {
+		if full || j.err != nil || now.Before(j.retryAt) {
+			if j.err == nil {
+				keep = append(keep, j)
+			} else {
+				j.dirty = false
+			}
+			continue
+		}
+		n := 0
+		for _, p := range j.log.unsent() {
+			var ok bool
+			if buf, ok = appendLine(buf, p.line, l.frameLimit); !ok {
+				full = true
+				break
+			}
+			n++
+		}
+		j.log.markSent(n, now)
+		if len(j.log.unsent()) > 0 {
+			keep = append(keep, j)
+		} else {
+			j.dirty = false
+		}
+	}
+	clear(l.dirty[len(keep):])
+	l.dirty = keep
+	l.buf = buf
+	if len(buf) == 0 {
+		return nil
+	}
+	return buf
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/actorhub/actorhub/actors"
+	"github.com/actorhub/actorhub/cluster"
+	"github.com/actorhub/actorhub/demo"
+	"github.com/actorhub/actorhub/persistence"
+	"github.com/actorhub/actorhub/transport"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// serveConfig is everything `actorhub serve` reads from flags and environment.
+type serveConfig struct {
+	http, nodeID, gossip, remote, join, store, auth, jwtSecret, logLevel, origins string
+	demo                                                                          bool
+	frameLimit, maxSubs, outbound                                                 int
+	ping, retention, drainTimeout, jobIdle                                        time.Duration
+}
+
+func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
+	c := &serveConfig{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.http, "http", "127.0.0.1:8080", "HTTP + WebSocket listen address (port 0: pick a free port)")
+	fs.StringVar(&c.nodeID, "node-id", "", "unique node name (default: derived from host and ports)")
+	fs.StringVar(&c.gossip, "gossip", "127.0.0.1:7946", "memberlist bind address")
+	fs.StringVar(&c.remote, "remote", "127.0.0.1:8090", "actor remote (gRPC) bind address")
+	fs.StringVar(&c.join, "join", "", "gossip addresses of existing members, comma-separated")
+	fs.StringVar(&c.store, "store", "bolt:./data/actorhub.db", "bolt:PATH, redis://host:port/db, rediss://… or a Redis Cluster URL with addr= parameters")
+	fs.StringVar(&c.auth, "auth", "none", "none (user from ?user=) or jwt (HS256 tokens signed with --jwt-secret)")
+	fs.StringVar(&c.jwtSecret, "jwt-secret", "", "HMAC secret that verifies tokens with --auth jwt")
+	fs.BoolVar(&c.demo, "demo", false, "run the built-in demo worker (a simulated LLM) and its prompt box on the page at /")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.origins, "allowed-origins", "", "extra Origin host patterns accepted on WebSockets, comma-separated")
+	fs.IntVar(&c.frameLimit, "frame-limit", 64<<10, "largest WebSocket frame accepted (bytes)")
+	fs.IntVar(&c.maxSubs, "max-subscriptions", 100, "subscriptions per client connection")
+	fs.IntVar(&c.outbound, "outbound-queue", 4096, "objects waiting for one connection before it is closed as too slow (1008)")
+	fs.DurationVar(&c.ping, "ping-interval", 25*time.Second, "server ping interval; a peer that misses a pong is dropped")
+	fs.DurationVar(&c.retention, "retention", 24*time.Hour, "how long a finished job stays in the store")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", 30*time.Second, "bound on a graceful shutdown (SIGTERM)")
+	fs.DurationVar(&c.jobIdle, "job-idle", time.Minute, "passivate a job actor nobody watches after this long idle")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("serve takes flags only; unexpected %q", fs.Arg(0))
+	}
+	if err := envOverlay(fs); err != nil {
+		return nil, err
+	}
+	for name, addr := range map[string]string{"--http": c.http, "--gossip": c.gossip, "--remote": c.remote} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("%s %q: want host:port (port 0 picks a free one)", name, addr)
+		}
+	}
+	if c.nodeID == "" {
+		c.nodeID = deriveNodeID(c.http, c.gossip)
+	}
+	return c, nil
+}
+
+// deriveNodeID names a node after its host and ports (unique per process on
+// one host as long as the ports are).
+func deriveNodeID(httpAddr, gossip string) string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "node"
+	}
+	_, hp, _ := net.SplitHostPort(httpAddr)
+	_, gp, _ := net.SplitHostPort(gossip)
+	id := host + "-" + hp + "-" + gp
+	if hp == "0" || gp == "0" {
+		id += "-" + strconv.Itoa(os.Getpid())
+	}
+	return id
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	c, err := parseServe(args, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	log = log.With("node", c.nodeID)
+	if c.join != "" {
+		if strings.HasPrefix(c.store, "bolt:") {
+			return errors.New("--join needs a shared store: a bolt: file belongs to one node; use --store redis://…")
+		}
+		log.Warn("--join is accepted, but routing between nodes comes with the cluster release; this node runs as a cluster of one", "join", c.join)
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	n, err := startNode(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "http", n.server.Addr(), "gossip", n.members.Addr(), "store", n.store.String(), "demo", c.demo)
+	<-ctx.Done()
+	log.Info("draining", "timeout", c.drainTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), c.drainTimeout)
+	defer cancel()
+	err = n.shutdown(sctx)
+	if err != nil {
+		log.Error("shutdown", "err", err)
+	} else {
+		log.Info("stopped")
+	}
+	return err
+}
+
+// node is one running `actorhub serve`.
+type node struct {
+	store   persistence.Store
+	hub     *actors.Hub
+	server  *transport.Server
+	members *cluster.Membership
+	demo    *demo.Worker
+}
+
+func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, err error) {
+	n := &node{}
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = n.shutdown(sctx)
+		}
+	}()
+	pcfg := persistence.DefaultConfig()
+	pcfg.Retention, pcfg.Logger = c.retention, log.With("component", "store")
+	if n.store, err = persistence.Open(ctx, c.store, pcfg); err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	acfg := actors.DefaultConfig()
+	acfg.NodeID, acfg.MaxSubscriptions, acfg.JobIdle = c.nodeID, c.maxSubs, c.jobIdle
+	var _ actors.Store = n.store
+	if n.hub, err = actors.New(acfg, n.store, actors.NewMetrics(reg), log); err != nil {
+		return nil, err
+	}
+	if err = n.hub.Start(ctx); err != nil {
+		return nil, err
+	}
+	tcfg := transport.DefaultConfig()
+	tcfg.Addr, tcfg.NodeID, tcfg.FrameLimit, tcfg.OutboundQueue, tcfg.PingInterval = c.http, c.nodeID, c.frameLimit, c.outbound, c.ping
+	tcfg.Auth, tcfg.JWTSecret = c.auth, []byte(c.jwtSecret)
+	if c.origins != "" {
+		tcfg.AllowedOrigins = strings.Split(c.origins, ",")
+	}
+	mcfg := cluster.DefaultConfig()
+	mcfg.Gossip, mcfg.Logger = c.gossip, log.With("component", "gossip")
+	mcfg.Meta = cluster.Meta{ID: c.nodeID, Remote: c.remote, HTTP: c.http, Version: version}
+	if n.members, err = cluster.New(mcfg); err != nil {
+		return nil, err
+	}
+	if n.server, err = transport.New(tcfg, n.hub, clusterView{n.members}, reg, log); err != nil {
+		return nil, err
+	}
+	n.server.Handle("GET /{$}", demo.Page())
+	if err = n.server.Start(ctx); err != nil {
+		return nil, err
+	}
+	mcfg.Meta.HTTP = n.server.Addr()
+	if err = n.members.SetMeta(mcfg.Meta); err != nil {
+		return nil, err
+	}
+	if err = n.members.Start(); err != nil {
+		return nil, err
+	}
+	if c.demo {
+		n.demo = demo.NewWorker("http://"+n.server.Addr(), log.With("component", "demo"))
+		n.server.Handle("POST /api/demo/prompt", n.demo)
+		n.demo.Start()
+	}
+	return n, nil
+}
+
+// shutdown drains clients, stops accepting, stops the actors (jobs release
+// their ownership), leaves the gossip and closes the store.
+func (n *node) shutdown(ctx context.Context) error {
+	var errs []error
+	if n.server != nil {
+		n.server.Drain()
+		select { // let the reconnect frames go out
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
+	if n.demo != nil {
+		n.demo.Stop()
+	}
+	if n.server != nil {
+		errs = append(errs, n.server.Stop(ctx))
+	}
+	if n.hub != nil {
+		errs = append(errs, n.hub.Stop(ctx))
+	}
+	if n.members != nil {
+		errs = append(errs, n.members.Stop(2*time.Second))
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// clusterView adapts membership to what GET /api/cluster shows.
+type clusterView struct{ m *cluster.Membership }
+
+func (v clusterView) Members() (string, []transport.Member) {
+	var out []transport.Member
+	for _, m := range v.m.Members() {
+		out = append(out, transport.Member{ID: m.Meta.ID, HTTP: m.Meta.HTTP, State: m.State})
+	}
+	return v.m.Self(), out
+}

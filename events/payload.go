@@ -1,0 +1,137 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// ProgressData is the payload of job:progress:v1.
+type ProgressData struct {
+	Progress *float64 `json:"progress,omitempty"` // 0–100
+	Step     string   `json:"step,omitempty"`
+	Message  string   `json:"message,omitempty"`
+}
+
+// ChunkData is the payload of model:chunk:v1. Extra fields (a worker's ts, say)
+// are carried along untouched.
+type ChunkData struct {
+	Chunk string `json:"chunk"`
+	Index *int64 `json:"index,omitempty"`
+	Total *int64 `json:"total,omitempty"`
+}
+
+// CheckpointedData is the payload of job:checkpointed:v1.
+type CheckpointedData struct {
+	Checkpoint json.RawMessage `json:"checkpoint"`
+}
+
+// CompletedData is the payload of job:completed:v1.
+type CompletedData struct {
+	Result   json.RawMessage `json:"result,omitempty"`
+	Tokens   *int64          `json:"tokens,omitempty"`
+	Duration *float64        `json:"duration,omitempty"`
+}
+
+// FailedData is the payload of job:failed:v1.
+type FailedData struct {
+	Error       string `json:"error,omitempty"`
+	Code        string `json:"code,omitempty"`
+	Recoverable bool   `json:"recoverable,omitempty"`
+}
+
+// CancelledData is the payload of job:cancelled:v1.
+type CancelledData struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// MaxDataLen bounds one event's payload.
+const MaxDataLen = 64 << 10
+
+// NormalizeData validates an event payload and returns it compact: it must be a
+// JSON object (absent or null become {}), and a known event's fields must have
+// the types PROTOCOL.md gives them.
+func NormalizeData(name string, data json.RawMessage) (json.RawMessage, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || string(data) == "null" {
+		return json.RawMessage(`{}`), nil
+	}
+	if len(data) > MaxDataLen {
+		return nil, fmt.Errorf("data of %s is %d bytes; the limit is %d", name, len(data), MaxDataLen)
+	}
+	if data[0] != '{' {
+		return nil, fmt.Errorf("data of %s must be a JSON object", name)
+	}
+	if err := validatePayload(name, data); err != nil {
+		return nil, err
+	}
+	if isCompact(data) {
+		return data, nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, data); err != nil {
+		return nil, fmt.Errorf("data of %s is not valid JSON: %v", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// isCompact reports whether data has no whitespace outside strings, so that it
+// can be embedded in a line of a frame as it is.
+func isCompact(data []byte) bool {
+	inStr, esc := false, false
+	for _, c := range data {
+		switch {
+		case esc:
+			esc = false
+		case inStr && c == '\\':
+			esc = true
+		case c == '"':
+			inStr = !inStr
+		case !inStr && (c == ' ' || c == '\n' || c == '\r' || c == '\t'):
+			return false
+		}
+	}
+	return true
+}
+
+func validatePayload(name string, data json.RawMessage) error {
+	var err error
+	switch name {
+	case Progress:
+		var p ProgressData
+		if err = json.Unmarshal(data, &p); err == nil && p.Progress != nil && (*p.Progress < 0 || *p.Progress > 100) {
+			return fmt.Errorf("%s: progress must be within 0–100, got %v", name, *p.Progress)
+		}
+	case Chunk:
+		var c struct {
+			Chunk *string `json:"chunk"`
+			Index *int64  `json:"index"`
+			Total *int64  `json:"total"`
+		}
+		if err = json.Unmarshal(data, &c); err == nil && c.Chunk == nil {
+			return fmt.Errorf("%s: data.chunk (a string) is required", name)
+		}
+	case Checkpointed:
+		var c CheckpointedData
+		if err = json.Unmarshal(data, &c); err == nil && (len(c.Checkpoint) == 0 || c.Checkpoint[0] != '{') {
+			return fmt.Errorf("%s: data.checkpoint must be an object", name)
+		}
+	case Completed:
+		var c CompletedData
+		err = json.Unmarshal(data, &c)
+	case Failed:
+		var f FailedData
+		err = json.Unmarshal(data, &f)
+	case Cancelled:
+		var c CancelledData
+		err = json.Unmarshal(data, &c)
+	default:
+		if !json.Valid(data) {
+			return fmt.Errorf("data of %s is not valid JSON", name)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("data of %s does not fit its schema: %v", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Status of a job: created → running → completed | failed | cancelled.
+type Status string
+
+// The statuses of PROTOCOL.md.
+const (
+	StatusCreated   Status = "created"
+	StatusRunning   Status = "running"
+	StatusCompleted Status = "completed"
+	StatusFailed    Status = "failed"
+	StatusCancelled Status = "cancelled"
+)
+
+// Terminal reports whether no event may follow.
+func (s Status) Terminal() bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusCancelled
+}
+
+// JobState is what the state endpoint shows and what a store snapshots: the job's
+// identity, status, counters and everything its events accumulated.
+type JobState struct {
+	JobID        string          `json:"jobId"`
+	UserID       string          `json:"userId"`
+	Type         string          `json:"type"`
+	Input        json.RawMessage `json:"input,omitempty"`
+	Status       Status          `json:"status"`
+	Progress     float64         `json:"progress"`
+	LastSequence int64           `json:"lastSequence"`
+	NextOffset   int64           `json:"nextOffset"`
+	Epoch        uint64          `json:"epoch"`
+	Output       string          `json:"output"`
+	Result       json.RawMessage `json:"result"`
+	Error        *string         `json:"error"`
+	CreatedAt    int64           `json:"createdAt"`
+	UpdatedAt    int64           `json:"updatedAt"`
+	CompletedAt  *int64          `json:"completedAt"`
+	FailedAt     *int64          `json:"failedAt"`
+}
+
+// NewJob returns the state of a job that was just created, and its first event
+// (job:created:v1, seq 1).
+func NewJob(jobID, userID, typ string, input json.RawMessage, now int64) (JobState, Event) {
+	st := JobState{JobID: jobID, UserID: userID, Type: typ, Input: input, Status: StatusCreated,
+		CreatedAt: now, UpdatedAt: now, Result: json.RawMessage("null")}
+	data := AppendJSONObject(nil, "userId", userID, "type", typ)
+	ev := Event{JobID: jobID, Seq: 1, Name: Created, Data: data, TS: now}
+	ev.Encode()
+	st.LastSequence = 1
+	return st, ev
+}
+
+// CheckAppend tells whether an event named name may follow the job's state: the
+// name must be valid, job:created:v1 is the hub's own, and nothing follows a
+// terminal event (ErrJobFinished).
+func (s *JobState) CheckAppend(name string) error {
+	if err := ValidateName(name); err != nil {
+		return &CodedError{Code: CodeBadEventName, Err: err}
+	}
+	if s.Status.Terminal() {
+		return &CodedError{Code: CodeJobFinished, Err: fmt.Errorf("job %s is %s: no event may follow its terminal event", s.JobID, s.Status)}
+	}
+	if name == Created {
+		return &CodedError{Code: CodeInvalidEvent, Err: fmt.Errorf("%s is appended by the hub when the job is created; a worker cannot emit it", Created)}
+	}
+	return nil
+}
+
+// Apply folds one event (already checked with CheckAppend) into the state: seq,
+// status, progress, result, error and times. It leaves Output alone and returns
+// the text the event adds to it (a chunk's text), so that a long output can grow
+// in a buffer of the caller's instead of being copied at every chunk.
+func (s *JobState) Apply(ev *Event) (output string) {
+	s.LastSequence = ev.Seq
+	s.UpdatedAt = ev.TS
+	switch ev.Name {
+	case Created:
+		return ""
+	case Progress:
+		var p ProgressData
+		if json.Unmarshal(ev.Data, &p) == nil && p.Progress != nil {
+			s.Progress = *p.Progress
+		}
+	case Chunk:
+		var c ChunkData
+		if json.Unmarshal(ev.Data, &c) == nil {
+			output = c.Chunk
+		}
+	case Completed:
+		var c CompletedData
+		if json.Unmarshal(ev.Data, &c) == nil && len(c.Result) > 0 {
+			s.Result = c.Result
+		}
+		s.Status, s.Progress = StatusCompleted, 100
+		s.CompletedAt = &ev.TS
+		return ""
+	case Failed:
+		var f FailedData
+		_ = json.Unmarshal(ev.Data, &f)
+		msg := f.Error
+		if msg == "" {
+			msg = "failed"
+		}
+		s.Status, s.Error, s.FailedAt = StatusFailed, &msg, &ev.TS
+		return ""
+	case Cancelled:
+		s.Status = StatusCancelled
+		return ""
+	}
+	if s.Status == StatusCreated {
+		s.Status = StatusRunning
+	}
+	return output
+}
+
+// CodedError is an error with the code a client sees.
+type CodedError struct {
+	Code string
+	Err  error
+}
+
+func (e *CodedError) Error() string { return e.Err.Error() }
+func (e *CodedError) Unwrap() error { return e.Err }

@@ -1,0 +1,191 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// Types of the objects that clients and workers send (WebSocket).
+const (
+	TypeSubscribe   = "subscribe"
+	TypeUnsubscribe = "unsubscribe"
+	TypeCancel      = "cancel"
+	TypePing        = "ping"
+	TypeEmit        = "emit"
+)
+
+// Types of the objects a node sends.
+const (
+	TypeConnected    = "connected"
+	TypeSubscribed   = "subscribed"
+	TypeUnsubscribed = "unsubscribed"
+	TypeEvent        = "event"
+	TypeAck          = "ack"
+	TypePong         = "pong"
+	TypeError        = "error"
+	TypeReconnect    = "reconnect"
+)
+
+// Inbound is any object a client or worker sends; which fields count depends on Type.
+type Inbound struct {
+	Type    string          `json:"type"`
+	ID      json.RawMessage `json:"id,omitempty"` // echoed back as it came (string or number)
+	JobID   string          `json:"jobId,omitempty"`
+	FromSeq *int64          `json:"fromSeq,omitempty"` // subscribe
+	Reason  string          `json:"reason,omitempty"`  // cancel
+	Offset  *int64          `json:"offset,omitempty"`  // emit
+	Event   string          `json:"event,omitempty"`   // emit
+	Data    json.RawMessage `json:"data,omitempty"`    // emit
+}
+
+// MaxJobIDLen bounds a job id.
+const MaxJobIDLen = 128
+
+// ValidateJobID checks a job id: 1–128 bytes of printable ASCII other than '/',
+// '?', '#', '%', '{', '}' and space, so that it fits in a URL path and a store key.
+func ValidateJobID(id string) error {
+	if id == "" {
+		return fmt.Errorf("jobId is required")
+	}
+	if len(id) > MaxJobIDLen {
+		return fmt.Errorf("jobId is %d bytes; the limit is %d", len(id), MaxJobIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c <= ' ' || c >= 0x7f || c == '/' || c == '?' || c == '#' || c == '%' || c == '{' || c == '}' || c == '"' || c == '\\' {
+			return fmt.Errorf("jobId %q has a character outside printable ASCII or one of / ? # %% { } \" \\ and space", id)
+		}
+	}
+	return nil
+}
+
+// DecodeFrame splits a text frame into its objects ('\n'-separated; blank lines
+// are skipped) and calls fn for each, in order, with either a checked message
+// or the error to send back (msg then carries whatever could be read of it, for
+// its id). It never panics on any input.
+func DecodeFrame(frame []byte, fn func(msg *Inbound, err *CodedError)) {
+	for len(frame) > 0 {
+		var line []byte
+		line, frame, _ = bytes.Cut(frame, []byte{'\n'})
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		var m Inbound
+		if err := json.Unmarshal(line, &m); err != nil {
+			fn(&m, &CodedError{Code: CodeBadFrame, Err: fmt.Errorf("not a JSON object: %v", err)})
+			continue
+		}
+		fn(&m, m.check())
+	}
+}
+
+func (m *Inbound) check() *CodedError {
+	bad := func(format string, a ...any) *CodedError {
+		return &CodedError{Code: CodeBadRequest, Err: fmt.Errorf(format, a...)}
+	}
+	switch m.Type {
+	case TypePing:
+		return nil
+	case TypeSubscribe, TypeUnsubscribe, TypeCancel, TypeEmit:
+	case "":
+		return bad("type is required")
+	default:
+		return &CodedError{Code: CodeUnknownType, Err: fmt.Errorf("unknown type %q", m.Type)}
+	}
+	if err := ValidateJobID(m.JobID); err != nil {
+		return bad("%s: %v", m.Type, err)
+	}
+	switch m.Type {
+	case TypeSubscribe:
+		if m.FromSeq != nil && *m.FromSeq < 0 {
+			return bad("subscribe: fromSeq must be ≥ 0")
+		}
+	case TypeEmit:
+		if m.Offset != nil && *m.Offset < 0 {
+			return bad("emit: offset must be ≥ 0")
+		}
+		if err := ValidateName(m.Event); err != nil {
+			return &CodedError{Code: CodeBadEventName, Err: err}
+		}
+	}
+	return nil
+}
+
+// Outbound objects. Each Append* appends one object (no newline).
+
+// AppendConnected appends {"type":"connected",...}.
+func AppendConnected(b []byte, sessionID, nodeID, userID string) []byte {
+	return appendJSON(b, struct {
+		Type      string `json:"type"`
+		SessionID string `json:"sessionId"`
+		NodeID    string `json:"nodeId"`
+		UserID    string `json:"userId"`
+	}{TypeConnected, sessionID, nodeID, userID})
+}
+
+// AppendSubscribed appends {"type":"subscribed",...}.
+func AppendSubscribed(b []byte, id json.RawMessage, jobID string, status Status, lastSeq int64, epoch uint64) []byte {
+	return appendJSON(b, struct {
+		Type         string          `json:"type"`
+		ID           json.RawMessage `json:"id,omitempty"`
+		JobID        string          `json:"jobId"`
+		Status       Status          `json:"status"`
+		LastSequence int64           `json:"lastSequence"`
+		Epoch        uint64          `json:"epoch"`
+	}{TypeSubscribed, id, jobID, status, lastSeq, epoch})
+}
+
+// AppendReply appends a short reply: unsubscribed, pong or a client's ack
+// (jobId may be empty).
+func AppendReply(b []byte, typ string, id json.RawMessage, jobID string) []byte {
+	return appendJSON(b, struct {
+		Type  string          `json:"type"`
+		ID    json.RawMessage `json:"id,omitempty"`
+		JobID string          `json:"jobId,omitempty"`
+	}{typ, id, jobID})
+}
+
+// AppendAck appends a worker's ack: {"type":"ack","jobId","nextOffset","lastSequence"}.
+func AppendAck(b []byte, jobID string, nextOffset, lastSeq int64) []byte {
+	return appendJSON(b, struct {
+		Type         string `json:"type"`
+		JobID        string `json:"jobId"`
+		NextOffset   int64  `json:"nextOffset"`
+		LastSequence int64  `json:"lastSequence"`
+	}{TypeAck, jobID, nextOffset, lastSeq})
+}
+
+// AppendError appends {"type":"error",...}; nextOffset < 0 leaves it out.
+func AppendError(b []byte, id json.RawMessage, jobID, code, message string, nextOffset int64) []byte {
+	var no *int64
+	if nextOffset >= 0 {
+		no = &nextOffset
+	}
+	return appendJSON(b, struct {
+		Type       string          `json:"type"`
+		ID         json.RawMessage `json:"id,omitempty"`
+		JobID      string          `json:"jobId,omitempty"`
+		Code       string          `json:"code"`
+		Message    string          `json:"message"`
+		NextOffset *int64          `json:"nextOffset,omitempty"`
+	}{TypeError, id, jobID, code, message, no})
+}
+
+// AppendReconnect appends {"type":"reconnect","afterMs","reason"}.
+func AppendReconnect(b []byte, afterMs int64, reason string) []byte {
+	return appendJSON(b, struct {
+		Type    string `json:"type"`
+		AfterMs int64  `json:"afterMs"`
+		Reason  string `json:"reason"`
+	}{TypeReconnect, afterMs, reason})
+}
+
+func appendJSON(b []byte, v any) []byte {
+	out, err := json.Marshal(v)
+	if err != nil { // an id echoed back that does not encode: say so instead
+		return append(b, `{"type":"error","code":"bad_request","message":"the id of this request cannot be echoed back"}`...)
+	}
+	return append(b, out...)
+}

@@ -1,0 +1,136 @@
+package persistence
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config tunes both stores; each store reads the fields that concern it.
+type Config struct {
+	// Retention is how long a job stays in the store after its terminal event
+	// (completed, failed, cancelled). Default 24h.
+	Retention time.Duration
+
+	// Logger receives what background work cannot return to a caller (failed
+	// retention sweeps). Nil means silent.
+	Logger *slog.Logger
+
+	// DialTimeout bounds connecting to Redis. Default 1s.
+	DialTimeout time.Duration
+	// ReadTimeout bounds waiting for a Redis reply, so that a hung server makes
+	// calls fail instead of blocking. Default 1s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds sending a command to Redis. Default 1s.
+	WriteTimeout time.Duration
+	// MaxRetries is how often go-redis retries a command that failed for a
+	// transient reason before the error reaches the caller (who retries
+	// itself). Default 1; -1 disables retries.
+	MaxRetries int
+	// PoolSize is the number of Redis connections per node. Default: go-redis's
+	// (10 per GOMAXPROCS).
+	PoolSize int
+	// Writers is the number of group-commit pipelines to Redis that may be in
+	// flight at once. Default 4.
+	Writers int
+	// MaxBatch is the most appends one group-commit pipeline carries. Default 256.
+	MaxBatch int
+	// QueueSize bounds the appends waiting for a writer; Append blocks (until
+	// its ctx ends) while the queue is full. Default 4096.
+	QueueSize int
+
+	// SweepInterval is how often the embedded store deletes jobs whose
+	// retention passed. Default 1m.
+	SweepInterval time.Duration
+	// BatchDelay is how long the embedded store waits to gather concurrent
+	// appends into one transaction (one fsync). Default 2ms.
+	BatchDelay time.Duration
+	// LockTimeout is how long opening the embedded store waits for the lock on
+	// its file before reporting that another process holds it. Default 1s.
+	LockTimeout time.Duration
+}
+
+// DefaultConfig returns the configuration for production use.
+func DefaultConfig() Config {
+	return Config{
+		Retention:     24 * time.Hour,
+		DialTimeout:   time.Second,
+		ReadTimeout:   time.Second,
+		WriteTimeout:  time.Second,
+		MaxRetries:    1,
+		Writers:       4,
+		MaxBatch:      256,
+		QueueSize:     4096,
+		SweepInterval: time.Minute,
+		BatchDelay:    2 * time.Millisecond,
+		LockTimeout:   time.Second,
+	}
+}
+
+// DefaultLocalConfig returns fast timings for tests on one machine: short
+// timeouts, a one-second retention and a 50ms sweep.
+func DefaultLocalConfig() Config {
+	c := DefaultConfig()
+	c.Retention = time.Second
+	c.DialTimeout = 500 * time.Millisecond
+	c.ReadTimeout = 500 * time.Millisecond
+	c.WriteTimeout = 500 * time.Millisecond
+	c.SweepInterval = 50 * time.Millisecond
+	c.BatchDelay = time.Millisecond
+	c.LockTimeout = 200 * time.Millisecond
+	return c
+}
+
+// withDefaults fills zero fields from DefaultConfig and rejects negative ones.
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	durs := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"Retention", &c.Retention, d.Retention},
+		{"DialTimeout", &c.DialTimeout, d.DialTimeout},
+		{"ReadTimeout", &c.ReadTimeout, d.ReadTimeout},
+		{"WriteTimeout", &c.WriteTimeout, d.WriteTimeout},
+		{"SweepInterval", &c.SweepInterval, d.SweepInterval},
+		{"BatchDelay", &c.BatchDelay, d.BatchDelay},
+		{"LockTimeout", &c.LockTimeout, d.LockTimeout},
+	}
+	for _, f := range durs {
+		if *f.v < 0 {
+			return c, fmt.Errorf("persistence config: %s is %v; it must be positive (0 means the default %v)", f.name, *f.v, f.def)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	ints := []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"PoolSize", &c.PoolSize, d.PoolSize},
+		{"Writers", &c.Writers, d.Writers},
+		{"MaxBatch", &c.MaxBatch, d.MaxBatch},
+		{"QueueSize", &c.QueueSize, d.QueueSize},
+	}
+	for _, f := range ints {
+		if *f.v < 0 {
+			return c, fmt.Errorf("persistence config: %s is %d; it must be positive (0 means the default)", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if c.MaxRetries < -1 {
+		return c, fmt.Errorf("persistence config: MaxRetries is %d; use -1 (no retries), 0 (default %d) or more", c.MaxRetries, d.MaxRetries)
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = d.MaxRetries
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}

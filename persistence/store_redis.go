@@ -1,0 +1,300 @@
+package persistence
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/actorhub/actorhub/events"
+)
+
+// Redis is the store on Redis (one server or a cluster). Appends of all jobs
+// go through a few writer goroutines that send whatever is queued as one
+// pipeline (group commit); every other call is one script on the caller's
+// goroutine. Safe for concurrent use.
+type Redis struct {
+	cfg         Config
+	client      redis.UniversalClient
+	name        string // the URL without password
+	addr        string // host:port, or the seed list of a cluster
+	retentionMs int64
+
+	queue   chan *appendReq
+	closing chan struct{} // closed first by Close: wakes blocked Appends
+	mu      sync.RWMutex  // held shared while sending to queue, exclusively to close it
+	closed  bool
+	wg      sync.WaitGroup
+	once    sync.Once
+	closeEr error
+}
+
+// OpenRedis connects to the Redis server or cluster of rawURL (see Open),
+// checks that it answers and starts the store's writers.
+func OpenRedis(ctx context.Context, rawURL string, cfg Config) (*Redis, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	client, addr, err := newRedisClient(rawURL, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", redact(rawURL), err)
+	}
+	r := &Redis{
+		cfg: cfg, client: client, name: redact(rawURL), addr: addr,
+		retentionMs: max(1, cfg.Retention.Milliseconds()),
+		queue:       make(chan *appendReq, cfg.QueueSize),
+		closing:     make(chan struct{}),
+	}
+	if err := r.Ping(ctx); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("open store %s: %w", r.name, err)
+	}
+	r.wg.Add(cfg.Writers)
+	for range cfg.Writers {
+		go r.writer()
+	}
+	return r, nil
+}
+
+// newRedisClient builds a cluster client when the URL has addr= parameters and
+// a single-server client otherwise. Settings of the URL win over cfg.
+func newRedisClient(rawURL string, cfg Config) (redis.UniversalClient, string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrBadURL, redactErr(err, rawURL))
+	}
+	if u.Query().Has("addr") {
+		if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
+			return nil, "", fmt.Errorf("%w: Redis Cluster has only database 0, the URL names %q", ErrBadURL, p)
+		}
+		u.Path = ""
+		o, err := redis.ParseClusterURL(u.String())
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: %v", ErrBadURL, redactErr(err, rawURL))
+		}
+		setDur(&o.DialTimeout, cfg.DialTimeout)
+		setDur(&o.ReadTimeout, cfg.ReadTimeout)
+		setDur(&o.WriteTimeout, cfg.WriteTimeout)
+		setInt(&o.MaxRetries, cfg.MaxRetries)
+		setInt(&o.PoolSize, cfg.PoolSize)
+		setInt(&o.DialerRetries, 1)
+		o.ContextTimeoutEnabled = true
+		return redis.NewClusterClient(o), strings.Join(o.Addrs, ","), nil
+	}
+	o, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrBadURL, redactErr(err, rawURL))
+	}
+	setDur(&o.DialTimeout, cfg.DialTimeout)
+	setDur(&o.ReadTimeout, cfg.ReadTimeout)
+	setDur(&o.WriteTimeout, cfg.WriteTimeout)
+	setInt(&o.MaxRetries, cfg.MaxRetries)
+	setInt(&o.PoolSize, cfg.PoolSize)
+	setInt(&o.DialerRetries, 1)
+	o.ContextTimeoutEnabled = true
+	return redis.NewClient(o), o.Addr, nil
+}
+
+func setDur(v *time.Duration, def time.Duration) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+func setInt(v *int, def int) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// redactErr keeps a parse error from repeating the URL's password.
+func redactErr(err error, rawURL string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return msg
+}
+
+// String returns the store's URL without its password.
+func (r *Redis) String() string { return r.name }
+
+// jobKeys are the keys of one job, all in the hash slot of {job:<id>}.
+func jobKeys(jobID string) []string {
+	tag := "{job:" + jobID + "}"
+	return []string{tag + ":state", tag + ":log", tag + ":out"}
+}
+
+// Create implements actors.Store.
+func (r *Redis) Create(ctx context.Context, st events.JobState, first events.Event, owner string) (events.JobState, bool, error) {
+	action := "create job " + st.JobID
+	if err := checkCreate(&st, &first); err != nil {
+		return events.JobState{}, false, fmt.Errorf("%s: %w", action, err)
+	}
+	snap, err := encodeSnapshot(st)
+	if err != nil {
+		return events.JobState{}, false, err
+	}
+	vals, err := r.run(ctx, createScript, jobKeys(st.JobID), snap, first.Raw, owner)
+	if err != nil {
+		return events.JobState{}, false, r.fail(action, err)
+	}
+	out, err := parseState(st.JobID, vals)
+	if err != nil {
+		return events.JobState{}, false, fmt.Errorf("%s: %w", action, err)
+	}
+	return out, replyCode(vals) == codeWritten, nil
+}
+
+// Acquire implements actors.Store.
+func (r *Redis) Acquire(ctx context.Context, jobID, owner string) (events.JobState, error) {
+	return r.readState(ctx, "acquire job "+jobID, acquireScript, jobID, owner)
+}
+
+// Snapshot implements actors.Store.
+func (r *Redis) Snapshot(ctx context.Context, jobID string) (events.JobState, error) {
+	return r.readState(ctx, "read snapshot of job "+jobID, snapshotScript, jobID)
+}
+
+func (r *Redis) readState(ctx context.Context, action string, s *redis.Script, jobID string, args ...any) (events.JobState, error) {
+	vals, err := r.run(ctx, s, jobKeys(jobID), args...)
+	if err != nil {
+		return events.JobState{}, r.fail(action, err)
+	}
+	if replyCode(vals) == codeNotFound {
+		return events.JobState{}, fmt.Errorf("%s: %w", action, events.ErrJobNotFound)
+	}
+	st, err := parseState(jobID, vals)
+	if err != nil {
+		return events.JobState{}, fmt.Errorf("%s: %w", action, err)
+	}
+	return st, nil
+}
+
+// Events implements actors.Store.
+func (r *Redis) Events(ctx context.Context, jobID string, after int64, limit int) ([]events.Event, error) {
+	action := "read events of job " + jobID
+	after = max(after, 0)
+	vals, err := r.run(ctx, eventsScript, jobKeys(jobID), after, after+int64(eventsLimit(limit))-1)
+	if err != nil {
+		return nil, r.fail(action, err)
+	}
+	switch replyCode(vals) {
+	case codeRead:
+	case codeNotFound:
+		return nil, fmt.Errorf("%s: %w", action, events.ErrJobNotFound)
+	default:
+		return nil, fmt.Errorf("%s: %w: unexpected reply %v", action, ErrCorrupt, vals)
+	}
+	evs := make([]events.Event, 0, len(vals)-1)
+	for i, v := range vals[1:] {
+		raw, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: %w: journal entry of type %T", action, ErrCorrupt, v)
+		}
+		ev, err := decodeEntry(jobID, after+1+int64(i), []byte(raw))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", action, err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// Append implements actors.Store: the write joins the next group commit.
+func (r *Redis) Append(ctx context.Context, st events.JobState, outputDelta string, evs []events.Event) error {
+	action := "append job " + st.JobID
+	if err := checkAppend(&st, outputDelta, evs); err != nil {
+		return fmt.Errorf("%s: %w", action, err)
+	}
+	snap, err := encodeSnapshot(st)
+	if err != nil {
+		return err
+	}
+	first, ttl := st.LastSequence+1, int64(0)
+	if len(evs) > 0 {
+		first = evs[0].Seq
+	}
+	if st.Status.Terminal() {
+		ttl = r.retentionMs
+	}
+	args := make([]any, 0, 6+len(evs))
+	args = append(args, st.Epoch, first, st.LastSequence, snap, outputDelta, ttl)
+	for i := range evs {
+		args = append(args, evs[i].Raw)
+	}
+	vals, err := r.submit(ctx, jobKeys(st.JobID), args)
+	if err != nil {
+		return r.fail(action, err)
+	}
+	switch replyCode(vals) {
+	case codeWritten, codeRetried:
+		return nil
+	case codeNotFound:
+		return fmt.Errorf("%s: %w", action, events.ErrJobNotFound)
+	case codeEpoch:
+		return fmt.Errorf("%s: %w: the job is at epoch %s, this writer holds epoch %d", action, events.ErrFenced, replyString(vals, 1), st.Epoch)
+	case codeSeq:
+		return fmt.Errorf("%s: %w: the journal ends at seq %s, this append starts at %d (another writer got in)", action, events.ErrFenced, replyString(vals, 2), first)
+	default:
+		return fmt.Errorf("%s: %w: unexpected reply %v", action, ErrCorrupt, vals)
+	}
+}
+
+// Release implements actors.Store.
+func (r *Redis) Release(ctx context.Context, jobID string, epoch uint64) error {
+	if _, err := r.run(ctx, releaseScript, jobKeys(jobID), epoch); err != nil {
+		return r.fail("release job "+jobID, err)
+	}
+	return nil
+}
+
+// Ping implements actors.Store.
+func (r *Redis) Ping(ctx context.Context) error {
+	if r.isClosed() {
+		return fmt.Errorf("ping: %w", ErrClosed)
+	}
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return r.fail("ping", err)
+	}
+	return nil
+}
+
+// run runs a script (EVALSHA, EVAL when Redis does not know it yet) and
+// returns its array reply.
+func (r *Redis) run(ctx context.Context, s *redis.Script, keys []string, args ...any) ([]any, error) {
+	if r.isClosed() {
+		return nil, ErrClosed
+	}
+	return s.Run(ctx, r.client, keys, args...).Slice()
+}
+
+func (r *Redis) isClosed() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.closed
+}
+
+// Close stops accepting calls, lets the writers send what is queued, waits for
+// them and closes the connections.
+func (r *Redis) Close() error {
+	r.once.Do(func() {
+		close(r.closing)
+		r.mu.Lock()
+		r.closed = true
+		close(r.queue)
+		r.mu.Unlock()
+		r.wg.Wait()
+		if err := r.client.Close(); err != nil {
+			r.closeEr = fmt.Errorf("close store %s: %w", r.name, err)
+		}
+	})
+	return r.closeEr
+}

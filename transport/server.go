@@ -1,0 +1,261 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/actorhub/actorhub/actors"
+	"github.com/actorhub/actorhub/events"
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config tunes the HTTP and WebSocket edge of a node.
+type Config struct {
+	// Addr is the listen address; port 0 picks a free port (see Server.Addr).
+	Addr string
+	// NodeID names the node in session ids.
+	NodeID string
+	// FrameLimit is the largest WebSocket frame accepted; larger ones get a
+	// frame_too_large error and are skipped.
+	FrameLimit int
+	// HardFrameLimit closes the connection (1009) above this size.
+	HardFrameLimit int
+	// MaxBody bounds an HTTP request body.
+	MaxBody int64
+	// MaxEventsPerRequest bounds the events of one POST .../events.
+	MaxEventsPerRequest int
+	// OutboundQueue bounds the objects waiting for one connection; a client over
+	// it is closed with 1008 and resumes later from its seq.
+	OutboundQueue int
+	// PingInterval between server pings; PingTimeout drops a peer that does not
+	// answer one in time.
+	PingInterval, PingTimeout time.Duration
+	// WriteTimeout bounds writing one frame.
+	WriteTimeout time.Duration
+	// Auth is "none" (user from ?user=) or "jwt" (HS256 with JWTSecret).
+	Auth string
+	// JWTSecret verifies tokens when Auth is "jwt".
+	JWTSecret []byte
+	// AllowedOrigins are extra Origin host patterns accepted on WebSockets (same
+	// origin always is).
+	AllowedOrigins []string
+	// DrainReconnectMax is the upper bound of the jittered afterMs sent to
+	// clients when the node drains.
+	DrainReconnectMax time.Duration
+}
+
+// DefaultConfig returns production settings.
+func DefaultConfig() Config {
+	return Config{Addr: "127.0.0.1:8080", FrameLimit: 64 << 10, HardFrameLimit: 1 << 20, MaxBody: 1 << 20,
+		MaxEventsPerRequest: 1000, OutboundQueue: 4096, PingInterval: 25 * time.Second,
+		PingTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, Auth: "none",
+		DrainReconnectMax: 5 * time.Second}
+}
+
+// ClusterView tells who the members are (GET /api/cluster).
+type ClusterView interface {
+	// Members returns this node's id and every member's id, HTTP address and
+	// state (alive, suspect, dead, left). It does not block.
+	Members() (self string, members []Member)
+}
+
+// Member is one entry of GET /api/cluster.
+type Member struct {
+	ID    string `json:"id"`
+	HTTP  string `json:"http"`
+	State string `json:"state"`
+}
+
+// Server is a node's HTTP server.
+type Server struct {
+	cfg      Config
+	hub      *actors.Hub
+	cluster  ClusterView
+	gatherer prometheus.Gatherer
+	log      *slog.Logger
+	mux      *http.ServeMux
+	srv      *http.Server
+	ln       net.Listener
+	draining atomic.Bool
+	sessions atomic.Uint64
+	serveErr chan error
+
+	mu      sync.Mutex
+	live    map[*session]bool // true: a client (gets reconnect on drain)
+	closed  bool
+	handler sync.WaitGroup
+}
+
+// New validates cfg and builds a server; Start listens.
+func New(cfg Config, hub *actors.Hub, cluster ClusterView, g prometheus.Gatherer, log *slog.Logger) (*Server, error) {
+	d := DefaultConfig()
+	if cfg.FrameLimit <= 0 {
+		cfg.FrameLimit = d.FrameLimit
+	}
+	if cfg.HardFrameLimit < cfg.FrameLimit {
+		cfg.HardFrameLimit = max(d.HardFrameLimit, cfg.FrameLimit)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = d.MaxBody
+	}
+	if cfg.MaxEventsPerRequest <= 0 {
+		cfg.MaxEventsPerRequest = d.MaxEventsPerRequest
+	}
+	if cfg.OutboundQueue <= 0 {
+		cfg.OutboundQueue = d.OutboundQueue
+	}
+	fillDur(&cfg.PingInterval, d.PingInterval)
+	fillDur(&cfg.PingTimeout, d.PingTimeout)
+	fillDur(&cfg.WriteTimeout, d.WriteTimeout)
+	fillDur(&cfg.DrainReconnectMax, d.DrainReconnectMax)
+	switch cfg.Auth {
+	case "", "none":
+		cfg.Auth = "none"
+	case "jwt":
+		if len(cfg.JWTSecret) == 0 {
+			return nil, errors.New("transport: --auth jwt needs a secret (--jwt-secret or ACTORHUB_JWT_SECRET)")
+		}
+	default:
+		return nil, fmt.Errorf("transport: --auth %q: use none or jwt", cfg.Auth)
+	}
+	if hub == nil || cluster == nil || g == nil {
+		return nil, errors.New("transport: a hub, a cluster view and a metrics gatherer are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, hub: hub, cluster: cluster, gatherer: g, log: log, mux: http.NewServeMux(),
+		live: map[*session]bool{}, serveErr: make(chan error, 1)}
+	s.routes()
+	return s, nil
+}
+
+// Handle adds a handler (the demo page, say) to the server's mux.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /api/cluster", s.clusterInfo)
+	s.mux.HandleFunc("POST /api/jobs", s.createJob)
+	s.mux.HandleFunc("POST /api/jobs/{id}/events", s.postEvents)
+	s.mux.HandleFunc("POST /api/jobs/{id}/cancel", s.cancelJob)
+	s.mux.HandleFunc("GET /api/job/{id}/state", s.jobState)
+	s.mux.HandleFunc("GET /api/job/{id}/status", s.jobStatus)
+	s.mux.HandleFunc("GET /api/job/{id}/events", s.jobEvents)
+	s.mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { s.serveWS(w, r, false) })
+	s.mux.HandleFunc("GET /ws/worker", func(w http.ResponseWriter, r *http.Request) { s.serveWS(w, r, true) })
+}
+
+// Start listens on cfg.Addr and serves in the background.
+func (s *Server) Start(ctx context.Context) error {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen http %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	go func() { s.serveErr <- s.srv.Serve(ln) }()
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return s.cfg.Addr
+	}
+	return s.ln.Addr().String()
+}
+
+// Drain marks the node not ready, tells every client to reconnect elsewhere
+// after a jittered delay and closes the client sockets once that is written.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.mu.Lock()
+	clients := make([]*session, 0, len(s.live))
+	for sess, client := range s.live {
+		if client {
+			clients = append(clients, sess)
+		}
+	}
+	s.mu.Unlock()
+	for _, sess := range clients {
+		after := rand.Int64N(int64(s.cfg.DrainReconnectMax/time.Millisecond)) + 1
+		sess.Send(events.AppendReconnect(nil, after, "node draining"))
+		sess.Close(int(websocket.StatusServiceRestart), "node draining; reconnect to another node")
+	}
+}
+
+// Draining reports whether Drain was called.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Stop stops accepting, closes every WebSocket (1001) and waits for every
+// connection's goroutines. It is idempotent.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for sess := range s.live {
+		sess.Close(int(websocket.StatusGoingAway), "node shutting down")
+	}
+	s.mu.Unlock()
+	var err error
+	if s.srv != nil {
+		err = s.srv.Shutdown(ctx)
+		if e := <-s.serveErr; e != nil && !errors.Is(e, http.ErrServerClosed) {
+			err = errors.Join(err, e)
+		}
+	}
+	done := make(chan struct{})
+	go func() { s.handler.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		for sess := range s.live {
+			sess.conn.CloseNow()
+		}
+		s.mu.Unlock()
+		<-done
+	}
+	return err
+}
+
+func (s *Server) track(sess *session, client bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.live[sess] = client
+	s.handler.Add(1)
+	return true
+}
+
+func (s *Server) untrack(sess *session) {
+	s.mu.Lock()
+	delete(s.live, sess)
+	s.mu.Unlock()
+	s.handler.Done()
+}
+
+func fillDur(v *time.Duration, def time.Duration) {
+	if *v <= 0 {
+		*v = def
+	}
+}

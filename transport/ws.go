@@ -1,0 +1,186 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/actorhub/actorhub/actors"
+	"github.com/actorhub/actorhub/events"
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/coder/websocket"
+)
+
+// serveWS runs one WebSocket (client or worker) until it ends.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
+	user, err := s.authenticate(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if s.draining.Load() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, &events.CodedError{Code: events.CodeUnavailable, Err: errors.New("node is draining; connect to another node")})
+		return
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		CompressionMode: websocket.CompressionDisabled, OriginPatterns: s.cfg.AllowedOrigins})
+	if err != nil {
+		return // Accept answered the request already
+	}
+	conn.SetReadLimit(int64(s.cfg.HardFrameLimit))
+	kind := "client"
+	if worker {
+		kind = "worker"
+	}
+	gauge := s.hub.Metrics().ConnsOpen.WithLabelValues(kind)
+	gauge.Inc()
+	defer gauge.Dec()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sess := newSession(conn, &s.cfg, s.hub.Metrics().SlowConsumers.Inc)
+	if !s.track(sess, !worker) {
+		conn.Close(websocket.StatusGoingAway, "node is shutting down")
+		return
+	}
+	defer s.untrack(sess)
+	var pid *actor.PID
+	if worker {
+		pid = s.hub.SpawnWorkerConn(sess)
+	} else {
+		pid = s.hub.SpawnConn(sess, s.newSessionID(), user)
+	}
+	defer s.hub.StopConn(pid)
+
+	done := make(chan struct{}, 2)
+	go func() { sess.writeLoop(ctx); cancel(); done <- struct{}{} }()
+	go func() { pingLoop(ctx, conn, s.cfg.PingInterval, s.cfg.PingTimeout); done <- struct{}{} }()
+	s.readLoop(ctx, conn, pid, worker)
+	cancel()
+	conn.CloseNow()
+	<-done
+	<-done
+}
+
+// readLoop reads frames until the connection fails; oversize frames (above
+// FrameLimit, within HardFrameLimit) are skipped with an error and the
+// connection stays open.
+func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, pid *actor.PID, worker bool) {
+	buf := make([]byte, 0, 4096)
+	for {
+		typ, rd, err := conn.Reader(ctx)
+		if err != nil {
+			return
+		}
+		buf, err = readLimited(buf[:0], rd, s.cfg.FrameLimit)
+		switch {
+		case errors.Is(err, errFrameTooLarge):
+			if _, err := io.Copy(io.Discard, rd); err != nil {
+				return
+			}
+			s.refuse(pid, events.CodeFrameTooLarge, fmt.Sprintf("frame over %d bytes was dropped; split it", s.cfg.FrameLimit))
+			continue
+		case err != nil:
+			return
+		case typ != websocket.MessageText:
+			s.refuse(pid, events.CodeBadFrame, "binary frames are not accepted; send text frames of JSON objects")
+			continue
+		}
+		if worker {
+			s.decodeWorkerFrame(pid, buf)
+		} else {
+			events.DecodeFrame(buf, func(m *events.Inbound, err *events.CodedError) {
+				s.hub.Send(pid, &actors.Request{Msg: m, Err: err})
+			})
+		}
+		if cap(buf) > 4*4096 {
+			buf = make([]byte, 0, 4096)
+		}
+	}
+}
+
+func (s *Server) refuse(pid *actor.PID, code, msg string) {
+	s.hub.Send(pid, &actors.Request{Msg: &events.Inbound{}, Err: &events.CodedError{Code: code, Err: errors.New(msg)}})
+}
+
+// decodeWorkerFrame turns a frame of emits into requests: consecutive emits for
+// one job travel together, so the job commits them as one batch and acks once.
+func (s *Server) decodeWorkerFrame(pid *actor.PID, frame []byte) {
+	var group *actors.Request
+	flush := func() {
+		if group != nil {
+			s.hub.Send(pid, group)
+			group = nil
+		}
+	}
+	events.DecodeFrame(frame, func(m *events.Inbound, cerr *events.CodedError) {
+		if cerr == nil && m.Type == events.TypeEmit {
+			item, err := emitItem(m.Offset, m.Event, m.Data)
+			if err == nil {
+				if group != nil && group.Msg.JobID != m.JobID {
+					flush()
+				}
+				if group == nil {
+					group = &actors.Request{Msg: m}
+				}
+				group.Items = append(group.Items, item)
+				return
+			}
+			cerr = err
+		}
+		flush()
+		s.hub.Send(pid, &actors.Request{Msg: m, Err: cerr})
+	})
+	flush()
+}
+
+// emitItem checks one emitted event and normalizes its data.
+func emitItem(offset *int64, name string, data []byte) (actors.EmitItem, *events.CodedError) {
+	if err := events.ValidateName(name); err != nil {
+		return actors.EmitItem{}, &events.CodedError{Code: events.CodeBadEventName, Err: err}
+	}
+	norm, err := events.NormalizeData(name, data)
+	if err != nil {
+		return actors.EmitItem{}, &events.CodedError{Code: events.CodeInvalidEvent, Err: err}
+	}
+	it := actors.EmitItem{Offset: actors.NoOffset, Name: name, Data: norm}
+	if offset != nil {
+		if *offset < 0 {
+			return actors.EmitItem{}, &events.CodedError{Code: events.CodeBadRequest, Err: errors.New("offset must be ≥ 0")}
+		}
+		it.Offset = *offset
+	}
+	return it, nil
+}
+
+var errFrameTooLarge = errors.New("frame too large")
+
+// readLimited appends r to buf up to limit bytes; past that it returns
+// errFrameTooLarge (the rest is left unread).
+func readLimited(buf []byte, r io.Reader, limit int) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > limit {
+			return buf, errFrameTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+func (s *Server) newSessionID() string {
+	return s.cfg.NodeID + "-" + strconv.FormatUint(s.sessions.Add(1), 36)
+}
+
