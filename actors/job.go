@@ -160,7 +160,13 @@ func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
 	if m.err != nil {
 		err := storeError("activate", j.id, m.err)
 		for _, q := range queue {
-			j.respond(ctx, reply{to: q.sender, kind: kindOf(q.msg), err: err})
+			switch m := q.msg.(type) {
+			case *subscribeJob:
+				ctx.Send(m.feed, &jobSubscribed{jobID: j.id, err: err})
+			case *unsubscribeJob:
+			default:
+				j.respond(ctx, reply{to: q.sender, kind: kindOf(q.msg), err: err})
+			}
 		}
 		j.fail(ctx)
 		return

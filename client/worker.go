@@ -53,8 +53,10 @@ type WorkerConfig struct {
 	// HTTPClient sends the HTTP requests and dials the WebSockets. Default: a
 	// client of the Worker's own, closed by Close.
 	HTTPClient *http.Client
-	// OnAck, optional, is called once per acked event with the time Emit
-	// queued it, from the goroutine that read the ack (keep it short).
+	// OnAck, optional, is called once per acked event, in offset order per
+	// job, with the time Emit queued it, from the goroutine that read the ack
+	// (keep it short). It may run just after Flush or EmitSync of that event
+	// returned.
 	OnAck func(jobID string, offset int64, sentAt time.Time)
 	// Logger receives logs about connections and refusals. Nil: silent.
 	Logger *slog.Logger

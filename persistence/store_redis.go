@@ -97,6 +97,7 @@ func newRedisClient(rawURL string, cfg Config) (redis.UniversalClient, string, e
 	setInt(&o.PoolSize, cfg.PoolSize)
 	setInt(&o.DialerRetries, 1)
 	o.ContextTimeoutEnabled = true
+	o.PipelinePoolSize = -1
 	return redis.NewClient(o), o.Addr, nil
 }
 

@@ -1,0 +1,53 @@
+# actorhub — see README.md. `make run` and `make test` are the two commands a newcomer needs.
+GO        ?= go
+BIN       := bin/actorhub
+PKGS      := ./...
+FUZZTIME  ?= 5s
+# every seeded fuzz target: package:Target
+FUZZ_TARGETS := ./events:FuzzDecodeFrame ./events:FuzzNormalizeData ./events:FuzzDecodeEvent \
+	./transport:FuzzDecodeEventsBody ./persistence:FuzzDecodeSnapshot ./client:FuzzClientDecode
+
+.PHONY: run demo build test race lint vet fmt fuzz bench chaos clean
+
+## run: one node, embedded store, demo worker; open http://127.0.0.1:8080/
+run: build
+	@echo "actorhub: open http://127.0.0.1:8080/ (Ctrl-C stops the node)"
+	./$(BIN) serve --demo --store bolt:./data/actorhub.db --http 127.0.0.1:8080
+
+demo: run
+
+build:
+	$(GO) build -o $(BIN) ./cmd/actorhub
+
+## test: vet, format check, the whole suite under -race, then every fuzz target briefly
+test: build vet fmt
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+
+race:
+	$(GO) test -race -count=1 $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	@out=$$(gofmt -s -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt -s would change:"; echo "$$out"; exit 1; fi
+
+lint: vet fmt
+	$(GO) tool staticcheck $(PKGS)
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+## bench: Go benchmarks, then `actorhub bench` at the Socket.IO baseline's loads (see docs/BENCHMARKS.md)
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	./scripts/bench.sh
+
+clean:
+	rm -rf bin data

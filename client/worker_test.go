@@ -1,0 +1,237 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/actorhub/actorhub/events"
+)
+
+func chunkNames(n int) []string {
+	var s []string
+	for i := 0; i < n; i++ {
+		s = append(s, events.Chunk)
+	}
+	return s
+}
+
+// ackLog records OnAck calls.
+type ackLog struct {
+	mu   sync.Mutex
+	offs map[string][]int64
+}
+
+func (a *ackLog) onAck(job string, off int64, _ time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.offs == nil {
+		a.offs = map[string][]int64{}
+	}
+	a.offs[job] = append(a.offs[job], off)
+}
+
+func (a *ackLog) get(job string) []int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.offs[job])
+}
+
+func emitN(t *testing.T, w *Worker, job string, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		off, err := w.Emit(context.Background(), job, events.Chunk, map[string]any{"chunk": fmt.Sprint(i)})
+		if err != nil || off != int64(i) {
+			t.Fatalf("Emit %d: offset %d, %v", i, off, err)
+		}
+	}
+}
+
+func TestWorkerWSResendsAfterConnectionLoss(t *testing.T) {
+	node, urls := newFakeNode(t, 2)
+	node.create("j")
+	node.dropAfter = 3 // the first connection dies after 3 emits, acking none
+	var acks ackLog
+	w := NewWorker(WorkerConfig{BaseURLs: urls, OnAck: acks.onAck, Backoff: Backoff{Min: time.Millisecond, Max: 10 * time.Millisecond}})
+	defer w.Close()
+	emitN(t, w, "j", 10)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.Flush(ctx, "j"); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if got := node.names("j"); !slices.Equal(got, chunkNames(10)) {
+		t.Fatalf("the node has %d events %v, want 10 chunks, each once", len(got), got)
+	}
+	waitFor(t, 5*time.Second, func() error { // OnAck may trail Flush
+		if got := acks.get("j"); !slices.Equal(got, []int64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+			return fmt.Errorf("OnAck offsets %v, want 0…9 once each, in order", got)
+		}
+		return nil
+	})
+	st := w.Stats()
+	if st.Reconnects < 1 || st.Resent < 1 || st.Acked != 10 || st.Emitted != 10 || st.Pending != 0 {
+		t.Errorf("stats %+v: want ≥1 reconnect, ≥1 resent, 10 emitted and acked, 0 pending", st)
+	}
+}
+
+func TestWorkerWSResolvesGap(t *testing.T) {
+	node, urls := newFakeNode(t, 1)
+	node.create("g")
+	node.skipOnce["g"] = 2 // offset 2 vanishes: 3… are refused with offset_gap
+	w := NewWorker(WorkerConfig{BaseURLs: urls})
+	defer w.Close()
+	emitN(t, w, "g", 6)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.Flush(ctx, "g"); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if got := node.names("g"); len(got) != 6 {
+		t.Fatalf("the node has %d events, want 6", len(got))
+	}
+	if st := w.Stats(); st.Errors[events.CodeOffsetGap] < 1 || st.Resent < 1 {
+		t.Errorf("stats %+v: want offset_gap refusals and resent events", st)
+	}
+}
+
+func TestWorkerJobFinished(t *testing.T) {
+	for _, transport := range []string{TransportWS, TransportHTTP} {
+		t.Run(transport, func(t *testing.T) {
+			node, urls := newFakeNode(t, 1)
+			node.create("f")
+			w := NewWorker(WorkerConfig{BaseURLs: urls, Transport: transport})
+			defer w.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := w.EmitSync(ctx, "f", events.Completed, map[string]any{"result": "done"}); err != nil {
+				t.Fatalf("EmitSync completed: %v", err)
+			}
+			// the node already finished the job (another writer): a new offset is refused
+			node.mu.Lock()
+			node.jobs["f"].next++
+			node.mu.Unlock()
+			if err := w.ResumeJob("f", 2); err != nil {
+				t.Fatal(err)
+			}
+			_, err := w.EmitSync(ctx, "f", events.Chunk, map[string]any{"chunk": "late"})
+			var ee *EmitError
+			if !errors.Is(err, ErrJobFinished) || !errors.As(err, &ee) || ee.JobID != "f" {
+				t.Fatalf("EmitSync after the end: %v, want an *EmitError matching ErrJobFinished", err)
+			}
+			if _, err := w.Emit(ctx, "f", events.Chunk, map[string]any{"chunk": "later"}); !errors.Is(err, ErrJobFinished) {
+				t.Errorf("Emit after a terminal refusal: %v, want ErrJobFinished at once", err)
+			}
+		})
+	}
+}
+
+func TestWorkerJobNotFound(t *testing.T) {
+	for _, transport := range []string{TransportWS, TransportHTTP} {
+		t.Run(transport, func(t *testing.T) {
+			_, urls := newFakeNode(t, 1)
+			w := NewWorker(WorkerConfig{BaseURLs: urls, Transport: transport})
+			defer w.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := w.EmitSync(ctx, "nope", events.Chunk, map[string]any{"chunk": "x"}); !errors.Is(err, ErrJobNotFound) {
+				t.Fatalf("EmitSync to an unknown job: %v, want ErrJobNotFound", err)
+			}
+		})
+	}
+}
+
+func TestWorkerHTTPRetriesAndCreates(t *testing.T) {
+	node, urls := newFakeNode(t, 2)
+	node.fail503 = 2
+	var acks ackLog
+	w := NewWorker(WorkerConfig{BaseURLs: urls, Transport: TransportHTTP, OnAck: acks.onAck,
+		Backoff: Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond}})
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	job, err := w.CreateJob(ctx, "h", "u", "t", map[string]any{"prompt": "p"})
+	if err != nil || !job.Created || job.JobID != "h" {
+		t.Fatalf("CreateJob: %+v, %v; want created", job, err)
+	}
+	if job, err = w.CreateJob(ctx, "h", "u", "t", nil); err != nil || job.Created {
+		t.Fatalf("CreateJob again: %+v, %v; want found (200)", job, err)
+	}
+	emitN(t, w, "h", 10)
+	if err := w.Flush(ctx, "h"); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if got := node.names("h"); !slices.Equal(got, chunkNames(10)) {
+		t.Fatalf("the node has %v, want 10 chunks", got)
+	}
+	waitFor(t, 5*time.Second, func() error {
+		if got := acks.get("h"); !slices.Equal(got, []int64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+			return fmt.Errorf("OnAck offsets %v, want 0…9 once each, in order", got)
+		}
+		return nil
+	})
+	if st := w.Stats(); st.Errors["http_5xx"] != 2 {
+		t.Errorf("errors %v, want 2 http_5xx", st.Errors)
+	}
+}
+
+func TestWorkerUnresolvableGap(t *testing.T) {
+	node, urls := newFakeNode(t, 1)
+	node.create("r")
+	w := NewWorker(WorkerConfig{BaseURLs: urls, Transport: TransportHTTP})
+	defer w.Close()
+	// this worker believes offsets 0…2 exist; the node has none of them
+	if err := w.ResumeJob("r", 3); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := w.EmitSync(ctx, "r", events.Chunk, map[string]any{"chunk": "x"})
+	var ee *EmitError
+	if !errors.Is(err, ErrOffsetGap) || !errors.As(err, &ee) || ee.NextOffset != 0 {
+		t.Fatalf("EmitSync: %v, want ErrOffsetGap with NextOffset 0", err)
+	}
+}
+
+func TestWorkerEmitBlocksWhenFull(t *testing.T) {
+	// no node listens: nothing is ever acked
+	w := NewWorker(WorkerConfig{BaseURLs: []string{"http://127.0.0.1:1"}, MaxPending: 2,
+		Backoff: Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond}})
+	emitN(t, w, "b", 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := w.Emit(ctx, "b", events.Chunk, map[string]any{"chunk": "3"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Emit on a full job: %v, want to block until ctx ends", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Flush(context.Background(), "b") }()
+	w.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Errorf("Flush across Close: %v, want ErrClosed", err)
+	}
+	if _, err := w.Emit(context.Background(), "b", events.Chunk, map[string]any{"chunk": "4"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Emit after Close: %v, want ErrClosed", err)
+	}
+	if w.Stats().Errors["dial"] < 1 {
+		t.Errorf("no dial failure counted: %v", w.Stats().Errors)
+	}
+}
+
+func TestWorkerConfigErrors(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []WorkerConfig{
+		{},
+		{BaseURLs: []string{"ws://h:1"}},
+		{BaseURLs: []string{"http://h:1"}, Transport: "grpc"},
+	} {
+		w := NewWorker(cfg)
+		if _, err := w.Emit(context.Background(), "j", events.Chunk, map[string]any{"chunk": ""}); err == nil {
+			t.Errorf("config %+v: Emit succeeded", cfg)
+		}
+		w.Close()
+	}
+}

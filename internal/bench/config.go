@@ -1,0 +1,113 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/actorhub/actorhub/client"
+)
+
+// Config describes one run. Zero fields take DefaultConfig's values.
+type Config struct {
+	// Bin is the actorhub binary; Run starts it as `Bin serve` on free
+	// loopback ports, with node id bench1. Needed unless Target is set.
+	Bin string
+	// Target is http://host:port of a running node to drive instead of
+	// starting one; the node's CPU and RSS are then not measured.
+	Target string
+	// Store is the child node's --store. Default: a bolt file in a temporary
+	// folder that Run removes.
+	Store string
+	// Conns is the number of subscribers, one WebSocket each; subscriber i
+	// follows job i mod Jobs.
+	Conns int
+	// Jobs is the number of jobs, created before the subscribers connect.
+	Jobs int
+	// Rate is the total events/s the worker emits, spread evenly over the jobs.
+	Rate float64
+	// Duration is how long the worker emits.
+	Duration time.Duration
+	// Warmup is the start of the stream left out of latency and throughput.
+	Warmup time.Duration
+	// ChunkBytes is the length of each chunk's text.
+	ChunkBytes int
+	// WorkerConns is the number of worker lanes (WebSockets, or concurrent POSTs).
+	WorkerConns int
+	// Transport is the worker's: client.TransportWS or client.TransportHTTP.
+	Transport string
+	// DialConcurrency bounds the subscribers connecting at the same time.
+	DialConcurrency int
+	// Grace is how long Run waits, after the last emit is acked, for the
+	// subscribers to receive what is still on its way.
+	Grace time.Duration
+	// Settle is the pause after the subscribers connected before the RSS is read.
+	Settle time.Duration
+	// NodeEnv is added to the child node's environment (KEY=VALUE); the
+	// caller's ACTORHUB_* variables are removed from it, as actorhub reads
+	// them as flags.
+	NodeEnv []string
+	// NodeStderr, when set, receives the child node's stdout and stderr.
+	NodeStderr io.Writer
+}
+
+// DefaultConfig is the C1000-N1 configuration of the Socket.IO baseline.
+func DefaultConfig() Config {
+	return Config{Conns: 1000, Jobs: 100, Rate: 10000, Duration: 20 * time.Second, Warmup: 2 * time.Second,
+		ChunkBytes: 32, WorkerConns: 1, Transport: client.TransportWS, DialConcurrency: 64,
+		Grace: 5 * time.Second, Settle: 2 * time.Second}
+}
+
+// withDefaults fills zero fields and rejects contradictions.
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	if c.Conns <= 0 {
+		c.Conns = d.Conns
+	}
+	if c.Jobs <= 0 {
+		c.Jobs = d.Jobs
+	}
+	if c.Rate <= 0 {
+		c.Rate = d.Rate
+	}
+	if c.Duration <= 0 {
+		c.Duration = d.Duration
+	}
+	if c.Warmup <= 0 {
+		c.Warmup = d.Warmup
+	}
+	if c.ChunkBytes <= 0 {
+		c.ChunkBytes = d.ChunkBytes
+	}
+	if c.WorkerConns <= 0 {
+		c.WorkerConns = d.WorkerConns
+	}
+	if c.Transport == "" {
+		c.Transport = d.Transport
+	}
+	if c.DialConcurrency <= 0 {
+		c.DialConcurrency = d.DialConcurrency
+	}
+	if c.Grace <= 0 {
+		c.Grace = d.Grace
+	}
+	if c.Settle <= 0 {
+		c.Settle = d.Settle
+	}
+	switch {
+	case c.Bin == "" && c.Target == "":
+		return c, fmt.Errorf("bench: give the actorhub binary (Bin) or a running node's address (Target)")
+	case c.Bin != "" && c.Target != "":
+		return c, fmt.Errorf("bench: Bin and Target both set; give one")
+	case c.Target != "" && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://"):
+		return c, fmt.Errorf("bench: Target %q: use http://host:port", c.Target)
+	case c.Transport != client.TransportWS && c.Transport != client.TransportHTTP:
+		return c, fmt.Errorf("bench: Transport %q: use ws or http", c.Transport)
+	case c.Warmup >= c.Duration:
+		return c, fmt.Errorf("bench: Warmup %v leaves no steady window in Duration %v", c.Warmup, c.Duration)
+	case c.ChunkBytes > 16<<10:
+		return c, fmt.Errorf("bench: ChunkBytes %d: at most 16384", c.ChunkBytes)
+	}
+	return c, nil
+}

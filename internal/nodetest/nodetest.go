@@ -1,0 +1,274 @@
+package nodetest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Binary builds ./cmd/actorhub once per test binary and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			buildErr = fmt.Errorf("go env GOMOD: %v", err)
+			return
+		}
+		root := filepath.Dir(strings.TrimSpace(string(out)))
+		dir, err := os.MkdirTemp("", "actorhub-nodetest-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "actorhub")
+		args := []string{"build", "-o", buildPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/actorhub")...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build actorhub: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// Options for a node.
+type Options struct {
+	// Store is the --store URL; empty means a bolt file in a temp dir of the test.
+	Store string
+	// Args are extra flags (e.g. "--job-idle", "1s").
+	Args []string
+	// Env are extra KEY=VALUE environment entries.
+	Env []string
+}
+
+// Node is one running `actorhub serve` process.
+type Node struct {
+	t      testing.TB
+	bin    string
+	args   []string
+	env    []string
+	HTTP   string // host:port
+	ID     string
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	logs   *lockedBuffer
+	exited chan struct{}
+	err    error
+}
+
+// Start runs a node on free ports and waits until /readyz answers 200.
+func Start(t testing.TB, o Options) *Node {
+	t.Helper()
+	bin := Binary(t)
+	store := o.Store
+	if store == "" {
+		store = "bolt:" + filepath.Join(t.TempDir(), "actorhub.db")
+	}
+	n := &Node{t: t, bin: bin, logs: &lockedBuffer{}}
+	n.HTTP = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	n.ID = "t" + strconv.Itoa(FreePort(t))
+	n.args = append([]string{"serve", "--http", n.HTTP, "--gossip", "127.0.0.1:" + strconv.Itoa(FreePort(t)),
+		"--remote", "127.0.0.1:" + strconv.Itoa(FreePort(t)), "--node-id", n.ID, "--store", store,
+		"--log-level", "debug"}, o.Args...)
+	n.env = o.Env
+	t.Cleanup(func() {
+		n.Kill()
+		if strings.Contains(n.logs.String(), "WARNING: DATA RACE") {
+			t.Errorf("node %s had a data race:\n%s", n.ID, tail(n.logs.String(), 8000))
+		}
+		if t.Failed() {
+			t.Logf("node %s log (tail):\n%s", n.ID, tail(n.logs.String(), 6000))
+		}
+	})
+	n.run(t)
+	return n
+}
+
+func (n *Node) run(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(n.bin, n.args...)
+	cmd.Env = append(os.Environ(), n.env...)
+	cmd.Stdout, cmd.Stderr = n.logs, n.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	exited := make(chan struct{})
+	n.mu.Lock()
+	n.cmd, n.exited = cmd, exited
+	n.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		n.mu.Lock()
+		n.err = err
+		n.mu.Unlock()
+		close(exited)
+	}()
+	n.WaitReady(t, 20*time.Second)
+}
+
+// WaitReady polls /readyz until 200.
+func (n *Node) WaitReady(t testing.TB, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		select {
+		case <-n.exited:
+			t.Fatalf("node %s exited before it was ready: %v\n%s", n.ID, n.err, tail(n.logs.String(), 4000))
+		default:
+		}
+		if resp, err := http.Get(n.URL("/readyz")); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("node %s not ready within %s\n%s", n.ID, d, tail(n.logs.String(), 4000))
+}
+
+// URL returns http://HTTP + path.
+func (n *Node) URL(path string) string { return "http://" + n.HTTP + path }
+
+// WS returns ws://HTTP + path.
+func (n *Node) WS(path string) string { return "ws://" + n.HTTP + path }
+
+// PID returns the process id.
+func (n *Node) PID() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cmd.Process.Pid
+}
+
+// Kill sends SIGKILL and waits for the process to end.
+func (n *Node) Kill() {
+	n.mu.Lock()
+	cmd, exited := n.cmd, n.exited
+	n.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	_ = cmd.Process.Kill()
+	<-exited
+}
+
+// Signal sends sig to the process.
+func (n *Node) Signal(sig syscall.Signal) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_ = n.cmd.Process.Signal(sig)
+}
+
+// Wait waits up to d for the process to exit and returns its exit code (-1 on
+// a signal, or if it did not exit in time).
+func (n *Node) Wait(d time.Duration) (code int, exited bool) {
+	n.mu.Lock()
+	ch := n.exited
+	n.mu.Unlock()
+	select {
+	case <-ch:
+	case <-time.After(d):
+		return -1, false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cmd.ProcessState.ExitCode(), true
+}
+
+// Restart starts the node again with the same flags, ports and store (after
+// Kill or an exit).
+func (n *Node) Restart(t testing.TB) {
+	t.Helper()
+	n.Kill()
+	n.run(t)
+}
+
+// Logs returns what the node wrote so far.
+func (n *Node) Logs() string { return n.logs.String() }
+
+// FreePort returns a loopback port that was free (TCP and UDP) a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if pc, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			pc.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port with both TCP and UDP")
+	return 0
+}
+
+// WaitFor polls fn every 20ms until it returns nil or d passes.
+func WaitFor(t testing.TB, d time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for {
+		if err = fn(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %v", d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 8<<20 { // keep memory bounded on chatty nodes
+		l.b.Reset()
+		l.b.WriteString("…(log truncated)\n")
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}

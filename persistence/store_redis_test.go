@@ -1,0 +1,260 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/actorhub/actorhub/actors"
+	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/redistest"
+)
+
+func openRedis(t testing.TB, url string, cfg Config) *Redis {
+	t.Helper()
+	s, err := OpenRedis(context.Background(), url, cfg)
+	if err != nil {
+		t.Fatalf("OpenRedis(%s): %v", url, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// rawClient talks to the test server directly, to look at or damage keys.
+func rawClient(t testing.TB, srv *redistest.Server) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestRedisStore(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	testStoreContract(t, func(t *testing.T) actors.Store { return openRedis(t, srv.URL(), testConfig()) })
+}
+
+func TestRedisClusterStore(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Cluster())
+	testStoreContract(t, func(t *testing.T) actors.Store {
+		s := openRedis(t, srv.ClusterURL(), testConfig())
+		if _, ok := s.client.(*redis.ClusterClient); !ok {
+			t.Fatalf("%s opened a %T; want a cluster client", srv.ClusterURL(), s.client)
+		}
+		return s
+	})
+}
+
+func TestRedisKeysAndExpiry(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s, raw := openRedis(t, srv.URL(), testConfig()), rawClient(t, srv)
+	ctx := ctxT(t)
+	j := newJob("keys-1")
+	j.create(t, s)
+	j.appendN(t, s, 2)
+	for _, k := range []string{"{job:keys-1}:state", "{job:keys-1}:log", "{job:keys-1}:out"} {
+		if ttl := raw.PTTL(ctx, k).Val(); ttl != -1 {
+			t.Fatalf("PTTL %s = %v before the job ended; want -1 (exists, no expiry)", k, ttl)
+		}
+	}
+	if n := raw.LLen(ctx, "{job:keys-1}:log").Val(); n != 3 {
+		t.Fatalf("log has %d entries; want 3", n)
+	}
+	if out := raw.Get(ctx, "{job:keys-1}:out").Val(); out != j.output {
+		t.Fatalf("out = %q; want %q", out, j.output)
+	}
+	_, evs := j.next(1, events.Failed, "")
+	if err := s.Append(ctx, j.st, "", evs); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"{job:keys-1}:state", "{job:keys-1}:log", "{job:keys-1}:out"} {
+		if ttl := raw.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Second {
+			t.Fatalf("PTTL %s = %v after the job failed; want the 1s retention", k, ttl)
+		}
+	}
+}
+
+func TestRedisReopen(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	j := newJob("reopen-1")
+	s := openRedis(t, srv.URL(), testConfig())
+	j.create(t, s)
+	j.appendN(t, s, 5)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	wantErr(t, "Append after Close", s.Append(ctxT(t), j.st, "", nil), ErrClosed)
+	_, err := s.Snapshot(ctxT(t), j.st.JobID)
+	wantErr(t, "Snapshot after Close", err, ErrClosed)
+	checkJournal(t, openRedis(t, srv.URL(), testConfig()), j.st.JobID, 6, j.output)
+}
+
+func TestRedisCorrupt(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s, raw := openRedis(t, srv.URL(), testConfig()), rawClient(t, srv)
+	ctx := ctxT(t)
+	cases := []struct {
+		name   string
+		damage func(id string)
+		read   func(id string) error
+	}{
+		{"garbage journal entry", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log", "\x00{not json") },
+			func(id string) error { _, err := s.Events(ctx, id, 0, 0); return err }},
+		{"entry of another seq", func(id string) {
+			raw.LSet(ctx, "{job:"+id+"}:log", 0, `{"type":"event","jobId":"x","seq":7,"event":"a:b:v1","data":{},"ts":1}`)
+		},
+			func(id string) error { _, err := s.Events(ctx, id, 0, 0); return err }},
+		{"garbage snapshot", func(id string) { raw.HSet(ctx, "{job:"+id+"}:state", "snap", "[1,2") },
+			func(id string) error { _, err := s.Snapshot(ctx, id); return err }},
+		{"garbage epoch", func(id string) { raw.HSet(ctx, "{job:"+id+"}:state", "epoch", "x") },
+			func(id string) error { _, err := s.Snapshot(ctx, id); return err }},
+		{"snapshot of another job", func(id string) {
+			raw.HSet(ctx, "{job:"+id+"}:state", "snap", raw.HGet(ctx, "{job:corrupt-base}:state", "snap").Val())
+		}, func(id string) error { _, err := s.Acquire(ctx, id, "n"); return err }},
+	}
+	base := newJob("corrupt-base")
+	base.create(t, s)
+	for i, c := range cases {
+		id := fmt.Sprint("corrupt-", i)
+		newJob(id).create(t, s)
+		c.damage(id)
+		wantErr(t, c.name, c.read(id), ErrCorrupt)
+	}
+}
+
+// TestRedisOutage kills Redis under a writer: appends fail fast with
+// ErrStoreUnavailable, and after a restart (AOF) they work again and nothing
+// acknowledged before is missing.
+func TestRedisOutage(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.AOF())
+	s := openRedis(t, srv.URL(), DefaultConfig()) // production timeouts
+	j := newJob("outage-1")
+	j.create(t, s)
+	j.appendN(t, s, 10)
+	acked, ackedOut := j.st.LastSequence, j.output
+
+	srv.Kill()
+	delta, evs := j.chunks(2)
+	for _, op := range []struct {
+		name string
+		fn   func(ctx context.Context) error
+	}{
+		{"Append", func(ctx context.Context) error { return s.Append(ctx, j.st, delta, evs) }},
+		{"Snapshot", func(ctx context.Context) error { _, err := s.Snapshot(ctx, j.st.JobID); return err }},
+		{"Ping", s.Ping},
+	} {
+		start := time.Now()
+		err := op.fn(context.Background())
+		took := time.Since(start)
+		wantErr(t, op.name+" with Redis down", err, events.ErrStoreUnavailable)
+		if took > 3*time.Second || !strings.Contains(err.Error(), srv.Addr()) {
+			t.Fatalf("%s with Redis down took %v and said %q; want < 3s and the address %s", op.name, took, err, srv.Addr())
+		}
+		t.Logf("%s with Redis down failed after %v: %v", op.name, took.Round(time.Millisecond), err)
+	}
+	checkNoRedisNil(t, s)
+
+	srv.Restart(t)
+	waitFor(t, 5*time.Second, func() error { return s.Append(ctxT(t), j.st, delta, evs) })
+	if j.st.LastSequence != acked+2 {
+		t.Fatalf("seq %d; want %d", j.st.LastSequence, acked+2)
+	}
+	checkJournal(t, s, j.st.JobID, acked+2, ackedOut+delta)
+}
+
+// TestRedisHung pauses Redis (SIGSTOP): appends fail with ErrStoreUnavailable
+// after the read timeout instead of hanging.
+func TestRedisHung(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := openRedis(t, srv.URL(), DefaultConfig())
+	j := newJob("hung-1")
+	j.create(t, s)
+	srv.Pause()
+	defer srv.Resume()
+	start := time.Now()
+	delta, evs := j.chunks(1)
+	err := s.Append(context.Background(), j.st, delta, evs)
+	took := time.Since(start)
+	wantErr(t, "Append with Redis hung", err, events.ErrStoreUnavailable)
+	if took > 3*time.Second {
+		t.Fatalf("Append with Redis hung took %v; want < 3s", took)
+	}
+	t.Logf("Append with Redis hung failed after %v: %v", took.Round(time.Millisecond), err)
+	srv.Resume()
+	waitFor(t, 5*time.Second, func() error { return s.Append(ctxT(t), j.st, delta, evs) })
+	checkJournal(t, s, j.st.JobID, 2, j.output) // the timed-out try and its retry wrote once
+}
+
+func checkNoRedisNil(t *testing.T, s *Redis) {
+	t.Helper()
+	_, err := s.Events(context.Background(), "x", 0, 1)
+	if errors.Is(err, redis.Nil) {
+		t.Fatalf("redis.Nil left the package: %v", err)
+	}
+}
+
+func TestRedisCancelledAppend(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := openRedis(t, srv.URL(), testConfig())
+	j := newJob("cancel-1")
+	j.create(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	delta, evs := j.chunks(1)
+	err := s.Append(ctx, j.st, delta, evs)
+	wantErr(t, "Append with a cancelled ctx", err, context.Canceled)
+	if errors.Is(err, events.ErrStoreUnavailable) {
+		t.Fatalf("a cancelled Append reported the store unavailable: %v", err)
+	}
+}
+
+func BenchmarkRedisAppend(b *testing.B) {
+	srv := redistest.Start(b)
+	s := openRedis(b, srv.URL(), DefaultConfig())
+	benchAppend(b, s)
+}
+
+// benchAppend appends one chunk per op from 100 goroutines, one job each.
+func benchAppend(b *testing.B, s actors.Store) {
+	const jobs = 100
+	js := make([]*job, jobs)
+	for i := range js {
+		js[i] = newJob(fmt.Sprintf("bench-%d-%d", b.N, i))
+		js[i].create(b, s)
+	}
+	var next atomic.Int64
+	b.SetParallelism(max(1, jobs/runtime.GOMAXPROCS(0))) // at most one goroutine per job
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		j := js[int(next.Add(1)-1)%jobs]
+		ctx := context.Background()
+		for pb.Next() {
+			delta, evs := j.chunks(1)
+			if err := s.Append(ctx, j.st, delta, evs); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

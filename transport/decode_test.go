@@ -1,0 +1,91 @@
+package transport
+
+import (
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/actorhub/actorhub/actors"
+	"github.com/actorhub/actorhub/events"
+)
+
+func TestDecodeEventsBody(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		body string
+		code string // "" = ok
+		n    int
+	}{
+		{`{"events":[{"offset":0,"event":"model:chunk:v1","data":{"chunk":"a"}},{"event":"x:y:v1"}]}`, "", 2},
+		{`{"events":[]}`, events.CodeBadRequest, 0},
+		{`{"events":`, events.CodeBadRequest, 0},
+		{`[]`, events.CodeBadRequest, 0},
+		{`{"events":[{"offset":0,"event":"nope","data":{}}]}`, events.CodeBadEventName, 0},
+		{`{"events":[{"offset":0,"event":"model:chunk:v1","data":{"chunk":1}}]}`, events.CodeInvalidEvent, 0},
+		{`{"events":[{"offset":-1,"event":"a:b:v1"}]}`, events.CodeBadRequest, 0},
+		{`{"events":[{"offset":"1","event":"a:b:v1"}]}`, events.CodeBadRequest, 0},
+		{`{"events":[{"event":"a:b:v1"},{"event":"a:b:v1"},{"event":"a:b:v1"}]}`, events.CodeTooLarge, 0},
+	} {
+		items, err := decodeEventsBody([]byte(tc.body), 2)
+		var ce *events.CodedError
+		switch {
+		case tc.code == "" && (err != nil || len(items) != tc.n):
+			t.Errorf("%s: %v, %d items; want %d", tc.body, err, len(items), tc.n)
+		case tc.code != "" && (!errors.As(err, &ce) || ce.Code != tc.code):
+			t.Errorf("%s: %v; want code %s", tc.body, err, tc.code)
+		}
+	}
+	items, _ := decodeEventsBody([]byte(`{"events":[{"offset":4,"event":"a:b:v1"},{"event":"a:b:v1"}]}`), 10)
+	if items[0].Offset != 4 || items[1].Offset != actors.NoOffset || string(items[1].Data) != "{}" {
+		t.Fatalf("items %+v", items)
+	}
+}
+
+func FuzzDecodeEventsBody(f *testing.F) {
+	f.Add([]byte(`{"events":[{"offset":0,"event":"model:chunk:v1","data":{"chunk":"a","ts":1}}]}`))
+	f.Add([]byte(`{"events":[{"event":"job:progress:v1","data":{"progress":50}},{"offset":3,"event":"job:completed:v1","data":{"result":[1]}}]}`))
+	f.Add([]byte(`{"events":null}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		items, err := decodeEventsBody(body, 100)
+		if err != nil {
+			var ce *events.CodedError
+			if !errors.As(err, &ce) || statusOf(ce.Code) >= 500 {
+				t.Fatalf("error %v is not a client error", err)
+			}
+			return
+		}
+		for _, it := range items {
+			if events.ValidateName(it.Name) != nil || (it.Offset < 0 && it.Offset != actors.NoOffset) || len(it.Data) == 0 {
+				t.Fatalf("accepted a bad item %+v from %s", it, body)
+			}
+		}
+	})
+}
+
+func TestReadLimited(t *testing.T) {
+	t.Parallel()
+	src := make([]byte, 100)
+	for _, tc := range []struct {
+		size, limit int
+		tooLarge    bool
+	}{{0, 10, false}, {10, 10, false}, {11, 10, true}, {100, 99, true}, {100, 5000, false}} {
+		buf, err := readLimited(nil, &chunky{b: src[:tc.size]}, tc.limit)
+		if errors.Is(err, errFrameTooLarge) != tc.tooLarge || (!tc.tooLarge && len(buf) != tc.size) {
+			t.Errorf("size %d limit %d: len %d err %v", tc.size, tc.limit, len(buf), err)
+		}
+	}
+}
+
+// chunky returns its bytes 7 at a time, then io.EOF.
+type chunky struct{ b []byte }
+
+func (c *chunky) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, errEOF
+	}
+	n := copy(p, c.b[:min(7, len(c.b))])
+	c.b = c.b[n:]
+	return n, nil
+}
+
+var errEOF = io.EOF
