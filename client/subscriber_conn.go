@@ -46,24 +46,12 @@ func checkSeq(last, seq int64) seqVerdict {
 // a goroutine of its own while this one writes, until the connection ends or
 // ctx does. buf is the frame buffer, kept from one session to the next.
 func (s *Subscriber) session(ctx context.Context, u string, buf *[]byte) sessionResult {
-	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
-	defer cancel()
-	conn, _, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: s.cfg.HTTPClient, HTTPHeader: s.header})
+	var m serverMsg
+	conn, rest, err := s.dial(ctx, u, buf, &m)
 	if err != nil {
 		return s.dialFailed(u, err)
 	}
 	defer conn.CloseNow()
-	conn.SetReadLimit(s.cfg.ReadLimit)
-	var m serverMsg
-	frame, err := readFrame(dctx, conn, *buf)
-	*buf = frame
-	if err != nil {
-		return s.dialFailed(u, fmt.Errorf("wait for connected: %w", err))
-	}
-	rest, err := s.handshake(frame, &m, u)
-	if err != nil {
-		return s.dialFailed(u, err)
-	}
 	if r, stop := s.handleFrame(rest, &m, u); stop {
 		r.connected = true
 		return r
@@ -99,6 +87,30 @@ func (s *Subscriber) session(ctx context.Context, u string, buf *[]byte) session
 		s.status(StatusDisconnected, StatusInfo{URL: u, Err: res.err})
 	}
 	return res
+}
+
+// dial connects to u and reads the first frame, within DialTimeout; it
+// returns the connection and what follows {"type":"connected"} in that frame.
+func (s *Subscriber) dial(ctx context.Context, u string, buf *[]byte, m *serverMsg) (*websocket.Conn, []byte, error) {
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	conn, _, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: s.cfg.HTTPClient, HTTPHeader: s.header})
+	if err != nil {
+		return nil, nil, err
+	}
+	conn.SetReadLimit(s.cfg.ReadLimit)
+	frame, err := readFrame(dctx, conn, *buf)
+	*buf = frame
+	if err != nil {
+		conn.CloseNow()
+		return nil, nil, fmt.Errorf("wait for connected: %w", err)
+	}
+	rest, err := s.handshake(frame, m, u)
+	if err != nil {
+		conn.CloseNow()
+		return nil, nil, err
+	}
+	return conn, rest, nil
 }
 
 func (s *Subscriber) dialFailed(u string, err error) sessionResult {

@@ -52,6 +52,17 @@ func (s *scriptConn) expectSubscribe(jobID string, fromSeq int64) {
 	}
 }
 
+// expectObject reads one frame and checks it is exactly want.
+func (s *scriptConn) expectObject(want string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, frame, err := s.c.Read(ctx)
+	if err != nil || string(frame) != want {
+		s.t.Fatalf("server %s: got %s (%v), want %s", s.server, frame, err, want)
+	}
+}
+
 // scriptServers starts n WebSocket servers that hand their connections to the test.
 func scriptServers(t *testing.T, n int) ([]string, chan *scriptConn) {
 	conns := make(chan *scriptConn, 8)
@@ -152,6 +163,12 @@ func TestSubscriberResumesWithoutDuplicates(t *testing.T) {
 	c.expectSubscribe("j1", 6)
 	s.Subscribe("j2", 10) // live: sent at once
 	c.expectSubscribe("j2", 10)
+	s.Unsubscribe("j2")
+	c.expectObject(`{"type":"unsubscribe","jobId":"j2"}`)
+	c.send(`{"type":"event","jobId":"j2","seq":11,"event":"model:chunk:v1","data":{"chunk":"late"},"ts":1}`)
+	if s.LastSeq("j2") != 0 {
+		t.Errorf("LastSeq of an unsubscribed job = %d, want 0", s.LastSeq("j2"))
+	}
 
 	cancel()
 	if err := <-runErr; !errors.Is(err, context.Canceled) {

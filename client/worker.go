@@ -68,7 +68,7 @@ type WorkerStats struct {
 	Acked      int64            // of those, acked as durable
 	Pending    int64            // queued and not acked now (abandoned ones excluded)
 	Resent     int64            // events written again after a failure or a gap
-	Reconnects int64            // WebSocket connections made after a failed one
+	Reconnects int64            // WebSocket connections dropped after a failure (remade when events wait)
 	Errors     map[string]int64 // refusals and failures by code (node codes; "transport", "http_5xx", "dial")
 }
 
@@ -234,8 +234,9 @@ func (w *Worker) isClosed() bool {
 }
 
 // Emit queues event with data (marshalled with encoding/json; json.RawMessage
-// and []byte are taken as JSON as they are) as jobID's next offset, and
-// returns that offset once the event is queued, not acked. It blocks while the
+// and []byte are taken as JSON as they are; data is not retained after Emit
+// returns) as jobID's next offset, and returns that offset once the event is
+// queued, not acked. It blocks while the
 // job has MaxPending unacked events. It refuses, without using an offset, an
 // invalid event name or payload (*EmitError with CodeBadEventName,
 // CodeInvalidEvent or CodeTooLarge); it returns the job's *EmitError once the

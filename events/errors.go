@@ -18,24 +18,24 @@ var (
 // Error codes, as they appear in {"error":CODE} (HTTP) and {"type":"error","code":CODE}
 // (WebSocket). NotFound keeps the text of the original API on the state endpoints.
 const (
-	CodeBadRequest       = "bad_request"        // malformed JSON or a missing/invalid field
-	CodeBadFrame         = "bad_frame"          // a WebSocket object that is not valid JSON
-	CodeUnknownType      = "unknown_type"       // a WebSocket object whose type is not known
-	CodeFrameTooLarge    = "frame_too_large"    // a WebSocket frame over the limit
-	CodeTooLarge         = "too_large"          // an HTTP body over the limit
-	CodeBadEventName     = "bad_event_name"     // not of the form area:thing:vN
-	CodeInvalidEvent     = "invalid_event"      // a known event with a payload that does not fit
-	CodeOffsetGap        = "offset_gap"         // an offset past the next expected one
-	CodeJobFinished      = "job_finished"       // a new event after the terminal one
-	CodeNotFound         = "Job not found"      // unknown job
-	CodeJobExists        = "job_exists"         // create with a different user/type than the existing job
-	CodeTooManySubs      = "too_many_subscriptions"
-	CodeNotSubscribed    = "not_subscribed"
-	CodeUnavailable      = "unavailable"        // store or node not ready; retry
-	CodeSlowConsumer     = "slow_consumer"      // outbound queue full
-	CodeUnauthorized     = "unauthorized"       // missing or bad credentials
-	CodeForbidden        = "forbidden"          // not allowed for this user
-	CodeRateLimited      = "rate_limited"       // too many requests
-	CodeTimeout          = "timeout"            // the job did not answer in time; retry
-	CodeInternal         = "internal"           // a bug: logged with details on the node
+	CodeBadRequest    = "bad_request"     // malformed JSON or a missing/invalid field
+	CodeBadFrame      = "bad_frame"       // a WebSocket object that is not valid JSON
+	CodeUnknownType   = "unknown_type"    // a WebSocket object whose type is not known
+	CodeFrameTooLarge = "frame_too_large" // a WebSocket frame over the limit
+	CodeTooLarge      = "too_large"       // an HTTP body over the limit
+	CodeBadEventName  = "bad_event_name"  // not of the form area:thing:vN
+	CodeInvalidEvent  = "invalid_event"   // a known event with a payload that does not fit
+	CodeOffsetGap     = "offset_gap"      // an offset past the next expected one
+	CodeJobFinished   = "job_finished"    // a new event after the terminal one
+	CodeNotFound      = "Job not found"   // unknown job
+	CodeJobExists     = "job_exists"      // create with a different user/type than the existing job
+	CodeTooManySubs   = "too_many_subscriptions"
+	CodeNotSubscribed = "not_subscribed"
+	CodeUnavailable   = "unavailable"   // store or node not ready; retry
+	CodeSlowConsumer  = "slow_consumer" // outbound queue full
+	CodeUnauthorized  = "unauthorized"  // missing or bad credentials
+	CodeForbidden     = "forbidden"     // not allowed for this user
+	CodeRateLimited   = "rate_limited"  // too many requests
+	CodeTimeout       = "timeout"       // the job did not answer in time; retry
+	CodeInternal      = "internal"      // a bug: logged with details on the node
 )

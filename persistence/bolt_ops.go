@@ -56,9 +56,9 @@ func (t *boltTx) append(st *events.JobState, snap []byte, outputDelta string, ev
 	if len(evs) > 0 {
 		first = evs[0].Seq
 	}
-	log, err := t.log.CreateBucketIfNotExists([]byte(st.JobID))
-	if err != nil {
-		return nil, err
+	log := t.log.Bucket([]byte(st.JobID))
+	if log == nil {
+		return fmt.Errorf("%w: job %s has no journal", ErrCorrupt, st.JobID), nil
 	}
 	if rec.Seq != first-1 {
 		if len(evs) > 0 && rec.Seq >= last && bytes.Equal(log.Get(seqKey(last)), evs[len(evs)-1].Raw) {

@@ -11,6 +11,7 @@ import (
 
 // TestMain fails the run if a goroutine of a store outlives its Close.
 func TestMain(m *testing.M) {
+	SetRedisLogger(nil) // go-redis logs every failed dial of the outage tests
 	code := m.Run()
 	if code == 0 {
 		if leaked := waitNoLeaks(5 * time.Second); leaked != "" {

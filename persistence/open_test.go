@@ -24,12 +24,13 @@ func TestOpen(t *testing.T) {
 		{"bolt", "bolt:" + filepath.Join(dir, "x", "a.db"), "bolt:" + filepath.Join(dir, "x", "a.db"), nil},
 		{"bolt with slashes", "bolt://" + filepath.Join(dir, "b.db"), "bolt:" + filepath.Join(dir, "b.db"), nil},
 		{"redis", srv.URL(), srv.URL(), nil},
-		{"redis with password", "redis://:s3cret@" + srv.Addr() + "/0", "xxxxx", errors.New("any")}, // the server has no password
+		{"redis with password", "redis://:s3cret@" + srv.Addr() + "/0", "redis://:xxxxx@" + srv.Addr() + "/0", nil}, // the server ignores it
 		{"redis cluster url, not a cluster", srv.ClusterURL(), "cluster", errors.New("any")},
 		{"bolt without path", "bolt:", "bolt:PATH", ErrBadURL},
 		{"no scheme", "localhost:6379", "unknown scheme", ErrBadURL},
 		{"unknown scheme", "mysql://x", "unknown scheme", ErrBadURL},
 		{"empty", "", "no scheme", ErrBadURL},
+		{"unparsable with password", "redis://:s3cret@host:x/0", "invalid port", ErrBadURL},
 		{"bad db", "redis://" + srv.Addr() + "/x", "database", ErrBadURL},
 		{"bad option", "redis://" + srv.Addr() + "/0?colour=blue", "colour", ErrBadURL},
 		{"cluster with db", "redis://" + srv.Addr() + "/3?addr=" + srv.Addr(), "database 0", ErrBadURL},

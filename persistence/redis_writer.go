@@ -26,20 +26,10 @@ var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan stru
 func (r *Redis) submit(ctx context.Context, keys []string, args []any) ([]any, error) {
 	req := reqPool.Get().(*appendReq)
 	req.cancelled, req.keys, req.args = ctx.Done(), keys, args
-	r.mu.RLock()
-	if r.closed {
-		r.mu.RUnlock()
-		return nil, ErrClosed
-	}
-	select {
-	case r.queue <- req:
-		r.mu.RUnlock()
-	case <-ctx.Done():
-		r.mu.RUnlock()
-		return nil, ctx.Err()
-	case <-r.closing:
-		r.mu.RUnlock()
-		return nil, ErrClosed
+	if err := r.enqueue(ctx, req); err != nil {
+		*req = appendReq{done: req.done}
+		reqPool.Put(req)
+		return nil, err
 	}
 	select {
 	case <-req.done:
@@ -49,6 +39,23 @@ func (r *Redis) submit(ctx context.Context, keys []string, args []any) ([]any, e
 		return vals, err
 	case <-ctx.Done(): // the writer still owns req; it is not reused
 		return nil, fmt.Errorf("waiting for the write (it may still happen): %w", ctx.Err())
+	}
+}
+
+// enqueue hands req to the writers, waiting while the queue is full.
+func (r *Redis) enqueue(ctx context.Context, req *appendReq) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return ErrClosed
+	}
+	select {
+	case r.queue <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.closing:
+		return ErrClosed
 	}
 }
 

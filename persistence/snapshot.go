@@ -8,8 +8,13 @@ import (
 	"github.com/actorhub/actorhub/events"
 )
 
-// DefaultEventsLimit is the page size of Events when the caller gives none.
-const DefaultEventsLimit = 1000
+// Page sizes of Events: DefaultEventsLimit when the caller gives none (limit
+// <= 0), and at most MaxEventsLimit whatever the caller asks (page on from
+// the last seq returned).
+const (
+	DefaultEventsLimit = 1000
+	MaxEventsLimit     = 100_000
+)
 
 // encodeSnapshot returns the stored form of st: its JSON without the output,
 // which each store keeps apart so that an append costs O(chunk), not O(output).
@@ -92,12 +97,12 @@ func checkAppend(st *events.JobState, outputDelta string, evs []events.Event) er
 	return nil
 }
 
-// eventsLimit applies the default page size.
+// eventsLimit applies the default and the largest page size.
 func eventsLimit(limit int) int {
 	if limit <= 0 {
 		return DefaultEventsLimit
 	}
-	return limit
+	return min(limit, MaxEventsLimit)
 }
 
 // checkCreate validates the arguments of Create.

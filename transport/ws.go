@@ -183,4 +183,3 @@ func readLimited(buf []byte, r io.Reader, limit int) ([]byte, error) {
 func (s *Server) newSessionID() string {
 	return s.cfg.NodeID + "-" + strconv.FormatUint(s.sessions.Add(1), 36)
 }
-

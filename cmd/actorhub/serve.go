@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -113,6 +114,16 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 			return errors.New("--join needs a shared store: a bolt: file belongs to one node; use --store redis://…")
 		}
 		log.Warn("--join is accepted, but routing between nodes comes with the cluster release; this node runs as a cluster of one", "join", c.join)
+	}
+	if path := os.Getenv("ACTORHUB_CPUPROFILE"); path != "" { // for profiling under load
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("ACTORHUB_CPUPROFILE: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("ACTORHUB_CPUPROFILE: %w", err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()

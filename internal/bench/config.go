@@ -25,7 +25,9 @@ type Config struct {
 	Conns int
 	// Jobs is the number of jobs, created before the subscribers connect.
 	Jobs int
-	// Rate is the total events/s the worker emits, spread evenly over the jobs.
+	// Rate is the total events/s the worker emits, spread evenly over the
+	// jobs; the subscribers receive Rate × Conns / Jobs msgs/s in all (see
+	// RateForDelivered).
 	Rate float64
 	// Duration is how long the worker emits.
 	Duration time.Duration
@@ -33,7 +35,9 @@ type Config struct {
 	Warmup time.Duration
 	// ChunkBytes is the length of each chunk's text.
 	ChunkBytes int
-	// WorkerConns is the number of worker lanes (WebSockets, or concurrent POSTs).
+	// WorkerConns is the number of worker lanes: WebSockets (ws; default 1),
+	// or POSTs in flight (http; default one per job, at most 256, as the
+	// baseline's HTTP worker has one sender per job).
 	WorkerConns int
 	// Transport is the worker's: client.TransportWS or client.TransportHTTP.
 	Transport string
@@ -52,10 +56,11 @@ type Config struct {
 	NodeStderr io.Writer
 }
 
-// DefaultConfig is the C1000-N1 configuration of the Socket.IO baseline.
+// DefaultConfig is the C1000-N1 configuration of the Socket.IO baseline:
+// 1000 subscribers over 100 jobs, 10 chunks/s per job, 10,000 msg/s delivered.
 func DefaultConfig() Config {
-	return Config{Conns: 1000, Jobs: 100, Rate: 10000, Duration: 20 * time.Second, Warmup: 2 * time.Second,
-		ChunkBytes: 32, WorkerConns: 1, Transport: client.TransportWS, DialConcurrency: 64,
+	return Config{Conns: 1000, Jobs: 100, Rate: 1000, Duration: 20 * time.Second, Warmup: 2 * time.Second,
+		ChunkBytes: 32, Transport: client.TransportWS, DialConcurrency: 64,
 		Grace: 5 * time.Second, Settle: 2 * time.Second}
 }
 
@@ -80,11 +85,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ChunkBytes <= 0 {
 		c.ChunkBytes = d.ChunkBytes
 	}
-	if c.WorkerConns <= 0 {
-		c.WorkerConns = d.WorkerConns
-	}
 	if c.Transport == "" {
 		c.Transport = d.Transport
+	}
+	if c.WorkerConns <= 0 {
+		c.WorkerConns = 1
+		if c.Transport == client.TransportHTTP {
+			c.WorkerConns = min(c.Jobs, 256)
+		}
 	}
 	if c.DialConcurrency <= 0 {
 		c.DialConcurrency = d.DialConcurrency

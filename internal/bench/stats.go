@@ -16,7 +16,7 @@ func percentile(sorted []int64, p float64) int64 {
 	if n == 0 {
 		return 0
 	}
-	rank := int(math.Ceil(p / 100 * float64(n)))
+	rank := int(math.Ceil(p/100*float64(n) - 1e-9)) // 99.9/100·1000 is 999.0000000000001
 	return sorted[min(max(rank, 1), n)-1]
 }
 
@@ -75,7 +75,7 @@ func (h *histogram) quantile(p float64) int64 {
 	if n == 0 {
 		return 0
 	}
-	rank := uint64(math.Ceil(p / 100 * float64(n)))
+	rank := uint64(math.Ceil(p/100*float64(n) - 1e-9))
 	var seen uint64
 	for i := range h.counts {
 		if seen += h.counts[i].Load(); seen >= max(rank, 1) {
