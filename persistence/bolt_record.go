@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/actorhub/actorhub/events"
 )
@@ -121,7 +122,7 @@ func (t *boltTx) setExpiry(jobID string, rec *boltRecord, expires int64) error {
 func (t *boltTx) remove(jobID string, rec *boltRecord) error {
 	id := []byte(jobID)
 	for _, b := range []*bolt.Bucket{t.log, t.out} {
-		if err := b.DeleteBucket(id); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		if err := b.DeleteBucket(id); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return err
 		}
 	}

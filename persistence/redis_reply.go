@@ -49,7 +49,11 @@ func parseState(jobID string, vals []any) (events.JobState, error) {
 	if st.JobID != jobID {
 		return events.JobState{}, fmt.Errorf("%w: snapshot of job %s holds job %s", ErrCorrupt, jobID, st.JobID)
 	}
-	st.Epoch, st.LastSequence, st.Output = epoch, seq, replyString(vals, 4)
+	out, ok := vals[4].(string)
+	if !ok {
+		return events.JobState{}, fmt.Errorf("%w: output of job %s is a %T", ErrCorrupt, jobID, vals[4])
+	}
+	st.Epoch, st.LastSequence, st.Output = epoch, seq, out
 	return st, nil
 }
 

@@ -73,10 +73,10 @@ func TestParseStateRejectsGarbage(t *testing.T) {
 		{int64(0), "1", "2", "{", ""},        // bad snapshot
 		{int64(0), "1", "2", snap[:10], ""},  // truncated snapshot
 		{int64(0), "1", "2", nil, ""},        // missing snapshot
-		{int64(0), "1", "2", snap, int64(5)}, // output not a string: reads as ""
+		{int64(0), "1", "2", snap, int64(5)}, // output not a string
 	} {
 		st, err := parseState("j", vals)
-		if err == nil && vals[4] != int64(5) {
+		if err == nil {
 			t.Errorf("parseState(%v) = %+v; want an error", vals, st)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/actorhub/actorhub/events"
 )
@@ -50,7 +51,7 @@ func OpenBolt(path string, cfg Config) (*Bolt, error) {
 		return nil, fmt.Errorf("open store %s: create its directory: %w", name, err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: cfg.LockTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w (waited %v for its lock); stop the process that holds it or use another path",
 			name, ErrLocked, cfg.LockTimeout)
 	}
@@ -118,7 +119,7 @@ func (s *Bolt) check(ctx context.Context) error {
 // events.ErrStoreUnavailable.
 func (s *Bolt) fail(action string, err error) error {
 	switch {
-	case errors.Is(err, bolt.ErrDatabaseNotOpen) || s.closed.Load():
+	case errors.Is(err, berrors.ErrDatabaseNotOpen) || s.closed.Load():
 		return fmt.Errorf("%s: %w", action, ErrClosed)
 	case errors.Is(err, ErrCorrupt):
 		return fmt.Errorf("%s: %w", action, err)

@@ -109,6 +109,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log = log.With("node", c.nodeID)
+	persistence.SetRedisLogger(log.With("component", "go-redis"))
 	if c.join != "" {
 		if strings.HasPrefix(c.store, "bolt:") {
 			return errors.New("--join needs a shared store: a bolt: file belongs to one node; use --store redis://…")

@@ -168,3 +168,5 @@ func mustAPI(t testing.TB, status int, method, url, body string) obj {
 func chunkEmit(jobID string, off int64, text string) string {
 	return fmt.Sprintf(`{"type":"emit","jobId":%q,"offset":%d,"event":"model:chunk:v1","data":{"chunk":%q}}`, jobID, off, text)
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
