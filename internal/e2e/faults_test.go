@@ -98,9 +98,13 @@ func TestKillNineLosesNothing(t *testing.T) {
 				lines = nil
 			}
 		}
-		w.send(`{"type":"emit","jobId":"k9","offset":400,"event":"job:completed:v1","data":{}}`)
+		lines = append(lines, `{"type":"emit","jobId":"k9","offset":400,"event":"job:completed:v1","data":{}}`)
+		w.send(strings.Join(lines, "\n"))
 		for acked < total+1 {
-			a, _ := w.expect("ack")
+			a, other := w.expect("ack")
+			if len(other) > 0 {
+				t.Fatalf("worker got %v", other)
+			}
 			acked = max(acked, a.num("nextOffset"))
 		}
 		chunks, last := journalText(t, n, "k9")
