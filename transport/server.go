@@ -90,10 +90,12 @@ type Server struct {
 	sessions atomic.Uint64
 	serveErr chan error
 
-	mu      sync.Mutex
-	live    map[*session]bool // true: a client (gets reconnect on drain)
-	closed  bool
-	handler sync.WaitGroup
+	mu       sync.Mutex
+	live     map[*session]struct{}
+	closed   bool
+	handler  sync.WaitGroup
+	pings    sync.WaitGroup // the pinger and its pings in flight
+	stopPing context.CancelFunc
 }
 
 // New validates cfg and builds a server; Start listens.
@@ -135,7 +137,7 @@ func New(cfg Config, hub *actors.Hub, cluster ClusterView, g prometheus.Gatherer
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, hub: hub, cluster: cluster, gatherer: g, log: log, mux: http.NewServeMux(),
-		live: map[*session]bool{}, serveErr: make(chan error, 1)}
+		live: map[*session]struct{}{}, serveErr: make(chan error, 1)}
 	s.routes()
 	return s, nil
 }
@@ -168,7 +170,45 @@ func (s *Server) Start(ctx context.Context) error {
 	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() { s.serveErr <- s.srv.Serve(ln) }()
+	pctx, cancel := context.WithCancel(context.Background())
+	s.stopPing = cancel
+	s.pings.Add(1)
+	go s.pinger(pctx)
 	return nil
+}
+
+// pinger pings every WebSocket once per PingInterval, spread over the interval,
+// from one goroutine (a ping waiting for its pong runs on its own); a peer that
+// does not answer within PingTimeout is dropped.
+func (s *Server) pinger(ctx context.Context) {
+	defer s.pings.Done()
+	step := min(time.Second, s.cfg.PingInterval/4)
+	t := time.NewTicker(step)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			for sess := range s.live {
+				if sess.duePing(now, s.cfg.PingInterval) {
+					s.pings.Add(1)
+					go s.ping(ctx, sess)
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+func (s *Server) ping(ctx context.Context, sess *session) {
+	defer s.pings.Done()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PingTimeout)
+	defer cancel()
+	if err := sess.conn.Ping(ctx); err != nil && sess.ctx.Err() == nil && ctx.Err() != context.Canceled {
+		sess.conn.CloseNow()
+	}
 }
 
 // Addr returns the address the server listens on.
@@ -185,8 +225,8 @@ func (s *Server) Drain() {
 	s.draining.Store(true)
 	s.mu.Lock()
 	clients := make([]*session, 0, len(s.live))
-	for sess, client := range s.live {
-		if client {
+	for sess := range s.live {
+		if sess.client {
 			clients = append(clients, sess)
 		}
 	}
@@ -221,6 +261,10 @@ func (s *Server) Stop(ctx context.Context) error {
 			err = errors.Join(err, e)
 		}
 	}
+	if s.stopPing != nil {
+		s.stopPing()
+		s.pings.Wait()
+	}
 	done := make(chan struct{})
 	go func() { s.handler.Wait(); close(done) }()
 	select {
@@ -236,13 +280,13 @@ func (s *Server) Stop(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) track(sess *session, client bool) bool {
+func (s *Server) track(sess *session) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
-	s.live[sess] = client
+	s.live[sess] = struct{}{}
 	s.handler.Add(1)
 	return true
 }

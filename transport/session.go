@@ -8,27 +8,33 @@ import (
 	"github.com/coder/websocket"
 )
 
-// session is one WebSocket's outbound side: a bounded queue of JSON objects,
-// written by one goroutine, as many objects to a frame as fit. It implements
-// actors.Sink.
+// session is one WebSocket's outbound side: a bounded queue of JSON objects
+// written by a writer goroutine that exists only while there is something to
+// write (an idle connection costs no goroutine but its reader), as many objects
+// to a frame as fit. It implements actors.Sink.
 type session struct {
 	conn       *websocket.Conn
+	ctx        context.Context // ends when the connection's handler returns
 	maxQueue   int
 	frameLimit int
 	writeWait  time.Duration
+	onSlow     func()
+	client     bool // a client (/ws) rather than a worker: gets reconnect on drain
 
-	mu      sync.Mutex
-	queue   [][]byte
-	closing bool // write what is queued, then close
-	code    websocket.StatusCode
-	reason  string
-	wake    chan struct{}
-	onSlow  func()
+	mu       sync.Mutex
+	queue    [][]byte
+	spare    [][]byte
+	writing  bool // a writer goroutine runs
+	closing  bool // write what is queued, then close
+	code     websocket.StatusCode
+	reason   string
+	lastPing time.Time
+	writers  sync.WaitGroup
 }
 
-func newSession(conn *websocket.Conn, cfg *Config, onSlow func()) *session {
-	return &session{conn: conn, maxQueue: cfg.OutboundQueue, frameLimit: cfg.FrameLimit,
-		writeWait: cfg.WriteTimeout, wake: make(chan struct{}, 1), onSlow: onSlow}
+func newSession(ctx context.Context, conn *websocket.Conn, cfg *Config, client bool, onSlow func()) *session {
+	return &session{conn: conn, ctx: ctx, maxQueue: cfg.OutboundQueue, frameLimit: cfg.FrameLimit,
+		writeWait: cfg.WriteTimeout, onSlow: onSlow, client: client, lastPing: time.Now()}
 }
 
 // Send implements actors.Sink.
@@ -42,16 +48,16 @@ func (s *session) Send(objs ...[]byte) bool {
 		s.queue = nil // a client that cannot keep up resumes later from its last seq
 		s.closing, s.code = true, websocket.StatusPolicyViolation
 		s.reason = "slow consumer: outbound queue full; reconnect and resubscribe from your last seq"
+		s.startWriterLocked()
 		s.mu.Unlock()
 		if s.onSlow != nil {
 			s.onSlow()
 		}
-		s.poke()
 		return false
 	}
 	s.queue = append(s.queue, objs...)
+	s.startWriterLocked()
 	s.mu.Unlock()
-	s.poke()
 	return true
 }
 
@@ -68,52 +74,58 @@ func (s *session) Close(code int, reason string) {
 	if !s.closing {
 		s.closing, s.code, s.reason = true, websocket.StatusCode(code), reason
 	}
+	s.startWriterLocked()
 	s.mu.Unlock()
-	s.poke()
 }
 
-func (s *session) poke() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+// startWriterLocked starts the writer unless it runs (caller holds mu).
+func (s *session) startWriterLocked() {
+	if s.writing || s.ctx.Err() != nil {
+		return
 	}
+	s.writing = true
+	s.writers.Add(1)
+	go s.write()
 }
 
-// writeLoop writes queued objects until the session closes or ctx ends.
-func (s *session) writeLoop(ctx context.Context) {
-	var spare [][]byte
+// write writes queued objects until the queue is empty, then exits (closing the
+// connection first if Close or an overflow asked for it).
+func (s *session) write() {
+	defer s.writers.Done()
 	var frame []byte
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.wake:
-		}
 		s.mu.Lock()
 		batch := s.queue
-		s.queue = spare[:0]
+		s.queue, s.spare = s.spare[:0], nil
 		closing, code, reason := s.closing, s.code, s.reason
-		s.mu.Unlock()
-		for len(batch) > 0 {
-			n := 0
-			frame, n = s.pack(frame[:0], batch)
-			if err := s.write(ctx, frame); err != nil {
-				s.conn.CloseNow()
-				return
+		if len(batch) == 0 {
+			s.writing = false
+			s.spare = batch
+			s.mu.Unlock()
+			if closing {
+				s.closeWith(code, reason)
 			}
-			for i := 0; i < n; i++ {
-				batch[i] = nil
-			}
-			batch = batch[n:]
-		}
-		spare = batch[:0]
-		if closing {
-			s.closeWith(code, reason)
 			return
 		}
-		if cap(frame) > 4*s.frameLimit {
-			frame = nil
+		s.mu.Unlock()
+		for rest := batch; len(rest) > 0; {
+			var n int
+			frame, n = s.pack(frame[:0], rest)
+			if err := s.writeFrame(frame); err != nil {
+				s.conn.CloseNow()
+				s.mu.Lock()
+				s.writing, s.closing, s.queue = false, true, nil
+				s.mu.Unlock()
+				return
+			}
+			rest = rest[n:]
 		}
+		clear(batch)
+		s.mu.Lock()
+		if s.spare == nil && cap(batch) <= 4*s.maxQueue {
+			s.spare = batch[:0]
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -134,8 +146,8 @@ func (s *session) pack(frame []byte, objs [][]byte) ([]byte, int) {
 	return frame, n
 }
 
-func (s *session) write(ctx context.Context, frame []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, s.writeWait)
+func (s *session) writeFrame(frame []byte) error {
+	ctx, cancel := context.WithTimeout(s.ctx, s.writeWait)
 	defer cancel()
 	return s.conn.Write(ctx, websocket.MessageText, frame)
 }
@@ -147,25 +159,16 @@ func (s *session) closeWith(code websocket.StatusCode, reason string) {
 	_ = s.conn.Close(code, reason)
 }
 
-// pingLoop pings every interval; a peer that does not answer within timeout is
-// dropped.
-func pingLoop(ctx context.Context, conn *websocket.Conn, interval, timeout time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, timeout)
-			err := conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					conn.CloseNow()
-				}
-				return
-			}
-		}
+// wait waits for the writer, if one runs.
+func (s *session) wait() { s.writers.Wait() }
+
+// duePing reports whether the session is due a ping at now, and marks it pinged.
+func (s *session) duePing(now time.Time, interval time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.lastPing) < interval {
+		return false
 	}
+	s.lastPing = now
+	return true
 }

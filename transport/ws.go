@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/actorhub/actorhub/actors"
 	"github.com/actorhub/actorhub/events"
@@ -42,8 +43,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sess := newSession(conn, &s.cfg, s.hub.Metrics().SlowConsumers.Inc)
-	if !s.track(sess, !worker) {
+	sess := newSession(ctx, conn, &s.cfg, !worker, s.hub.Metrics().SlowConsumers.Inc)
+	if !s.track(sess) {
 		conn.Close(websocket.StatusGoingAway, "node is shutting down")
 		return
 	}
@@ -54,39 +55,38 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	} else {
 		pid = s.hub.SpawnConn(sess, s.newSessionID(), user)
 	}
-	defer s.hub.StopConn(pid)
-
-	done := make(chan struct{}, 2)
-	go func() { sess.writeLoop(ctx); cancel(); done <- struct{}{} }()
-	go func() { pingLoop(ctx, conn, s.cfg.PingInterval, s.cfg.PingTimeout); done <- struct{}{} }()
 	s.readLoop(ctx, conn, pid, worker)
+	s.hub.StopConn(pid)
 	cancel()
 	conn.CloseNow()
-	<-done
-	<-done
+	sess.wait()
 }
 
 // readLoop reads frames until the connection fails; oversize frames (above
 // FrameLimit, within HardFrameLimit) are skipped with an error and the
 // connection stays open.
 func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, pid *actor.PID, worker bool) {
-	buf := make([]byte, 0, 4096)
 	for {
 		typ, rd, err := conn.Reader(ctx)
 		if err != nil {
 			return
 		}
-		buf, err = readLimited(buf[:0], rd, s.cfg.FrameLimit)
+		bp := readBufs.Get().(*[]byte)
+		buf := (*bp)[:0]
+		buf, err = readLimited(buf, rd, s.cfg.FrameLimit)
 		switch {
 		case errors.Is(err, errFrameTooLarge):
+			putReadBuf(bp, buf)
 			if _, err := io.Copy(io.Discard, rd); err != nil {
 				return
 			}
 			s.refuse(pid, events.CodeFrameTooLarge, fmt.Sprintf("frame over %d bytes was dropped; split it", s.cfg.FrameLimit))
 			continue
 		case err != nil:
+			putReadBuf(bp, buf)
 			return
 		case typ != websocket.MessageText:
+			putReadBuf(bp, buf)
 			s.refuse(pid, events.CodeBadFrame, "binary frames are not accepted; send text frames of JSON objects")
 			continue
 		}
@@ -97,9 +97,17 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, pid *actor.
 				s.hub.Send(pid, &actors.Request{Msg: m, Err: err})
 			})
 		}
-		if cap(buf) > 4*4096 {
-			buf = make([]byte, 0, 4096)
-		}
+		putReadBuf(bp, buf) // decoding copied what it keeps
+	}
+}
+
+// readBufs holds frame buffers between reads, so an idle connection holds none.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func putReadBuf(bp *[]byte, buf []byte) {
+	if cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+		readBufs.Put(bp)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,7 +26,7 @@ import (
 
 // serveConfig is everything `actorhub serve` reads from flags and environment.
 type serveConfig struct {
-	http, nodeID, gossip, remote, join, store, auth, jwtSecret, logLevel, origins string
+	http, nodeID, gossip, remote, join, store, auth, jwtSecret, logLevel, origins, pprof string
 	demo                                                                          bool
 	frameLimit, maxSubs, outbound                                                 int
 	ping, retention, drainTimeout, jobIdle                                        time.Duration
@@ -48,6 +47,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.BoolVar(&c.demo, "demo", false, "run the built-in demo worker (a simulated LLM) and its prompt box on the page at /")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.origins, "allowed-origins", "", "extra Origin host patterns accepted on WebSockets, comma-separated")
+	fs.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
 	fs.IntVar(&c.frameLimit, "frame-limit", 64<<10, "largest WebSocket frame accepted (bytes)")
 	fs.IntVar(&c.maxSubs, "max-subscriptions", 100, "subscriptions per client connection")
 	fs.IntVar(&c.outbound, "outbound-queue", 4096, "objects waiting for one connection before it is closed as too slow (1008)")
@@ -116,15 +116,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		log.Warn("--join is accepted, but routing between nodes comes with the cluster release; this node runs as a cluster of one", "join", c.join)
 	}
-	if path := os.Getenv("ACTORHUB_CPUPROFILE"); path != "" { // for profiling under load
-		f, err := os.Create(path)
+	if c.pprof != "" {
+		stopPprof, err := servePprof(c.pprof, log)
 		if err != nil {
-			return fmt.Errorf("ACTORHUB_CPUPROFILE: %w", err)
+			return err
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("ACTORHUB_CPUPROFILE: %w", err)
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+		defer stopPprof()
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
