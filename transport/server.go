@@ -118,6 +118,7 @@ func New(cfg Config, hub *actors.Hub, cluster ClusterView, g prometheus.Gatherer
 	}
 	fillDur(&cfg.PingInterval, d.PingInterval)
 	fillDur(&cfg.PingTimeout, d.PingTimeout)
+	cfg.PingTimeout = min(cfg.PingTimeout, cfg.PingInterval) // a pong is due before the next ping
 	fillDur(&cfg.WriteTimeout, d.WriteTimeout)
 	fillDur(&cfg.DrainReconnectMax, d.DrainReconnectMax)
 	switch cfg.Auth {

@@ -343,3 +343,26 @@ func metrics(t testing.TB, n *nodetest.Node) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestDeadPeerDropped: a client that stops answering pings (it never reads, so
+// its pongs never go out) is dropped after a ping interval and timeout.
+func TestDeadPeerDropped(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Start(t, nodetest.Options{Args: []string{"--ping-interval", "300ms"}})
+	ctx := context.Background()
+	dead, _, err := websocket.Dial(ctx, n.WS("/ws"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.CloseNow()
+	live := dial(t, n.WS("/ws"))
+	live.expect("connected")
+	nodetest.WaitFor(t, 10*time.Second, func() error {
+		if !strings.Contains(metrics(t, n), `actorhub_connections_open{kind="client"} 1`) {
+			return fmt.Errorf("the silent client is still connected")
+		}
+		return nil
+	})
+	live.send(`{"type":"ping"}`) // the one that answers pings stays
+	live.expect("pong")
+}
