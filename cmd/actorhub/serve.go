@@ -27,9 +27,9 @@ import (
 // serveConfig is everything `actorhub serve` reads from flags and environment.
 type serveConfig struct {
 	http, nodeID, gossip, remote, join, store, auth, jwtSecret, logLevel, origins, pprof string
-	demo                                                                          bool
-	frameLimit, maxSubs, outbound                                                 int
-	ping, retention, drainTimeout, jobIdle                                        time.Duration
+	demo                                                                                 bool
+	frameLimit, maxSubs, outbound                                                        int
+	ping, retention, drainTimeout, jobIdle                                               time.Duration
 }
 
 func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -245,7 +245,7 @@ type clusterView struct{ m *cluster.Membership }
 
 func (v clusterView) Members() (string, []transport.Member) {
 	var out []transport.Member
-	for _, m := range v.m.Members() {
+	for _, m := range v.m.View().Members {
 		out = append(out, transport.Member{ID: m.Meta.ID, HTTP: m.Meta.HTTP, State: m.State})
 	}
 	return v.m.Self(), out
