@@ -7,7 +7,7 @@ FUZZTIME  ?= 5s
 FUZZ_TARGETS := ./events:FuzzDecodeFrame ./events:FuzzNormalizeData ./events:FuzzDecodeEvent \
 	./transport:FuzzDecodeEventsBody ./persistence:FuzzDecodeSnapshot ./client:FuzzClientDecode
 
-.PHONY: run demo build test race lint vet fmt fuzz bench chaos clean
+.PHONY: run demo build test race lint vet fmt fuzz bench chaos clean proto
 
 ## run: one node, embedded store, demo worker; open http://127.0.0.1:8080/
 run: build
@@ -51,3 +51,9 @@ bench: build
 
 clean:
 	rm -rf bin data
+
+## proto: regenerate cluster/clusterpb from envelope.proto (protoc from Debian's protobuf-compiler, protoc-gen-go pinned in go.mod)
+proto:
+	command -v protoc >/dev/null || { echo "make proto needs protoc: apt-get install protobuf-compiler"; exit 1; }
+	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
+	protoc --plugin=protoc-gen-go=bin/protoc-gen-go --go_out=. --go_opt=paths=source_relative cluster/clusterpb/envelope.proto

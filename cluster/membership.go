@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
+	"math/rand/v2"
 	"net"
+	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -31,27 +32,45 @@ type Config struct {
 	Meta Meta
 	// Gossip is the memberlist bind address; port 0 picks a free one.
 	Gossip string
+	// Join lists gossip addresses of existing members; Start keeps trying them
+	// (in the background) until one answers.
+	Join []string
 	// ProbeInterval and ProbeTimeout drive failure detection; SuspicionMult
 	// scales how long a suspect node has to refute before it is declared dead.
 	ProbeInterval, ProbeTimeout time.Duration
 	SuspicionMult               int
+	// PushPullInterval is the period of full state syncs (they speed up
+	// convergence after a join).
+	PushPullInterval time.Duration
+	// OnChange is called (from the membership's own goroutine, never from a
+	// memberlist callback) after the view changed.
+	OnChange func(*View)
 	// Logger receives memberlist's logs at debug level.
 	Logger *slog.Logger
 }
 
-// DefaultConfig returns fast LAN timings (a killed node is declared dead in
-// about a second).
+// DefaultConfig returns fast LAN timings: probes every 200 ms, so a killed
+// node is declared dead in about a second, with memberlist's awareness
+// stretching the timeouts of a node that is merely busy.
 func DefaultConfig() Config {
 	return Config{Gossip: "127.0.0.1:7946", ProbeInterval: 200 * time.Millisecond,
-		ProbeTimeout: 100 * time.Millisecond, SuspicionMult: 2}
+		ProbeTimeout: 400 * time.Millisecond, SuspicionMult: 3, PushPullInterval: 5 * time.Second}
 }
 
-// Membership is this node's memberlist member.
+// Membership is this node's memberlist member and its view of the cluster.
 type Membership struct {
-	cfg  Config
-	ml   *memberlist.Memberlist
-	mu   sync.Mutex
+	cfg    Config
+	ml     *memberlist.Memberlist
+	view   atomic.Pointer[View]
+	joined atomic.Bool
+
+	mu   sync.Mutex // meta, gone
 	meta []byte
+	gone map[string]Member // dead or left nodes, by id
+
+	changed chan struct{}
+	stop    chan struct{}
+	wg      sync.WaitGroup
 }
 
 // New validates cfg.
@@ -63,11 +82,13 @@ func New(cfg Config) (*Membership, error) {
 	if cfg.Gossip == "" {
 		cfg.Gossip = d.Gossip
 	}
-	if cfg.ProbeInterval <= 0 {
-		cfg.ProbeInterval = d.ProbeInterval
-	}
-	if cfg.ProbeTimeout <= 0 {
-		cfg.ProbeTimeout = d.ProbeTimeout
+	for _, p := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&cfg.ProbeInterval, d.ProbeInterval}, {&cfg.ProbeTimeout, d.ProbeTimeout}, {&cfg.PushPullInterval, d.PushPullInterval}} {
+		if *p.v <= 0 {
+			*p.v = p.def
+		}
 	}
 	if cfg.SuspicionMult <= 0 {
 		cfg.SuspicionMult = d.SuspicionMult
@@ -75,14 +96,16 @@ func New(cfg Config) (*Membership, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Membership{cfg: cfg}
+	m := &Membership{cfg: cfg, gone: map[string]Member{}, changed: make(chan struct{}, 1), stop: make(chan struct{})}
 	if err := m.SetMeta(cfg.Meta); err != nil {
 		return nil, err
 	}
+	m.view.Store(&View{Self: cfg.Meta.ID, Members: []Member{{Meta: cfg.Meta, State: StateAlive}}})
 	return m, nil
 }
 
-// SetMeta replaces the node meta (before Start, or to flag draining).
+// SetMeta replaces the node meta (before Start, or to flag draining) and
+// gossips it.
 func (m *Membership) SetMeta(meta Meta) error {
 	b, err := json.Marshal(meta)
 	if err != nil {
@@ -93,11 +116,28 @@ func (m *Membership) SetMeta(meta Meta) error {
 	}
 	m.mu.Lock()
 	m.cfg.Meta, m.meta = meta, b
+	ml := m.ml
 	m.mu.Unlock()
+	if ml != nil {
+		if err := ml.UpdateNode(2 * time.Second); err != nil {
+			return fmt.Errorf("gossip node meta: %w", err)
+		}
+		m.signal()
+	}
 	return nil
 }
 
-// Start binds the gossip address and starts the member.
+// SetDraining flags this node as draining: placement leaves it out everywhere.
+func (m *Membership) SetDraining() error {
+	m.mu.Lock()
+	meta := m.cfg.Meta
+	m.mu.Unlock()
+	meta.Draining = true
+	return m.SetMeta(meta)
+}
+
+// Start binds the gossip address, starts the member and, with Join, keeps
+// trying to join in the background.
 func (m *Membership) Start() error {
 	host, portS, err := net.SplitHostPort(m.cfg.Gossip)
 	if err != nil {
@@ -112,18 +152,101 @@ func (m *Membership) Start() error {
 	c.BindAddr, c.BindPort = host, port
 	c.AdvertiseAddr, c.AdvertisePort = host, port
 	c.ProbeInterval, c.ProbeTimeout, c.SuspicionMult = m.cfg.ProbeInterval, m.cfg.ProbeTimeout, m.cfg.SuspicionMult
+	c.GossipInterval = 100 * time.Millisecond
+	c.PushPullInterval = m.cfg.PushPullInterval
 	c.Delegate = (*delegate)(m)
-	c.LogOutput = nil
-	c.Logger = log.New(io.Discard, "", 0)
-	if m.cfg.Logger != nil {
-		c.Logger = slog.NewLogLogger(m.cfg.Logger.Handler(), slog.LevelDebug)
-	}
+	c.Events = (*events)(m)
+	c.Logger = slog.NewLogLogger(m.cfg.Logger.Handler(), slog.LevelDebug)
 	ml, err := memberlist.Create(c)
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", m.cfg.Gossip, err)
 	}
+	m.mu.Lock()
 	m.ml = ml
+	m.mu.Unlock()
+	m.wg.Add(1)
+	go m.watch()
+	if len(m.cfg.Join) == 0 {
+		m.joined.Store(true)
+	} else {
+		m.wg.Add(1)
+		go m.join()
+	}
+	m.signal()
 	return nil
+}
+
+// join tries the join addresses until one answers or Stop.
+func (m *Membership) join() {
+	defer m.wg.Done()
+	for attempt := 0; ; attempt++ {
+		n, err := m.ml.Join(m.cfg.Join)
+		if n > 0 {
+			m.joined.Store(true)
+			m.cfg.Logger.Info("joined the cluster", "via", m.cfg.Join, "contacted", n)
+			m.signal()
+			return
+		}
+		m.cfg.Logger.Warn("join failed; retrying", "addrs", m.cfg.Join, "attempt", attempt, "err", err)
+		d := time.Duration(rand.Int64N(int64(min(2*time.Second, 100*time.Millisecond<<min(attempt, 5))))) + 50*time.Millisecond
+		select {
+		case <-m.stop:
+			return
+		case <-time.After(d):
+		}
+	}
+}
+
+// Joined reports whether this node is part of a cluster (always, without Join).
+func (m *Membership) Joined() bool { return m.joined.Load() }
+
+// watch rebuilds the view after memberlist events, outside memberlist's locks.
+func (m *Membership) watch() {
+	defer m.wg.Done()
+	tick := time.NewTicker(time.Second) // states (suspect) change without events too
+	defer tick.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.changed:
+		case <-tick.C:
+		}
+		v := m.build()
+		if old := m.view.Load(); old != nil && old.equal(v) {
+			continue
+		}
+		m.view.Store(v)
+		if m.cfg.OnChange != nil {
+			m.cfg.OnChange(v)
+		}
+	}
+}
+
+func (m *Membership) build() *View {
+	v := &View{Self: m.cfg.Meta.ID}
+	seen := map[string]bool{}
+	for _, n := range m.ml.Members() {
+		mem := Member{Meta: decodeMeta(n), State: stateName(n.State)}
+		seen[mem.Meta.ID] = true
+		v.Members = append(v.Members, mem)
+	}
+	m.mu.Lock()
+	for id, mem := range m.gone {
+		if !seen[id] {
+			v.Members = append(v.Members, mem)
+		}
+	}
+	m.mu.Unlock()
+	sort.Slice(v.Members, func(i, j int) bool { return v.Members[i].Meta.ID < v.Members[j].Meta.ID })
+	return v
+}
+
+func (m *Membership) signal() {
+	select {
+	case m.changed <- struct{}{}:
+	default:
+	}
 }
 
 // Addr returns the gossip address in use.
@@ -135,54 +258,49 @@ func (m *Membership) Addr() string {
 	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 }
 
-// Stop leaves the gossip (bounded by timeout) and shuts the member down.
+// Stop leaves the gossip (bounded by timeout), shuts the member down and waits
+// for its goroutines. It is idempotent.
 func (m *Membership) Stop(timeout time.Duration) error {
-	if m.ml == nil {
+	m.mu.Lock()
+	ml := m.ml
+	m.ml = nil
+	m.mu.Unlock()
+	if ml == nil {
 		return nil
 	}
-	err := m.ml.Leave(timeout)
-	if e := m.ml.Shutdown(); e != nil {
+	close(m.stop)
+	err := ml.Leave(timeout)
+	m.wg.Wait()
+	if e := ml.Shutdown(); e != nil {
 		err = errors.Join(err, e)
 	}
-	m.ml = nil
 	return err
 }
 
-// Member is one node as this node sees it.
-type Member struct {
-	Meta  Meta
-	State string // alive, suspect, dead, left
-}
-
-// Members returns every member memberlist knows, this node included.
-func (m *Membership) Members() []Member {
-	if m.ml == nil {
-		return []Member{{Meta: m.cfg.Meta, State: "alive"}}
-	}
-	var out []Member
-	for _, n := range m.ml.Members() {
-		var meta Meta
-		if json.Unmarshal(n.Meta, &meta) != nil || meta.ID == "" {
-			meta.ID = n.Name
-		}
-		out = append(out, Member{Meta: meta, State: stateName(n.State)})
-	}
-	return out
-}
+// View returns the current view (never nil; do not modify it).
+func (m *Membership) View() *View { return m.view.Load() }
 
 // Self returns this node's id.
 func (m *Membership) Self() string { return m.cfg.Meta.ID }
 
+func decodeMeta(n *memberlist.Node) Meta {
+	var meta Meta
+	if json.Unmarshal(n.Meta, &meta) != nil || meta.ID == "" {
+		meta = Meta{ID: n.Name}
+	}
+	return meta
+}
+
 func stateName(s memberlist.NodeStateType) string {
 	switch s {
 	case memberlist.StateAlive:
-		return "alive"
+		return StateAlive
 	case memberlist.StateSuspect:
-		return "suspect"
+		return StateSuspect
 	case memberlist.StateLeft:
-		return "left"
+		return StateLeft
 	default:
-		return "dead"
+		return StateDead
 	}
 }
 
@@ -201,3 +319,23 @@ func (d *delegate) NotifyMsg([]byte)                           {}
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d *delegate) LocalState(join bool) []byte                { return nil }
 func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// events records joins and departures and wakes the watcher; memberlist calls
+// it under its own lock, so it only notes and signals.
+type events Membership
+
+func (e *events) NotifyJoin(n *memberlist.Node) {
+	e.mu.Lock()
+	delete(e.gone, n.Name)
+	e.mu.Unlock()
+	(*Membership)(e).signal()
+}
+
+func (e *events) NotifyLeave(n *memberlist.Node) {
+	e.mu.Lock()
+	e.gone[n.Name] = Member{Meta: decodeMeta(n), State: stateName(n.State)}
+	e.mu.Unlock()
+	(*Membership)(e).signal()
+}
+
+func (e *events) NotifyUpdate(*memberlist.Node) { (*Membership)(e).signal() }

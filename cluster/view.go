@@ -1,0 +1,83 @@
+package cluster
+
+import (
+	"github.com/cespare/xxhash/v2"
+)
+
+// Member states, as GET /api/cluster shows them.
+const (
+	StateAlive   = "alive"
+	StateSuspect = "suspect"
+	StateDead    = "dead"
+	StateLeft    = "left"
+)
+
+// Member is one node as this node sees it.
+type Member struct {
+	Meta  Meta
+	State string
+}
+
+// placeable reports whether jobs may be placed on the member: alive or
+// suspect (a suspect may just be busy; it is dropped once declared dead), and
+// not draining.
+func (m *Member) placeable() bool {
+	return (m.State == StateAlive || m.State == StateSuspect) && !m.Meta.Draining
+}
+
+// View is an immutable snapshot of the membership.
+type View struct {
+	Self    string
+	Members []Member // sorted by id; dead and left nodes included
+}
+
+// Owner returns the member that owns jobID: rendezvous (highest random weight)
+// hashing of the job id over the placeable members, so that a join or a death
+// moves only the jobs of the node that came or went.
+func (v *View) Owner(jobID string) (Member, bool) {
+	var best Member
+	var bestW uint64
+	found := false
+	for i := range v.Members {
+		m := &v.Members[i]
+		if !m.placeable() {
+			continue
+		}
+		w := weight(m.Meta.ID, jobID)
+		if !found || w > bestW || (w == bestW && m.Meta.ID < best.Meta.ID) {
+			best, bestW, found = *m, w, true
+		}
+	}
+	return best, found
+}
+
+func weight(node, jobID string) uint64 {
+	d := xxhash.New()
+	_, _ = d.WriteString(node)
+	_, _ = d.Write([]byte{0})
+	_, _ = d.WriteString(jobID)
+	return d.Sum64()
+}
+
+// Alive reports whether the member with that actor-remote address is alive or
+// suspect.
+func (v *View) Alive(remote string) bool {
+	for i := range v.Members {
+		if v.Members[i].Meta.Remote == remote {
+			return v.Members[i].State == StateAlive || v.Members[i].State == StateSuspect
+		}
+	}
+	return false
+}
+
+func (v *View) equal(o *View) bool {
+	if v.Self != o.Self || len(v.Members) != len(o.Members) {
+		return false
+	}
+	for i := range v.Members {
+		if v.Members[i] != o.Members[i] {
+			return false
+		}
+	}
+	return true
+}
