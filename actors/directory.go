@@ -14,6 +14,13 @@ type directory struct {
 	spawn    func(ctx actor.Context, id string, msg any, sender *actor.PID) (pid *actor.PID, forward bool)
 	children map[string]*actor.PID
 	ids      map[string]string // child pid id → routing id
+	// route, when set, may take a message elsewhere (another node); it
+	// reports whether it did.
+	route func(ctx actor.Context, m *routed) bool
+	// owned, when set, tells which children stay after a membership change;
+	// the others are passivated (handed off: the next message for them goes
+	// to their new owner).
+	owned func(id string) bool
 }
 
 func newDirectory(kind string, spawn func(ctx actor.Context, id string, msg any, sender *actor.PID) (*actor.PID, bool)) *directory {
@@ -24,6 +31,9 @@ func newDirectory(kind string, spawn func(ctx actor.Context, id string, msg any,
 func (d *directory) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *routed:
+		if d.route != nil && !m.local && d.route(ctx, m) {
+			return
+		}
 		pid := d.children[m.jobID]
 		if pid == nil {
 			var forward bool
@@ -48,6 +58,16 @@ func (d *directory) Receive(ctx actor.Context) {
 			delete(d.ids, m.Who.Id)
 			if p := d.children[id]; p != nil && p.Id == m.Who.Id {
 				delete(d.children, id)
+			}
+		}
+	case *membersChanged:
+		for id, pid := range d.children {
+			switch {
+			case d.owned != nil && !d.owned(id):
+				delete(d.children, id)
+				ctx.Send(pid, &passivate{})
+			case d.owned == nil:
+				ctx.Send(pid, m)
 			}
 		}
 	case *countChildren:

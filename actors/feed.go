@@ -15,19 +15,23 @@ import (
 // (passivation, failover) the feed subscribes again and reads what it missed
 // from the store, so its conns see no gap.
 type JobFeed struct {
-	h        *Hub
-	id       string
-	job      *actor.PID
-	ready    bool
-	status   events.Status
-	epoch    uint64
-	gap      gapFill
-	ring     []events.Event
-	conns    map[string]*actor.PID
-	waiting  []*feedSubscribe
-	attempts int
-	stopping bool
+	h          *Hub
+	id         string
+	job        *actor.PID
+	ready      bool
+	status     events.Status
+	epoch      uint64
+	gap        gapFill
+	ring       []events.Event
+	conns      map[string]*actor.PID
+	waiting    []*feedSubscribe
+	attempts   int
+	subscribes int // subscribes sent; a resubscribe tick for an older one is stale
+	stopping   bool
 }
+
+// resubscribe re-sends subscribe number n if nothing answered it.
+type resubscribe struct{ n int }
 
 func newJobFeed(h *Hub, id string) *JobFeed {
 	return &JobFeed{h: h, id: id, conns: map[string]*actor.PID{}}
@@ -43,7 +47,13 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		f.h.metrics.Feeds.Dec()
 		if f.job != nil {
-			ctx.Send(f.job, &unsubscribeJob{feed: ctx.Self()})
+			f.h.tell(ctx, f.job, &unsubscribeJob{feed: ctx.Self()})
+		}
+	case *membersChanged: // the job's node died, or a subscribe is still unanswered: (re)subscribe
+		if f.job == nil || !f.h.alive(f.job.Address) {
+			f.job = nil
+			f.attempts = 0
+			f.subscribe(ctx)
 		}
 	case *jobSubscribed:
 		f.onSubscribed(ctx, m)
@@ -62,6 +72,11 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 		if m.jobID == "fetch" {
 			f.fetch(ctx)
 		} else if f.job == nil {
+			f.subscribe(ctx)
+		}
+	case *resubscribe:
+		if m.n == f.subscribes && f.job == nil && (len(f.conns) > 0 || len(f.waiting) > 0) {
+			f.attempts++
 			f.subscribe(ctx)
 		}
 	case *feedSubscribe:
@@ -87,8 +102,12 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 	}
 }
 
+// subscribe asks the job (wherever it lives) for its events; an unanswered
+// subscribe (the owner died before answering) is sent again after a while.
 func (f *JobFeed) subscribe(ctx actor.Context) {
 	ctx.Send(f.h.jobs, &routed{jobID: f.id, msg: &subscribeJob{feed: ctx.Self()}})
+	f.subscribes++
+	f.h.after(f.h.cfg.RequestTimeout/4+f.h.backoff(f.attempts), ctx.Self(), &resubscribe{n: f.subscribes})
 }
 
 func (f *JobFeed) onSubscribed(ctx actor.Context, m *jobSubscribed) {

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/actorhub/actorhub/cluster/clusterpb"
 	"github.com/actorhub/actorhub/events"
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
 )
 
 // Config tunes a Hub.
@@ -31,6 +35,20 @@ type Config struct {
 	MaxSubscriptions int
 	// RetryMin and RetryMax bound the full-jitter backoff of internal retries.
 	RetryMin, RetryMax time.Duration
+	// RemoteAddr is the actor-remote (gRPC) bind address, host:port (port 0:
+	// pick one). Empty: no remote; the hub serves every job itself.
+	RemoteAddr string
+}
+
+// Placement tells which node owns a job; cluster.Membership implements it.
+// Its methods do not block.
+type Placement interface {
+	// Owner returns the id and actor-remote address of the node that owns
+	// jobID; ok is false when no node can own jobs now.
+	Owner(jobID string) (nodeID, remote string, ok bool)
+	// Alive reports whether the node at that actor-remote address is a member
+	// that is alive (or only suspected).
+	Alive(remote string) bool
 }
 
 // DefaultConfig returns production settings.
@@ -57,8 +75,11 @@ type Hub struct {
 	log     *slog.Logger
 	metrics *Metrics
 	system  *actor.ActorSystem
-	jobs    *actor.PID // job directory
-	feeds   *actor.PID // feed directory
+	jobs      *actor.PID // job directory
+	feeds     *actor.PID // feed directory
+	router    *actor.PID // carries job messages between nodes
+	remote    *remote.Remote
+	placement Placement
 	wg      sync.WaitGroup
 	mu      sync.Mutex // guards closed with wg.Add
 	closed  bool
@@ -105,13 +126,121 @@ func (h *Hub) Start(ctx context.Context) error {
 	// actor that just stopped) are expected, so only its warnings pass.
 	logger := slog.New(minLevel{h.log.Handler(), slog.LevelWarn}).With("lib", "protoactor")
 	h.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }))
+	if h.cfg.RemoteAddr != "" {
+		if err := h.startRemote(); err != nil {
+			h.system.Shutdown()
+			return err
+		}
+	}
+	router, err := h.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &Router{h: h} }), routerName)
+	if err != nil {
+		return fmt.Errorf("start router: %w", err)
+	}
+	h.router = router
 	h.jobs = h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return newDirectory("job", h.spawnJob)
+		d := newDirectory("job", h.spawnJob)
+		if h.placement != nil {
+			d.route, d.owned = h.routeJob, h.owns
+		}
+		return d
 	}))
 	h.feeds = h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return newDirectory("feed", h.spawnFeed)
 	}))
 	return nil
+}
+
+// startRemote binds the actor-remote address. protoactor's remote panics on a
+// port in use, so the port is checked first.
+func (h *Hub) startRemote() error {
+	host, portS, err := net.SplitHostPort(h.cfg.RemoteAddr)
+	if err != nil {
+		return fmt.Errorf("remote address %q: %w", h.cfg.RemoteAddr, err)
+	}
+	ln, err := net.Listen("tcp", h.cfg.RemoteAddr)
+	if err != nil {
+		return fmt.Errorf("remote address %s: %w", h.cfg.RemoteAddr, err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	if _, err := strconv.Atoi(portS); err != nil {
+		return fmt.Errorf("remote address %q: bad port", h.cfg.RemoteAddr)
+	}
+	h.remote = remote.NewRemote(h.system, remote.Configure(host, port))
+	h.remote.Start()
+	return nil
+}
+
+// SetPlacement makes the hub route each job to the node that owns it (call
+// before Start). Without it every job is served here.
+func (h *Hub) SetPlacement(p Placement) { h.placement = p }
+
+// MembershipChanged tells the hub that the members changed: jobs that moved
+// are handed off, requests to nodes that died are routed again, feeds whose
+// job lived on a dead node subscribe again. It does not block.
+func (h *Hub) MembershipChanged() {
+	if h.system == nil || h.jobs == nil {
+		return
+	}
+	for _, pid := range []*actor.PID{h.router, h.jobs, h.feeds} {
+		h.system.Root.Send(pid, &membersChanged{})
+	}
+}
+
+// routeJob takes a job message to its owner when that is another node.
+func (h *Hub) routeJob(ctx actor.Context, m *routed) bool {
+	nodeID, remote, ok := h.placement.Owner(m.jobID)
+	switch {
+	case ok && nodeID == h.cfg.NodeID:
+		return false
+	case ok:
+		ctx.Send(h.router, &forward{jobID: m.jobID, msg: m.msg, sender: ctx.Sender(), remote: remote})
+		return true
+	}
+	err := &events.CodedError{Code: events.CodeUnavailable, Err: fmt.Errorf("job %s: no node can own jobs now (all draining or gone); retry", m.jobID)}
+	switch msg := m.msg.(type) {
+	case *subscribeJob:
+		h.tell(ctx, msg.feed, &jobSubscribed{jobID: m.jobID, err: err})
+	case *unsubscribeJob:
+	case *emit:
+		h.send(ctx.Sender(), &EmitResult{JobID: m.jobID, Err: err})
+	default:
+		h.send(ctx.Sender(), &stateReply{err: err})
+	}
+	return true
+}
+
+// owns reports whether this node owns jobID in the current view.
+func (h *Hub) owns(jobID string) bool {
+	nodeID, _, ok := h.placement.Owner(jobID)
+	return ok && nodeID == h.cfg.NodeID
+}
+
+// addr is this node's actor-remote address ("nonhost" without remote).
+func (h *Hub) addr() string { return h.system.Address() }
+
+// alive reports whether the node at an actor address is alive.
+func (h *Hub) alive(addr string) bool {
+	return h.placement == nil || addr == h.addr() || h.placement.Alive(addr)
+}
+
+// tell sends msg to pid, which may live on another node: then it goes in an
+// envelope to that node's router.
+func (h *Hub) tell(ctx actor.SenderContext, pid *actor.PID, msg any) {
+	if pid == nil {
+		return
+	}
+	if pid.Address == h.addr() || h.remote == nil {
+		ctx.Send(pid, msg)
+		return
+	}
+	name, payload, err := encodeMsg(msg)
+	if err != nil {
+		h.log.Error("cannot encode a message for another node", "to", pid.String(), "err", err)
+		return
+	}
+	ctx.Send(routerOf(pid.Address), &clusterpb.Envelope{Version: codecVersion, Kind: kindTell, Target: pid.Id,
+		From: h.addr(), Msg: name, Payload: payload})
 }
 
 // Stop stops every actor (jobs finish their write in flight and release their
@@ -128,6 +257,12 @@ func (h *Hub) Stop(ctx context.Context) error {
 		if err := h.system.Root.PoisonFuture(pid).Wait(); err != nil {
 			errs = append(errs, fmt.Errorf("stop directory: %w", err))
 		}
+	}
+	if h.router != nil {
+		_ = h.system.Root.StopFuture(h.router).Wait()
+	}
+	if h.remote != nil {
+		h.remote.Shutdown(true)
 	}
 	h.mu.Lock()
 	h.closed = true
@@ -343,3 +478,11 @@ func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return minLevel{m.Handler.WithAttrs(a), m.min}
 }
 func (m minLevel) WithGroup(n string) slog.Handler { return minLevel{m.Handler.WithGroup(n), m.min} }
+
+// RemoteAddress returns the actor-remote address in use ("" without remote).
+func (h *Hub) RemoteAddress() string {
+	if h.remote == nil {
+		return ""
+	}
+	return h.system.Address()
+}

@@ -126,7 +126,7 @@ func (j *JobActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 	case *subscribeJob:
 		j.feeds[pidKey(m.feed)] = m.feed
 		ctx.Watch(m.feed)
-		ctx.Send(m.feed, &jobSubscribed{jobID: j.id, job: ctx.Self(), status: j.durable.Status,
+		j.h.tell(ctx, m.feed, &jobSubscribed{jobID: j.id, job: ctx.Self(), status: j.durable.Status,
 			lastSeq: j.durable.LastSequence, epoch: j.durable.Epoch})
 	case *unsubscribeJob:
 		delete(j.feeds, pidKey(m.feed))
@@ -162,7 +162,7 @@ func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
 		for _, q := range queue {
 			switch m := q.msg.(type) {
 			case *subscribeJob:
-				ctx.Send(m.feed, &jobSubscribed{jobID: j.id, err: err})
+				j.h.tell(ctx, m.feed, &jobSubscribed{jobID: j.id, err: err})
 			case *unsubscribeJob:
 			default:
 				j.respond(ctx, reply{to: q.sender, kind: kindOf(q.msg), err: err})
@@ -293,7 +293,7 @@ func (j *JobActor) onAppendDone(ctx actor.Context, m *appendDone) {
 	if len(j.feeds) > 0 {
 		msg := &jobEvents{jobID: j.id, events: batch}
 		for _, f := range j.feeds {
-			ctx.Send(f, msg)
+			j.h.tell(ctx, f, msg)
 		}
 	}
 	replies := j.inflightReply
@@ -327,14 +327,14 @@ func (j *JobActor) respond(ctx actor.Context, r reply) {
 	}
 	switch r.kind {
 	case replyEmit:
-		ctx.Send(r.to, &EmitResult{JobID: j.id, NextOffset: j.durable.NextOffset,
+		j.h.tell(ctx, r.to, &EmitResult{JobID: j.id, NextOffset: j.durable.NextOffset,
 			LastSequence: j.durable.LastSequence, Status: j.durable.Status, Err: r.err})
 	case replyState:
 		if r.err != nil {
-			ctx.Send(r.to, &stateReply{err: r.err})
+			j.h.tell(ctx, r.to, &stateReply{err: r.err})
 			return
 		}
-		ctx.Send(r.to, &stateReply{state: j.stateNow()})
+		j.h.tell(ctx, r.to, &stateReply{state: j.stateNow()})
 	}
 }
 

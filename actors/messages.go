@@ -21,10 +21,13 @@ type EmitItem struct {
 	Data   json.RawMessage
 }
 
-// routed is what the job directory receives: a message for one job.
+// routed is what the job directory receives: a message for one job. local
+// marks one that another node forwarded here: it is served here, not forwarded
+// again (the sender's view of the owner is trusted; epochs keep it safe).
 type routed struct {
 	jobID string
 	msg   any
+	local bool
 }
 
 // createJob asks a job to exist; reply: *stateReply.

@@ -226,8 +226,8 @@ func (m *Membership) watch() {
 func (m *Membership) build() *View {
 	v := &View{Self: m.cfg.Meta.ID}
 	seen := map[string]bool{}
-	for _, n := range m.ml.Members() {
-		mem := Member{Meta: decodeMeta(n), State: stateName(n.State)}
+	for _, n := range m.ml.Members() { // alive or suspect (memberlist does not say which)
+		mem := Member{Meta: decodeMeta(n), State: StateAlive}
 		seen[mem.Meta.ID] = true
 		v.Members = append(v.Members, mem)
 	}
@@ -291,19 +291,6 @@ func decodeMeta(n *memberlist.Node) Meta {
 	return meta
 }
 
-func stateName(s memberlist.NodeStateType) string {
-	switch s {
-	case memberlist.StateAlive:
-		return StateAlive
-	case memberlist.StateSuspect:
-		return StateSuspect
-	case memberlist.StateLeft:
-		return StateLeft
-	default:
-		return StateDead
-	}
-}
-
 // delegate gives memberlist the node meta; it never calls back into memberlist.
 type delegate Membership
 
@@ -332,10 +319,29 @@ func (e *events) NotifyJoin(n *memberlist.Node) {
 }
 
 func (e *events) NotifyLeave(n *memberlist.Node) {
+	// memberlist (v0.7.0) does not update the Node.State it hands out, so it
+	// cannot tell a death from a leave here: a node that drained before it
+	// went (its meta says so) left, any other died.
+	meta := decodeMeta(n)
+	state := StateDead
+	if meta.Draining {
+		state = StateLeft
+	}
 	e.mu.Lock()
-	e.gone[n.Name] = Member{Meta: decodeMeta(n), State: stateName(n.State)}
+	e.gone[n.Name] = Member{Meta: meta, State: state}
 	e.mu.Unlock()
 	(*Membership)(e).signal()
 }
 
 func (e *events) NotifyUpdate(*memberlist.Node) { (*Membership)(e).signal() }
+
+// Owner returns the id and actor-remote address of the node that owns jobID
+// (actors.Placement).
+func (m *Membership) Owner(jobID string) (nodeID, remote string, ok bool) {
+	mem, ok := m.View().Owner(jobID)
+	return mem.Meta.ID, mem.Meta.Remote, ok
+}
+
+// Alive reports whether the member at an actor-remote address is alive or
+// suspect (actors.Placement).
+func (m *Membership) Alive(remote string) bool { return m.View().Alive(remote) }

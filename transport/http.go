@@ -22,6 +22,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 503, map[string]string{"status": "draining"})
 		return
 	}
+	if !s.cluster.Joined() {
+		writeJSON(w, 503, map[string]string{"status": "joining the cluster"})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.hub.Ready(ctx); err != nil {

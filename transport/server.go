@@ -67,6 +67,8 @@ type ClusterView interface {
 	// Members returns this node's id and every member's id, HTTP address and
 	// state (alive, suspect, dead, left). It does not block.
 	Members() (self string, members []Member)
+	// Joined reports whether the node is part of its cluster yet.
+	Joined() bool
 }
 
 // Member is one entry of GET /api/cluster.
@@ -219,6 +221,9 @@ func (s *Server) Addr() string {
 	}
 	return s.ln.Addr().String()
 }
+
+// SetDraining turns /readyz to 503 and refuses new WebSockets.
+func (s *Server) SetDraining() { s.draining.Store(true) }
 
 // Drain marks the node not ready, tells every client to reconnect elsewhere
 // after a jittered delay and closes the client sockets once that is written.

@@ -110,11 +110,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log = log.With("node", c.nodeID)
 	persistence.SetRedisLogger(log.With("component", "go-redis"))
-	if c.join != "" {
-		if strings.HasPrefix(c.store, "bolt:") {
-			return errors.New("--join needs a shared store: a bolt: file belongs to one node; use --store redis://…")
-		}
-		log.Warn("--join is accepted, but routing between nodes comes with the cluster release; this node runs as a cluster of one", "join", c.join)
+	if c.join != "" && strings.HasPrefix(c.store, "bolt:") {
+		return errors.New("--join needs a shared store: a bolt: file belongs to one node; use --store redis://… on every node")
 	}
 	if c.pprof != "" {
 		stopPprof, err := servePprof(c.pprof, log)
@@ -169,11 +166,23 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	acfg := actors.DefaultConfig()
-	acfg.NodeID, acfg.MaxSubscriptions, acfg.JobIdle = c.nodeID, c.maxSubs, c.jobIdle
+	acfg.NodeID, acfg.MaxSubscriptions, acfg.JobIdle, acfg.RemoteAddr = c.nodeID, c.maxSubs, c.jobIdle, c.remote
 	var _ actors.Store = n.store
 	if n.hub, err = actors.New(acfg, n.store, actors.NewMetrics(reg), log); err != nil {
 		return nil, err
 	}
+	mcfg := cluster.DefaultConfig()
+	mcfg.Gossip, mcfg.Logger = c.gossip, log.With("component", "gossip")
+	if c.join != "" {
+		mcfg.Join = strings.Split(c.join, ",")
+	}
+	mcfg.Meta = cluster.Meta{ID: c.nodeID, Remote: c.remote, HTTP: c.http, Version: version}
+	hub := n.hub
+	mcfg.OnChange = func(*cluster.View) { hub.MembershipChanged() }
+	if n.members, err = cluster.New(mcfg); err != nil {
+		return nil, err
+	}
+	n.hub.SetPlacement(n.members)
 	if err = n.hub.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -183,12 +192,6 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	if c.origins != "" {
 		tcfg.AllowedOrigins = strings.Split(c.origins, ",")
 	}
-	mcfg := cluster.DefaultConfig()
-	mcfg.Gossip, mcfg.Logger = c.gossip, log.With("component", "gossip")
-	mcfg.Meta = cluster.Meta{ID: c.nodeID, Remote: c.remote, HTTP: c.http, Version: version}
-	if n.members, err = cluster.New(mcfg); err != nil {
-		return nil, err
-	}
 	if n.server, err = transport.New(tcfg, n.hub, clusterView{n.members}, reg, log); err != nil {
 		return nil, err
 	}
@@ -196,7 +199,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	if err = n.server.Start(ctx); err != nil {
 		return nil, err
 	}
-	mcfg.Meta.HTTP = n.server.Addr()
+	mcfg.Meta.HTTP, mcfg.Meta.Remote = n.server.Addr(), n.hub.RemoteAddress()
 	if err = n.members.SetMeta(mcfg.Meta); err != nil {
 		return nil, err
 	}
@@ -211,10 +214,24 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	return n, nil
 }
 
-// shutdown drains clients, stops accepting, stops the actors (jobs release
-// their ownership), leaves the gossip and closes the store.
+// shutdown drains: /readyz turns 503, the node leaves placement and hands
+// its jobs off (their feeds elsewhere re-subscribe to the new owners), tells
+// its clients to reconnect elsewhere, then stops accepting, stops the actors,
+// leaves the gossip and closes the store.
 func (n *node) shutdown(ctx context.Context) error {
 	var errs []error
+	if n.server != nil {
+		n.server.SetDraining()
+	}
+	if n.members != nil && n.hub != nil && n.members.Joined() {
+		if err := n.members.SetDraining(); err != nil {
+			errs = append(errs, err)
+		}
+		n.hub.MembershipChanged()
+		for n.hub.ActiveJobs() > 0 && ctx.Err() == nil { // bounded by ctx (the drain timeout)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	if n.server != nil {
 		n.server.Drain()
 		select { // let the reconnect frames go out
@@ -242,6 +259,8 @@ func (n *node) shutdown(ctx context.Context) error {
 
 // clusterView adapts membership to what GET /api/cluster shows.
 type clusterView struct{ m *cluster.Membership }
+
+func (v clusterView) Joined() bool { return v.m.Joined() }
 
 func (v clusterView) Members() (string, []transport.Member) {
 	var out []transport.Member

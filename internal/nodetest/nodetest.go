@@ -2,6 +2,7 @@ package nodetest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -71,6 +72,7 @@ type Node struct {
 	args   []string
 	env    []string
 	HTTP   string // host:port
+	Gossip string // host:port
 	ID     string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -90,7 +92,8 @@ func Start(t testing.TB, o Options) *Node {
 	n := &Node{t: t, bin: bin, logs: &lockedBuffer{}}
 	n.HTTP = "127.0.0.1:" + strconv.Itoa(FreePort(t))
 	n.ID = "t" + strconv.Itoa(FreePort(t))
-	n.args = append([]string{"serve", "--http", n.HTTP, "--gossip", "127.0.0.1:" + strconv.Itoa(FreePort(t)),
+	n.Gossip = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	n.args = append([]string{"serve", "--http", n.HTTP, "--gossip", n.Gossip,
 		"--remote", "127.0.0.1:" + strconv.Itoa(FreePort(t)), "--node-id", n.ID, "--store", store,
 		"--log-level", "debug"}, o.Args...)
 	n.env = o.Env
@@ -271,4 +274,56 @@ func tail(s string, n int) string {
 		return s
 	}
 	return s[len(s)-n:]
+}
+
+// StartCluster runs n nodes on one shared store (a Redis URL), each joining the
+// first, and waits until every node sees n alive members.
+func StartCluster(t testing.TB, n int, store string, args ...string) []*Node {
+	t.Helper()
+	first := Start(t, Options{Store: store, Args: args})
+	nodes := []*Node{first}
+	for i := 1; i < n; i++ {
+		nodes = append(nodes, Start(t, Options{Store: store, Args: append([]string{"--join", first.Gossip}, args...)}))
+	}
+	WaitConverged(t, nodes, n, 30*time.Second)
+	return nodes
+}
+
+// WaitConverged waits until every node of nodes lists want alive members.
+func WaitConverged(t testing.TB, nodes []*Node, want int, d time.Duration) {
+	t.Helper()
+	for _, n := range nodes {
+		WaitFor(t, d, func() error {
+			alive, err := n.AliveMembers()
+			if err != nil {
+				return err
+			}
+			if alive != want {
+				return fmt.Errorf("node %s sees %d alive members, want %d", n.ID, alive, want)
+			}
+			return nil
+		})
+	}
+}
+
+// AliveMembers returns how many members GET /api/cluster lists as alive.
+func (n *Node) AliveMembers() (int, error) {
+	resp, err := http.Get(n.URL("/api/cluster"))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var c struct {
+		Members []struct{ State string } `json:"members"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		return 0, err
+	}
+	alive := 0
+	for _, m := range c.Members {
+		if m.State == "alive" {
+			alive++
+		}
+	}
+	return alive, nil
 }
