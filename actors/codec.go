@@ -70,7 +70,7 @@ type (
 )
 
 func toWirePID(p *actor.PID) wirePID { return wirePID{A: p.Address, I: p.Id} }
-func (w wirePID) pid() *actor.PID   { return actor.NewPID(w.A, w.I) }
+func (w wirePID) pid() *actor.PID    { return actor.NewPID(w.A, w.I) }
 
 func toWireErr(err error) *wireErr {
 	if err == nil {

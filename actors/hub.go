@@ -70,19 +70,19 @@ func DefaultLocalConfig() Config {
 // actors, on one actor system. Transport calls its methods; they are safe for
 // concurrent use.
 type Hub struct {
-	cfg     Config
-	store   Store
-	log     *slog.Logger
-	metrics *Metrics
-	system  *actor.ActorSystem
+	cfg       Config
+	store     Store
+	log       *slog.Logger
+	metrics   *Metrics
+	system    *actor.ActorSystem
 	jobs      *actor.PID // job directory
 	feeds     *actor.PID // feed directory
 	router    *actor.PID // carries job messages between nodes
 	remote    *remote.Remote
 	placement Placement
-	wg      sync.WaitGroup
-	mu      sync.Mutex // guards closed with wg.Add
-	closed  bool
+	wg        sync.WaitGroup
+	mu        sync.Mutex // guards closed with wg.Add
+	closed    bool
 }
 
 // New validates cfg and creates a hub; Start spawns its actors.
