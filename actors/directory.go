@@ -31,7 +31,7 @@ func newDirectory(kind string, spawn func(ctx actor.Context, id string, msg any,
 func (d *directory) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *routed:
-		if d.route != nil && !m.local && d.route(ctx, m) {
+		if d.route != nil && m.hops < maxHops && d.route(ctx, m) {
 			return
 		}
 		pid := d.children[m.jobID]
@@ -60,6 +60,8 @@ func (d *directory) Receive(ctx actor.Context) {
 				delete(d.children, id)
 			}
 		}
+	case *ownershipTick: // a job served here on another node's word moves on once views agree
+		ctx.Send(ctx.Self(), &membersChanged{})
 	case *membersChanged:
 		for id, pid := range d.children {
 			switch {
@@ -77,3 +79,7 @@ func (d *directory) Receive(ctx actor.Context) {
 
 // countChildren asks a directory how many children it routes to.
 type countChildren struct{}
+
+// ownershipTick makes the job directory check, every second, that it still
+// owns its children.
+type ownershipTick struct{}

@@ -66,6 +66,18 @@ type JobActor struct {
 	inflightReply  []reply
 
 	feeds map[string]*actor.PID
+
+	// gap refusals wait for a check that this incarnation still owns the job:
+	// a stale one (another node took the job over) must not tell a worker an
+	// offset it expects, since its memory is behind the store.
+	gapHeld   []reply
+	verifying bool
+}
+
+// epochChecked comes back from the store read that verifies ownership.
+type epochChecked struct {
+	epoch uint64
+	err   error
 }
 
 func newJobActor(h *Hub, id string, create *createJob, sender *actor.PID) *JobActor {
@@ -82,6 +94,8 @@ func (j *JobActor) Receive(ctx actor.Context) {
 		j.onActivated(ctx, m)
 	case *appendDone:
 		j.onAppendDone(ctx, m)
+	case *epochChecked:
+		j.onEpochChecked(ctx, m)
 	case *passivate:
 		if j.phase != jobFailed {
 			j.phase = jobPassivating
@@ -205,12 +219,55 @@ func (j *JobActor) onEmit(ctx actor.Context, m *emit, sender *actor.PID) {
 		if it.Offset != NoOffset && it.Offset > j.st.NextOffset {
 			err = &events.CodedError{Code: events.CodeOffsetGap,
 				Err: fmt.Errorf("job %s: offset %d is past the next expected offset %d; resend from %d", j.id, it.Offset, j.st.NextOffset, j.st.NextOffset)}
-			break
+			j.holdGap(ctx, reply{to: sender, kind: replyEmit, err: err})
+			j.flush(ctx)
+			return
 		}
 		j.append(it.Name, it.Data, it.Offset)
 	}
 	j.later(ctx, reply{to: sender, kind: replyEmit, err: err})
 	j.flush(ctx)
+}
+
+// holdGap keeps an offset_gap refusal until the store confirms this
+// incarnation still owns the job.
+func (j *JobActor) holdGap(ctx actor.Context, r reply) {
+	j.gapHeld = append(j.gapHeld, r)
+	if j.verifying {
+		return
+	}
+	j.verifying = true
+	self, store, id, timeout := ctx.Self(), j.h.store, j.id, j.h.cfg.StoreTimeout
+	j.h.async(func() {
+		c, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		st, err := store.Snapshot(c, id)
+		j.h.system.Root.Send(self, &epochChecked{epoch: st.Epoch, err: err})
+	})
+}
+
+func (j *JobActor) onEpochChecked(ctx actor.Context, m *epochChecked) {
+	j.verifying = false
+	held := j.gapHeld
+	j.gapHeld = nil
+	if m.err == nil && m.epoch == j.durable.Epoch {
+		for _, r := range held {
+			j.later(ctx, r)
+		}
+		return
+	}
+	var err error = &events.CodedError{Code: events.CodeUnavailable, Err: fmt.Errorf("job %s moved to another incarnation; retry", j.id)}
+	if m.err != nil {
+		err = storeError("check", j.id, m.err)
+	}
+	for _, r := range held {
+		r.err = err
+		j.later(ctx, r)
+	}
+	if m.err == nil && j.phase != jobFailed { // stale: stop, the next request reaches the real owner
+		j.fail(ctx)
+		j.stopIfDone(ctx)
+	}
 }
 
 func (j *JobActor) onCancel(ctx actor.Context, m *cancelJob, sender *actor.PID) {
@@ -354,7 +411,7 @@ func (j *JobActor) fail(ctx actor.Context) {
 }
 
 func (j *JobActor) stopIfDone(ctx actor.Context) {
-	if (j.phase == jobPassivating || j.phase == jobFailed) && !j.inflight && len(j.pending) == 0 {
+	if (j.phase == jobPassivating || j.phase == jobFailed) && !j.inflight && len(j.pending) == 0 && !j.verifying {
 		ctx.Stop(ctx.Self())
 	}
 }

@@ -21,14 +21,18 @@ type EmitItem struct {
 	Data   json.RawMessage
 }
 
-// routed is what the job directory receives: a message for one job. local
-// marks one that another node forwarded here: it is served here, not forwarded
-// again (the sender's view of the owner is trusted; epochs keep it safe).
+// routed is what the job directory receives: a message for one job. hops
+// counts the nodes that forwarded it: a node whose view names another owner
+// forwards it again, up to maxHops; then it is served where it is (views
+// converge within a second or so, and epochs keep a wrong guess safe).
 type routed struct {
 	jobID string
 	msg   any
-	local bool
+	hops  uint32
 }
+
+// maxHops bounds how often a job message is forwarded between nodes.
+const maxHops = 2
 
 // createJob asks a job to exist; reply: *stateReply.
 type createJob struct {

@@ -28,6 +28,7 @@ type forward struct {
 	msg    any
 	sender *actor.PID
 	remote string // the owner's actor-remote address
+	hops   uint32 // forwards so far
 }
 
 // membersChanged tells the router and the directories that the view changed.
@@ -101,7 +102,7 @@ func (r *Router) onForward(ctx actor.Context, m *forward, rerouted bool) {
 		r.h.log.Error("router: cannot encode a job message", "job", m.jobID, "err", err)
 		return
 	}
-	env := &clusterpb.Envelope{Version: codecVersion, JobId: m.jobID, From: r.h.addr(), Msg: name, Payload: payload}
+	env := &clusterpb.Envelope{Version: codecVersion, JobId: m.jobID, From: r.h.addr(), Msg: name, Payload: payload, Hops: m.hops + 1}
 	if isRequest(m.msg) {
 		r.nextID++
 		env.Kind, env.ReqId = kindReq, r.nextID
@@ -125,9 +126,9 @@ func (r *Router) reroute(ctx actor.Context, p *pendingReq) {
 	case !ok:
 		r.fail(ctx, p, &events.CodedError{Code: events.CodeUnavailable, Err: fmt.Errorf("job %s: no node can own it now; retry", p.jobID)})
 	case nodeID == r.h.cfg.NodeID:
-		ctx.RequestWithCustomSender(r.h.jobs, &routed{jobID: p.jobID, msg: p.msg, local: true}, p.sender)
+		ctx.RequestWithCustomSender(r.h.jobs, &routed{jobID: p.jobID, msg: p.msg, hops: maxHops}, p.sender)
 	default:
-		r.onForward(ctx, &forward{jobID: p.jobID, msg: p.msg, sender: p.sender, remote: remote}, true)
+		r.onForward(ctx, &forward{jobID: p.jobID, msg: p.msg, sender: p.sender, remote: remote, hops: maxHops - 1}, true)
 	}
 }
 
@@ -159,7 +160,7 @@ func (r *Router) onEnvelope(ctx actor.Context, env *clusterpb.Envelope) {
 	switch env.Kind {
 	case kindReq:
 		from, reqID := env.From, env.ReqId
-		f := ctx.RequestFuture(r.h.jobs, &routed{jobID: env.JobId, msg: msg, local: true}, r.h.cfg.RequestTimeout)
+		f := ctx.RequestFuture(r.h.jobs, &routed{jobID: env.JobId, msg: msg, hops: env.Hops}, r.h.cfg.RequestTimeout)
 		ctx.ReenterAfter(f, func(res any, err error) {
 			if err != nil {
 				res = &stateReply{err: &events.CodedError{Code: events.CodeTimeout, Err: fmt.Errorf("job %s did not answer in time; retry", env.JobId)}}
@@ -185,7 +186,7 @@ func (r *Router) onEnvelope(ctx actor.Context, env *clusterpb.Envelope) {
 			ctx.Send(p.sender, msg)
 		}
 	case kindRoute:
-		ctx.Send(r.h.jobs, &routed{jobID: env.JobId, msg: msg, local: true})
+		ctx.Send(r.h.jobs, &routed{jobID: env.JobId, msg: msg, hops: env.Hops})
 	case kindTell:
 		ctx.Send(actor.NewPID(r.h.addr(), env.Target), msg)
 	default:

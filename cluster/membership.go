@@ -59,14 +59,15 @@ func DefaultConfig() Config {
 
 // Membership is this node's memberlist member and its view of the cluster.
 type Membership struct {
-	cfg    Config
+	cfg    Config // cfg.Meta changes (under mu); the rest does not
+	self   string // cfg.Meta.ID, which never changes
 	ml     *memberlist.Memberlist
 	view   atomic.Pointer[View]
 	joined atomic.Bool
 
-	mu   sync.Mutex // meta, gone
-	meta []byte
-	gone map[string]Member // dead or left nodes, by id
+	mu      sync.Mutex // meta, members
+	meta    []byte
+	members map[string]Member // by memberlist name, kept from memberlist's events
 
 	changed chan struct{}
 	stop    chan struct{}
@@ -96,7 +97,7 @@ func New(cfg Config) (*Membership, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Membership{cfg: cfg, gone: map[string]Member{}, changed: make(chan struct{}, 1), stop: make(chan struct{})}
+	m := &Membership{cfg: cfg, self: cfg.Meta.ID, members: map[string]Member{}, changed: make(chan struct{}, 1), stop: make(chan struct{})}
 	if err := m.SetMeta(cfg.Meta); err != nil {
 		return nil, err
 	}
@@ -115,6 +116,10 @@ func (m *Membership) SetMeta(meta Meta) error {
 		return fmt.Errorf("node meta is %d bytes; memberlist allows %d (shorten --node-id or the addresses)", len(b), memberlist.MetaMaxSize)
 	}
 	m.mu.Lock()
+	if meta.ID != m.self {
+		m.mu.Unlock()
+		return fmt.Errorf("node meta: the id %q cannot change to %q", m.self, meta.ID)
+	}
 	m.cfg.Meta, m.meta = meta, b
 	ml := m.ml
 	m.mu.Unlock()
@@ -148,7 +153,7 @@ func (m *Membership) Start() error {
 		return fmt.Errorf("gossip address %q: bad port", m.cfg.Gossip)
 	}
 	c := memberlist.DefaultLANConfig()
-	c.Name = m.cfg.Meta.ID
+	c.Name = m.self
 	c.BindAddr, c.BindPort = host, port
 	c.AdvertiseAddr, c.AdvertisePort = host, port
 	c.ProbeInterval, c.ProbeTimeout, c.SuspicionMult = m.cfg.ProbeInterval, m.cfg.ProbeTimeout, m.cfg.SuspicionMult
@@ -170,17 +175,17 @@ func (m *Membership) Start() error {
 		m.joined.Store(true)
 	} else {
 		m.wg.Add(1)
-		go m.join()
+		go m.join(ml)
 	}
 	m.signal()
 	return nil
 }
 
 // join tries the join addresses until one answers or Stop.
-func (m *Membership) join() {
+func (m *Membership) join(ml *memberlist.Memberlist) {
 	defer m.wg.Done()
 	for attempt := 0; ; attempt++ {
-		n, err := m.ml.Join(m.cfg.Join)
+		n, err := ml.Join(m.cfg.Join)
 		if n > 0 {
 			m.joined.Store(true)
 			m.cfg.Logger.Info("joined the cluster", "via", m.cfg.Join, "contacted", n)
@@ -223,19 +228,14 @@ func (m *Membership) watch() {
 	}
 }
 
+// build makes a view from the members recorded by the event callbacks (the
+// *Node that memberlist's Members() returns is memberlist's own and changes
+// under it: reading it outside its callbacks is a data race).
 func (m *Membership) build() *View {
-	v := &View{Self: m.cfg.Meta.ID}
-	seen := map[string]bool{}
-	for _, n := range m.ml.Members() { // alive or suspect (memberlist does not say which)
-		mem := Member{Meta: decodeMeta(n), State: StateAlive}
-		seen[mem.Meta.ID] = true
-		v.Members = append(v.Members, mem)
-	}
+	v := &View{Self: m.self}
 	m.mu.Lock()
-	for id, mem := range m.gone {
-		if !seen[id] {
-			v.Members = append(v.Members, mem)
-		}
+	for _, mem := range m.members {
+		v.Members = append(v.Members, mem)
 	}
 	m.mu.Unlock()
 	sort.Slice(v.Members, func(i, j int) bool { return v.Members[i].Meta.ID < v.Members[j].Meta.ID })
@@ -281,7 +281,7 @@ func (m *Membership) Stop(timeout time.Duration) error {
 func (m *Membership) View() *View { return m.view.Load() }
 
 // Self returns this node's id.
-func (m *Membership) Self() string { return m.cfg.Meta.ID }
+func (m *Membership) Self() string { return m.self }
 
 func decodeMeta(n *memberlist.Node) Meta {
 	var meta Meta
@@ -307,13 +307,18 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d *delegate) LocalState(join bool) []byte                { return nil }
 func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
 
-// events records joins and departures and wakes the watcher; memberlist calls
-// it under its own lock, so it only notes and signals.
+// events records joins, updates and departures and wakes the watcher;
+// memberlist calls it under its own lock, so it only copies and signals.
 type events Membership
 
-func (e *events) NotifyJoin(n *memberlist.Node) {
+func (e *events) NotifyJoin(n *memberlist.Node) { e.alive(n) }
+
+func (e *events) NotifyUpdate(n *memberlist.Node) { e.alive(n) }
+
+func (e *events) alive(n *memberlist.Node) {
+	mem := Member{Meta: decodeMeta(n), State: StateAlive} // alive or suspect: memberlist does not say which
 	e.mu.Lock()
-	delete(e.gone, n.Name)
+	e.members[n.Name] = mem
 	e.mu.Unlock()
 	(*Membership)(e).signal()
 }
@@ -328,12 +333,10 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 		state = StateLeft
 	}
 	e.mu.Lock()
-	e.gone[n.Name] = Member{Meta: meta, State: state}
+	e.members[n.Name] = Member{Meta: meta, State: state}
 	e.mu.Unlock()
 	(*Membership)(e).signal()
 }
-
-func (e *events) NotifyUpdate(*memberlist.Node) { (*Membership)(e).signal() }
 
 // Owner returns the id and actor-remote address of the node that owns jobID
 // (actors.Placement).

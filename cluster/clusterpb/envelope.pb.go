@@ -48,7 +48,10 @@ type Envelope struct {
 	// msg names the message inside payload (emit, createJob, jobEvents, …).
 	Msg string `protobuf:"bytes,7,opt,name=msg,proto3" json:"msg,omitempty"`
 	// payload is the message, JSON-encoded.
-	Payload       []byte `protobuf:"bytes,8,opt,name=payload,proto3" json:"payload,omitempty"`
+	Payload []byte `protobuf:"bytes,8,opt,name=payload,proto3" json:"payload,omitempty"`
+	// hops counts the nodes a job message was forwarded through; past a bound
+	// the receiving node serves it even if its own view names another owner.
+	Hops          uint32 `protobuf:"varint,9,opt,name=hops,proto3" json:"hops,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -139,11 +142,18 @@ func (x *Envelope) GetPayload() []byte {
 	return nil
 }
 
+func (x *Envelope) GetHops() uint32 {
+	if x != nil {
+		return x.Hops
+	}
+	return 0
+}
+
 var File_cluster_clusterpb_envelope_proto protoreflect.FileDescriptor
 
 const file_cluster_clusterpb_envelope_proto_rawDesc = "" +
 	"\n" +
-	" cluster/clusterpb/envelope.proto\x12\x13actorhub.cluster.v1\"\xbe\x01\n" +
+	" cluster/clusterpb/envelope.proto\x12\x13actorhub.cluster.v1\"\xd2\x01\n" +
 	"\bEnvelope\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x15\n" +
@@ -152,7 +162,8 @@ const file_cluster_clusterpb_envelope_proto_rawDesc = "" +
 	"\x06job_id\x18\x05 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04from\x18\x06 \x01(\tR\x04from\x12\x10\n" +
 	"\x03msg\x18\a \x01(\tR\x03msg\x12\x18\n" +
-	"\apayload\x18\b \x01(\fR\apayloadB0Z.github.com/actorhub/actorhub/cluster/clusterpbb\x06proto3"
+	"\apayload\x18\b \x01(\fR\apayload\x12\x12\n" +
+	"\x04hops\x18\t \x01(\rR\x04hopsB0Z.github.com/actorhub/actorhub/cluster/clusterpbb\x06proto3"
 
 var (
 	file_cluster_clusterpb_envelope_proto_rawDescOnce sync.Once

@@ -210,6 +210,15 @@ func (n *Node) Restart(t testing.TB) {
 	n.run(t)
 }
 
+// RestartWith is Restart with flags added to the ones it started with (for
+// example a --join for a node that was the first of its cluster).
+func (n *Node) RestartWith(t testing.TB, extra ...string) {
+	t.Helper()
+	n.Kill()
+	n.args = append(n.args, extra...)
+	n.run(t)
+}
+
 // Logs returns what the node wrote so far.
 func (n *Node) Logs() string { return n.logs.String() }
 
