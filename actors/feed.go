@@ -107,7 +107,7 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 func (f *JobFeed) subscribe(ctx actor.Context) {
 	ctx.Send(f.h.jobs, &routed{jobID: f.id, msg: &subscribeJob{feed: ctx.Self()}})
 	f.subscribes++
-	f.h.after(f.h.cfg.RequestTimeout/4+f.h.backoff(f.attempts), ctx.Self(), &resubscribe{n: f.subscribes})
+	f.h.after(time.Second+f.h.backoff(f.attempts), ctx.Self(), &resubscribe{n: f.subscribes})
 }
 
 func (f *JobFeed) onSubscribed(ctx actor.Context, m *jobSubscribed) {

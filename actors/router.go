@@ -45,7 +45,12 @@ type pendingReq struct {
 	remote   string
 	deadline time.Time
 	rerouted bool
+	oneWay   bool // a route: dropped silently at its deadline
 }
+
+// routeKeep is how long a one-way job message is kept for a reroute: about
+// the time failure detection takes.
+const routeKeep = 3 * time.Second
 
 // Router carries job messages between nodes, each wrapped in the one stable
 // envelope type. Outbound, it forwards requests to the owner's router and keeps
@@ -89,6 +94,9 @@ func (r *Router) Receive(ctx actor.Context) {
 		for id, p := range r.pending {
 			if now.After(p.deadline) {
 				delete(r.pending, id)
+				if p.oneWay {
+					continue
+				}
 				r.fail(ctx, p, &events.CodedError{Code: events.CodeTimeout,
 					Err: fmt.Errorf("job %s: node %s did not answer in time; retry", p.jobID, p.remote)})
 			}
@@ -103,14 +111,18 @@ func (r *Router) onForward(ctx actor.Context, m *forward, rerouted bool) {
 		return
 	}
 	env := &clusterpb.Envelope{Version: codecVersion, JobId: m.jobID, From: r.h.addr(), Msg: name, Payload: payload, Hops: m.hops + 1}
+	r.nextID++
+	p := &pendingReq{jobID: m.jobID, msg: m.msg, sender: m.sender, remote: m.remote,
+		deadline: time.Now().Add(r.h.cfg.RequestTimeout), rerouted: rerouted}
 	if isRequest(m.msg) {
-		r.nextID++
 		env.Kind, env.ReqId = kindReq, r.nextID
-		r.pending[r.nextID] = &pendingReq{jobID: m.jobID, msg: m.msg, sender: m.sender, remote: m.remote,
-			deadline: time.Now().Add(r.h.cfg.RequestTimeout), rerouted: rerouted}
 	} else {
-		env.Kind = kindRoute
+		// a one-way message (a feed's subscribe) gets no answer through here,
+		// but is kept a moment: if its node dies meanwhile it goes to the new
+		// owner instead of being lost with it
+		env.Kind, p.oneWay, p.deadline = kindRoute, true, time.Now().Add(routeKeep)
 	}
+	r.pending[r.nextID] = p
 	ctx.Send(routerOf(m.remote), env)
 }
 
@@ -125,6 +137,8 @@ func (r *Router) reroute(ctx actor.Context, p *pendingReq) {
 	switch {
 	case !ok:
 		r.fail(ctx, p, &events.CodedError{Code: events.CodeUnavailable, Err: fmt.Errorf("job %s: no node can own it now; retry", p.jobID)})
+	case nodeID == r.h.cfg.NodeID && p.oneWay:
+		ctx.Send(r.h.jobs, &routed{jobID: p.jobID, msg: p.msg, hops: maxHops})
 	case nodeID == r.h.cfg.NodeID:
 		ctx.RequestWithCustomSender(r.h.jobs, &routed{jobID: p.jobID, msg: p.msg, hops: maxHops}, p.sender)
 	default:
@@ -134,6 +148,12 @@ func (r *Router) reroute(ctx actor.Context, p *pendingReq) {
 
 // fail answers a forwarded request with err, in the form its sender expects.
 func (r *Router) fail(ctx actor.Context, p *pendingReq, err error) {
+	if p.oneWay {
+		if sub, ok := p.msg.(*subscribeJob); ok {
+			r.h.tell(ctx, sub.feed, &jobSubscribed{jobID: p.jobID, err: err})
+		}
+		return
+	}
 	if p.sender == nil {
 		return
 	}

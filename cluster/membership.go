@@ -39,6 +39,9 @@ type Config struct {
 	// scales how long a suspect node has to refute before it is declared dead.
 	ProbeInterval, ProbeTimeout time.Duration
 	SuspicionMult               int
+	// SuspicionMaxTimeoutMult bounds how much longer a suspicion may last
+	// when few peers confirm it.
+	SuspicionMaxTimeoutMult int
 	// PushPullInterval is the period of full state syncs (they speed up
 	// convergence after a join).
 	PushPullInterval time.Duration
@@ -54,7 +57,7 @@ type Config struct {
 // stretching the timeouts of a node that is merely busy.
 func DefaultConfig() Config {
 	return Config{Gossip: "127.0.0.1:7946", ProbeInterval: 200 * time.Millisecond,
-		ProbeTimeout: 400 * time.Millisecond, SuspicionMult: 3, PushPullInterval: 5 * time.Second}
+		ProbeTimeout: 400 * time.Millisecond, SuspicionMult: 3, SuspicionMaxTimeoutMult: 2, PushPullInterval: 5 * time.Second}
 }
 
 // Membership is this node's memberlist member and its view of the cluster.
@@ -93,6 +96,9 @@ func New(cfg Config) (*Membership, error) {
 	}
 	if cfg.SuspicionMult <= 0 {
 		cfg.SuspicionMult = d.SuspicionMult
+	}
+	if cfg.SuspicionMaxTimeoutMult <= 0 {
+		cfg.SuspicionMaxTimeoutMult = d.SuspicionMaxTimeoutMult
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -157,6 +163,11 @@ func (m *Membership) Start() error {
 	c.BindAddr, c.BindPort = host, port
 	c.AdvertiseAddr, c.AdvertisePort = host, port
 	c.ProbeInterval, c.ProbeTimeout, c.SuspicionMult = m.cfg.ProbeInterval, m.cfg.ProbeTimeout, m.cfg.SuspicionMult
+	// A suspicion lasts SuspicionMult probe intervals once enough peers
+	// confirm it, and up to SuspicionMaxTimeoutMult times that with fewer
+	// confirmations: in a small cluster (3 nodes, 1 possible confirmation)
+	// memberlist's default 6 stretches a death to ~4 s.
+	c.SuspicionMaxTimeoutMult = m.cfg.SuspicionMaxTimeoutMult
 	c.GossipInterval = 100 * time.Millisecond
 	c.PushPullInterval = m.cfg.PushPullInterval
 	c.Delegate = (*delegate)(m)
