@@ -7,7 +7,7 @@ FUZZTIME  ?= 5s
 FUZZ_TARGETS := ./events:FuzzDecodeFrame ./events:FuzzNormalizeData ./events:FuzzDecodeEvent \
 	./transport:FuzzDecodeEventsBody ./persistence:FuzzDecodeSnapshot ./client:FuzzClientDecode
 
-.PHONY: run demo build test race lint vet fmt fuzz bench chaos clean proto
+.PHONY: run demo build test race lint vet fmt fuzz bench chaos clean proto failover cluster
 
 ## run: one node, embedded store, demo worker; open http://127.0.0.1:8080/
 run: build
@@ -57,3 +57,11 @@ proto:
 	command -v protoc >/dev/null || { echo "make proto needs protoc: apt-get install protobuf-compiler"; exit 1; }
 	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
 	protoc --plugin=protoc-gen-go=bin/protoc-gen-go --go_out=. --go_opt=paths=source_relative cluster/clusterpb/envelope.proto
+
+## failover: kill -9 the owner of streaming jobs 20 times (3 nodes, real redis) and print the stall percentiles
+failover:
+	ACTORHUB_KILLS=$${KILLS:-20} ACTORHUB_FAILOVER_OUT=$${OUT:-/dev/null} $(GO) test -count=1 -timeout 30m -v -run 'TestFailoverStall$$' ./internal/e2e/ | grep -E 'failover_test|^(ok|FAIL|---)'
+
+## cluster: the full cluster tests (kill -9, SIGSTOP, join + rolling restart, failover stall) under -race
+cluster:
+	$(GO) test -race -count=1 -timeout 30m -v -run 'TestCluster|TestFailoverStall' ./internal/e2e/ | grep -E '^(ok|FAIL|---|\s+\w+_test)'
