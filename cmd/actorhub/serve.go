@@ -30,6 +30,8 @@ type serveConfig struct {
 	demo                                                                                 bool
 	frameLimit, maxSubs, outbound                                                        int
 	ping, retention, drainTimeout, jobIdle                                               time.Duration
+	probeInterval, probeTimeout                                                          time.Duration
+	suspicionMult, suspicionMaxMult                                                      int
 }
 
 func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -55,6 +57,11 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.DurationVar(&c.retention, "retention", 24*time.Hour, "how long a finished job stays in the store")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 30*time.Second, "bound on a graceful shutdown (SIGTERM)")
 	fs.DurationVar(&c.jobIdle, "job-idle", time.Minute, "passivate a job actor nobody watches after this long idle")
+	cd := cluster.DefaultConfig()
+	fs.DurationVar(&c.probeInterval, "probe-interval", cd.ProbeInterval, "gossip failure detection: how often a member probes another")
+	fs.DurationVar(&c.probeTimeout, "probe-timeout", cd.ProbeTimeout, "gossip failure detection: how long a probe waits for its ack")
+	fs.IntVar(&c.suspicionMult, "suspicion-mult", cd.SuspicionMult, "gossip failure detection: probe intervals a suspect has to refute before it is declared dead")
+	fs.IntVar(&c.suspicionMaxMult, "suspicion-max-mult", cd.SuspicionMaxTimeoutMult, "gossip failure detection: how much longer a suspicion may last when few members confirm it")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -173,6 +180,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	}
 	mcfg := cluster.DefaultConfig()
 	mcfg.Gossip, mcfg.Logger = c.gossip, log.With("component", "gossip")
+	mcfg.ProbeInterval, mcfg.ProbeTimeout, mcfg.SuspicionMult, mcfg.SuspicionMaxTimeoutMult = c.probeInterval, c.probeTimeout, c.suspicionMult, c.suspicionMaxMult
 	if c.join != "" {
 		mcfg.Join = strings.Split(c.join, ",")
 	}

@@ -92,7 +92,9 @@ func TestFailoverStall(t *testing.T) {
 		nodetest.WaitConverged(t, nodes, 3, 30*time.Second)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))].Round(time.Millisecond) }
+	pct := func(p float64) time.Duration {
+		return all[min(len(all)-1, int(p*float64(len(all))))].Round(time.Millisecond)
+	}
 	t.Logf("failover stall over %d kills, %d streams: p50 %v p99 %v max %v", kills, len(all), pct(0.50), pct(0.99), all[len(all)-1].Round(time.Millisecond))
 	if out := os.Getenv("ACTORHUB_FAILOVER_OUT"); out != "" {
 		line := fmt.Sprintf("| %d | %d | %v | %v | %v |\n", kills, len(all), pct(0.50), pct(0.99), all[len(all)-1].Round(time.Millisecond))
