@@ -1,0 +1,50 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/actorhub/actorhub/internal/nodetest"
+	"github.com/actorhub/actorhub/internal/redistest"
+)
+
+// TestClusterBusyNodesStayAlive: with both cores saturated (two busy loops
+// beside the three nodes), failure detection must not declare anyone dead: a
+// busy node is not a dead one. ACTORHUB_BUSY_SECONDS sets how long (default 10).
+func TestClusterBusyNodesStayAlive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("saturates the machine")
+	}
+	secs := 10
+	if v := os.Getenv("ACTORHUB_BUSY_SECONDS"); v != "" {
+		fmt.Sscan(v, &secs)
+	}
+	rs := redistest.Start(t)
+	nodes := nodetest.StartCluster(t, 3, rs.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs)*time.Second)
+	defer cancel()
+	for i := 0; i < 2; i++ { // one busy loop per core, bounded by ctx
+		cmd := exec.CommandContext(ctx, "sh", "-c", "while :; do :; done")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Wait()
+	}
+	worst := 3
+	for ctx.Err() == nil {
+		for _, n := range nodes {
+			alive, err := n.AliveMembers()
+			if err == nil {
+				worst = min(worst, alive)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if worst != 3 {
+		t.Fatalf("a busy member was declared dead: some node saw only %d alive of 3", worst)
+	}
+}
