@@ -5,7 +5,7 @@ PKGS      := ./...
 FUZZTIME  ?= 5s
 # every seeded fuzz target: package:Target
 FUZZ_TARGETS := ./events:FuzzDecodeFrame ./events:FuzzNormalizeData ./events:FuzzDecodeEvent \
-	./transport:FuzzDecodeEventsBody ./persistence:FuzzDecodeSnapshot ./client:FuzzClientDecode
+	./transport:FuzzDecodeEventsBody ./persistence:FuzzDecodeSnapshot ./client:FuzzClientDecode ./actors:FuzzDecodeMsg
 
 .PHONY: run demo build test race lint vet fmt fuzz bench chaos clean proto failover cluster
 
