@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/actorhub/actorhub/internal/freeport"
 )
 
 var (
@@ -222,23 +223,15 @@ func (n *Node) RestartWith(t testing.TB, extra ...string) {
 // Logs returns what the node wrote so far.
 func (n *Node) Logs() string { return n.logs.String() }
 
-// FreePort returns a loopback port that was free (TCP and UDP) a moment ago.
+// FreePort returns a loopback port, free for TCP and UDP a moment ago, outside
+// the ephemeral range (a node restarted on its ports finds them free).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("free port: %v", err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if pc, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			pc.Close()
-			return port
-		}
+	p, err := freeport.Pick()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port with both TCP and UDP")
-	return 0
+	return p
 }
 
 // WaitFor polls fn every 20ms until it returns nil or d passes.

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/actorhub/actorhub/internal/freeport"
 )
 
 // SkipEnv is the environment variable that lets tests skip (instead of fail)
@@ -266,14 +268,9 @@ func command(addr, cmd string) (string, error) {
 	return string(buf[:n]), nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort picks a port outside the ephemeral range: the server may be
+// restarted on it after a while (see package freeport).
+func freePort() (int, error) { return freeport.Pick() }
 
 // tail returns the end of a log file, for error messages.
 func tail(path string) string {
