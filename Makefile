@@ -65,3 +65,7 @@ failover:
 ## cluster: the full cluster tests (kill -9, SIGSTOP, join + rolling restart, failover stall) under -race
 cluster:
 	$(GO) test -race -count=1 -timeout 30m -v -run 'TestCluster|TestFailoverStall' ./internal/e2e/ | grep -E '^(ok|FAIL|---|\s+\w+_test)'
+
+## chaos: 5 minutes of every fault kind on 3 nodes (SEED=…, DURATION=…); report and timeline in results/chaos-<seed>/
+chaos: build
+	./$(BIN) chaos --duration $${DURATION:-5m} --every 5s --seed $${SEED:-1} --out results/chaos-$${SEED:-1}

@@ -35,6 +35,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "chaos":
+		return runChaos(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "actorhub", version)
 		return nil
@@ -52,6 +54,7 @@ func usage(w io.Writer) {
 usage:
   actorhub serve [flags]   run a node (actorhub serve -h lists the flags)
   actorhub bench [flags]   start a node and measure it under load (actorhub bench -h)
+  actorhub chaos [flags]   run a local cluster, inject faults, check the invariants (actorhub chaos -h)
   actorhub version
 `)
 }

@@ -1,0 +1,95 @@
+package chaos
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Fault kinds.
+const (
+	FaultKill         = "kill"          // SIGKILL a node; it restarts after a pause
+	FaultStop         = "stop"          // SIGSTOP a node past failure detection, then SIGCONT
+	FaultTerm         = "term"          // SIGTERM (drain, exit 0 expected), then start it again
+	FaultRestart      = "restart"       // SIGKILL and start again at once
+	FaultRedisRestart = "redis-restart" // SIGKILL redis-server, start it again (AOF keeps what it acked)
+)
+
+// AllFaults lists every kind.
+var AllFaults = []string{FaultKill, FaultStop, FaultTerm, FaultRestart, FaultRedisRestart}
+
+// Config describes one chaos run.
+type Config struct {
+	// Bin is the actorhub binary the nodes run.
+	Bin string
+	// Nodes is the cluster size.
+	Nodes int
+	// Store is a shared store URL to use instead of a private redis-server
+	// (then redis-restart faults are skipped).
+	Store string
+	// Faults are the kinds to inject, in a seeded random order.
+	Faults []string
+	// Every is the mean time between faults (±25 %, seeded); Duration the
+	// length of the streaming phase.
+	Every, Duration time.Duration
+	// Seed makes the schedule (kinds, targets, jitter) reproducible.
+	Seed int64
+	// Jobs streaming at once, Rate chunks/s per job, Clients subscriber
+	// connections (spread over the nodes, each following every job).
+	Jobs    int
+	Rate    float64
+	Clients int
+	// Dir receives the nodes' logs, report.json and timeline.svg.
+	Dir string
+	// Progress receives one line per fault and the summary.
+	Progress io.Writer
+}
+
+// DefaultConfig is a one-minute run of every fault kind on 3 nodes.
+func DefaultConfig() Config {
+	return Config{Nodes: 3, Faults: AllFaults, Every: 5 * time.Second, Duration: 60 * time.Second, Seed: 1,
+		Jobs: 12, Rate: 20, Clients: 6}
+}
+
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	if c.Nodes <= 0 {
+		c.Nodes = d.Nodes
+	}
+	if len(c.Faults) == 0 {
+		c.Faults = d.Faults
+	}
+	if c.Every <= 0 {
+		c.Every = d.Every
+	}
+	if c.Duration <= 0 {
+		c.Duration = d.Duration
+	}
+	if c.Jobs <= 0 {
+		c.Jobs = d.Jobs
+	}
+	if c.Rate <= 0 {
+		c.Rate = d.Rate
+	}
+	if c.Clients <= 0 {
+		c.Clients = d.Clients
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	for _, f := range c.Faults {
+		switch f {
+		case FaultKill, FaultStop, FaultTerm, FaultRestart, FaultRedisRestart:
+		default:
+			return c, fmt.Errorf("chaos: unknown fault %q; use %s", f, strings.Join(AllFaults, ","))
+		}
+	}
+	if c.Bin == "" || c.Dir == "" {
+		return c, fmt.Errorf("chaos: Bin and Dir are required")
+	}
+	if c.Nodes < 2 {
+		return c, fmt.Errorf("chaos: --nodes %d: faults need at least 2 nodes", c.Nodes)
+	}
+	return c, nil
+}

@@ -1,0 +1,211 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/actorhub/actorhub/internal/freeport"
+)
+
+// proc is one child process the harness owns (a node or redis-server).
+type proc struct {
+	name   string
+	bin    string
+	args   []string
+	log    *os.File
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	expect bool // an exit now is the harness's doing
+	exits  []string
+}
+
+func (p *proc) start() error {
+	cmd := exec.Command(p.bin, p.args...)
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	cmd.Env = cleanEnv()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", p.name, err)
+	}
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.cmd, p.done, p.expect = cmd, done, false
+	p.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		p.mu.Lock()
+		if !p.expect {
+			p.exits = append(p.exits, fmt.Sprintf("%s exited on its own: %v", p.name, err))
+		}
+		p.mu.Unlock()
+		close(done)
+	}()
+	return nil
+}
+
+// signal sends sig; expected marks the exit it may cause as the harness's.
+func (p *proc) signal(sig syscall.Signal, expected bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if expected {
+		p.expect = true
+	}
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(sig)
+	}
+}
+
+// wait waits up to d for the process to exit; it returns the exit code, or
+// -1 when it is still running.
+func (p *proc) wait(d time.Duration) int {
+	p.mu.Lock()
+	done, cmd := p.done, p.cmd
+	p.mu.Unlock()
+	select {
+	case <-done:
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		return -1
+	}
+}
+
+func (p *proc) kill() {
+	p.signal(syscall.SIGCONT, true)
+	p.signal(syscall.SIGKILL, true)
+	p.wait(10 * time.Second)
+}
+
+func (p *proc) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// unexpected returns the exits the harness did not cause.
+func (p *proc) unexpected() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.exits...)
+}
+
+// cleanEnv is this process's environment without ACTORHUB_* (a node reads
+// them as flags).
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !bytes.HasPrefix([]byte(kv), []byte("ACTORHUB_")) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// node is one `actorhub serve`.
+type node struct {
+	proc
+	id, http, gossip, remote string
+}
+
+func newNode(bin, dir, store string, i int, join string) (*node, error) {
+	ports := make([]int, 3)
+	for k := range ports {
+		p, err := freeport.Pick()
+		if err != nil {
+			return nil, err
+		}
+		ports[k] = p
+	}
+	n := &node{id: "c" + strconv.Itoa(i+1), http: addr(ports[0]), gossip: addr(ports[1]), remote: addr(ports[2])}
+	f, err := os.Create(filepath.Join(dir, n.id+".log"))
+	if err != nil {
+		return nil, err
+	}
+	n.proc = proc{name: "node " + n.id, bin: bin, log: f,
+		args: []string{"serve", "--http", n.http, "--gossip", n.gossip, "--remote", n.remote, "--node-id", n.id,
+			"--store", store, "--drain-timeout", "10s"}}
+	if join != "" {
+		n.args = append(n.args, "--join", join)
+	}
+	return n, nil
+}
+
+func addr(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
+
+func (n *node) url(path string) string { return "http://" + n.http + path }
+
+// waitReady polls /readyz until 200.
+func (n *node) waitReady(ctx context.Context, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		if resp, err := http.Get(n.url("/readyz")); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready within %s (log: %s)", n.name, d, n.log.Name())
+		case <-n.done:
+			return fmt.Errorf("%s exited before it was ready (log: %s)", n.name, n.log.Name())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// redis is the private redis-server, with AOF (appendfsync always) so that a
+// restart keeps every write it acknowledged.
+type redis struct {
+	proc
+	port int
+}
+
+func startRedis(dir string) (*redis, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("chaos needs redis-server on PATH (apt-get install redis-server), or --store")
+	}
+	port, err := freeport.Pick()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(dir, "redis.log"))
+	if err != nil {
+		return nil, err
+	}
+	r := &redis{port: port, proc: proc{name: "redis-server", bin: bin, log: f,
+		args: []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+			"--appendfsync", "always", "--dir", dir}}}
+	return r, r.startWait()
+}
+
+func (r *redis) startWait() error {
+	if err := r.start(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := dialTCP(addr(r.port)); err == nil {
+			c.Close()
+			time.Sleep(100 * time.Millisecond) // AOF loaded before it accepts commands
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("redis-server did not listen on %d within 10s", r.port)
+}
+
+func (r *redis) url() string { return "redis://127.0.0.1:" + strconv.Itoa(r.port) + "/0" }

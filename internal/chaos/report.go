@@ -1,0 +1,210 @@
+package chaos
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/actorhub/actorhub/client"
+)
+
+// Fault is one injected fault.
+type Fault struct {
+	Kind      string  `json:"kind"`
+	Target    string  `json:"target"`
+	AtS       float64 `json:"atS"`       // seconds since the start
+	ResumedMs int64   `json:"resumedMs"` // until every stream moved again; -1: not within 30 s
+	Note      string  `json:"note,omitempty"`
+}
+
+// Report is what a run found.
+type Report struct {
+	Config             map[string]any        `json:"config"`
+	Start              time.Time             `json:"start"`
+	Faults             []Fault               `json:"faults"`
+	Emitted            int64                 `json:"emitted"`
+	Acked              int64                 `json:"acked"`
+	Delivered          int64                 `json:"delivered"`
+	DeliveredPerSec    []int64               `json:"deliveredPerSec"`
+	StaleWritesRefused int64                 `json:"staleWritesRefused"`
+	Stall              map[string]StallStats `json:"stallMsByFault"`
+	Violations         map[string][]string   `json:"violations"`
+}
+
+// StallStats are percentiles of ResumedMs for one fault kind.
+type StallStats struct {
+	N   int   `json:"n"`
+	P50 int64 `json:"p50"`
+	P99 int64 `json:"p99"`
+	Max int64 `json:"max"`
+}
+
+// Failed reports whether any invariant was violated.
+func (r *Report) Failed() bool {
+	for _, v := range r.Violations {
+		if len(v) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func reportConfig(c Config) map[string]any {
+	return map[string]any{"nodes": c.Nodes, "faults": c.Faults, "everyS": c.Every.Seconds(), "durationS": c.Duration.Seconds(),
+		"seed": c.Seed, "jobs": c.Jobs, "ratePerJob": c.Rate, "clients": c.Clients, "store": c.Store}
+}
+
+func (r *Report) finishStats(rec *record, ws client.WorkerStats) {
+	rec.mu.Lock()
+	r.Violations = map[string][]string{}
+	for _, inv := range []string{Inv1Seq, Inv2Acked, Inv3Durable, Inv4OneOwner, Inv5Journal, Inv6NoCrash} {
+		r.Violations[inv] = append([]string{}, rec.viol[inv]...)
+	}
+	rec.mu.Unlock()
+	r.Emitted, r.Acked = ws.Emitted, ws.Acked
+	last := 0
+	for i := range rec.delivered {
+		n := rec.delivered[i].Load()
+		r.DeliveredPerSec = append(r.DeliveredPerSec, n)
+		r.Delivered += n
+		if n > 0 {
+			last = i
+		}
+	}
+	r.DeliveredPerSec = r.DeliveredPerSec[:last+1]
+	by := map[string][]int64{}
+	for _, f := range r.Faults {
+		if f.ResumedMs >= 0 {
+			by[f.Kind] = append(by[f.Kind], f.ResumedMs)
+		}
+	}
+	r.Stall = map[string]StallStats{}
+	for k, v := range by {
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		r.Stall[k] = StallStats{N: len(v), P50: v[len(v)/2], P99: v[min(len(v)-1, len(v)*99/100)], Max: v[len(v)-1]}
+	}
+}
+
+// Print writes the human summary.
+func (r *Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "\nchaos: %d faults, %d events emitted, %d acked, %d delivered to clients, %d stale writes refused\n",
+		len(r.Faults), r.Emitted, r.Acked, r.Delivered, r.StaleWritesRefused)
+	fmt.Fprintln(w, "\n| fault | n | streams resumed p50 ms | p99 ms | max ms |\n|---|---|---|---|---|")
+	var kinds []string
+	for k := range r.Stall {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		s := r.Stall[k]
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %d |\n", k, s.N, s.P50, s.P99, s.Max)
+	}
+	fmt.Fprintln(w, "\n| invariant | violations | first examples |\n|---|---|---|")
+	var invs []string
+	for k := range r.Violations {
+		invs = append(invs, k)
+	}
+	sort.Strings(invs)
+	for _, k := range invs {
+		v := r.Violations[k]
+		ex := v[:min(3, len(v))]
+		fmt.Fprintf(w, "| %s | %d | %s |\n", k, len(v), strings.Join(ex, "; "))
+	}
+	if r.Failed() {
+		fmt.Fprintln(w, "\nverdict: FAILED — invariants violated")
+	} else {
+		fmt.Fprintln(w, "\nverdict: ok — no invariant violated")
+	}
+}
+
+// Write stores report.json and timeline.svg in dir.
+func (r *Report) Write(dir string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "timeline.svg"), []byte(r.svg()), 0o644)
+}
+
+// svg draws delivered events per second with the faults marked.
+func (r *Report) svg() string {
+	const w, h, left, bottom, top = 960, 320, 60, 40, 30
+	n := max(len(r.DeliveredPerSec), 1)
+	var peak int64 = 1
+	for _, v := range r.DeliveredPerSec {
+		peak = max(peak, v)
+	}
+	x := func(s float64) float64 { return left + s*float64(w-left-20)/float64(n) }
+	y := func(v int64) float64 { return float64(h-bottom) - float64(v)*float64(h-bottom-top)/float64(peak) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`, w, h)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%d" y="18" font-size="13">delivered events per second (all clients), faults marked</text>`, left)
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999"/>`, left, h-bottom, w-20, h-bottom)
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999"/>`, left, top, left, h-bottom)
+	fmt.Fprintf(&b, `<text x="4" y="%.0f">%d/s</text><text x="4" y="%d">0</text>`, y(peak)+4, peak, h-bottom)
+	for s := 0; s <= n; s += max(1, n/10) {
+		fmt.Fprintf(&b, `<text x="%.0f" y="%d" text-anchor="middle">%ds</text>`, x(float64(s)), h-bottom+16, s)
+	}
+	for _, f := range r.Faults {
+		fx := x(f.AtS)
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#cf222e" stroke-dasharray="4 3"/>`, fx, top, fx, h-bottom)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#cf222e" transform="rotate(-90 %.1f %d)" text-anchor="end">%s %s</text>`,
+			fx+4, top+2, fx+4, top+2, f.Kind, f.Target)
+	}
+	var pts []string
+	for i, v := range r.DeliveredPerSec {
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(float64(i)+0.5), y(v)))
+	}
+	fmt.Fprintf(&b, `<polyline fill="none" stroke="#1f6feb" stroke-width="1.5" points="%s"/></svg>`, strings.Join(pts, " "))
+	return b.String()
+}
+
+// staleWrites reads actorhub_stale_writes_refused_total from a node (0 when
+// it does not answer).
+func staleWrites(n *node) int64 {
+	resp, err := http.Get(n.url("/metrics"))
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "actorhub_stale_writes_refused_total "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return int64(f)
+		}
+	}
+	return 0
+}
+
+// aliveMembers returns how many members a node lists as alive.
+func aliveMembers(n *node) (int, error) {
+	resp, err := http.Get(n.url("/api/cluster"))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var c struct {
+		Members []struct{ State string } `json:"members"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		return 0, err
+	}
+	alive := 0
+	for _, m := range c.Members {
+		if m.State == "alive" {
+			alive++
+		}
+	}
+	return alive, nil
+}

@@ -1,0 +1,330 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/actorhub/actorhub/client"
+	"github.com/actorhub/actorhub/events"
+)
+
+// cluster is the running system under test.
+type cluster struct {
+	cfg   Config
+	store string
+	redis *redis
+	nodes []*node
+}
+
+// Run runs the chaos schedule and returns its report; the report's
+// Violations say whether the system kept its invariants.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{cfg: cfg, store: cfg.Store}
+	defer c.stop()
+	if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	jobs := make([]string, cfg.Jobs)
+	for i := range jobs {
+		jobs[i] = fmt.Sprintf("chaos-%d-%d", cfg.Seed, i)
+	}
+	seconds := int((cfg.Duration+2*time.Minute)/time.Second) + 1
+	rec := newRecord(jobs, cfg.Clients, seconds)
+	rep := &Report{Config: reportConfig(cfg), Start: rec.start}
+	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration+3*time.Minute) // a hard bound on everything below
+	defer cancel()
+
+	w := client.NewWorker(client.WorkerConfig{BaseURLs: c.urls(""), Conns: 2, AckTimeout: 2 * time.Second,
+		Backoff: client.Backoff{Min: 20 * time.Millisecond, Max: 500 * time.Millisecond}})
+	defer w.Close()
+	for _, j := range jobs {
+		if _, err := w.CreateJob(runCtx, j, "chaos", "chaos", nil); err != nil {
+			return nil, fmt.Errorf("create job %s: %w", j, err)
+		}
+	}
+	subs, subsDone := c.subscribe(runCtx, rec, jobs)
+	emitDone := make(chan struct{})
+	stopEmit := make(chan struct{})
+	go func() { defer close(emitDone); emitLoop(runCtx, w, rec, jobs, cfg.Rate, stopEmit) }()
+
+	c.faults(runCtx, rec, rep)
+	close(stopEmit)
+	<-emitDone
+	c.finish(runCtx, w, rec, rep, jobs)
+	cancel()
+	subsDone.Wait()
+	c.verify(rec, rep, jobs, subs)
+	rep.finishStats(rec, w.Stats())
+	return rep, nil
+}
+
+func (c *cluster) start(ctx context.Context) error {
+	if c.store == "" {
+		r, err := startRedis(c.cfg.Dir)
+		if err != nil {
+			return err
+		}
+		c.redis, c.store = r, r.url()
+	}
+	for i := 0; i < c.cfg.Nodes; i++ {
+		join := ""
+		if i > 0 {
+			join = c.nodes[0].gossip
+		}
+		n, err := newNode(c.cfg.Bin, c.cfg.Dir, c.store, i, join)
+		if err != nil {
+			return err
+		}
+		c.nodes = append(c.nodes, n)
+		if err := n.start(); err != nil {
+			return err
+		}
+		if err := n.waitReady(ctx, 30*time.Second); err != nil {
+			return err
+		}
+	}
+	return c.converged(ctx, 30*time.Second)
+}
+
+// converged waits until every running node sees every node alive.
+func (c *cluster) converged(ctx context.Context, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for _, n := range c.nodes {
+		for {
+			alive, err := aliveMembers(n)
+			if err == nil && alive == len(c.nodes) {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("cluster did not converge: %s sees %d of %d alive (%v)", n.id, alive, len(c.nodes), err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func (c *cluster) stop() {
+	for _, n := range c.nodes {
+		n.kill()
+		n.log.Close()
+	}
+	if c.redis != nil {
+		c.redis.kill()
+		c.redis.log.Close()
+	}
+}
+
+func (c *cluster) urls(path string) []string {
+	var out []string
+	for _, n := range c.nodes {
+		out = append(out, n.url(path))
+	}
+	return out
+}
+
+// subscribe starts the clients: client k starts on node k mod N and moves on
+// to the next node when its connection fails or it is told to reconnect.
+func (c *cluster) subscribe(ctx context.Context, rec *record, jobs []string) ([]*client.Subscriber, *sync.WaitGroup) {
+	var subs []*client.Subscriber
+	wg := &sync.WaitGroup{}
+	for k := 0; k < c.cfg.Clients; k++ {
+		var urls []string
+		for i := range c.nodes {
+			urls = append(urls, "ws://"+c.nodes[(k+i)%len(c.nodes)].http+"/ws")
+		}
+		sub := client.NewSubscriber(client.SubscriberConfig{URLs: urls, User: clientName(k), Handler: rec.handler(clientName(k)),
+			Backoff: client.Backoff{Min: 50 * time.Millisecond, Max: time.Second}})
+		for _, j := range jobs {
+			sub.Subscribe(j, 0)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = sub.Run(ctx) }()
+		subs = append(subs, sub)
+	}
+	return subs, wg
+}
+
+// emitLoop emits one chunk per job every 1/rate seconds until stop.
+func emitLoop(ctx context.Context, w *client.Worker, rec *record, jobs []string, rate float64, stop <-chan struct{}) {
+	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, j := range jobs {
+			chunk := fmt.Sprintf("%d ", i)
+			if _, err := w.Emit(ctx, j, events.Chunk, map[string]any{"chunk": chunk}); err != nil {
+				if ctx.Err() == nil {
+					rec.violate(Inv2Acked, "worker: emit to %s refused for good: %v", j, err)
+				}
+				return
+			}
+			rec.emit(j, chunk)
+		}
+	}
+}
+
+// faults injects the schedule until the streaming phase ends.
+func (c *cluster) faults(ctx context.Context, rec *record, rep *Report) {
+	rng := rand.New(rand.NewPCG(uint64(c.cfg.Seed), 0x5eed))
+	end := time.Now().Add(c.cfg.Duration)
+	kinds := c.cfg.Faults
+	if c.redis == nil {
+		kinds = without(kinds, FaultRedisRestart)
+	}
+	for i := 0; ; i++ {
+		wait := time.Duration(float64(c.cfg.Every) * (0.75 + 0.5*rng.Float64()))
+		if time.Now().Add(wait).After(end) || len(kinds) == 0 {
+			sleepUntil(ctx, end)
+			return
+		}
+		if !sleepUntil(ctx, time.Now().Add(wait)) {
+			return
+		}
+		kind := kinds[rng.IntN(len(kinds))]
+		target := c.nodes[rng.IntN(len(c.nodes))]
+		f := c.inject(ctx, kind, target, rec)
+		rep.Faults = append(rep.Faults, f)
+		fmt.Fprintf(c.cfg.Progress, "[chaos %6.1fs] %-13s %-6s streams resumed after %s%s\n", f.AtS, f.Kind, f.Target,
+			msOrNever(f.ResumedMs), f.Note)
+	}
+}
+
+// inject runs one fault, brings the target back, and measures how long it
+// took every stream to move again.
+func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record) Fault {
+	at := time.Now()
+	f := Fault{Kind: kind, Target: n.id, AtS: at.Sub(rec.start).Seconds(), ResumedMs: -1}
+	resumed := make(chan int64, 1) // measured while the fault runs: from its start until every stream moved again
+	go func() {
+		for deadline := at.Add(30 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+			time.Sleep(20 * time.Millisecond)
+			if rec.resumedSince(at) {
+				resumed <- time.Since(at).Milliseconds()
+				return
+			}
+		}
+		resumed <- -1
+	}()
+	switch kind {
+	case FaultKill:
+		n.signal(syscall.SIGKILL, true)
+		n.wait(10 * time.Second)
+		sleepUntil(ctx, time.Now().Add(2*time.Second))
+		f.Note = c.restart(ctx, n)
+	case FaultRestart:
+		n.signal(syscall.SIGKILL, true)
+		n.wait(10 * time.Second)
+		f.Note = c.restart(ctx, n)
+	case FaultStop:
+		n.signal(syscall.SIGSTOP, false)
+		sleepUntil(ctx, time.Now().Add(3*time.Second)) // past failure detection: the others take its jobs
+		n.signal(syscall.SIGCONT, false)
+	case FaultTerm:
+		n.signal(syscall.SIGTERM, true)
+		if code := n.wait(20 * time.Second); code != 0 {
+			rec.violate(Inv6NoCrash, "%s: SIGTERM drain ended with exit %d (want 0 within --drain-timeout)", n.id, code)
+			n.kill()
+		}
+		f.Note = c.restart(ctx, n)
+	case FaultRedisRestart:
+		f.Target = "redis"
+		c.redis.kill()
+		sleepUntil(ctx, time.Now().Add(time.Second))
+		if err := c.redis.startWait(); err != nil {
+			f.Note = " (redis did not come back: " + err.Error() + ")"
+		}
+	}
+	f.ResumedMs = <-resumed
+	return f
+}
+
+// restart starts n again on its ports, joining a live node.
+func (c *cluster) restart(ctx context.Context, n *node) string {
+	for _, o := range c.nodes {
+		if o != n {
+			n.args = withJoin(n.args, o.gossip)
+			break
+		}
+	}
+	if err := n.start(); err != nil {
+		return " (restart failed: " + err.Error() + ")"
+	}
+	if err := n.waitReady(ctx, 30*time.Second); err != nil {
+		return " (" + err.Error() + ")"
+	}
+	if err := c.converged(ctx, 30*time.Second); err != nil {
+		return " (" + err.Error() + ")"
+	}
+	return ""
+}
+
+// finish ends every job with its terminal event, waits until the worker's
+// events are all acked and every client saw every terminal event.
+func (c *cluster) finish(ctx context.Context, w *client.Worker, rec *record, rep *Report, jobs []string) {
+	for _, j := range jobs {
+		if _, err := w.Emit(ctx, j, events.Completed, map[string]any{}); err != nil {
+			rec.violate(Inv2Acked, "worker: terminal event of %s refused: %v", j, err)
+		}
+	}
+	fctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for _, j := range jobs {
+		if err := w.Flush(fctx, j); err != nil {
+			rec.violate(Inv2Acked, "worker: events of %s not acked: %v", j, err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !rec.allTerminal(); {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func withJoin(args []string, join string) []string {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--join" {
+			args[i+1] = join
+			return args
+		}
+	}
+	return append(args, "--join", join)
+}
+
+func without(list []string, x string) []string {
+	var out []string
+	for _, v := range list {
+		if v != x {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(time.Until(t)):
+		return true
+	}
+}
+
+func msOrNever(ms int64) string {
+	if ms < 0 {
+		return "never (30 s)"
+	}
+	return fmt.Sprintf("%d ms", ms)
+}

@@ -1,0 +1,133 @@
+package chaos
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/actorhub/actorhub/events"
+)
+
+// Invariant names, as reports and violations give them (DESIGN.md).
+const (
+	Inv1Seq      = "1 seq contiguous, no duplicate"
+	Inv2Acked    = "2 acked events durable and delivered"
+	Inv3Durable  = "3 nothing delivered before durable"
+	Inv4OneOwner = "4 one writer at a time"
+	Inv5Journal  = "5 journal equals emission, terminal last"
+	Inv6NoCrash  = "6 no node crashes on its own"
+)
+
+// record is what the harness saw: what was emitted, what each client got,
+// and the violations found so far. Safe for concurrent use.
+type record struct {
+	start     time.Time
+	mu        sync.Mutex
+	emitted   map[string]*strings.Builder
+	clients   map[string]map[string]*seen // client → job → seen
+	viol      map[string][]string
+	delivered []atomic.Int64 // per second since start
+}
+
+type seen struct {
+	last     int64
+	text     strings.Builder
+	terminal bool
+	lastAt   time.Time
+}
+
+func newRecord(jobs []string, clients int, seconds int) *record {
+	r := &record{start: time.Now(), emitted: map[string]*strings.Builder{}, clients: map[string]map[string]*seen{},
+		viol: map[string][]string{}, delivered: make([]atomic.Int64, seconds)}
+	for _, j := range jobs {
+		r.emitted[j] = &strings.Builder{}
+	}
+	for c := 0; c < clients; c++ {
+		m := map[string]*seen{}
+		for _, j := range jobs {
+			m[j] = &seen{}
+		}
+		r.clients[clientName(c)] = m
+	}
+	return r
+}
+
+func clientName(c int) string { return fmt.Sprintf("client%d", c+1) }
+
+func (r *record) violate(inv, format string, a ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.viol[inv] = append(r.viol[inv], fmt.Sprintf(format, a...))
+}
+
+// handler checks and records what one client receives.
+func (r *record) handler(client string) func(events.Event) {
+	return func(ev events.Event) {
+		now := time.Now()
+		if sec := int(now.Sub(r.start) / time.Second); sec >= 0 && sec < len(r.delivered) {
+			r.delivered[sec].Add(1)
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		s := r.clients[client][ev.JobID]
+		if s == nil {
+			r.viol[Inv1Seq] = append(r.viol[Inv1Seq], fmt.Sprintf("%s got an event of job %s it did not subscribe to", client, ev.JobID))
+			return
+		}
+		if ev.Seq != s.last+1 {
+			r.viol[Inv1Seq] = append(r.viol[Inv1Seq], fmt.Sprintf("%s, job %s: seq %d after %d", client, ev.JobID, ev.Seq, s.last))
+		}
+		if s.terminal {
+			r.viol[Inv5Journal] = append(r.viol[Inv5Journal], fmt.Sprintf("%s, job %s: seq %d (%s) after the terminal event", client, ev.JobID, ev.Seq, ev.Name))
+		}
+		s.last, s.lastAt = ev.Seq, now
+		if ev.Name == events.Chunk {
+			var d events.ChunkData
+			if json.Unmarshal(ev.Data, &d) == nil {
+				s.text.WriteString(d.Chunk)
+			}
+		}
+		if events.Terminal(ev.Name) {
+			s.terminal = true
+		}
+	}
+}
+
+// emittedText records a chunk handed to the worker.
+func (r *record) emit(job, chunk string) {
+	r.mu.Lock()
+	r.emitted[job].WriteString(chunk)
+	r.mu.Unlock()
+}
+
+// resumedSince reports whether every client received an event of every job
+// after t (streams moved again after a fault).
+func (r *record) resumedSince(t time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, jobs := range r.clients {
+		for _, s := range jobs {
+			if !s.terminal && !s.lastAt.After(t) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// allTerminal reports whether every client saw every job's terminal event.
+func (r *record) allTerminal() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, jobs := range r.clients {
+		for _, s := range jobs {
+			if !s.terminal {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,131 @@
+package chaos
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/actorhub/actorhub/client"
+	"github.com/actorhub/actorhub/events"
+)
+
+// verify checks the end state: every journal against what the worker emitted,
+// every client's stream against its journal, the nodes' exits and metrics.
+func (c *cluster) verify(rec *record, rep *Report, jobs []string, subs []*client.Subscriber) {
+	for _, j := range jobs {
+		journal, err := c.journal(j)
+		if err != nil {
+			rec.violate(Inv2Acked, "job %s: journal unreadable: %v", j, err)
+			continue
+		}
+		rec.mu.Lock()
+		want := rec.emitted[j].String()
+		rec.mu.Unlock()
+		switch {
+		case journal.dupSeq != "":
+			rec.violate(Inv4OneOwner, "job %s: %s", j, journal.dupSeq)
+		case journal.text != want:
+			inv := Inv5Journal
+			if len(journal.text) < len(want) && strings.HasPrefix(want, journal.text) {
+				inv = Inv2Acked
+			}
+			rec.violate(inv, "job %s: journal has %d bytes of chunks, the worker emitted %d; first difference at byte %d",
+				j, len(journal.text), len(want), firstDiff(journal.text, want))
+		case journal.lastEvent != events.Completed:
+			rec.violate(Inv5Journal, "job %s: last journal event is %s, not the terminal one", j, journal.lastEvent)
+		}
+		rec.mu.Lock()
+		for name, jobs := range rec.clients {
+			got := jobs[j].text.String()
+			switch {
+			case got == journal.text:
+			case strings.HasPrefix(journal.text, got):
+				rec.viol[Inv2Acked] = append(rec.viol[Inv2Acked], fmt.Sprintf("%s, job %s: received %d of the journal's %d bytes", name, j, len(got), len(journal.text)))
+			default:
+				rec.viol[Inv3Durable] = append(rec.viol[Inv3Durable], fmt.Sprintf("%s, job %s: received chunks that are not the journal's (first difference at byte %d)", name, j, firstDiff(got, journal.text)))
+			}
+		}
+		rec.mu.Unlock()
+	}
+	for i, s := range subs {
+		if st := s.Stats(); st.Gaps != 0 || st.OutOfOrder != 0 {
+			rec.violate(Inv1Seq, "%s: the SDK counted %d gaps, %d out of order", clientName(i), st.Gaps, st.OutOfOrder)
+		}
+	}
+	for _, n := range c.nodes {
+		for _, e := range n.unexpected() {
+			rec.violate(Inv6NoCrash, "%s (log: %s)", e, n.log.Name())
+		}
+		rep.StaleWritesRefused += staleWrites(n)
+	}
+	if c.redis != nil {
+		for _, e := range c.redis.unexpected() {
+			rec.violate(Inv6NoCrash, "%s", e)
+		}
+	}
+}
+
+type journal struct {
+	text      string
+	lastEvent string
+	dupSeq    string
+}
+
+// journal reads a job's whole journal through any node that answers.
+func (c *cluster) journal(jobID string) (journal, error) {
+	var lastErr error
+	for _, n := range c.nodes {
+		j, err := readJournal(n, jobID)
+		if err == nil {
+			return j, nil
+		}
+		lastErr = err
+	}
+	return journal{}, lastErr
+}
+
+func readJournal(n *node, jobID string) (journal, error) {
+	var j journal
+	var b strings.Builder
+	after := int64(0)
+	for {
+		resp, err := http.Get(n.url(fmt.Sprintf("/api/job/%s/events?fromSeq=%d&limit=5000", jobID, after)))
+		if err != nil {
+			return j, err
+		}
+		var page struct {
+			Events []events.Event `json:"events"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			return j, fmt.Errorf("GET events of %s: %d %v", jobID, resp.StatusCode, err)
+		}
+		if len(page.Events) == 0 {
+			j.text = b.String()
+			return j, nil
+		}
+		for _, ev := range page.Events {
+			if ev.Seq != after+1 && j.dupSeq == "" {
+				j.dupSeq = fmt.Sprintf("journal seq %d follows %d", ev.Seq, after)
+			}
+			after = ev.Seq
+			j.lastEvent = ev.Name
+			if ev.Name == events.Chunk {
+				var d events.ChunkData
+				_ = json.Unmarshal(ev.Data, &d)
+				b.WriteString(d.Chunk)
+			}
+		}
+	}
+}
+
+func firstDiff(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
