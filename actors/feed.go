@@ -28,7 +28,17 @@ type JobFeed struct {
 	attempts   int
 	subscribes int // subscribes sent; a resubscribe tick for an older one is stale
 	stopping   bool
+	heard      time.Time // when the job last sent anything
 }
+
+// heartbeat makes a feed with clients check its subscription when its job has
+// been silent: a remote watch can be lost with its connection (a node paused
+// and resumed), and a feed must not wait forever on an incarnation that
+// stopped. Subscribing again is idempotent at the job.
+type heartbeat struct{}
+
+// heartbeatEvery is how long a feed waits in silence before it checks.
+const heartbeatEvery = 3 * time.Second
 
 // resubscribe re-sends subscribe number n if nothing answered it.
 type resubscribe struct{ n int }
@@ -44,6 +54,12 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 		f.h.metrics.Feeds.Inc()
 		ctx.SetReceiveTimeout(f.h.cfg.FeedLinger)
 		f.subscribe(ctx)
+		f.h.after(heartbeatEvery, ctx.Self(), &heartbeat{})
+	case *heartbeat:
+		f.h.after(heartbeatEvery, ctx.Self(), &heartbeat{})
+		if f.job != nil && len(f.conns) > 0 && !f.status.Terminal() && time.Since(f.heard) >= heartbeatEvery {
+			f.subscribe(ctx)
+		}
 	case *actor.Stopped:
 		f.h.metrics.Feeds.Dec()
 		if f.job != nil {
@@ -58,6 +74,7 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 	case *jobSubscribed:
 		f.onSubscribed(ctx, m)
 	case *jobEvents:
+		f.heard = time.Now()
 		f.deliver(ctx, f.gap.accept(m.events))
 		f.fetch(ctx)
 	case *fetched:
@@ -132,6 +149,10 @@ func (f *JobFeed) onSubscribed(ctx actor.Context, m *jobSubscribed) {
 		return
 	}
 	f.attempts = 0
+	f.heard = time.Now()
+	if f.job != nil && (f.job.Id != m.job.Id || f.job.Address != m.job.Address) {
+		ctx.Unwatch(f.job) // the job moved to another incarnation
+	}
 	f.job = m.job
 	ctx.Watch(m.job)
 	f.status, f.epoch = m.status, m.epoch

@@ -59,7 +59,7 @@ func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", FrameLimit: 64 << 10, HardFrameLimit: 1 << 20, MaxBody: 1 << 20,
 		MaxEventsPerRequest: 1000, OutboundQueue: 4096, PingInterval: 25 * time.Second,
 		PingTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, Auth: "none",
-		DrainReconnectMax: 5 * time.Second}
+		DrainReconnectMax: 2 * time.Second}
 }
 
 // ClusterView tells who the members are (GET /api/cluster).

@@ -29,7 +29,7 @@ type serveConfig struct {
 	http, nodeID, gossip, remote, join, store, auth, jwtSecret, logLevel, origins, pprof string
 	demo                                                                                 bool
 	frameLimit, maxSubs, outbound                                                        int
-	ping, retention, drainTimeout, jobIdle                                               time.Duration
+	ping, retention, drainTimeout, jobIdle, reconnectMax                                 time.Duration
 	probeInterval, probeTimeout                                                          time.Duration
 	suspicionMult, suspicionMaxMult                                                      int
 }
@@ -56,6 +56,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.DurationVar(&c.ping, "ping-interval", 25*time.Second, "server ping interval; a peer that misses a pong is dropped")
 	fs.DurationVar(&c.retention, "retention", 24*time.Hour, "how long a finished job stays in the store")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 30*time.Second, "bound on a graceful shutdown (SIGTERM)")
+	fs.DurationVar(&c.reconnectMax, "drain-reconnect-max", 2*time.Second, "upper bound of the jittered afterMs a draining node gives its clients")
 	fs.DurationVar(&c.jobIdle, "job-idle", time.Minute, "passivate a job actor nobody watches after this long idle")
 	cd := cluster.DefaultConfig()
 	fs.DurationVar(&c.probeInterval, "probe-interval", cd.ProbeInterval, "gossip failure detection: how often a member probes another")
@@ -196,7 +197,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	}
 	tcfg := transport.DefaultConfig()
 	tcfg.Addr, tcfg.NodeID, tcfg.FrameLimit, tcfg.OutboundQueue, tcfg.PingInterval = c.http, c.nodeID, c.frameLimit, c.outbound, c.ping
-	tcfg.Auth, tcfg.JWTSecret = c.auth, []byte(c.jwtSecret)
+	tcfg.Auth, tcfg.JWTSecret, tcfg.DrainReconnectMax = c.auth, []byte(c.jwtSecret), c.reconnectMax
 	if c.origins != "" {
 		tcfg.AllowedOrigins = strings.Split(c.origins, ",")
 	}

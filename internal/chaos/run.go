@@ -182,13 +182,16 @@ func emitLoop(ctx context.Context, w *client.Worker, rec *record, jobs []string,
 func (c *cluster) faults(ctx context.Context, rec *record, rep *Report) {
 	rng := rand.New(rand.NewPCG(uint64(c.cfg.Seed), 0x5eed))
 	end := time.Now().Add(c.cfg.Duration)
+	// no fault starts in the last stretch: its effect (and the streams moving
+	// again) must fall inside the streaming phase to be measured
+	lastStart := end.Add(-min(10*time.Second, c.cfg.Duration/4))
 	kinds := c.cfg.Faults
 	if c.redis == nil {
 		kinds = without(kinds, FaultRedisRestart)
 	}
 	for i := 0; ; i++ {
 		wait := time.Duration(float64(c.cfg.Every) * (0.75 + 0.5*rng.Float64()))
-		if time.Now().Add(wait).After(end) || len(kinds) == 0 {
+		if time.Now().Add(wait).After(lastStart) || len(kinds) == 0 {
 			sleepUntil(ctx, end)
 			return
 		}
