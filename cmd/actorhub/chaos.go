@@ -36,6 +36,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.Jobs, "jobs", d.Jobs, "jobs streaming at once")
 	fs.Float64Var(&c.Rate, "rate", d.Rate, "chunks per second per job")
 	fs.IntVar(&c.Clients, "clients", d.Clients, "subscriber connections, each following every job")
+	fs.IntVar(&c.ChunkBytes, "chunk-bytes", d.ChunkBytes, "length of each chunk's text")
 	fs.StringVar(&out, "out", "", "folder for logs, report.json and timeline.svg (default: chaos-<time>)")
 	if err := fs.Parse(args); err != nil {
 		return err

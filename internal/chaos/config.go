@@ -40,6 +40,8 @@ type Config struct {
 	Jobs    int
 	Rate    float64
 	Clients int
+	// ChunkBytes is the length of each chunk's text (at least its number).
+	ChunkBytes int
 	// Dir receives the nodes' logs, report.json and timeline.svg.
 	Dir string
 	// Progress receives one line per fault and the summary.
@@ -49,7 +51,7 @@ type Config struct {
 // DefaultConfig is a one-minute run of every fault kind on 3 nodes.
 func DefaultConfig() Config {
 	return Config{Nodes: 3, Faults: AllFaults, Every: 5 * time.Second, Duration: 60 * time.Second, Seed: 1,
-		Jobs: 12, Rate: 20, Clients: 6}
+		Jobs: 12, Rate: 20, Clients: 6, ChunkBytes: 16}
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -74,6 +76,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Clients <= 0 {
 		c.Clients = d.Clients
+	}
+	if c.ChunkBytes <= 0 {
+		c.ChunkBytes = d.ChunkBytes
 	}
 	if c.Progress == nil {
 		c.Progress = io.Discard

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -53,7 +54,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	subs, subsDone := c.subscribe(runCtx, rec, jobs)
 	emitDone := make(chan struct{})
 	stopEmit := make(chan struct{})
-	go func() { defer close(emitDone); emitLoop(runCtx, w, rec, jobs, cfg.Rate, stopEmit) }()
+	go func() { defer close(emitDone); emitLoop(runCtx, w, rec, jobs, cfg.Rate, cfg.ChunkBytes, stopEmit) }()
 
 	c.faults(runCtx, rec, rep)
 	close(stopEmit)
@@ -154,7 +155,7 @@ func (c *cluster) subscribe(ctx context.Context, rec *record, jobs []string) ([]
 }
 
 // emitLoop emits one chunk per job every 1/rate seconds until stop.
-func emitLoop(ctx context.Context, w *client.Worker, rec *record, jobs []string, rate float64, stop <-chan struct{}) {
+func emitLoop(ctx context.Context, w *client.Worker, rec *record, jobs []string, rate float64, size int, stop <-chan struct{}) {
 	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer t.Stop()
 	for i := 0; ; i++ {
@@ -166,7 +167,10 @@ func emitLoop(ctx context.Context, w *client.Worker, rec *record, jobs []string,
 		case <-t.C:
 		}
 		for _, j := range jobs {
-			chunk := fmt.Sprintf("%d ", i)
+			chunk := fmt.Sprintf("%d ", i) // unique in its job, padded to the chunk size
+			if pad := size - len(chunk); pad > 0 {
+				chunk = strings.Repeat("-", pad) + chunk
+			}
 			if _, err := w.Emit(ctx, j, events.Chunk, map[string]any{"chunk": chunk}); err != nil {
 				if ctx.Err() == nil {
 					rec.violate(Inv2Acked, "worker: emit to %s refused for good: %v", j, err)
