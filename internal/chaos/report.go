@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -189,22 +190,5 @@ func staleWrites(n *node) int64 {
 
 // aliveMembers returns how many members a node lists as alive.
 func aliveMembers(n *node) (int, error) {
-	resp, err := http.Get(n.url("/api/cluster"))
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var c struct {
-		Members []struct{ State string } `json:"members"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
-		return 0, err
-	}
-	alive := 0
-	for _, m := range c.Members {
-		if m.State == "alive" {
-			alive++
-		}
-	}
-	return alive, nil
+	return client.AliveMembers(context.Background(), nil, n.url(""))
 }

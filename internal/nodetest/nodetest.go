@@ -2,7 +2,7 @@ package nodetest
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/actorhub/actorhub/client"
 	"github.com/actorhub/actorhub/internal/freeport"
 )
 
@@ -310,22 +311,5 @@ func WaitConverged(t testing.TB, nodes []*Node, want int, d time.Duration) {
 
 // AliveMembers returns how many members GET /api/cluster lists as alive.
 func (n *Node) AliveMembers() (int, error) {
-	resp, err := http.Get(n.URL("/api/cluster"))
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var c struct {
-		Members []struct{ State string } `json:"members"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
-		return 0, err
-	}
-	alive := 0
-	for _, m := range c.Members {
-		if m.State == "alive" {
-			alive++
-		}
-	}
-	return alive, nil
+	return client.AliveMembers(context.Background(), nil, n.URL(""))
 }
