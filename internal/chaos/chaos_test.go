@@ -32,7 +32,9 @@ func TestChaosSmoke(t *testing.T) {
 	var sum bytes.Buffer
 	rep.Print(&sum)
 	t.Logf("%s%s", progress.String(), sum.String())
-	if len(rep.Faults) < int(d/cfg.Every)-2 || rep.Delivered == 0 {
+	// a fault takes seconds itself (a restart waits for the node to rejoin), so
+	// fewer than Duration/Every fit; under -race on 2 cores about half do
+	if len(rep.Faults) < 3 || rep.Delivered == 0 {
 		t.Fatalf("the run injected %d faults and delivered %d events: it did not run", len(rep.Faults), rep.Delivered)
 	}
 	if rep.Failed() {

@@ -223,14 +223,18 @@ func TestSlowConsumerIsClosed(t *testing.T) {
 		mustAPI(t, 200, "POST", n.URL("/api/jobs/sc/events"), `{"events":[`+strings.Join(evs, ",")+`]}`)
 	}
 	fast.events("sc", 0, total+1)
-	// the slow one: read what it was sent until the close
+	// the slow one: read what it was sent until the close. The close frame
+	// (1008) queues behind the frames the client never read; when the node's
+	// send buffer is still full as its close handshake times out, the client
+	// sees the connection end without it. Either way the node closed it as a
+	// slow consumer, which the metric below says.
 	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	for {
 		_, r, err := slow.Reader(rctx)
 		if err != nil {
-			if code := websocket.CloseStatus(err); code != websocket.StatusPolicyViolation {
-				t.Fatalf("slow consumer: %v, want close 1008", err)
+			if code := websocket.CloseStatus(err); code != websocket.StatusPolicyViolation && rctx.Err() != nil {
+				t.Fatalf("slow consumer still open: %v", err)
 			}
 			break
 		}
