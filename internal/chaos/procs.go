@@ -84,15 +84,6 @@ func (p *proc) kill() {
 	p.wait(10 * time.Second)
 }
 
-func (p *proc) pid() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil || p.cmd.Process == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
-}
-
 // unexpected returns the exits the harness did not cause.
 func (p *proc) unexpected() []string {
 	p.mu.Lock()
