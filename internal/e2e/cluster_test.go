@@ -66,6 +66,52 @@ func (s *streamer) run(ctx context.Context, t *testing.T, jobs []string, stop <-
 	}
 }
 
+// flushAll waits until the worker's events of every job are acked.
+func (s *streamer) flushAll(ctx context.Context, t *testing.T, jobs []string) {
+	t.Helper()
+	for _, j := range jobs {
+		if err := s.w.Flush(ctx, j); err != nil {
+			t.Fatalf("flush %s: %v", j, err)
+		}
+	}
+}
+
+// checkSubscriber waits until a subscriber saw every job's terminal event and
+// checks that its text of each is exactly what the worker emitted.
+func (s *streamer) checkSubscriber(t *testing.T, name string, sub *client.Subscriber, cs map[string]*collector, jobs []string, wait time.Duration) {
+	t.Helper()
+	for _, j := range jobs {
+		c := cs[j]
+		nodetest.WaitFor(t, wait, func() error {
+			if !c.done() {
+				return fmt.Errorf("%s: job %s at seq %d, no terminal event", name, j, sub.LastSeq(j))
+			}
+			return nil
+		})
+		c.mu.Lock()
+		got := c.text.String()
+		c.mu.Unlock()
+		s.mu.Lock()
+		want := s.want[j].String()
+		s.mu.Unlock()
+		if got != want {
+			t.Errorf("%s, job %s: text differs from what the worker emitted (%d vs %d bytes)", name, j, len(got), len(want))
+		}
+	}
+}
+
+// checkJournals checks, through node n, that every job's journal is exactly
+// what the worker emitted and ends with the terminal event.
+func (s *streamer) checkJournals(t *testing.T, n *nodetest.Node, jobs []string) {
+	t.Helper()
+	for _, j := range jobs {
+		chunks, last := journalText(t, n, j)
+		if strings.Join(chunks, "") != s.want[j].String() || last.str("event") != "job:completed:v1" {
+			t.Errorf("journal of %s differs from what the worker emitted, or does not end with the terminal event", j)
+		}
+	}
+}
+
 // TestClusterKillOwner: 3 nodes, jobs streaming, clients on the surviving
 // nodes; kill -9 of the node that owns some jobs mid-stream. Every client's
 // stream continues with no gap and no duplicate and without reconnecting, the
@@ -116,39 +162,16 @@ func TestClusterKillOwner(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	close(stop)
 	<-done
-	for _, j := range jobs {
-		if err := w.Flush(ctx, j); err != nil {
-			t.Fatalf("flush %s: %v", j, err)
-		}
-	}
+	st.flushAll(ctx, t, jobs)
 	for i, cs := range cols {
-		for _, j := range jobs {
-			c := cs[j]
-			nodetest.WaitFor(t, 20*time.Second, func() error {
-				if !c.done() {
-					return fmt.Errorf("client on %s: job %s at seq %d, no terminal event", nodes[i].ID, j, subs[i].LastSeq(j))
-				}
-				return nil
-			})
-			c.mu.Lock()
-			got := c.text.String()
-			c.mu.Unlock()
-			if got != st.want[j].String() {
-				t.Errorf("client on %s, job %s: text differs from what the worker emitted (%d vs %d bytes)", nodes[i].ID, j, len(got), st.want[j].Len())
-			}
-		}
+		st.checkSubscriber(t, "client on "+nodes[i].ID, subs[i], cs, jobs, 20*time.Second)
 		if s := subs[i].Stats(); s.Gaps != 0 || s.OutOfOrder != 0 || s.Reconnects != 0 {
 			t.Errorf("client on %s: %+v; want no gap, no reordering, no reconnect", nodes[i].ID, s)
 		}
 	}
 	cancel()
 	wg.Wait()
-	for _, j := range jobs {
-		chunks, last := journalText(t, nodes[0], j)
-		if strings.Join(chunks, "") != st.want[j].String() || last.str("event") != "job:completed:v1" {
-			t.Errorf("journal of %s differs from what the worker emitted, or does not end with the terminal event", j)
-		}
-	}
+	st.checkJournals(t, nodes[0], jobs)
 	for _, n := range nodes[:2] {
 		if m := metrics(t, n); !strings.Contains(m, "actorhub_stale_writes_refused_total 0") {
 			t.Errorf("node %s accepted or refused stale writes:\n%s", n.ID, grepLines(m, "stale"))
@@ -212,29 +235,9 @@ func TestClusterPausedOwner(t *testing.T) {
 	time.Sleep(time.Second)
 	close(stop)
 	<-done
-	for _, j := range jobs {
-		if err := w.Flush(ctx, j); err != nil {
-			t.Fatalf("flush %s: %v", j, err)
-		}
-	}
-	for _, j := range jobs {
-		c := cs[j]
-		nodetest.WaitFor(t, 20*time.Second, func() error {
-			if !c.done() {
-				return fmt.Errorf("job %s: client at seq %d, no terminal event", j, sub.LastSeq(j))
-			}
-			return nil
-		})
-		chunks, last := journalText(t, nodes[0], j)
-		if strings.Join(chunks, "") != st.want[j].String() || last.str("event") != "job:completed:v1" {
-			t.Errorf("journal of %s differs from what the worker emitted, or does not end with the terminal event", j)
-		}
-		c.mu.Lock()
-		if c.text.String() != st.want[j].String() {
-			t.Errorf("client's text of %s differs from what the worker emitted", j)
-		}
-		c.mu.Unlock()
-	}
+	st.flushAll(ctx, t, jobs)
+	st.checkSubscriber(t, "client on "+nodes[0].ID, sub, cs, jobs, 20*time.Second)
+	st.checkJournals(t, nodes[0], jobs)
 	cancel()
 	<-subDone
 	// the worker's frames that waited in the paused node's socket were written
@@ -329,36 +332,14 @@ func TestClusterJoinAndRollingRestart(t *testing.T) {
 	}
 	close(stop)
 	<-done
-	for _, j := range jobs {
-		if err := w.Flush(ctx, j); err != nil {
-			t.Fatalf("flush %s: %v", j, err)
-		}
-	}
+	st.flushAll(ctx, t, jobs)
 	for i, cs := range cols {
-		for _, j := range jobs {
-			c := cs[j]
-			nodetest.WaitFor(t, 30*time.Second, func() error {
-				if !c.done() {
-					return fmt.Errorf("subscriber %d: job %s at seq %d, no terminal event", i, j, subs[i].LastSeq(j))
-				}
-				return nil
-			})
-			c.mu.Lock()
-			if c.text.String() != st.want[j].String() {
-				t.Errorf("subscriber %d, job %s: text differs from what the worker emitted", i, j)
-			}
-			c.mu.Unlock()
-		}
+		st.checkSubscriber(t, fmt.Sprintf("subscriber %d", i), subs[i], cs, jobs, 30*time.Second)
 		if s := subs[i].Stats(); s.Gaps != 0 || s.OutOfOrder != 0 {
 			t.Errorf("subscriber %d: %+v; want no gap and no reordering", i, s)
 		}
 	}
 	cancel()
 	wg.Wait()
-	for _, j := range jobs {
-		chunks, last := journalText(t, fourth, j)
-		if strings.Join(chunks, "") != st.want[j].String() || last.str("event") != "job:completed:v1" {
-			t.Errorf("journal of %s differs from what the worker emitted, or does not end with the terminal event", j)
-		}
-	}
+	st.checkJournals(t, fourth, jobs)
 }
