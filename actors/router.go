@@ -70,6 +70,10 @@ func (r *Router) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		r.pending = map[uint64]*pendingReq{}
+		// request ids start at the clock: a node restarted on the same
+		// address must not take a late answer to its previous life's request
+		// for the answer to a new one
+		r.nextID = uint64(time.Now().UnixNano())
 		r.h.after(time.Second, ctx.Self(), &sweep{})
 	case *forward:
 		r.onForward(ctx, m, false)
@@ -198,8 +202,8 @@ func (r *Router) onEnvelope(ctx actor.Context, env *clusterpb.Envelope) {
 		})
 	case kindRep:
 		p := r.pending[env.ReqId]
-		if p == nil {
-			return // answered late, after a timeout or a reroute
+		if p == nil || p.jobID != env.JobId || p.remote != env.From {
+			return // answered late (after a timeout or a reroute), or not ours
 		}
 		delete(r.pending, env.ReqId)
 		if p.sender != nil {

@@ -22,6 +22,7 @@ type jobLog struct {
 	sent    int64          // offsets below it were written on the current connection (or are in flight)
 	pend    []pendingEvent // offsets acked … next-1
 	gapFrom int64          // the nextOffset of the last offset_gap that rewound sent; -1 none
+	stale   int            // refusals below acked since the last ack that moved acked
 }
 
 func newJobLog() jobLog { return jobLog{gapFrom: -1} }
@@ -58,17 +59,32 @@ func (l *jobLog) ack(next int64, fn func(p *pendingEvent)) int {
 	l.acked = next
 	l.next = max(l.next, next)
 	l.sent = max(l.sent, next)
+	l.stale = 0
 	return k
 }
 
+// maxStaleGaps is how many refusals below acked in a row are taken for late
+// answers before the gap counts as real.
+const maxStaleGaps = 3
+
 // gap handles an offset_gap refusal: the node expects next. It acks what is
 // below next and rewinds sent to next, unless an earlier refusal with the same
-// next did already (several emits of one batch are refused alike). ok is false
-// when next is below what was acked before: those events are gone from this
-// log, and the gap cannot be filled.
+// next did already (several emits of one batch are refused alike).
+//
+// A refusal whose next is below what was acked is usually late: it answered an
+// emit that overtook a resend, and an ack that went another way (another
+// connection, another node) arrived first. It is ignored, and what is unacked
+// is sent again (offsets make that safe). Only when such refusals keep coming
+// (maxStaleGaps in a row, no ack moving in between) is ok false: the node has
+// lost events this log no longer holds, and the gap cannot be filled.
 func (l *jobLog) gap(next int64) (resend, ok bool) {
 	if next < l.acked {
-		return false, false
+		l.stale++
+		if l.stale >= maxStaleGaps {
+			return false, false
+		}
+		l.sent = l.acked
+		return len(l.pend) > 0, true
 	}
 	l.ack(next, nil)
 	if next == l.gapFrom {

@@ -69,7 +69,9 @@ func TestJobLog(t *testing.T) {
 			{"send", 1, logState{5, 2, 3, 3}, nil},
 			{"gap", 2, logState{5, 2, 3, 3}, false}, // same batch refused alike: resend once
 			{"gap", 4, logState{5, 4, 4, 1}, true},
-			{"gap", 1, logState{5, 4, 4, 1}, "unresolvable"}, // below acked
+			{"gap", 1, logState{5, 4, 4, 1}, true},           // below acked: a late answer, resend
+			{"gap", 1, logState{5, 4, 4, 1}, true},           // still taken for late
+			{"gap", 1, logState{5, 4, 4, 1}, "unresolvable"}, // the third in a row: the node lost acked events
 		}},
 		{"gap with nothing left", []op{
 			{"add", 2, logState{2, 0, 0, 2}, nil},
