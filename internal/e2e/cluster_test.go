@@ -112,6 +112,22 @@ func (s *streamer) checkJournals(t *testing.T, n *nodetest.Node, jobs []string) 
 	}
 }
 
+// follow starts a Subscriber on urls that follows every job from seq 0, each
+// into a collector of its own; wg waits for it to stop with ctx.
+func follow(ctx context.Context, t *testing.T, wg *sync.WaitGroup, urls, jobs []string, backoff client.Backoff) (*client.Subscriber, map[string]*collector) {
+	cs := map[string]*collector{}
+	for _, j := range jobs {
+		cs[j] = &collector{t: t}
+	}
+	sub := client.NewSubscriber(client.SubscriberConfig{URLs: urls, Backoff: backoff, Handler: func(ev events.Event) { cs[ev.JobID].handle(ev) }})
+	for _, j := range jobs {
+		sub.Subscribe(j, 0)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = sub.Run(ctx) }()
+	return sub, cs
+}
+
 // TestClusterKillOwner: 3 nodes, jobs streaming, clients on the surviving
 // nodes; kill -9 of the node that owns some jobs mid-stream. Every client's
 // stream continues with no gap and no duplicate and without reconnecting, the
@@ -141,16 +157,7 @@ func TestClusterKillOwner(t *testing.T) {
 	var subs []*client.Subscriber
 	var wg sync.WaitGroup
 	for _, n := range nodes[:2] {
-		cs := map[string]*collector{}
-		for _, j := range jobs {
-			cs[j] = &collector{t: t}
-		}
-		sub := client.NewSubscriber(client.SubscriberConfig{URLs: []string{n.WS("/ws")}, Handler: func(ev events.Event) { cs[ev.JobID].handle(ev) }})
-		for _, j := range jobs {
-			sub.Subscribe(j, 0)
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = sub.Run(ctx) }()
+		sub, cs := follow(ctx, t, &wg, []string{n.WS("/ws")}, jobs, client.Backoff{})
 		cols, subs = append(cols, cs), append(subs, sub)
 	}
 	stop := make(chan struct{})
@@ -213,16 +220,8 @@ func TestClusterPausedOwner(t *testing.T) {
 		}
 		st.want[j] = &strings.Builder{}
 	}
-	cs := map[string]*collector{}
-	for _, j := range jobs {
-		cs[j] = &collector{t: t}
-	}
-	sub := client.NewSubscriber(client.SubscriberConfig{URLs: []string{nodes[0].WS("/ws")}, Handler: func(ev events.Event) { cs[ev.JobID].handle(ev) }})
-	for _, j := range jobs {
-		sub.Subscribe(j, 0)
-	}
-	subDone := make(chan struct{})
-	go func() { defer close(subDone); _ = sub.Run(ctx) }()
+	var subWG sync.WaitGroup
+	sub, cs := follow(ctx, t, &subWG, []string{nodes[0].WS("/ws")}, jobs, client.Backoff{})
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() { defer close(done); st.run(ctx, t, jobs, stop) }()
@@ -239,7 +238,7 @@ func TestClusterPausedOwner(t *testing.T) {
 	st.checkSubscriber(t, "client on "+nodes[0].ID, sub, cs, jobs, 20*time.Second)
 	st.checkJournals(t, nodes[0], jobs)
 	cancel()
-	<-subDone
+	subWG.Wait()
 	// the worker's frames that waited in the paused node's socket were written
 	// by its stale actors on SIGCONT: refused, and counted
 	if line := grepLines(metrics(t, victim), "actorhub_stale_writes_refused_total "); strings.HasSuffix(line, " 0") {
@@ -289,20 +288,10 @@ func TestClusterJoinAndRollingRestart(t *testing.T) {
 	var cols []map[string]*collector
 	var wg sync.WaitGroup
 	for i := range nodes {
-		cs := map[string]*collector{}
-		for _, j := range jobs {
-			cs[j] = &collector{t: t}
-		}
 		// each subscriber starts on its own node and moves on when told to
 		u := urls(func(n *nodetest.Node) string { return n.WS("/ws") })
 		u = append(u[i:], u[:i]...)
-		sub := client.NewSubscriber(client.SubscriberConfig{URLs: u, Handler: func(ev events.Event) { cs[ev.JobID].handle(ev) },
-			Backoff: client.Backoff{Min: 20 * time.Millisecond, Max: 300 * time.Millisecond}})
-		for _, j := range jobs {
-			sub.Subscribe(j, 0)
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = sub.Run(ctx) }()
+		sub, cs := follow(ctx, t, &wg, u, jobs, client.Backoff{Min: 20 * time.Millisecond, Max: 300 * time.Millisecond})
 		subs, cols = append(subs, sub), append(cols, cs)
 	}
 	stop := make(chan struct{})
