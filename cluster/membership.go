@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,6 +74,8 @@ type Membership struct {
 	mu      sync.Mutex // meta, members
 	meta    []byte
 	members map[string]Member // by memberlist name, kept from memberlist's events
+	// suspects holds when each member became suspect (see setSuspect)
+	suspects map[string]time.Time
 
 	changed chan struct{}
 	stop    chan struct{}
@@ -103,7 +108,7 @@ func New(cfg Config) (*Membership, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Membership{cfg: cfg, self: cfg.Meta.ID, members: map[string]Member{}, changed: make(chan struct{}, 1), stop: make(chan struct{})}
+	m := &Membership{cfg: cfg, self: cfg.Meta.ID, members: map[string]Member{}, suspects: map[string]time.Time{}, changed: make(chan struct{}, 1), stop: make(chan struct{})}
 	if err := m.SetMeta(cfg.Meta); err != nil {
 		return nil, err
 	}
@@ -172,7 +177,8 @@ func (m *Membership) Start() error {
 	c.PushPullInterval = m.cfg.PushPullInterval
 	c.Delegate = (*delegate)(m)
 	c.Events = (*events)(m)
-	c.Logger = slog.NewLogLogger(m.cfg.Logger.Handler(), slog.LevelDebug)
+	c.Ping = (*pings)(m)
+	c.Logger = log.New((*logSink)(m), "", 0)
 	ml, err := memberlist.Create(c)
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", m.cfg.Gossip, err)
@@ -219,7 +225,7 @@ func (m *Membership) Joined() bool { return m.joined.Load() }
 // watch rebuilds the view after memberlist events, outside memberlist's locks.
 func (m *Membership) watch() {
 	defer m.wg.Done()
-	tick := time.NewTicker(time.Second) // states (suspect) change without events too
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
@@ -245,6 +251,7 @@ func (m *Membership) watch() {
 func (m *Membership) build() *View {
 	v := &View{Self: m.self}
 	m.mu.Lock()
+	m.expireSuspects(time.Now())
 	for _, mem := range m.members {
 		v.Members = append(v.Members, mem)
 	}
@@ -327,9 +334,10 @@ func (e *events) NotifyJoin(n *memberlist.Node) { e.alive(n) }
 func (e *events) NotifyUpdate(n *memberlist.Node) { e.alive(n) }
 
 func (e *events) alive(n *memberlist.Node) {
-	mem := Member{Meta: decodeMeta(n), State: StateAlive} // alive or suspect: memberlist does not say which
+	mem := Member{Meta: decodeMeta(n), State: StateAlive}
 	e.mu.Lock()
 	e.members[n.Name] = mem
+	delete(e.suspects, n.Name)
 	e.mu.Unlock()
 	(*Membership)(e).signal()
 }
@@ -345,6 +353,7 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 	}
 	e.mu.Lock()
 	e.members[n.Name] = Member{Meta: meta, State: state}
+	delete(e.suspects, n.Name)
 	e.mu.Unlock()
 	(*Membership)(e).signal()
 }
@@ -359,3 +368,88 @@ func (m *Membership) Owner(jobID string) (nodeID, remote string, ok bool) {
 // Alive reports whether the member at an actor-remote address is alive or
 // suspect (actors.Placement).
 func (m *Membership) Alive(remote string) bool { return m.View().Alive(remote) }
+
+// Suspicion. memberlist (v0.7.0) has no callback for it, and the State of the
+// *Node it hands out changes under its own lock, so this node tracks the
+// suspicions it raises itself: a probe of a member that got no ack, direct or
+// indirect, is logged (the one line below) just before memberlist marks the
+// member suspect; the next probe that gets an ack, or an update, clears it;
+// death or leave ends it. A suspicion raised only by other members shows here
+// once this node's own probe of that member fails too (within a probe round).
+const suspectLine = "memberlist: Suspect "
+
+// logSink receives memberlist's log lines: it notes suspicions, then passes
+// each line on to the configured logger at debug level.
+type logSink Membership
+
+func (l *logSink) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	if i := strings.Index(line, suspectLine); i >= 0 {
+		rest := line[i+len(suspectLine):]
+		if j := strings.Index(rest, " has failed"); j > 0 {
+			(*Membership)(l).setSuspect(rest[:j], true)
+		}
+	}
+	l.cfg.Logger.Debug(line)
+	return len(p), nil
+}
+
+// pings clears a suspicion when a probe of the member is acked.
+type pings Membership
+
+func (p *pings) AckPayload() []byte { return nil }
+
+func (p *pings) NotifyPingComplete(other *memberlist.Node, _ time.Duration, _ []byte) {
+	(*Membership)(p).setSuspect(other.Name, false)
+}
+
+// setSuspect moves a known member between alive and suspect; a dead or left
+// member stays as it is (memberlist's events decide those).
+func (m *Membership) setSuspect(name string, suspect bool) {
+	from, to := StateAlive, StateSuspect
+	if !suspect {
+		from, to = to, from
+	}
+	m.mu.Lock()
+	mem, ok := m.members[name]
+	changed := ok && mem.State == from
+	if changed {
+		mem.State = to
+		m.members[name] = mem
+	}
+	if suspect {
+		m.suspects[name] = time.Now()
+	} else {
+		delete(m.suspects, name)
+	}
+	m.mu.Unlock()
+	if changed {
+		if suspect {
+			m.cfg.Logger.Info("member suspect: a probe got no ack", "member", name)
+		}
+		m.signal()
+	}
+}
+
+// expireSuspects (under mu) clears suspicions older than memberlist's longest
+// suspicion timeout: the member was not declared dead by then, so it refuted
+// the suspicion even though this node's own direct probes have not been
+// acked since (indirect probes may have been).
+func (m *Membership) expireSuspects(now time.Time) {
+	if len(m.suspects) == 0 {
+		return
+	}
+	scale := max(1, math.Log10(float64(max(1, len(m.members)))))
+	limit := time.Duration(float64(m.cfg.SuspicionMaxTimeoutMult*m.cfg.SuspicionMult)*scale*float64(m.cfg.ProbeInterval)) +
+		m.cfg.ProbeTimeout + time.Second
+	for name, since := range m.suspects {
+		if now.Sub(since) < limit {
+			continue
+		}
+		delete(m.suspects, name)
+		if mem, ok := m.members[name]; ok && mem.State == StateSuspect {
+			mem.State = StateAlive
+			m.members[name] = mem
+		}
+	}
+}
