@@ -182,10 +182,11 @@ func (s *Server) Start(ctx context.Context) error {
 
 // pinger pings every WebSocket once per PingInterval, spread over the interval,
 // from one goroutine (a ping waiting for its pong runs on its own); a peer that
-// does not answer within PingTimeout is dropped.
+// does not answer within PingTimeout is dropped, and so is one that has not
+// taken a frame for WriteTimeout.
 func (s *Server) pinger(ctx context.Context) {
 	defer s.pings.Done()
-	step := min(time.Second, s.cfg.PingInterval/4)
+	step := min(time.Second, s.cfg.PingInterval/4, s.cfg.WriteTimeout/4)
 	t := time.NewTicker(step)
 	defer t.Stop()
 	for {
@@ -195,6 +196,10 @@ func (s *Server) pinger(ctx context.Context) {
 		case now := <-t.C:
 			s.mu.Lock()
 			for sess := range s.live {
+				if sess.stuckWrite(now, s.cfg.WriteTimeout) {
+					sess.conn.CloseNow()
+					continue
+				}
 				if sess.duePing(now, s.cfg.PingInterval) {
 					s.pings.Add(1)
 					go s.ping(ctx, sess)

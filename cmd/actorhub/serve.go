@@ -29,7 +29,7 @@ type serveConfig struct {
 	http, nodeID, gossip, remote, join, store, auth, jwtSecret, logLevel, origins, pprof string
 	demo                                                                                 bool
 	frameLimit, maxSubs, outbound                                                        int
-	ping, retention, drainTimeout, jobIdle, reconnectMax                                 time.Duration
+	ping, writeTimeout, retention, drainTimeout, jobIdle, reconnectMax                   time.Duration
 	probeInterval, probeTimeout                                                          time.Duration
 	suspicionMult, suspicionMaxMult                                                      int
 }
@@ -54,6 +54,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.IntVar(&c.maxSubs, "max-subscriptions", 100, "subscriptions per client connection")
 	fs.IntVar(&c.outbound, "outbound-queue", 4096, "objects waiting for one connection before it is closed as too slow (1008)")
 	fs.DurationVar(&c.ping, "ping-interval", 25*time.Second, "server ping interval; a peer that misses a pong is dropped")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "a connection whose frame has not been taken by the peer's TCP for this long is dropped")
 	fs.DurationVar(&c.retention, "retention", 24*time.Hour, "how long a finished job stays in the store")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 30*time.Second, "bound on a graceful shutdown (SIGTERM)")
 	fs.DurationVar(&c.reconnectMax, "drain-reconnect-max", 2*time.Second, "upper bound of the jittered afterMs a draining node gives its clients")
@@ -198,6 +199,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	tcfg := transport.DefaultConfig()
 	tcfg.Addr, tcfg.NodeID, tcfg.FrameLimit, tcfg.OutboundQueue, tcfg.PingInterval = c.http, c.nodeID, c.frameLimit, c.outbound, c.ping
 	tcfg.Auth, tcfg.JWTSecret, tcfg.DrainReconnectMax = c.auth, []byte(c.jwtSecret), c.reconnectMax
+	tcfg.WriteTimeout = c.writeTimeout
 	if c.origins != "" {
 		tcfg.AllowedOrigins = strings.Split(c.origins, ",")
 	}

@@ -370,3 +370,43 @@ func TestDeadPeerDropped(t *testing.T) {
 	live.send(`{"type":"ping"}`) // the one that answers pings stays
 	live.expect("pong")
 }
+
+// TestStuckWriteDropped: a client whose TCP window stays shut (it never reads)
+// is dropped once a frame has waited --write-timeout, even with room left in
+// its outbound queue and no ping due; the node serves others meanwhile.
+func TestStuckWriteDropped(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Start(t, nodetest.Options{Args: []string{"--write-timeout", "1s", "--outbound-queue", "1000000", "--ping-interval", "1h"}})
+	mustAPI(t, 201, "POST", n.URL("/api/jobs"), `{"jobId":"sw","userId":"u","type":"t"}`)
+	ctx := context.Background()
+	stuck, _, err := websocket.Dial(ctx, n.WS("/ws"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.CloseNow()
+	if err := stuck.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","jobId":"sw"}`)); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 8000)
+	off := 0
+	nodetest.WaitFor(t, 60*time.Second, func() error {
+		if strings.Contains(metrics(t, n), `actorhub_connections_open{kind="client"} 0`) {
+			return nil
+		}
+		// more than loopback's socket buffers hold, 50 events at a time
+		var evs []string
+		for k := off; k < off+50; k++ {
+			evs = append(evs, fmt.Sprintf(`{"offset":%d,"event":"model:chunk:v1","data":{"chunk":%q}}`, k, big))
+		}
+		mustAPI(t, 200, "POST", n.URL("/api/jobs/sw/events"), `{"events":[`+strings.Join(evs, ",")+`]}`)
+		off += 50
+		return fmt.Errorf("the client that never reads is still connected after %d events", off)
+	})
+	if strings.Contains(metrics(t, n), "actorhub_slow_consumers_closed_total 1") {
+		t.Error("the queue overflowed: the write timeout was not what dropped the client")
+	}
+	live := dial(t, n.WS("/ws"))
+	live.expect("connected")
+	live.send(`{"type":"subscribe","jobId":"sw","fromSeq":100}`)
+	live.expect("subscribed")
+}
