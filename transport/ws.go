@@ -27,7 +27,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 		writeError(w, &events.CodedError{Code: events.CodeUnavailable, Err: errors.New("node is draining; connect to another node")})
 		return
 	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled, OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		return // Accept answered the request already
@@ -37,29 +37,34 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	if worker {
 		kind = "worker"
 	}
-	gauge := s.hub.Metrics().ConnsOpen.WithLabelValues(kind)
-	gauge.Inc()
-	defer gauge.Dec()
-
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	sess := newSession(ctx, conn, &s.cfg, !worker, s.hub.Metrics().SlowConsumers.Inc)
 	if !s.track(sess) {
+		cancel()
 		conn.Close(websocket.StatusGoingAway, "node is shutting down")
 		return
 	}
-	defer s.untrack(sess)
+	gauge := s.hub.Metrics().ConnsOpen.WithLabelValues(kind)
+	gauge.Inc()
 	var pid *actor.PID
 	if worker {
 		pid = s.hub.SpawnWorkerConn(sess)
 	} else {
 		pid = s.hub.SpawnConn(sess, s.newSessionID(), user)
 	}
-	s.readLoop(ctx, conn, pid, worker)
-	s.hub.StopConn(pid)
-	cancel()
-	conn.CloseNow()
-	sess.wait()
+	// The connection lives on its own goroutine and the handler returns: what
+	// net/http keeps per request until then (its 4 KiB read and write buffers,
+	// the request and its headers, a deep stack) is garbage from here on, about
+	// 10 KiB of every idle connection's heap.
+	go func() {
+		defer s.untrack(sess)
+		defer gauge.Dec()
+		s.readLoop(ctx, conn, pid, worker)
+		s.hub.StopConn(pid)
+		cancel()
+		conn.CloseNow()
+		sess.wait()
+	}()
 }
 
 // readLoop reads frames until the connection fails; oversize frames (above
