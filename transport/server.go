@@ -186,7 +186,7 @@ func (s *Server) Start(ctx context.Context) error {
 // taken a frame for WriteTimeout.
 func (s *Server) pinger(ctx context.Context) {
 	defer s.pings.Done()
-	step := min(time.Second, s.cfg.PingInterval/4, s.cfg.WriteTimeout/4)
+	step := min(250*time.Millisecond, s.cfg.PingInterval/4, s.cfg.WriteTimeout/4)
 	t := time.NewTicker(step)
 	defer t.Stop()
 	for {

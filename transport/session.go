@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +41,11 @@ type session struct {
 
 func newSession(ctx context.Context, conn *websocket.Conn, cfg *Config, client bool, onSlow func()) *session {
 	return &session{conn: conn, ctx: ctx, maxQueue: cfg.OutboundQueue, frameLimit: cfg.FrameLimit,
-		writeWait: cfg.WriteTimeout, onSlow: onSlow, client: client, lastPing: time.Now()}
+		writeWait: cfg.WriteTimeout, onSlow: onSlow, client: client,
+		// a random phase within the interval: connections that arrive together
+		// (a reconnect storm, a load test) are not all pinged in the same
+		// instant ever after (10k pings in one burst delayed events by 100+ ms)
+		lastPing: time.Now().Add(-rand.N(max(cfg.PingInterval, 1)))}
 }
 
 // Send implements actors.Sink.
