@@ -94,6 +94,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	live     map[*session]struct{}
+	slots    []map[*session]struct{} // the pinger's: sessions by the tick that pings them
+	nextSlot int
 	closed   bool
 	handler  sync.WaitGroup
 	pings    sync.WaitGroup // the pinger and its pings in flight
@@ -141,6 +143,10 @@ func New(cfg Config, hub *actors.Hub, cluster ClusterView, g prometheus.Gatherer
 	}
 	s := &Server{cfg: cfg, hub: hub, cluster: cluster, gatherer: g, log: log, mux: http.NewServeMux(),
 		live: map[*session]struct{}{}, serveErr: make(chan error, 1)}
+	s.slots = make([]map[*session]struct{}, max(1, int(cfg.PingInterval/pingStep(&cfg))))
+	for i := range s.slots {
+		s.slots[i] = map[*session]struct{}{}
+	}
 	s.routes()
 	return s, nil
 }
@@ -180,29 +186,40 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// pinger pings every WebSocket once per PingInterval, spread over the interval,
-// from one goroutine (a ping waiting for its pong runs on its own); a peer that
-// does not answer within PingTimeout is dropped, and so is one that has not
-// taken a frame for WriteTimeout.
+// pingStep is the pinger's tick: at most 50 ms, so that the pings of a
+// PingInterval are spread over many small bursts.
+func pingStep(cfg *Config) time.Duration {
+	return max(time.Millisecond, min(50*time.Millisecond, cfg.PingInterval/4))
+}
+
+// pinger pings every WebSocket once per PingInterval from one goroutine (a
+// ping waiting for its pong runs on its own); a peer that does not answer
+// within PingTimeout is dropped, and so is one that has not taken a frame for
+// WriteTimeout. Sessions are dealt round-robin into PingInterval/step slots
+// and each tick pings one slot: 10k connections that connected together are
+// pinged ~20 at a time, not all in one instant (that burst, every 25 s, put
+// 100+ ms on the events behind it).
 func (s *Server) pinger(ctx context.Context) {
 	defer s.pings.Done()
-	step := min(250*time.Millisecond, s.cfg.PingInterval/4, s.cfg.WriteTimeout/4)
+	step := pingStep(&s.cfg)
+	stuckEvery := max(1, int(s.cfg.WriteTimeout/4/step))
 	t := time.NewTicker(step)
 	defer t.Stop()
-	for {
+	for tick := 0; ; tick++ {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
 			s.mu.Lock()
-			for sess := range s.live {
-				if sess.stuckWrite(now, s.cfg.WriteTimeout) {
-					sess.conn.CloseNow()
-					continue
-				}
-				if sess.duePing(now, s.cfg.PingInterval) {
-					s.pings.Add(1)
-					go s.ping(ctx, sess)
+			for sess := range s.slots[tick%len(s.slots)] {
+				s.pings.Add(1)
+				go s.ping(ctx, sess)
+			}
+			if tick%stuckEvery == 0 {
+				for sess := range s.live {
+					if sess.stuckWrite(now, s.cfg.WriteTimeout) {
+						sess.conn.CloseNow()
+					}
 				}
 			}
 			s.mu.Unlock()
@@ -298,6 +315,9 @@ func (s *Server) track(sess *session) bool {
 		return false
 	}
 	s.live[sess] = struct{}{}
+	sess.slot = s.nextSlot
+	s.slots[sess.slot][sess] = struct{}{}
+	s.nextSlot = (s.nextSlot + 1) % len(s.slots)
 	s.handler.Add(1)
 	return true
 }
@@ -305,6 +325,7 @@ func (s *Server) track(sess *session) bool {
 func (s *Server) untrack(sess *session) {
 	s.mu.Lock()
 	delete(s.live, sess)
+	delete(s.slots[sess.slot], sess)
 	s.mu.Unlock()
 	s.handler.Done()
 }

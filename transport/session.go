@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,16 +21,16 @@ type session struct {
 	writeWait  time.Duration
 	onSlow     func()
 	client     bool // a client (/ws) rather than a worker: gets reconnect on drain
+	slot       int  // the pinger's slot, set by Server.track
 
-	mu       sync.Mutex
-	queue    [][]byte
-	spare    [][]byte
-	writing  bool // a writer goroutine runs
-	closing  bool // write what is queued, then close
-	code     websocket.StatusCode
-	reason   string
-	lastPing time.Time
-	writers  sync.WaitGroup
+	mu      sync.Mutex
+	queue   [][]byte
+	spare   [][]byte
+	writing bool // a writer goroutine runs
+	closing bool // write what is queued, then close
+	code    websocket.StatusCode
+	reason  string
+	writers sync.WaitGroup
 
 	// writeSince is when the frame being written began (unix ns), 0 between
 	// frames: the server's pinger closes a connection whose write has been
@@ -41,11 +40,7 @@ type session struct {
 
 func newSession(ctx context.Context, conn *websocket.Conn, cfg *Config, client bool, onSlow func()) *session {
 	return &session{conn: conn, ctx: ctx, maxQueue: cfg.OutboundQueue, frameLimit: cfg.FrameLimit,
-		writeWait: cfg.WriteTimeout, onSlow: onSlow, client: client,
-		// a random phase within the interval: connections that arrive together
-		// (a reconnect storm, a load test) are not all pinged in the same
-		// instant ever after (10k pings in one burst delayed events by 100+ ms)
-		lastPing: time.Now().Add(-rand.N(max(cfg.PingInterval, 1)))}
+		writeWait: cfg.WriteTimeout, onSlow: onSlow, client: client}
 }
 
 // Send implements actors.Sink.
@@ -184,14 +179,3 @@ func (s *session) closeWith(code websocket.StatusCode, reason string) {
 
 // wait waits for the writer, if one runs.
 func (s *session) wait() { s.writers.Wait() }
-
-// duePing reports whether the session is due a ping at now, and marks it pinged.
-func (s *session) duePing(now time.Time, interval time.Duration) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now.Sub(s.lastPing) < interval {
-		return false
-	}
-	s.lastPing = now
-	return true
-}
