@@ -199,28 +199,16 @@ func TestSlowConsumerIsClosed(t *testing.T) {
 	n := nodetest.Start(t, nodetest.Options{Args: []string{"--outbound-queue", "64"}})
 	mustAPI(t, 201, "POST", n.URL("/api/jobs"), `{"jobId":"sc","userId":"u","type":"t"}`)
 	ctx := context.Background()
-	slow, _, err := websocket.Dial(ctx, n.WS("/ws"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.CloseNow()
+	slow := nonReader(t, n, "sc")
 	slow.SetReadLimit(1 << 20)
-	if err := slow.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","jobId":"sc"}`)); err != nil {
-		t.Fatal(err)
-	}
 	fast := dial(t, n.WS("/ws"))
 	fast.expect("connected")
 	fast.send(`{"type":"subscribe","jobId":"sc"}`)
 	fast.expect("subscribed")
 
-	big := strings.Repeat("x", 8000)
 	const total = 1500
 	for off := 0; off < total; off += 50 {
-		var evs []string
-		for k := off; k < off+50; k++ {
-			evs = append(evs, fmt.Sprintf(`{"offset":%d,"event":"model:chunk:v1","data":{"chunk":%q}}`, k, big))
-		}
-		mustAPI(t, 200, "POST", n.URL("/api/jobs/sc/events"), `{"events":[`+strings.Join(evs, ",")+`]}`)
+		emitBig(t, n, "sc", off, 50)
 	}
 	fast.events("sc", 0, total+1)
 	// the slow one: read what it was sent until the close. The close frame
@@ -378,27 +366,13 @@ func TestStuckWriteDropped(t *testing.T) {
 	t.Parallel()
 	n := nodetest.Start(t, nodetest.Options{Args: []string{"--write-timeout", "1s", "--outbound-queue", "1000000", "--ping-interval", "1h"}})
 	mustAPI(t, 201, "POST", n.URL("/api/jobs"), `{"jobId":"sw","userId":"u","type":"t"}`)
-	ctx := context.Background()
-	stuck, _, err := websocket.Dial(ctx, n.WS("/ws"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stuck.CloseNow()
-	if err := stuck.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","jobId":"sw"}`)); err != nil {
-		t.Fatal(err)
-	}
-	big := strings.Repeat("x", 8000)
+	nonReader(t, n, "sw")
 	off := 0
 	nodetest.WaitFor(t, 60*time.Second, func() error {
 		if strings.Contains(metrics(t, n), `actorhub_connections_open{kind="client"} 0`) {
 			return nil
 		}
-		// more than loopback's socket buffers hold, 50 events at a time
-		var evs []string
-		for k := off; k < off+50; k++ {
-			evs = append(evs, fmt.Sprintf(`{"offset":%d,"event":"model:chunk:v1","data":{"chunk":%q}}`, k, big))
-		}
-		mustAPI(t, 200, "POST", n.URL("/api/jobs/sw/events"), `{"events":[`+strings.Join(evs, ",")+`]}`)
+		emitBig(t, n, "sw", off, 50) // until loopback's socket buffers are full
 		off += 50
 		return fmt.Errorf("the client that never reads is still connected after %d events", off)
 	})
@@ -409,4 +383,30 @@ func TestStuckWriteDropped(t *testing.T) {
 	live.expect("connected")
 	live.send(`{"type":"subscribe","jobId":"sw","fromSeq":100}`)
 	live.expect("subscribed")
+}
+
+// nonReader dials a client that subscribes to jobID and then never reads.
+func nonReader(t *testing.T, n *nodetest.Node, jobID string) *websocket.Conn {
+	t.Helper()
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, n.WS("/ws"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","jobId":"`+jobID+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// emitBig posts count 8 KB chunks to jobID from offset from.
+func emitBig(t *testing.T, n *nodetest.Node, jobID string, from, count int) {
+	t.Helper()
+	big := strings.Repeat("x", 8000)
+	var evs []string
+	for k := from; k < from+count; k++ {
+		evs = append(evs, fmt.Sprintf(`{"offset":%d,"event":"model:chunk:v1","data":{"chunk":%q}}`, k, big))
+	}
+	mustAPI(t, 200, "POST", n.URL("/api/jobs/"+jobID+"/events"), `{"events":[`+strings.Join(evs, ",")+`]}`)
 }
