@@ -217,9 +217,7 @@ func (s *Server) pinger(ctx context.Context) {
 			}
 			if tick%stuckEvery == 0 {
 				for sess := range s.live {
-					if sess.stuckWrite(now, s.cfg.WriteTimeout) {
-						sess.conn.CloseNow()
-					}
+					sess.dropIfStuck(now, s.cfg.WriteTimeout)
 				}
 			}
 			s.mu.Unlock()

@@ -27,6 +27,7 @@ type session struct {
 	queue   [][]byte
 	spare   [][]byte
 	writing bool // a writer goroutine runs
+	ended   bool // wait was called: no writer starts any more
 	closing bool // write what is queued, then close
 	code    websocket.StatusCode
 	reason  string
@@ -36,6 +37,8 @@ type session struct {
 	// frames: the server's pinger closes a connection whose write has been
 	// stuck longer than writeWait (one sweep instead of a timer per frame).
 	writeSince atomic.Int64
+	// stuck is set when the pinger dropped the connection for a stuck write.
+	stuck atomic.Bool
 }
 
 func newSession(ctx context.Context, conn *websocket.Conn, cfg *Config, client bool, onSlow func()) *session {
@@ -86,7 +89,7 @@ func (s *session) Close(code int, reason string) {
 
 // startWriterLocked starts the writer unless it runs (caller holds mu).
 func (s *session) startWriterLocked() {
-	if s.writing || s.ctx.Err() != nil {
+	if s.writing || s.ended || s.ctx.Err() != nil {
 		return
 	}
 	s.writing = true
@@ -154,7 +157,7 @@ func (s *session) pack(frame []byte, objs [][]byte) ([]byte, int) {
 
 // writeFrame writes one frame. Its context has no deadline: coder/websocket
 // arms a context.AfterFunc per write for a context that can end, which cost
-// ~9 % of a node's CPU at 20k frames/s; stuckWrite bounds the write instead.
+// ~9 % of a node's CPU at 20k frames/s; dropIfStuck bounds the write instead.
 // A write blocks only while the peer's TCP window is full; closing the
 // connection (the handler's end, the pinger) unblocks it.
 func (s *session) writeFrame(frame []byte) error {
@@ -164,10 +167,18 @@ func (s *session) writeFrame(frame []byte) error {
 	return err
 }
 
-// stuckWrite reports whether a frame has been in writing since before now-wait.
-func (s *session) stuckWrite(now time.Time, wait time.Duration) bool {
+// dropIfStuck closes the connection when a frame has been in writing since
+// before now-wait: a peer that takes nothing is a slow consumer too, counted
+// once (like the 1008 of a full queue), though it gets no close frame.
+func (s *session) dropIfStuck(now time.Time, wait time.Duration) {
 	since := s.writeSince.Load()
-	return since != 0 && now.UnixNano()-since > int64(wait)
+	if since == 0 || now.UnixNano()-since <= int64(wait) || !s.stuck.CompareAndSwap(false, true) {
+		return
+	}
+	s.conn.CloseNow()
+	if s.onSlow != nil {
+		s.onSlow()
+	}
 }
 
 func (s *session) closeWith(code websocket.StatusCode, reason string) {
@@ -177,5 +188,11 @@ func (s *session) closeWith(code websocket.StatusCode, reason string) {
 	_ = s.conn.Close(code, reason)
 }
 
-// wait waits for the writer, if one runs.
-func (s *session) wait() { s.writers.Wait() }
+// wait waits for the writer, if one runs, after which none starts: under mu,
+// so that every writers.Add happens before this Wait or not at all.
+func (s *session) wait() {
+	s.mu.Lock()
+	s.ended = true
+	s.mu.Unlock()
+	s.writers.Wait()
+}
