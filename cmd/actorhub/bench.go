@@ -26,7 +26,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var jsonOut string
 	var nodeLog bool
 	fs.StringVar(&c.Target, "target", "", "drive a running node (http://host:port) instead of starting one (no CPU/RSS then)")
-	fs.StringVar(&c.Store, "store", "", "the started node's --store (default: a bolt file in a temp folder)")
+	fs.StringVar(&c.Store, "store", "", "the started nodes' --store (default: a bolt file in a temp folder; redis://… for --nodes > 1)")
+	fs.IntVar(&c.Nodes, "nodes", 1, "start this many nodes as one cluster (needs a redis store); subscriber i connects to node i mod N")
 	fs.IntVar(&c.Conns, "conns", d.Conns, "subscriber connections (C); subscriber i follows job i mod J")
 	fs.IntVar(&c.Jobs, "jobs", d.Jobs, "jobs (J)")
 	fs.Float64Var(&c.Rate, "rate", d.Rate, "events/s the workers emit over all jobs (R)")
@@ -59,8 +60,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	fmt.Fprintf(stderr, "bench: C=%d J=%d R=%.0f events/s (%.0f msgs/s delivered) for %s, worker %s\n",
-		c.Conns, c.Jobs, c.Rate, c.Rate*float64(c.Conns)/float64(c.Jobs), c.Duration, c.Transport)
+	fmt.Fprintf(stderr, "bench: C=%d J=%d R=%.0f events/s (%.0f msgs/s delivered) for %s, worker %s, %d node(s)\n",
+		c.Conns, c.Jobs, c.Rate, c.Rate*float64(c.Conns)/float64(c.Jobs), c.Duration, c.Transport, max(1, c.Nodes))
 	start := time.Now()
 	rep, err := bench.Run(ctx, c, stderr)
 	if err != nil {

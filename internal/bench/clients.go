@@ -96,7 +96,10 @@ func (c *benchClient) release() {
 func (r *run) connect(ctx, subCtx context.Context, wg *sync.WaitGroup) (time.Duration, error) {
 	cfg := r.cfg
 	r.dialSlots = make(chan struct{}, cfg.DialConcurrency)
-	ws := "ws" + strings.TrimPrefix(r.base, "http") + "/ws"
+	ws := make([]string, len(r.bases))
+	for i, b := range r.bases {
+		ws[i] = "ws" + strings.TrimPrefix(b, "http") + "/ws"
+	}
 	hc := &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompression: true,
 		DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, MaxIdleConnsPerHost: -1}}
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
@@ -109,7 +112,9 @@ func (r *run) connect(ctx, subCtx context.Context, wg *sync.WaitGroup) (time.Dur
 			return 0, fmt.Errorf("bench: connecting subscribers (%d of %d subscribed): %w", r.subscribed.Load(), cfg.Conns, ctx.Err())
 		}
 		c := &benchClient{r: r, job: i % len(r.jobIDs)}
-		c.sub = client.NewSubscriber(client.SubscriberConfig{URLs: []string{ws}, User: "bench",
+		k := i % len(ws) // node i mod N first, the others after a failure
+		urls := append(append([]string(nil), ws[k:]...), ws[:k]...)
+		c.sub = client.NewSubscriber(client.SubscriberConfig{URLs: urls, User: "bench",
 			Handler: c.handle, OnStatus: c.onStatus, HTTPClient: hc, DialTimeout: 10 * time.Second,
 			Backoff: client.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}, ReadLimit: 4 << 20})
 		c.sub.Subscribe(r.jobIDs[c.job], 0)

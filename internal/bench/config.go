@@ -17,9 +17,13 @@ type Config struct {
 	// Target is http://host:port of a running node to drive instead of
 	// starting one; the node's CPU and RSS are then not measured.
 	Target string
-	// Store is the child node's --store. Default: a bolt file in a temporary
-	// folder that Run removes.
+	// Store is the child nodes' --store. Default: a bolt file in a temporary
+	// folder that Run removes (one node only).
 	Store string
+	// Nodes is the number of child nodes Run starts as one cluster (default
+	// 1); they need a shared store (Store redis://…). Subscriber i connects to
+	// node i mod Nodes, and the worker has a lane on every node.
+	Nodes int
 	// Conns is the number of subscribers, one WebSocket each; subscriber i
 	// follows job i mod Jobs.
 	Conns int
@@ -88,8 +92,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Transport == "" {
 		c.Transport = d.Transport
 	}
+	if c.Nodes <= 0 {
+		c.Nodes = 1
+	}
 	if c.WorkerConns <= 0 {
-		c.WorkerConns = 1
+		c.WorkerConns = c.Nodes
 		if c.Transport == client.TransportHTTP {
 			c.WorkerConns = min(c.Jobs, 256)
 		}
@@ -110,6 +117,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("bench: Bin and Target both set; give one")
 	case c.Target != "" && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://"):
 		return c, fmt.Errorf("bench: Target %q: use http://host:port", c.Target)
+	case c.Nodes > 1 && c.Target != "":
+		return c, fmt.Errorf("bench: Nodes %d with Target: a running cluster is driven through one node; drop Nodes", c.Nodes)
+	case c.Nodes > 1 && !strings.HasPrefix(c.Store, "redis://") && !strings.HasPrefix(c.Store, "rediss://"):
+		return c, fmt.Errorf("bench: Nodes %d need a shared store: give Store redis://host:port/db (a bolt file is one node's)", c.Nodes)
 	case c.Transport != client.TransportWS && c.Transport != client.TransportHTTP:
 		return c, fmt.Errorf("bench: Transport %q: use ws or http", c.Transport)
 	case c.Warmup >= c.Duration:

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/actorhub/actorhub/client"
@@ -13,15 +14,15 @@ import (
 func (r *run) report(connect time.Duration, rssBefore, rssAfter, rssEnd rssReading, win steady) Report {
 	cfg := r.cfg
 	rep := Report{
-		Config: configName(cfg), Target: "actorhub", Node: r.base, Transport: cfg.Transport, Store: cfg.Store,
-		Conns: cfg.Conns, Nodes: 1, Jobs: cfg.Jobs, OfferedMsgsS: offered(cfg),
+		Config: configName(cfg), Target: "actorhub", Node: strings.Join(r.bases, ","), Transport: cfg.Transport, Store: cfg.Store,
+		Conns: cfg.Conns, Nodes: len(r.bases), Jobs: cfg.Jobs, OfferedMsgsS: offered(cfg),
 		ChunksPerSecPerJob: cfg.Rate / float64(cfg.Jobs), DurationS: cfg.Duration.Seconds(),
 		WarmupS: cfg.Warmup.Seconds(), ChunkBytes: cfg.ChunkBytes, WorkerConns: cfg.WorkerConns,
 		ConnectS: connect.Seconds(), Subscribed: int(r.subscribed.Load()),
 		ScheduleLagMaxMs: float64(r.maxLagUs) / 1000,
 	}
-	if r.node != nil {
-		rep.Store = r.node.store
+	if len(r.nodes) > 0 {
+		rep.Store = r.nodes[0].store
 	}
 	for j := range r.emitted {
 		rep.Emitted += r.emitted[j].Load()
@@ -32,7 +33,7 @@ func (r *run) report(connect time.Duration, rssBefore, rssAfter, rssEnd rssReadi
 	if pct, ok := cpuPercent(win.genA, win.genB); ok {
 		rep.GenCPUPct = pct
 	}
-	if pct, ok := cpuPercent(win.srvA, win.srvB); ok && r.node != nil {
+	if pct, ok := cpuPercent(win.srvA, win.srvB); ok && len(r.nodes) > 0 {
 		rep.ServerCPUPct = &pct
 		if windowMsgs > 0 {
 			us := float64((win.srvB.cpu - win.srvA.cpu).Microseconds()) / float64(windowMsgs)
@@ -103,10 +104,10 @@ func (r *run) workerResults(rep *Report) {
 // gets its job's Rate/Jobs chunks/s.
 func offered(cfg Config) float64 { return cfg.Rate / float64(cfg.Jobs) * float64(cfg.Conns) }
 
-// configName names a run as the baseline table does: C<conns>-N1, with -<k>k
-// when the offered load is not 10,000 msg/s, and -http for an HTTP worker.
+// configName names a run as the baseline table does: C<conns>-N<nodes>, with
+// -<k>k when the offered load is not 10,000 msg/s, and -http for an HTTP worker.
 func configName(cfg Config) string {
-	name := "C" + strconv.Itoa(cfg.Conns) + "-N1"
+	name := "C" + strconv.Itoa(cfg.Conns) + "-N" + strconv.Itoa(max(1, cfg.Nodes))
 	if k := math.Round(offered(cfg) / 1000); k != 10 {
 		name += "-" + strconv.FormatFloat(k, 'f', -1, 64) + "k"
 	}

@@ -21,6 +21,7 @@ type node struct {
 	cmd    *exec.Cmd
 	pid    string
 	http   string // http://127.0.0.1:P
+	gossip string // 127.0.0.1:P
 	store  string
 	dir    string
 	tail   *tailBuffer
@@ -28,8 +29,9 @@ type node struct {
 	err    error         // Wait's, after exited
 }
 
-// startNode starts `bin serve` on free loopback ports, in a temporary folder.
-func startNode(cfg Config) (*node, error) {
+// startNode starts `bin serve` as node bench<i+1> on free loopback ports, in
+// a temporary folder, joining the gossip address join unless it is empty.
+func startNode(cfg Config, i int, join string) (*node, error) {
 	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
@@ -43,8 +45,12 @@ func startNode(cfg Config) (*node, error) {
 		store = "bolt:" + dir + "/bench.db"
 	}
 	addr := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
-	cmd := exec.Command(cfg.Bin, "serve", "--http", addr(ports[0]), "--gossip", addr(ports[1]),
-		"--remote", addr(ports[2]), "--node-id", "bench1", "--store", store)
+	args := []string{"serve", "--http", addr(ports[0]), "--gossip", addr(ports[1]),
+		"--remote", addr(ports[2]), "--node-id", "bench" + strconv.Itoa(i+1), "--store", store}
+	if join != "" {
+		args = append(args, "--join", join)
+	}
+	cmd := exec.Command(cfg.Bin, args...)
 	cmd.Dir = dir
 	cmd.Env = nodeEnv(os.Environ(), cfg.NodeEnv)
 	tail := &tailBuffer{max: 8 << 10}
@@ -58,7 +64,7 @@ func startNode(cfg Config) (*node, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("bench: start %s: %w", cfg.Bin, err)
 	}
-	n := &node{cmd: cmd, pid: strconv.Itoa(cmd.Process.Pid), http: "http://" + addr(ports[0]), store: store,
+	n := &node{cmd: cmd, pid: strconv.Itoa(cmd.Process.Pid), http: "http://" + addr(ports[0]), gossip: addr(ports[1]), store: store,
 		dir: dir, tail: tail, exited: make(chan struct{})}
 	go func() { n.err = cmd.Wait(); close(n.exited) }() // stop waits for it
 	return n, nil

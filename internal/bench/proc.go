@@ -89,6 +89,18 @@ func sampleCPU(pid string) cpuSample {
 	return cpuSample{at: time.Now(), cpu: c, ok: err == nil}
 }
 
+// sampleCPUs sums the CPU time of processes; not ok when there are none or
+// one cannot be read.
+func sampleCPUs(pids []string) cpuSample {
+	s := cpuSample{at: time.Now(), ok: len(pids) > 0}
+	for _, pid := range pids {
+		c, err := procCPU(pid)
+		s.cpu += c
+		s.ok = s.ok && err == nil
+	}
+	return s
+}
+
 // cpuPercent returns the CPU used between two samples as % of one core.
 func cpuPercent(a, b cpuSample) (float64, bool) {
 	wall := b.at.Sub(a.at)

@@ -10,9 +10,9 @@ import (
 // Report is the result of one run. Fields that need the node's process (CPU,
 // RSS) are nil when the run drove a node it did not start.
 type Report struct {
-	Config    string `json:"config"` // C<conns>-N1
+	Config    string `json:"config"` // C<conns>-N<nodes>…
 	Target    string `json:"target"` // always "actorhub"
-	Node      string `json:"node"`   // the node's HTTP address
+	Node      string `json:"node"`   // the nodes' HTTP addresses, comma-separated
 	Store     string `json:"store"`
 	Transport string `json:"transport"`
 

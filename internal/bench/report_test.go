@@ -50,6 +50,7 @@ func TestConfigName(t *testing.T) {
 		{Config{Conns: 1000, Jobs: 100, Rate: 1000}, "C1000-N1"},
 		{Config{Conns: 5000, Jobs: 100, Rate: RateForDelivered(20000, 5000, 100)}, "C5000-N1-20k"},
 		{Config{Conns: 10000, Jobs: 100, Rate: 100, Transport: client.TransportHTTP}, "C10000-N1-http"},
+		{Config{Conns: 5000, Jobs: 100, Rate: 200, Nodes: 3}, "C5000-N3"},
 	} {
 		if got := configName(tc.cfg); got != tc.want {
 			t.Errorf("configName(%+v) = %q, want %q", tc.cfg, got, tc.want)

@@ -25,8 +25,8 @@ type run struct {
 	cfg      Config
 	progress io.Writer
 	pmu      sync.Mutex // progress writes
-	base     string     // http://host:port of the node
-	node     *node      // nil when driving Target
+	bases    []string   // http://host:port of each node
+	nodes    []*node    // empty when driving Target
 	hc       *http.Client
 	jobIDs   []string
 	clients  []*benchClient
@@ -71,14 +71,24 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 		recvBySec: make([]atomic.Int64, int((cfg.Duration+cfg.Grace).Seconds())+30)}
 	r.phase.Store("starting")
 	if cfg.Target != "" {
-		r.base = strings.TrimRight(cfg.Target, "/")
+		r.bases = []string{strings.TrimRight(cfg.Target, "/")}
 	} else {
-		n, err := startNode(cfg)
-		if err != nil {
-			return Report{}, err
+		defer func() {
+			for _, n := range r.nodes {
+				n.stop()
+			}
+		}()
+		for i := range cfg.Nodes {
+			join := ""
+			if i > 0 {
+				join = r.nodes[0].gossip
+			}
+			n, err := startNode(cfg, i, join)
+			if err != nil {
+				return Report{}, err
+			}
+			r.nodes, r.bases = append(r.nodes, n), append(r.bases, n.http)
 		}
-		defer n.stop()
-		r.node, r.base = n, n.http
 	}
 	rep, err := r.execute(ctx)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
@@ -101,7 +111,7 @@ func (r *run) execute(ctx context.Context) (Report, error) {
 	go func() { defer close(progDone); r.progressLoop(progCtx) }()
 	defer func() { stopProg(); <-progDone }()
 
-	r.worker = client.NewWorker(client.WorkerConfig{BaseURLs: []string{r.base}, Transport: cfg.Transport,
+	r.worker = client.NewWorker(client.WorkerConfig{BaseURLs: r.bases, Transport: cfg.Transport,
 		Conns: cfg.WorkerConns, OnAck: r.onAck, MaxPending: max(4096, int(cfg.Rate*10)/cfg.Jobs)})
 	defer r.worker.Close()
 	cctx, cancelCreate := context.WithTimeout(ctx, 30*time.Second)
@@ -144,18 +154,42 @@ func (r *run) execute(ctx context.Context) (Report, error) {
 }
 
 func (r *run) waitReady(ctx context.Context) error {
-	if r.node != nil {
-		return r.node.waitReady(ctx, r.hc)
-	}
-	for {
-		err := getOK(ctx, r.hc, r.base+"/readyz")
-		if err == nil {
-			return nil
+	if len(r.nodes) == 0 {
+		for {
+			err := getOK(ctx, r.hc, r.bases[0]+"/readyz")
+			if err == nil {
+				return nil
+			}
+			if !sleepCtx(ctx, 100*time.Millisecond) {
+				return fmt.Errorf("bench: %s is not ready: %w", r.bases[0], err)
+			}
 		}
-		if !sleepCtx(ctx, 100*time.Millisecond) {
-			return fmt.Errorf("bench: %s is not ready: %w", r.base, err)
+	}
+	for _, n := range r.nodes {
+		if err := n.waitReady(ctx, r.hc); err != nil {
+			return err
 		}
 	}
+	if len(r.nodes) == 1 {
+		return nil
+	}
+	// a cluster: every node sees every node alive before the jobs are placed
+	for _, n := range r.nodes {
+		for {
+			alive, err := client.AliveMembers(ctx, r.hc, n.http)
+			if err == nil && alive == len(r.nodes) {
+				break
+			}
+			if err := r.check(ctx); err != nil {
+				return err
+			}
+			if !sleepCtx(ctx, 100*time.Millisecond) {
+				return fmt.Errorf("bench: %s sees %d of %d nodes alive (%v)", n.http, alive, len(r.nodes), err)
+			}
+		}
+	}
+	r.logf("%d nodes ready and clustered", len(r.nodes))
+	return nil
 }
 
 // check fails when ctx ended or the node died.
@@ -163,8 +197,10 @@ func (r *run) check(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if r.node != nil && !r.node.alive() {
-		return fmt.Errorf("%w (%v); its output ends with:\n%s", errNodeDied, r.node.err, r.node.tail)
+	for _, n := range r.nodes {
+		if !n.alive() {
+			return fmt.Errorf("%w (%v); its output ends with:\n%s", errNodeDied, n.err, n.tail)
+		}
 	}
 	return nil
 }
@@ -206,13 +242,29 @@ func (r *run) onAck(_ string, _ int64, queuedAt time.Time) {
 	r.ackMu.Unlock()
 }
 
-// rss reads the node's VmRSS; not ok when driving Target.
+// rss reads the nodes' VmRSS, summed; not ok when driving Target.
 func (r *run) rss() rssReading {
-	if r.node == nil {
+	if len(r.nodes) == 0 {
 		return rssReading{}
 	}
-	kb, err := procRSS(r.node.pid)
-	return rssReading{kb: kb, ok: err == nil}
+	var sum int64
+	for _, n := range r.nodes {
+		kb, err := procRSS(n.pid)
+		if err != nil {
+			return rssReading{}
+		}
+		sum += kb
+	}
+	return rssReading{kb: sum, ok: true}
+}
+
+// pids are the child nodes' process ids.
+func (r *run) pids() []string {
+	out := make([]string, len(r.nodes))
+	for i, n := range r.nodes {
+		out[i] = n.pid
+	}
+	return out
 }
 
 func (r *run) logf(format string, a ...any) {

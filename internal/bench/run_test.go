@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/actorhub/actorhub/internal/nodetest"
+	"github.com/actorhub/actorhub/internal/redistest"
 )
 
 // TestRunAgainstNode drives a real node (this repository's binary, started by
@@ -58,6 +59,54 @@ func TestRunAgainstNode(t *testing.T) {
 	defer pmu.Unlock()
 	if n := strings.Count(progress.String(), "delivered/s"); n < 3 {
 		t.Errorf("%d progress lines, want one a second:\n%s", n, progress.String())
+	}
+}
+
+// TestRunAgainstCluster: with Nodes 3 Run starts a cluster of three real
+// nodes on a real redis-server, spreads the subscribers and the worker's
+// lanes over them (most events then cross nodes), and sums their CPU and RSS.
+func TestRunAgainstCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 3 s run on three nodes")
+	}
+	rs := redistest.Start(t)
+	cfg := Config{Bin: nodetest.Binary(t), Store: rs.URL(), Nodes: 3, Conns: 30, Jobs: 6, Rate: 120,
+		Duration: 3 * time.Second, Warmup: time.Second, Grace: 2 * time.Second, Settle: 100 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var progress strings.Builder
+	var pmu sync.Mutex
+	rep, err := Run(ctx, cfg, writerFunc(func(p []byte) (int, error) {
+		pmu.Lock()
+		defer pmu.Unlock()
+		return progress.Write(p)
+	}))
+	pmu.Lock()
+	defer pmu.Unlock()
+	if err != nil {
+		t.Fatalf("Run: %v\nprogress:\n%s", err, progress.String())
+	}
+	t.Logf("%s\n%s", rep.Markdown(), rep)
+	if rep.Nodes != 3 || rep.Config != "C30-N3-1k" || strings.Count(rep.Node, ",") != 2 || rep.WorkerConns != 3 {
+		t.Errorf("report %+v", rep)
+	}
+	if rep.Emitted < 350 || rep.Lost != 0 || rep.Received != rep.Expected || rep.Expected != rep.Emitted*5 {
+		t.Errorf("emitted %d, lost %d, received %d of %d expected", rep.Emitted, rep.Lost, rep.Received, rep.Expected)
+	}
+	if rep.Duplicates+rep.OutOfOrder+rep.SeqGaps != 0 || rep.WorkerAcked != rep.Emitted {
+		t.Errorf("dup %d ooo %d gaps %d, acked %d of %d", rep.Duplicates, rep.OutOfOrder, rep.SeqGaps, rep.WorkerAcked, rep.Emitted)
+	}
+	if rep.ServerCPUPct == nil || rep.RSSPerConnKB == nil || !strings.Contains(progress.String(), "3 nodes ready and clustered") {
+		t.Errorf("cpu %v rss %v; progress:\n%s", rep.ServerCPUPct, rep.RSSPerConnKB, progress.String())
+	}
+}
+
+// TestClusterNeedsSharedStore: more than one node on the default bolt store
+// is refused before anything starts.
+func TestClusterNeedsSharedStore(t *testing.T) {
+	_, err := Run(context.Background(), Config{Bin: "/nonexistent", Nodes: 2}, nil)
+	if err == nil || !strings.Contains(err.Error(), "shared store") {
+		t.Fatalf("Run with 2 nodes on bolt: %v", err)
 	}
 }
 

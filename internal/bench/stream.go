@@ -50,16 +50,13 @@ func (r *run) stream(ctx context.Context) (steady, error) {
 		next[j] = float64(t0) + float64(j)/float64(J)*periodUs
 	}
 	var win steady
-	var pid string
-	if r.node != nil {
-		pid = r.node.pid
-	}
+	pids := r.pids()
 	sampled := false
 	var buf []byte
 	for {
 		now := monoUs()
 		if !sampled && now >= r.warmEnd.Load() {
-			win.srvA, win.genA, sampled = sampleCPU(pid), sampleCPU("self"), true
+			win.srvA, win.genA, sampled = sampleCPUs(pids), sampleCPU("self"), true
 		}
 		soonest, remaining, err := r.emitDue(ctx, next, now, end, periodUs, text, &buf)
 		if err != nil {
@@ -78,7 +75,7 @@ func (r *run) stream(ctx context.Context) (steady, error) {
 	for monoUs() < end {
 		time.Sleep(time.Millisecond)
 	}
-	win.srvB, win.genB = sampleCPU(pid), sampleCPU("self")
+	win.srvB, win.genB = sampleCPUs(pids), sampleCPU("self")
 	if !sampled {
 		win.srvA, win.genA = win.srvB, win.genB
 	}
