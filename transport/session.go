@@ -15,10 +15,9 @@ import (
 // to a frame as fit. It implements actors.Sink.
 type session struct {
 	conn       *websocket.Conn
-	ctx        context.Context // ends when the connection's handler returns
+	ctx        context.Context // ends when the connection's read loop does
 	maxQueue   int
 	frameLimit int
-	writeWait  time.Duration
 	onSlow     func()
 	client     bool // a client (/ws) rather than a worker: gets reconnect on drain
 	slot       int  // the pinger's slot, set by Server.track
@@ -35,7 +34,7 @@ type session struct {
 
 	// writeSince is when the frame being written began (unix ns), 0 between
 	// frames: the server's pinger closes a connection whose write has been
-	// stuck longer than writeWait (one sweep instead of a timer per frame).
+	// stuck longer than WriteTimeout (one sweep instead of a timer per frame).
 	writeSince atomic.Int64
 	// stuck is set when the pinger dropped the connection for a stuck write.
 	stuck atomic.Bool
@@ -43,7 +42,7 @@ type session struct {
 
 func newSession(ctx context.Context, conn *websocket.Conn, cfg *Config, client bool, onSlow func()) *session {
 	return &session{conn: conn, ctx: ctx, maxQueue: cfg.OutboundQueue, frameLimit: cfg.FrameLimit,
-		writeWait: cfg.WriteTimeout, onSlow: onSlow, client: client}
+		onSlow: onSlow, client: client}
 }
 
 // Send implements actors.Sink.
