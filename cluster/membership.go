@@ -73,8 +73,9 @@ type Membership struct {
 
 	mu      sync.Mutex // meta, members
 	meta    []byte
-	members map[string]Member // by memberlist name, kept from memberlist's events
-	// suspects holds when each member became suspect (see setSuspect)
+	members map[string]Member // by memberlist name, kept from memberlist's events (alive, dead, left)
+	// suspects holds when each alive member became suspect to this node (see
+	// setSuspect); the view shows those members as suspect
 	suspects map[string]time.Time
 
 	changed chan struct{}
@@ -252,7 +253,10 @@ func (m *Membership) build() *View {
 	v := &View{Self: m.self}
 	m.mu.Lock()
 	m.expireSuspects(time.Now())
-	for _, mem := range m.members {
+	for name, mem := range m.members {
+		if _, ok := m.suspects[name]; ok {
+			mem.State = StateSuspect
+		}
 		v.Members = append(v.Members, mem)
 	}
 	m.mu.Unlock()
@@ -403,28 +407,20 @@ func (p *pings) NotifyPingComplete(other *memberlist.Node, _ time.Duration, _ []
 	(*Membership)(p).setSuspect(other.Name, false)
 }
 
-// setSuspect moves a known member between alive and suspect; a dead or left
-// member stays as it is (memberlist's events decide those).
+// setSuspect marks an alive member suspect, or clears its suspicion; a dead
+// or left member stays as it is (memberlist's events decide those).
 func (m *Membership) setSuspect(name string, suspect bool) {
-	from, to := StateAlive, StateSuspect
-	if !suspect {
-		from, to = to, from
-	}
 	m.mu.Lock()
-	mem, ok := m.members[name]
-	changed := ok && mem.State == from
-	if changed {
-		mem.State = to
-		m.members[name] = mem
-	}
-	if suspect {
+	_, was := m.suspects[name]
+	if mem, ok := m.members[name]; suspect && ok && mem.State == StateAlive {
 		m.suspects[name] = time.Now()
-	} else {
+	} else if !suspect {
 		delete(m.suspects, name)
 	}
+	_, is := m.suspects[name]
 	m.mu.Unlock()
-	if changed {
-		if suspect {
+	if was != is {
+		if is {
 			m.cfg.Logger.Info("member suspect: a probe got no ack", "member", name)
 		}
 		m.signal()
@@ -443,13 +439,8 @@ func (m *Membership) expireSuspects(now time.Time) {
 	limit := time.Duration(float64(m.cfg.SuspicionMaxTimeoutMult*m.cfg.SuspicionMult)*scale*float64(m.cfg.ProbeInterval)) +
 		m.cfg.ProbeTimeout + time.Second
 	for name, since := range m.suspects {
-		if now.Sub(since) < limit {
-			continue
-		}
-		delete(m.suspects, name)
-		if mem, ok := m.members[name]; ok && mem.State == StateSuspect {
-			mem.State = StateAlive
-			m.members[name] = mem
+		if now.Sub(since) >= limit {
+			delete(m.suspects, name)
 		}
 	}
 }
