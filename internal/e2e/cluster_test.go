@@ -41,6 +41,19 @@ type streamer struct {
 	want map[string]*strings.Builder
 }
 
+// newStreamer creates the jobs through w and a streamer that emits to them.
+func newStreamer(ctx context.Context, t *testing.T, w *client.Worker, jobs []string) *streamer {
+	t.Helper()
+	st := &streamer{w: w, want: map[string]*strings.Builder{}}
+	for _, j := range jobs {
+		if _, err := w.CreateJob(ctx, j, "u", "t", nil); err != nil {
+			t.Fatal(err)
+		}
+		st.want[j] = &strings.Builder{}
+	}
+	return st
+}
+
 func (s *streamer) run(ctx context.Context, t *testing.T, jobs []string, stop <-chan struct{}) {
 	for i := 0; ; i++ {
 		select {
@@ -145,13 +158,7 @@ func TestClusterKillOwner(t *testing.T) {
 	w := client.NewWorker(client.WorkerConfig{BaseURLs: []string{nodes[0].URL(""), nodes[1].URL("")},
 		Backoff: client.Backoff{Min: 20 * time.Millisecond, Max: 300 * time.Millisecond}})
 	defer w.Close()
-	st := &streamer{w: w, want: map[string]*strings.Builder{}}
-	for _, j := range jobs {
-		if _, err := w.CreateJob(ctx, j, "u", "t", nil); err != nil {
-			t.Fatal(err)
-		}
-		st.want[j] = &strings.Builder{}
-	}
+	st := newStreamer(ctx, t, w, jobs)
 	// subscribers on the two nodes that survive
 	var cols []map[string]*collector
 	var subs []*client.Subscriber
@@ -213,13 +220,7 @@ func TestClusterPausedOwner(t *testing.T) {
 	w := client.NewWorker(client.WorkerConfig{BaseURLs: []string{victim.URL(""), nodes[0].URL(""), nodes[1].URL("")},
 		AckTimeout: 2 * time.Second, Backoff: client.Backoff{Min: 20 * time.Millisecond, Max: 300 * time.Millisecond}})
 	defer w.Close()
-	st := &streamer{w: w, want: map[string]*strings.Builder{}}
-	for _, j := range jobs {
-		if _, err := w.CreateJob(ctx, j, "u", "t", nil); err != nil {
-			t.Fatal(err)
-		}
-		st.want[j] = &strings.Builder{}
-	}
+	st := newStreamer(ctx, t, w, jobs)
 	var subWG sync.WaitGroup
 	sub, cs := follow(ctx, t, &subWG, []string{nodes[0].WS("/ws")}, jobs, client.Backoff{})
 	stop := make(chan struct{})
@@ -277,13 +278,7 @@ func TestClusterJoinAndRollingRestart(t *testing.T) {
 	w := client.NewWorker(client.WorkerConfig{BaseURLs: urls(func(n *nodetest.Node) string { return n.URL("") }),
 		AckTimeout: 2 * time.Second, Backoff: client.Backoff{Min: 20 * time.Millisecond, Max: 300 * time.Millisecond}})
 	defer w.Close()
-	st := &streamer{w: w, want: map[string]*strings.Builder{}}
-	for _, j := range jobs {
-		if _, err := w.CreateJob(ctx, j, "u", "t", nil); err != nil {
-			t.Fatal(err)
-		}
-		st.want[j] = &strings.Builder{}
-	}
+	st := newStreamer(ctx, t, w, jobs)
 	var subs []*client.Subscriber
 	var cols []map[string]*collector
 	var wg sync.WaitGroup
