@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,7 +89,7 @@ func (r *Report) finishStats(rec *record, ws client.WorkerStats) {
 	}
 	r.Stall = map[string]StallStats{}
 	for k, v := range by {
-		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		slices.Sort(v)
 		r.Stall[k] = StallStats{N: len(v), P50: v[len(v)/2], P99: v[min(len(v)-1, len(v)*99/100)], Max: v[len(v)-1]}
 	}
 }
@@ -98,22 +99,12 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nchaos: %d faults, %d events emitted, %d acked, %d delivered to clients, %d stale writes refused\n",
 		len(r.Faults), r.Emitted, r.Acked, r.Delivered, r.StaleWritesRefused)
 	fmt.Fprintln(w, "\n| fault | n | streams resumed p50 ms | p99 ms | max ms |\n|---|---|---|---|---|")
-	var kinds []string
-	for k := range r.Stall {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
+	for _, k := range slices.Sorted(maps.Keys(r.Stall)) {
 		s := r.Stall[k]
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %d |\n", k, s.N, s.P50, s.P99, s.Max)
 	}
 	fmt.Fprintln(w, "\n| invariant | violations | first examples |\n|---|---|---|")
-	var invs []string
-	for k := range r.Violations {
-		invs = append(invs, k)
-	}
-	sort.Strings(invs)
-	for _, k := range invs {
+	for _, k := range slices.Sorted(maps.Keys(r.Violations)) {
 		v := r.Violations[k]
 		ex := v[:min(3, len(v))]
 		fmt.Fprintf(w, "| %s | %d | %s |\n", k, len(v), strings.Join(ex, "; "))
