@@ -10,7 +10,7 @@ FUZZTIME  ?= 30000x
 FUZZ_TARGETS := ./events:FuzzDecodeFrame ./events:FuzzNormalizeData ./events:FuzzDecodeEvent \
 	./transport:FuzzDecodeEventsBody ./persistence:FuzzDecodeSnapshot ./client:FuzzClientDecode ./actors:FuzzDecodeMsg
 
-.PHONY: run demo build test race lint vet fmt fuzz bench chaos clean proto failover cluster
+.PHONY: run demo build test race lint vet fmt tidy fuzz bench chaos clean proto failover cluster
 
 ## run: one node, embedded store, demo worker; open http://127.0.0.1:8080/
 run: build
@@ -37,8 +37,12 @@ fmt:
 	@out=$$(gofmt -s -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt -s would change:"; echo "$$out"; exit 1; fi
 
-lint: vet fmt
+lint: vet fmt tidy
 	$(GO) tool staticcheck $(PKGS)
+
+## tidy: fail when go.mod or go.sum is not what `go mod tidy` would write
+tidy:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result" >&2; exit 1; }
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
