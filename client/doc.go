@@ -1,8 +1,9 @@
 // Package client is the Go SDK of actorhub: a Subscriber that follows jobs over
 // GET /ws, and a Worker that creates jobs and emits their events over
 // GET /ws/worker or POST /api/jobs/{id}/events, both speaking the external
-// contract of PROTOCOL.md and nothing else. It imports events (the wire schema)
-// and coder/websocket, and no other package of actorhub.
+// contract of PROTOCOL.md and nothing else. It imports events (the wire schema),
+// internal/backoff (its Backoff is client.Backoff) and coder/websocket, and no
+// other package of actorhub.
 //
 // # Subscriber
 //

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/backoff"
 )
 
 // Kinds of status a Subscriber reports through SubscriberConfig.OnStatus.
@@ -109,7 +110,7 @@ type subscription struct {
 // NewSubscriber returns a Subscriber with cfg's zero fields set to defaults.
 // It does not connect: Run does.
 func NewSubscriber(cfg SubscriberConfig) *Subscriber {
-	cfg.Backoff = cfg.Backoff.withDefaults()
+	cfg.Backoff = cfg.Backoff.WithDefaults(DefaultBackoff)
 	if cfg.ReadLimit <= 0 {
 		cfg.ReadLimit = 1 << 20
 	}
@@ -282,7 +283,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 			attempt++
 		}
 		s.log.Debug("client: reconnecting", "url", u, "after", d, "err", res.err)
-		if !sleepCtx(ctx, d) {
+		if !backoff.Sleep(ctx, d) {
 			return ctx.Err()
 		}
 	}

@@ -168,7 +168,7 @@ func workerDefaults(cfg WorkerConfig) WorkerConfig {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 5 * time.Second
 	}
-	cfg.Backoff = cfg.Backoff.withDefaults()
+	cfg.Backoff = cfg.Backoff.WithDefaults(DefaultBackoff)
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 4096
 	}

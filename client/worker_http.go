@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/backoff"
 )
 
 // httpAnswer is what this package reads of an HTTP answer: the fields of a
@@ -209,7 +210,7 @@ func (w *Worker) CreateJob(ctx context.Context, jobID, userID, typ string, input
 			return job, err
 		}
 		w.log.Warn("client: create job failed; retrying on the next node", "job", jobID, "url", base, "err", err)
-		if !sleepCtx(ctx, max(w.cfg.Backoff.Delay(attempt), retryAfter)) {
+		if !backoff.Sleep(ctx, max(w.cfg.Backoff.Delay(attempt), retryAfter)) {
 			return Job{}, fmt.Errorf("client: create job %s: %w (last error: %v)", jobID, ctx.Err(), err)
 		}
 	}

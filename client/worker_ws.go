@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/backoff"
 )
 
 // wsConn is a lane's connection and the exit of its reader goroutine.
@@ -100,7 +101,7 @@ func (l *lane) connectWS(ctx context.Context, first bool, attempt *int) *wsConn 
 		hdr = http.Header{"Authorization": {"Bearer " + w.cfg.Token}}
 	}
 	for {
-		if !first && !sleepCtx(ctx, w.cfg.Backoff.Delay(*attempt)) {
+		if !first && !backoff.Sleep(ctx, w.cfg.Backoff.Delay(*attempt)) {
 			return nil
 		}
 		first = false

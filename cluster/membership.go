@@ -7,7 +7,6 @@ import (
 	"log"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"net"
 	"sort"
 	"strconv"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/actorhub/actorhub/internal/backoff"
 )
 
 // Meta is what a node tells the others about itself (memberlist node meta, at
@@ -199,6 +200,9 @@ func (m *Membership) Start() error {
 	return nil
 }
 
+// joinBackoff paces the retries of a join that found no one.
+var joinBackoff = backoff.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
+
 // join tries the join addresses until one answers or Stop.
 func (m *Membership) join(ml *memberlist.Memberlist) {
 	defer m.wg.Done()
@@ -211,7 +215,7 @@ func (m *Membership) join(ml *memberlist.Memberlist) {
 			return
 		}
 		m.cfg.Logger.Warn("join failed; retrying", "addrs", m.cfg.Join, "attempt", attempt, "err", err)
-		d := time.Duration(rand.Int64N(int64(min(2*time.Second, 100*time.Millisecond<<min(attempt, 5))))) + 50*time.Millisecond
+		d := joinBackoff.Delay(attempt) + 50*time.Millisecond
 		select {
 		case <-m.stop:
 			return

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/actorhub/actorhub/client"
+	"github.com/actorhub/actorhub/internal/backoff"
 )
 
 // processStart is the origin of the bench's clock: emit ts and receive times
@@ -132,7 +133,7 @@ func (r *run) execute(ctx context.Context) (Report, error) {
 	}
 	r.logf("%d subscribers connected and subscribed in %.2f s", cfg.Conns, connectTime.Seconds())
 	r.phase.Store("settling")
-	if !sleepCtx(ctx, cfg.Settle) {
+	if !backoff.Sleep(ctx, cfg.Settle) {
 		return Report{}, ctx.Err()
 	}
 	rssAfter := r.rss()
@@ -160,7 +161,7 @@ func (r *run) waitReady(ctx context.Context) error {
 			if err == nil {
 				return nil
 			}
-			if !sleepCtx(ctx, 100*time.Millisecond) {
+			if !backoff.Sleep(ctx, 100*time.Millisecond) {
 				return fmt.Errorf("bench: %s is not ready: %w", r.bases[0], err)
 			}
 		}
@@ -183,7 +184,7 @@ func (r *run) waitReady(ctx context.Context) error {
 			if err := r.check(ctx); err != nil {
 				return err
 			}
-			if !sleepCtx(ctx, 100*time.Millisecond) {
+			if !backoff.Sleep(ctx, 100*time.Millisecond) {
 				return fmt.Errorf("bench: %s sees %d of %d nodes alive (%v)", n.http, alive, len(r.nodes), err)
 			}
 		}
@@ -293,16 +294,5 @@ func (r *run) progressLoop(ctx context.Context) {
 		r.logf("%5.1fs %-10s conns %d/%d subscribed %d delivered/s %d p99 %.1f ms lost so far %d",
 			time.Since(start).Seconds(), r.phase.Load(), r.live.Load(), r.cfg.Conns, r.subscribed.Load(),
 			perSec, float64(r.hist.quantile(99))/1000, r.gapSeqs.Load())
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

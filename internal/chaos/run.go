@@ -11,6 +11,7 @@ import (
 
 	"github.com/actorhub/actorhub/client"
 	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/backoff"
 )
 
 // cluster is the running system under test.
@@ -196,10 +197,10 @@ func (c *cluster) faults(ctx context.Context, rec *record, rep *Report) {
 	for i := 0; ; i++ {
 		wait := time.Duration(float64(c.cfg.Every) * (0.75 + 0.5*rng.Float64()))
 		if time.Now().Add(wait).After(lastStart) || len(kinds) == 0 {
-			sleepUntil(ctx, end)
+			backoff.Sleep(ctx, time.Until(end))
 			return
 		}
-		if !sleepUntil(ctx, time.Now().Add(wait)) {
+		if !backoff.Sleep(ctx, wait) {
 			return
 		}
 		kind := kinds[rng.IntN(len(kinds))]
@@ -231,7 +232,7 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 	case FaultKill:
 		n.signal(syscall.SIGKILL, true)
 		n.wait(10 * time.Second)
-		sleepUntil(ctx, time.Now().Add(2*time.Second))
+		backoff.Sleep(ctx, 2*time.Second)
 		f.Note = c.restart(ctx, n)
 	case FaultRestart:
 		n.signal(syscall.SIGKILL, true)
@@ -239,7 +240,7 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 		f.Note = c.restart(ctx, n)
 	case FaultStop:
 		n.signal(syscall.SIGSTOP, false)
-		sleepUntil(ctx, time.Now().Add(3*time.Second)) // past failure detection: the others take its jobs
+		backoff.Sleep(ctx, 3*time.Second) // past failure detection: the others take its jobs
 		n.signal(syscall.SIGCONT, false)
 	case FaultTerm:
 		n.signal(syscall.SIGTERM, true)
@@ -251,7 +252,7 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 	case FaultRedisRestart:
 		f.Target = "redis"
 		c.redis.kill()
-		sleepUntil(ctx, time.Now().Add(time.Second))
+		backoff.Sleep(ctx, time.Second)
 		if err := c.redis.startWait(); err != nil {
 			f.Note = " (redis did not come back: " + err.Error() + ")"
 		}
@@ -318,15 +319,6 @@ func without(list []string, x string) []string {
 		}
 	}
 	return out
-}
-
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(time.Until(t)):
-		return true
-	}
 }
 
 func msOrNever(ms int64) string {
