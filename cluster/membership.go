@@ -377,13 +377,25 @@ func (m *Membership) Owner(jobID string) (nodeID, remote string, ok bool) {
 // suspect (actors.Placement).
 func (m *Membership) Alive(remote string) bool { return m.View().Alive(remote) }
 
-// Suspicion. memberlist (v0.7.0) has no callback for it, and the State of the
-// *Node it hands out changes under its own lock, so this node tracks the
-// suspicions it raises itself: a probe of a member that got no ack, direct or
-// indirect, is logged (the one line below) just before memberlist marks the
-// member suspect; the next probe that gets an ack, or an update, clears it;
-// death or leave ends it. A suspicion raised only by other members shows here
-// once this node's own probe of that member fails too (within a probe round).
+// Suspicion. memberlist (v0.7.0) has no supported API that reports it, so
+// this node parses the one log line it writes and tracks the suspicions it
+// raises itself:
+//   - Members() returns every member that is not dead or left, suspects
+//     included, and the State of the *Node it hands out is always StateAlive:
+//     memberlist keeps the real state in nodeState.State, which shadows the
+//     embedded Node.State and is never copied into it (state.go).
+//   - No delegate hears of a suspicion: suspectNode (state.go) calls none;
+//     EventDelegate only hears joins, leaves and updates, PingDelegate only
+//     acked probes, MergeDelegate only a joiner's push-pull.
+//   - The suspicion timer and its timeout are private (nodeTimers,
+//     suspicionTimeout in util.go), hence the formula copied in expireSuspects.
+//
+// A probe of a member that got no ack, direct or indirect, is logged (the line
+// below, state.go) just before memberlist marks the member suspect; the next
+// probe that gets an ack, or an update, clears it; death or leave ends it. A
+// suspicion raised only by other members shows here once this node's own
+// probe of that member fails too (within a probe round). If a memberlist
+// upgrade changes the line, TestMembershipCrashIsSuspectThenDead fails.
 const suspectLine = "memberlist: Suspect "
 
 // logSink receives memberlist's log lines: it notes suspicions, then passes
@@ -434,7 +446,10 @@ func (m *Membership) setSuspect(name string, suspect bool) {
 // expireSuspects (under mu) clears suspicions older than memberlist's longest
 // suspicion timeout: the member was not declared dead by then, so it refuted
 // the suspicion even though this node's own direct probes have not been
-// acked since (indirect probes may have been).
+// acked since (indirect probes may have been). The timeout is memberlist's
+// own (v0.7.0 suspectNode: SuspicionMaxTimeoutMult × suspicionTimeout, which
+// is SuspicionMult × max(1, log10(n members)) × ProbeInterval), plus a probe
+// timeout and a second of slack.
 func (m *Membership) expireSuspects(now time.Time) {
 	if len(m.suspects) == 0 {
 		return
