@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/actorhub/actorhub/cluster"
 	"github.com/actorhub/actorhub/events"
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -24,16 +25,6 @@ type Sink interface {
 	Backlog() int
 }
 
-// Request is one object a client or worker sent, as transport decoded it: Msg
-// is checked unless Err says why it was refused.
-type Request struct {
-	Msg *events.Inbound
-	Err *events.CodedError
-	// Items are the normalized events of an emit (a worker's consecutive emits
-	// for one job in one frame come as one Request).
-	Items []EmitItem
-}
-
 // connSub is one subscription of a client.
 type connSub struct {
 	id        json.RawMessage // the subscribe request's id
@@ -48,6 +39,7 @@ type connSub struct {
 // seq order, with gaps filled from the store.
 type ConnActor struct {
 	h       *Hub
+	conn    *Conn
 	sink    Sink
 	session string
 	user    string
@@ -65,8 +57,8 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 	case *feedSubscribed:
 		c.onFeedSubscribed(ctx, m)
 	case *jobEvents:
-		if s := c.subs[m.jobID]; s != nil {
-			c.deliver(ctx, m.jobID, s, s.gap.accept(m.events))
+		if s := c.subs[m.JobID]; s != nil {
+			c.deliver(ctx, m.JobID, s, s.gap.accept(m.Events))
 		}
 	case *fetched:
 		if s := c.subs[m.jobID]; s != nil {
@@ -85,12 +77,12 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 			if s.feed != nil && s.feed.Id == m.Who.Id {
 				s.feed = nil
 				s.gap.held = true
-				ctx.Send(c.h.feeds, &routed{jobID: jobID, msg: &feedSubscribe{jobID: jobID, conn: ctx.Self(), fromSeq: s.gap.have}})
+				ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: jobID, Msg: &feedSubscribe{jobID: jobID, conn: ctx.Self(), fromSeq: s.gap.have}})
 			}
 		}
 	case *actor.Stopping:
 		for jobID := range c.subs {
-			ctx.Send(c.h.feeds, &routed{jobID: jobID, msg: &feedUnsubscribe{jobID: jobID, conn: ctx.Self()}})
+			ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: jobID, Msg: &feedUnsubscribe{jobID: jobID, conn: ctx.Self()}})
 		}
 	}
 }
@@ -117,23 +109,22 @@ func (c *ConnActor) onRequest(ctx actor.Context, r *Request) {
 		}
 		// a repeated subscribe restarts the subscription from its fromSeq
 		c.subs[m.JobID] = &connSub{id: m.ID, gap: gapFill{have: from, want: from, held: true}}
-		ctx.Send(c.h.feeds, &routed{jobID: m.JobID, msg: &feedSubscribe{jobID: m.JobID, conn: ctx.Self(), fromSeq: from}})
+		ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.JobID, Msg: &feedSubscribe{jobID: m.JobID, conn: ctx.Self(), fromSeq: from}})
 	case events.TypeUnsubscribe:
 		if c.subs[m.JobID] == nil {
 			c.sendError(m.ID, m.JobID, events.CodeNotSubscribed, "not subscribed to job "+m.JobID)
 			return
 		}
 		delete(c.subs, m.JobID)
-		ctx.Send(c.h.feeds, &routed{jobID: m.JobID, msg: &feedUnsubscribe{jobID: m.JobID, conn: ctx.Self()}})
+		ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.JobID, Msg: &feedUnsubscribe{jobID: m.JobID, conn: ctx.Self()}})
 		c.sink.Send(events.AppendReply(nil, events.TypeUnsubscribed, m.ID, m.JobID))
 	case events.TypeCancel:
 		id, jobID := m.ID, m.JobID
-		f := ctx.RequestFuture(c.h.jobs, &routed{jobID: jobID, msg: &cancelJob{reason: m.Reason}}, c.h.cfg.RequestTimeout)
+		f := ctx.RequestFuture(c.h.jobs, &cluster.JobMsg{JobID: jobID, Msg: &cancelJob{Reason: m.Reason}}, c.h.cfg.RequestTimeout)
 		ctx.ReenterAfter(f, func(res any, err error) {
-			if err == nil {
-				if sr, ok := res.(*stateReply); ok {
-					err = sr.err
-				}
+			c.conn.giveBack(1)
+			if sr, ok := res.(*stateReply); ok && err == nil && sr.Err != nil {
+				err = sr.Err
 			}
 			if err != nil {
 				c.sendError(id, jobID, codeOf(err, events.CodeTimeout), err.Error())

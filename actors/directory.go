@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"github.com/actorhub/actorhub/cluster"
 	"github.com/asynkron/protoactor-go/actor"
 )
 
@@ -16,7 +17,7 @@ type directory struct {
 	ids      map[string]string // child pid id → routing id
 	// route, when set, may take a message elsewhere (another node); it
 	// reports whether it did.
-	route func(ctx actor.Context, m *routed) bool
+	route func(ctx actor.SenderContext, m *cluster.JobMsg, sender *actor.PID) bool
 	// owned, when set, tells which children stay after a membership change;
 	// the others are passivated (handed off: the next message for them goes
 	// to their new owner).
@@ -30,24 +31,24 @@ func newDirectory(kind string, spawn func(ctx actor.Context, id string, msg any,
 // Receive implements actor.Actor.
 func (d *directory) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *routed:
-		if d.route != nil && m.hops < maxHops && d.route(ctx, m) {
+	case *cluster.JobMsg:
+		if d.route != nil && d.route(ctx, m, ctx.Sender()) {
 			return
 		}
-		pid := d.children[m.jobID]
+		pid := d.children[m.JobID]
 		if pid == nil {
 			var forward bool
-			pid, forward = d.spawn(ctx, m.jobID, m.msg, ctx.Sender())
+			pid, forward = d.spawn(ctx, m.JobID, m.Msg, ctx.Sender())
 			if pid == nil {
 				return
 			}
-			d.children[m.jobID] = pid
-			d.ids[pid.Id] = m.jobID
+			d.children[m.JobID] = pid
+			d.ids[pid.Id] = m.JobID
 			if !forward {
 				return
 			}
 		}
-		ctx.RequestWithCustomSender(pid, m.msg, ctx.Sender())
+		ctx.RequestWithCustomSender(pid, m.Msg, ctx.Sender())
 	case *passivateRequest:
 		if d.children[m.jobID] == m.pid || (d.children[m.jobID] != nil && d.children[m.jobID].Id == m.pid.Id) {
 			delete(d.children, m.jobID)
@@ -76,10 +77,3 @@ func (d *directory) Receive(ctx actor.Context) {
 		ctx.Respond(len(d.children))
 	}
 }
-
-// countChildren asks a directory how many children it routes to.
-type countChildren struct{}
-
-// ownershipTick makes the job directory check, every second, that it still
-// owns its children.
-type ownershipTick struct{}

@@ -1,9 +1,9 @@
 package actors
 
 import (
-	"errors"
 	"time"
 
+	"github.com/actorhub/actorhub/cluster"
 	"github.com/actorhub/actorhub/events"
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -63,7 +63,7 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		f.h.metrics.Feeds.Dec()
 		if f.job != nil {
-			f.h.tell(ctx, f.job, &unsubscribeJob{feed: ctx.Self()})
+			f.h.tell(ctx, &unsubscribeJob{Feed: ctx.Self()}, f.job)
 		}
 	case *membersChanged: // the job's node died, or a subscribe is still unanswered: (re)subscribe
 		if f.job == nil || !f.h.alive(f.job.Address) {
@@ -75,7 +75,7 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 		f.onSubscribed(ctx, m)
 	case *jobEvents:
 		f.heard = time.Now()
-		f.deliver(ctx, f.gap.accept(m.events))
+		f.deliver(ctx, f.gap.accept(m.Events))
 		f.fetch(ctx)
 	case *fetched:
 		out := f.gap.fetched(m.events, m.err)
@@ -122,45 +122,44 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 // subscribe asks the job (wherever it lives) for its events; an unanswered
 // subscribe (the owner died before answering) is sent again after a while.
 func (f *JobFeed) subscribe(ctx actor.Context) {
-	ctx.Send(f.h.jobs, &routed{jobID: f.id, msg: &subscribeJob{feed: ctx.Self()}})
+	ctx.Send(f.h.jobs, &cluster.JobMsg{JobID: f.id, Msg: &subscribeJob{Feed: ctx.Self()}})
 	f.subscribes++
 	f.h.after(time.Second+f.h.backoff(f.attempts), ctx.Self(), &resubscribe{n: f.subscribes})
 }
 
 func (f *JobFeed) onSubscribed(ctx actor.Context, m *jobSubscribed) {
-	if m.err != nil {
+	if m.Err != nil {
 		f.attempts++
 		for _, w := range f.waiting {
-			ctx.Send(w.conn, &feedSubscribed{jobID: f.id, err: m.err})
+			ctx.Send(w.conn, &feedSubscribed{jobID: f.id, err: m.Err})
 		}
 		f.waiting = nil
-		var ce *events.CodedError
-		if errors.As(m.err, &ce) && ce.Code == events.CodeNotFound {
+		if m.Err.Code == events.CodeNotFound {
 			for _, c := range f.conns {
-				ctx.Send(c, &feedSubscribed{jobID: f.id, err: m.err})
+				ctx.Send(c, &feedSubscribed{jobID: f.id, err: m.Err})
 			}
 			f.conns = map[string]*actor.PID{}
 			return // idle now: passivates after the linger
 		}
 		if len(f.conns) > 0 {
-			f.h.log.Warn("feed: cannot reach the job; retrying", "job", f.id, "attempt", f.attempts, "err", m.err)
+			f.h.log.Warn("feed: cannot reach the job; retrying", "job", f.id, "attempt", f.attempts, "err", m.Err)
 			f.h.after(f.h.backoff(f.attempts), ctx.Self(), &retry{jobID: f.id})
 		}
 		return
 	}
 	f.attempts = 0
 	f.heard = time.Now()
-	if f.job != nil && (f.job.Id != m.job.Id || f.job.Address != m.job.Address) {
+	if f.job != nil && (f.job.Id != m.Job.Id || f.job.Address != m.Job.Address) {
 		ctx.Unwatch(f.job) // the job moved to another incarnation
 	}
-	f.job = m.job
-	ctx.Watch(m.job)
-	f.status, f.epoch = m.status, m.epoch
+	f.job = m.Job
+	ctx.Watch(m.Job)
+	f.status, f.epoch = m.Status, m.Epoch
 	if !f.ready {
 		f.ready = true
-		f.gap.have, f.gap.want = m.lastSeq, m.lastSeq
+		f.gap.have, f.gap.want = m.LastSeq, m.LastSeq
 	} else {
-		f.gap.known(m.lastSeq)
+		f.gap.known(m.LastSeq)
 	}
 	for _, w := range f.waiting {
 		f.onConnSubscribe(ctx, w)
@@ -202,7 +201,7 @@ func (f *JobFeed) deliver(ctx actor.Context, evs []events.Event) {
 	if n := f.h.cfg.FeedRing; len(f.ring) > 2*n {
 		f.ring = append([]events.Event(nil), f.ring[len(f.ring)-n:]...)
 	}
-	msg := &jobEvents{jobID: f.id, events: evs}
+	msg := &jobEvents{JobID: f.id, Events: evs}
 	for _, c := range f.conns {
 		ctx.Send(c, msg)
 	}
@@ -223,13 +222,4 @@ func terminalStatus(name string) events.Status {
 	default:
 		return events.StatusCancelled
 	}
-}
-
-// backoff returns a full-jitter delay for the n-th consecutive failure.
-func (h *Hub) backoff(n int) time.Duration {
-	d := h.cfg.RetryMin << min(n, 10)
-	if d > h.cfg.RetryMax || d <= 0 {
-		d = h.cfg.RetryMax
-	}
-	return time.Duration(h.rand(int64(d))) + time.Millisecond
 }

@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
-	"strconv"
-	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/actorhub/actorhub/cluster/clusterpb"
-	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/cluster"
+	"github.com/actorhub/actorhub/internal/group"
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/remote"
 )
 
 // Config tunes a Hub.
@@ -33,6 +29,17 @@ type Config struct {
 	FeedRing int
 	// MaxSubscriptions per client connection.
 	MaxSubscriptions int
+	// MaxInflight bounds the requests of one connection that wait for a job's
+	// answer (emits, cancels): past it the connection's reader waits, so a
+	// worker faster than the store is slowed down by TCP.
+	MaxInflight int
+	// MaxPending bounds the events a job holds that are not durable yet; an
+	// emit past it is refused with unavailable (a worker connection closes
+	// with 1013 and its worker resends after a backoff).
+	MaxPending int
+	// MaxAsks bounds the HTTP requests to jobs in flight on this node; past it
+	// they are refused with unavailable (503).
+	MaxAsks int
 	// RetryMin and RetryMax bound the full-jitter backoff of internal retries.
 	RetryMin, RetryMax time.Duration
 	// RemoteAddr is the actor-remote (gRPC) bind address, host:port (port 0:
@@ -40,22 +47,11 @@ type Config struct {
 	RemoteAddr string
 }
 
-// Placement tells which node owns a job; cluster.Membership implements it.
-// Its methods do not block.
-type Placement interface {
-	// Owner returns the id and actor-remote address of the node that owns
-	// jobID; ok is false when no node can own jobs now.
-	Owner(jobID string) (nodeID, remote string, ok bool)
-	// Alive reports whether the node at that actor-remote address is a member
-	// that is alive (or only suspected).
-	Alive(remote string) bool
-}
-
 // DefaultConfig returns production settings.
 func DefaultConfig() Config {
 	return Config{StoreTimeout: 5 * time.Second, RequestTimeout: 10 * time.Second, JobIdle: time.Minute,
-		FeedLinger: 10 * time.Second, FeedRing: 256, MaxSubscriptions: 100,
-		RetryMin: 50 * time.Millisecond, RetryMax: 2 * time.Second}
+		FeedLinger: 10 * time.Second, FeedRing: 256, MaxSubscriptions: 100, MaxInflight: 64,
+		MaxPending: 4096, MaxAsks: 4096, RetryMin: 50 * time.Millisecond, RetryMax: 2 * time.Second}
 }
 
 // DefaultLocalConfig returns fast timings for tests.
@@ -67,49 +63,46 @@ func DefaultLocalConfig() Config {
 }
 
 // Hub runs a node's actors: the job and feed directories and the connection
-// actors, on one actor system. Transport calls its methods; they are safe for
+// actors, on one actor system, and owns every goroutine and timer they use.
+// With a placement (SetPlacement) and a RemoteAddr it routes each job to the
+// node that owns it through a cluster.Network. Its methods are safe for
 // concurrent use.
 type Hub struct {
 	cfg       Config
 	store     Store
 	log       *slog.Logger
 	metrics   *Metrics
+	placement cluster.Placement
 	system    *actor.ActorSystem
-	jobs      *actor.PID // job directory
-	feeds     *actor.PID // feed directory
-	router    *actor.PID // carries job messages between nodes
-	remote    *remote.Remote
-	placement Placement
-	wg        sync.WaitGroup
-	mu        sync.Mutex // guards closed with wg.Add
-	closed    bool
+	net       *cluster.Network // nil: every job is served here
+	run       *group.Group     // store I/O and timers
+	jobs      *actor.PID       // job directory
+	feeds     *actor.PID       // feed directory
+	asks      chan struct{}    // HTTP requests to jobs in flight
+	started   atomic.Bool
 }
 
 // New validates cfg and creates a hub; Start spawns its actors.
 func New(cfg Config, store Store, m *Metrics, log *slog.Logger) (*Hub, error) {
-	d := DefaultConfig()
 	if cfg.NodeID == "" {
 		return nil, errors.New("actors: Config.NodeID is required")
 	}
 	if store == nil || m == nil {
 		return nil, errors.New("actors: a store and metrics are required")
 	}
-	fill := func(v *time.Duration, def time.Duration) {
-		if *v <= 0 {
-			*v = def
+	d := DefaultConfig()
+	for _, p := range []struct{ v, def *time.Duration }{{&cfg.StoreTimeout, &d.StoreTimeout},
+		{&cfg.RequestTimeout, &d.RequestTimeout}, {&cfg.JobIdle, &d.JobIdle}, {&cfg.FeedLinger, &d.FeedLinger},
+		{&cfg.RetryMin, &d.RetryMin}, {&cfg.RetryMax, &d.RetryMax}} {
+		if *p.v <= 0 {
+			*p.v = *p.def
 		}
 	}
-	fill(&cfg.StoreTimeout, d.StoreTimeout)
-	fill(&cfg.RequestTimeout, d.RequestTimeout)
-	fill(&cfg.JobIdle, d.JobIdle)
-	fill(&cfg.FeedLinger, d.FeedLinger)
-	fill(&cfg.RetryMin, d.RetryMin)
-	fill(&cfg.RetryMax, d.RetryMax)
-	if cfg.FeedRing <= 0 {
-		cfg.FeedRing = d.FeedRing
-	}
-	if cfg.MaxSubscriptions <= 0 {
-		cfg.MaxSubscriptions = d.MaxSubscriptions
+	for _, p := range []struct{ v, def *int }{{&cfg.FeedRing, &d.FeedRing}, {&cfg.MaxSubscriptions, &d.MaxSubscriptions},
+		{&cfg.MaxInflight, &d.MaxInflight}, {&cfg.MaxPending, &d.MaxPending}, {&cfg.MaxAsks, &d.MaxAsks}} {
+		if *p.v <= 0 {
+			*p.v = *p.def
+		}
 	}
 	if cfg.RetryMin > cfg.RetryMax {
 		return nil, fmt.Errorf("actors: RetryMin %s is above RetryMax %s", cfg.RetryMin, cfg.RetryMax)
@@ -117,182 +110,96 @@ func New(cfg Config, store Store, m *Metrics, log *slog.Logger) (*Hub, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{cfg: cfg, store: store, log: log, metrics: m}, nil
+	return &Hub{cfg: cfg, store: store, log: log, metrics: m, run: group.New(), asks: make(chan struct{}, cfg.MaxAsks)}, nil
 }
 
-// Start creates the actor system and the directories.
+// SetPlacement makes the hub route each job to the node that owns it (call
+// before Start, with a RemoteAddr). Without it every job is served here.
+func (h *Hub) SetPlacement(p cluster.Placement) { h.placement = p }
+
+// Start creates the actor system, the network (with a placement) and the
+// directories.
 func (h *Hub) Start(ctx context.Context) error {
 	// protoactor logs dead letters at info; the ones we cause (a watch on an
 	// actor that just stopped) are expected, so only its warnings pass.
 	logger := slog.New(minLevel{h.log.Handler(), slog.LevelWarn}).With("lib", "protoactor")
 	h.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }))
-	if h.cfg.RemoteAddr != "" {
-		if err := h.startRemote(); err != nil {
+	if h.cfg.RemoteAddr != "" && h.placement != nil {
+		n, err := cluster.NewNetwork(cluster.NetworkConfig{NodeID: h.cfg.NodeID, Addr: h.cfg.RemoteAddr, Table: wire,
+			Placement: h.placement, RequestTimeout: h.cfg.RequestTimeout, Log: h.log,
+			Dropped: func(reason string) { h.metrics.Errors.WithLabelValues(reason).Inc() }})
+		if err == nil {
+			err = n.Start(h.system)
+		}
+		if err != nil {
 			h.system.Shutdown()
 			return err
 		}
+		h.net = n
 	}
-	router, err := h.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &Router{h: h} }), routerName)
-	if err != nil {
-		return fmt.Errorf("start router: %w", err)
-	}
-	h.router = router
-	h.jobs = h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+	jobs, err := h.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
 		d := newDirectory("job", h.spawnJob)
-		if h.placement != nil {
-			d.route, d.owned = h.routeJob, h.owns
+		if h.net != nil {
+			d.route, d.owned = h.net.Route, h.net.Owns
 		}
 		return d
-	}))
-	if h.placement != nil {
-		h.tickOwnership()
+	}), cluster.JobsName)
+	if err != nil {
+		h.system.Shutdown()
+		return fmt.Errorf("start job directory: %w", err)
 	}
+	h.jobs = jobs
 	h.feeds = h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return newDirectory("feed", h.spawnFeed)
 	}))
+	if h.net != nil {
+		h.tickOwnership()
+	}
+	h.started.Store(true)
 	return nil
 }
-
-// startRemote binds the actor-remote address. protoactor's remote panics on a
-// port in use, so the port is checked first.
-func (h *Hub) startRemote() error {
-	host, portS, err := net.SplitHostPort(h.cfg.RemoteAddr)
-	if err != nil {
-		return fmt.Errorf("remote address %q: %w", h.cfg.RemoteAddr, err)
-	}
-	ln, err := net.Listen("tcp", h.cfg.RemoteAddr)
-	if err != nil {
-		return fmt.Errorf("remote address %s: %w", h.cfg.RemoteAddr, err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	if _, err := strconv.Atoi(portS); err != nil {
-		return fmt.Errorf("remote address %q: bad port", h.cfg.RemoteAddr)
-	}
-	h.remote = remote.NewRemote(h.system, remote.Configure(host, port))
-	h.remote.Start()
-	return nil
-}
-
-// SetPlacement makes the hub route each job to the node that owns it (call
-// before Start). Without it every job is served here.
-func (h *Hub) SetPlacement(p Placement) { h.placement = p }
 
 // MembershipChanged tells the hub that the members changed: jobs that moved
 // are handed off, requests to nodes that died are routed again, feeds whose
 // job lived on a dead node subscribe again. It does not block.
 func (h *Hub) MembershipChanged() {
-	if h.system == nil || h.jobs == nil {
+	if !h.started.Load() {
 		return
 	}
-	for _, pid := range []*actor.PID{h.router, h.jobs, h.feeds} {
-		h.system.Root.Send(pid, &membersChanged{})
+	if h.net != nil {
+		h.net.MembersChanged()
 	}
-}
-
-// routeJob takes a job message to its owner when that is another node.
-func (h *Hub) routeJob(ctx actor.Context, m *routed) bool {
-	nodeID, remote, ok := h.placement.Owner(m.jobID)
-	switch {
-	case ok && nodeID == h.cfg.NodeID:
-		return false
-	case ok:
-		ctx.Send(h.router, &forward{jobID: m.jobID, msg: m.msg, sender: ctx.Sender(), remote: remote, hops: m.hops})
-		return true
-	}
-	err := &events.CodedError{Code: events.CodeUnavailable, Err: fmt.Errorf("job %s: no node can own jobs now (all draining or gone); retry", m.jobID)}
-	switch msg := m.msg.(type) {
-	case *subscribeJob:
-		h.tell(ctx, msg.feed, &jobSubscribed{jobID: m.jobID, err: err})
-	case *unsubscribeJob:
-	case *emit:
-		h.send(ctx.Sender(), &EmitResult{JobID: m.jobID, Err: err})
-	default:
-		h.send(ctx.Sender(), &stateReply{err: err})
-	}
-	return true
+	h.system.Root.Send(h.jobs, &membersChanged{})
+	h.system.Root.Send(h.feeds, &membersChanged{})
 }
 
 // tickOwnership has the job directory check its children's ownership every
 // second, until the hub stops.
 func (h *Hub) tickOwnership() {
-	time.AfterFunc(time.Second, func() {
-		h.mu.Lock()
-		closed := h.closed
-		h.mu.Unlock()
-		if !closed {
-			h.system.Root.Send(h.jobs, &ownershipTick{})
-			h.tickOwnership()
-		}
+	h.run.After(time.Second, func() {
+		h.system.Root.Send(h.jobs, &ownershipTick{})
+		h.tickOwnership()
 	})
 }
 
-// owns reports whether this node owns jobID in the current view.
-func (h *Hub) owns(jobID string) bool {
-	nodeID, _, ok := h.placement.Owner(jobID)
-	return ok && nodeID == h.cfg.NodeID
-}
-
-// addr is this node's actor-remote address ("nonhost" without remote).
-func (h *Hub) addr() string { return h.system.Address() }
-
-// alive reports whether the node at an actor address is alive.
-func (h *Hub) alive(addr string) bool {
-	return h.placement == nil || addr == h.addr() || h.placement.Alive(addr)
-}
-
-// tell sends msg to pid, which may live on another node: then it goes in an
-// envelope to that node's router.
-func (h *Hub) tell(ctx actor.SenderContext, pid *actor.PID, msg any) {
-	if pid == nil {
-		return
-	}
-	if pid.Address == h.addr() || h.remote == nil {
-		ctx.Send(pid, msg)
-		return
-	}
-	name, payload, err := encodeMsg(msg)
-	if err != nil {
-		h.log.Error("cannot encode a message for another node", "to", pid.String(), "err", err)
-		return
-	}
-	ctx.Send(routerOf(pid.Address), &clusterpb.Envelope{Version: codecVersion, Kind: kindTell, Target: pid.Id,
-		From: h.addr(), Msg: name, Payload: payload})
-}
-
 // Stop stops every actor (jobs finish their write in flight and release their
-// ownership), waits for the hub's goroutines and shuts the actor system down.
+// ownership), the network, every timer and goroutine of the hub, and the
+// actor system. It is idempotent; ctx bounds the wait for store operations.
 func (h *Hub) Stop(ctx context.Context) error {
-	h.mu.Lock()
-	if h.closed || h.system == nil {
-		h.mu.Unlock()
+	if !h.started.CompareAndSwap(true, false) {
 		return nil
 	}
-	h.mu.Unlock()
 	var errs []error
 	for _, pid := range []*actor.PID{h.feeds, h.jobs} {
 		if err := h.system.Root.PoisonFuture(pid).Wait(); err != nil {
 			errs = append(errs, fmt.Errorf("stop directory: %w", err))
 		}
 	}
-	if h.router != nil {
-		_ = h.system.Root.StopFuture(h.router).Wait()
+	if h.net != nil {
+		errs = append(errs, h.net.Stop(ctx))
 	}
-	if h.remote != nil {
-		// not Shutdown(true): in this protoactor version its suspend of the
-		// endpoint reader races with the reader (DESIGN.md, library hazards).
-		// The actors are stopped and the node has left the gossip by now.
-		h.remote.Shutdown(false)
-	}
-	h.mu.Lock()
-	h.closed = true
-	h.mu.Unlock()
-	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("stop hub: store operations still running: %w", ctx.Err()))
+	if err := h.run.Stop(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop hub: store operations still running: %w", err))
 	}
 	h.system.Shutdown()
 	return errors.Join(errs...)
@@ -303,14 +210,12 @@ func (h *Hub) spawnJob(ctx actor.Context, id string, msg any, sender *actor.PID)
 	case *createJob:
 		return ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newJobActor(h, id, m, sender) })), false
 	case *getState: // a read does not activate the job: the snapshot answers
-		h.async(func() {
-			c, cancel := context.WithTimeout(context.Background(), h.cfg.StoreTimeout)
-			defer cancel()
+		h.io(sender, func(c context.Context) any {
 			st, err := h.store.Snapshot(c, id)
 			if err != nil {
-				err = storeError("read", id, err)
+				return &stateReply{Err: storeError("read", id, err)}
 			}
-			h.send(sender, &stateReply{state: st, err: err})
+			return &stateReply{State: st}
 		})
 		return nil, false
 	}
@@ -324,165 +229,22 @@ func (h *Hub) spawnFeed(ctx actor.Context, id string, msg any, _ *actor.PID) (*a
 	return ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newJobFeed(h, id) })), true
 }
 
-// async runs fn on a goroutine the hub waits for at Stop.
-func (h *Hub) async(fn func()) {
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
+// tell sends msg to every pid, each on whichever node it lives (encoded once
+// for all the pids on other nodes).
+func (h *Hub) tell(ctx actor.SenderContext, msg any, to ...*actor.PID) {
+	if h.net != nil {
+		h.net.Tell(ctx, msg, to...)
 		return
 	}
-	h.wg.Add(1)
-	h.mu.Unlock()
-	go func() {
-		defer h.wg.Done()
-		fn()
-	}()
-}
-
-// after sends msg to pid after d.
-func (h *Hub) after(d time.Duration, pid *actor.PID, msg any) {
-	time.AfterFunc(d, func() { h.system.Root.Send(pid, msg) })
-}
-
-func (h *Hub) send(pid *actor.PID, msg any) {
-	if pid != nil {
-		h.system.Root.Send(pid, msg)
-	}
-}
-
-func (h *Hub) rand(n int64) int64 { return rand.Int64N(max(n, 1)) }
-
-// readEvents reads the journal after seq `after` and sends *fetched to pid.
-func (h *Hub) readEvents(pid *actor.PID, jobID string, after int64) {
-	h.async(func() {
-		c, cancel := context.WithTimeout(context.Background(), h.cfg.StoreTimeout)
-		defer cancel()
-		evs, err := h.store.Events(c, jobID, after, 1000)
-		if err == nil && len(evs) == 0 {
-			err = fmt.Errorf("read job %s after seq %d: the journal has no such events yet", jobID, after)
+	for _, pid := range to {
+		if pid != nil {
+			ctx.Send(pid, msg)
 		}
-		h.send(pid, &fetched{jobID: jobID, events: evs, err: err})
-	})
-}
-
-// release gives up a job's ownership in the background.
-func (h *Hub) release(jobID string, epoch uint64) {
-	h.async(func() {
-		c, cancel := context.WithTimeout(context.Background(), h.cfg.StoreTimeout)
-		defer cancel()
-		if err := h.store.Release(c, jobID, epoch); err != nil {
-			h.log.Debug("release job failed (the next owner takes it over anyway)", "job", jobID, "err", err)
-		}
-	})
-}
-
-// NodeID returns the node's id.
-func (h *Hub) NodeID() string { return h.cfg.NodeID }
-
-// Metrics returns the node's instruments.
-func (h *Hub) Metrics() *Metrics { return h.metrics }
-
-// Ready reports whether the store answers.
-func (h *Hub) Ready(ctx context.Context) error { return h.store.Ping(ctx) }
-
-// ask sends msg to job jobID and waits for its answer.
-func (h *Hub) ask(ctx context.Context, jobID string, msg any) (any, error) {
-	timeout := h.cfg.RequestTimeout
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = time.Until(dl)
 	}
-	res, err := h.system.Root.RequestFuture(h.jobs, &routed{jobID: jobID, msg: msg}, timeout).Result()
-	if err != nil {
-		return nil, &events.CodedError{Code: events.CodeTimeout,
-			Err: fmt.Errorf("job %s did not answer within %s; retry", jobID, timeout)}
-	}
-	return res, nil
 }
 
-func (h *Hub) askState(ctx context.Context, jobID string, msg any) (events.JobState, bool, error) {
-	res, err := h.ask(ctx, jobID, msg)
-	if err != nil {
-		return events.JobState{}, false, err
-	}
-	sr, ok := res.(*stateReply)
-	if !ok {
-		return events.JobState{}, false, fmt.Errorf("job %s answered %T", jobID, res)
-	}
-	return sr.state, sr.created, sr.err
-}
-
-// CreateJob creates a job (idempotent: an existing job answers with its state
-// and created false).
-func (h *Hub) CreateJob(ctx context.Context, jobID, userID, typ string, input []byte) (events.JobState, bool, error) {
-	st, first := events.NewJob(jobID, userID, typ, input, time.Now().UnixMilli())
-	return h.askState(ctx, jobID, &createJob{state: st, first: first})
-}
-
-// Emit appends a worker's events to a job and returns once they are durable.
-func (h *Hub) Emit(ctx context.Context, jobID string, items []EmitItem) (*EmitResult, error) {
-	res, err := h.ask(ctx, jobID, &emit{items: items})
-	if err != nil {
-		return nil, err
-	}
-	r, ok := res.(*EmitResult)
-	if !ok {
-		return nil, fmt.Errorf("job %s answered %T", jobID, res)
-	}
-	return r, nil
-}
-
-// Cancel appends job:cancelled:v1 (unless the job is cancelled already) and
-// returns the job's state once durable.
-func (h *Hub) Cancel(ctx context.Context, jobID, reason string) (events.JobState, error) {
-	st, _, err := h.askState(ctx, jobID, &cancelJob{reason: reason})
-	return st, err
-}
-
-// State returns the job's durable state.
-func (h *Hub) State(ctx context.Context, jobID string) (events.JobState, error) {
-	st, _, err := h.askState(ctx, jobID, &getState{})
-	return st, err
-}
-
-// Events returns durable events with seq > after (at most limit).
-func (h *Hub) Events(ctx context.Context, jobID string, after int64, limit int) ([]events.Event, error) {
-	evs, err := h.store.Events(ctx, jobID, after, limit)
-	if err != nil {
-		return nil, storeError("read", jobID, err)
-	}
-	return evs, nil
-}
-
-// SpawnConn starts the actor of a client connection; transport sends it
-// *Request messages and stops it when the connection ends.
-func (h *Hub) SpawnConn(sink Sink, session, user string) *actor.PID {
-	return h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &ConnActor{h: h, sink: sink, session: session, user: user}
-	}))
-}
-
-// SpawnWorkerConn starts the actor of a worker connection.
-func (h *Hub) SpawnWorkerConn(sink Sink) *actor.PID {
-	return h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &WorkerConnActor{h: h, sink: sink}
-	}))
-}
-
-// Send delivers a request to a connection actor.
-func (h *Hub) Send(pid *actor.PID, r *Request) { h.system.Root.Send(pid, r) }
-
-// StopConn stops a connection actor.
-func (h *Hub) StopConn(pid *actor.PID) { h.system.Root.Stop(pid) }
-
-// ActiveJobs returns how many job actors this node runs.
-func (h *Hub) ActiveJobs() int {
-	res, err := h.system.Root.RequestFuture(h.jobs, &countChildren{}, time.Second).Result()
-	if err != nil {
-		return -1
-	}
-	n, _ := res.(int)
-	return n
-}
+// alive reports whether the node at an actor address is alive.
+func (h *Hub) alive(addr string) bool { return h.net == nil || h.net.Alive(addr) }
 
 // minLevel drops records below a level.
 type minLevel struct {
@@ -498,11 +260,3 @@ func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return minLevel{m.Handler.WithAttrs(a), m.min}
 }
 func (m minLevel) WithGroup(n string) slog.Handler { return minLevel{m.Handler.WithGroup(n), m.min} }
-
-// RemoteAddress returns the actor-remote address in use ("" without remote).
-func (h *Hub) RemoteAddress() string {
-	if h.remote == nil {
-		return ""
-	}
-	return h.system.Address()
-}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/actorhub/actorhub/cluster"
 	"github.com/actorhub/actorhub/events"
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -30,7 +31,7 @@ const (
 type reply struct {
 	to   *actor.PID
 	kind replyKind
-	err  error
+	err  *events.CodedError
 }
 
 type queued struct {
@@ -65,19 +66,14 @@ type JobActor struct {
 	inflightEvents []events.Event
 	inflightReply  []reply
 
-	feeds map[string]*actor.PID
+	feeds    map[string]*actor.PID
+	feedList []*actor.PID // the values of feeds; nil when they changed
 
 	// gap refusals wait for a check that this incarnation still owns the job:
 	// a stale one (another node took the job over) must not tell a worker an
 	// offset it expects, since its memory is behind the store.
 	gapHeld   []reply
 	verifying bool
-}
-
-// epochChecked comes back from the store read that verifies ownership.
-type epochChecked struct {
-	epoch uint64
-	err   error
 }
 
 func newJobActor(h *Hub, id string, create *createJob, sender *actor.PID) *JobActor {
@@ -108,6 +104,7 @@ func (j *JobActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Terminated:
 		delete(j.feeds, pidKey(m.Who))
+		j.feedList = nil
 	case *actor.Stopped:
 		j.h.metrics.JobActors.Dec()
 		if j.phase != jobFailed && j.durable.Epoch > 0 {
@@ -125,7 +122,7 @@ func (j *JobActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 		j.queue = append(j.queue, queued{msg, sender})
 		return
 	case jobFailed: // the directory routes anew once it has our passivateRequest
-		ctx.RequestWithCustomSender(ctx.Parent(), &routed{jobID: j.id, msg: msg}, sender)
+		ctx.RequestWithCustomSender(ctx.Parent(), &cluster.JobMsg{JobID: j.id, Msg: msg}, sender)
 		return
 	}
 	switch m := msg.(type) {
@@ -138,30 +135,30 @@ func (j *JobActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 	case *cancelJob:
 		j.onCancel(ctx, m, sender)
 	case *subscribeJob:
-		j.feeds[pidKey(m.feed)] = m.feed
-		ctx.Watch(m.feed)
-		j.h.tell(ctx, m.feed, &jobSubscribed{jobID: j.id, job: ctx.Self(), status: j.durable.Status,
-			lastSeq: j.durable.LastSequence, epoch: j.durable.Epoch})
+		j.feeds[pidKey(m.Feed)] = m.Feed
+		j.feedList = nil
+		ctx.Watch(m.Feed)
+		j.h.tell(ctx, &jobSubscribed{JobID: j.id, Job: ctx.Self(), Status: j.durable.Status,
+			LastSeq: j.durable.LastSequence, Epoch: j.durable.Epoch}, m.Feed)
 	case *unsubscribeJob:
-		delete(j.feeds, pidKey(m.feed))
-		ctx.Unwatch(m.feed)
+		delete(j.feeds, pidKey(m.Feed))
+		j.feedList = nil
+		ctx.Unwatch(m.Feed)
 	default:
 		j.h.log.Warn("job actor: unexpected message", "job", j.id, "type", fmt.Sprintf("%T", msg))
 	}
 }
 
 func (j *JobActor) activate(ctx actor.Context) {
-	self, store, id, owner, create := ctx.Self(), j.h.store, j.id, j.h.cfg.NodeID, j.create
-	j.h.async(func() {
-		c, cancel := context.WithTimeout(context.Background(), j.h.cfg.StoreTimeout)
-		defer cancel()
+	store, id, owner, create := j.h.store, j.id, j.h.cfg.NodeID, j.create
+	j.h.io(ctx.Self(), func(c context.Context) any {
 		var m activated
 		if create != nil {
-			m.state, m.created, m.err = store.Create(c, create.state, create.first, owner)
+			m.state, m.created, m.err = store.Create(c, create.State, create.First, owner)
 		} else {
 			m.state, m.err = store.Acquire(c, id, owner)
 		}
-		j.h.system.Root.Send(self, &m)
+		return &m
 	})
 	if create != nil {
 		j.queue = append(j.queue, queued{create, j.sender})
@@ -174,12 +171,8 @@ func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
 	if m.err != nil {
 		err := storeError("activate", j.id, m.err)
 		for _, q := range queue {
-			switch m := q.msg.(type) {
-			case *subscribeJob:
-				j.h.tell(ctx, m.feed, &jobSubscribed{jobID: j.id, err: err})
-			case *unsubscribeJob:
-			default:
-				j.respond(ctx, reply{to: q.sender, kind: kindOf(q.msg), err: err})
+			if to, reply := wire.Fail(j.id, q.msg, q.sender, err); to != nil {
+				j.h.tell(ctx, reply, to)
 			}
 		}
 		j.fail(ctx)
@@ -193,23 +186,23 @@ func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
 	ctx.SetReceiveTimeout(j.h.cfg.JobIdle)
 	for _, q := range queue {
 		if c, ok := q.msg.(*createJob); ok && c == j.create {
-			j.h.send(q.sender, &stateReply{state: j.stateNow(), created: m.created})
+			j.h.tell(ctx, &stateReply{State: j.stateNow(), Created: m.created}, q.sender)
 			continue
 		}
 		j.handle(ctx, q.msg, q.sender)
 	}
 }
 
-func kindOf(msg any) replyKind {
-	if _, ok := msg.(*emit); ok {
-		return replyEmit
-	}
-	return replyState
-}
-
 func (j *JobActor) onEmit(ctx actor.Context, m *emit, sender *actor.PID) {
+	if j.inflight && len(j.pending)+len(m.Items) > j.h.cfg.MaxPending {
+		// the store is behind: refuse rather than hold without bound (the
+		// worker resends after a backoff)
+		j.later(ctx, reply{to: sender, kind: replyEmit, err: &events.CodedError{Code: events.CodeUnavailable,
+			Err: fmt.Errorf("job %s: %d events wait for the store; retry later", j.id, len(j.pending))}})
+		return
+	}
 	var err error
-	for _, it := range m.items {
+	for _, it := range m.Items {
 		if it.Offset != NoOffset && it.Offset < j.st.NextOffset {
 			continue // a retry of what we have: acked again, not appended
 		}
@@ -217,20 +210,20 @@ func (j *JobActor) onEmit(ctx actor.Context, m *emit, sender *actor.PID) {
 			break
 		}
 		if it.Offset != NoOffset && it.Offset > j.st.NextOffset {
-			err = &events.CodedError{Code: events.CodeOffsetGap,
+			gap := &events.CodedError{Code: events.CodeOffsetGap,
 				Err: fmt.Errorf("job %s: offset %d is past the next expected offset %d; resend from %d", j.id, it.Offset, j.st.NextOffset, j.st.NextOffset)}
-			j.holdGap(ctx, reply{to: sender, kind: replyEmit, err: err})
+			j.holdGap(ctx, reply{to: sender, kind: replyEmit, err: gap})
 			j.flush(ctx)
 			return
 		}
 		j.append(it.Name, it.Data, it.Offset)
 	}
 	if ackBeforeDurable && err == nil { // the deliberately broken build (broken_on.go)
-		j.h.tell(ctx, sender, &EmitResult{JobID: j.id, NextOffset: j.st.NextOffset, LastSequence: j.st.LastSequence, Status: j.st.Status})
+		j.h.tell(ctx, &EmitResult{JobID: j.id, NextOffset: j.st.NextOffset, LastSequence: j.st.LastSequence, Status: j.st.Status}, sender)
 		j.flush(ctx)
 		return
 	}
-	j.later(ctx, reply{to: sender, kind: replyEmit, err: err})
+	j.later(ctx, reply{to: sender, kind: replyEmit, err: events.AsCoded(err, events.CodeInvalidEvent)})
 	j.flush(ctx)
 }
 
@@ -242,12 +235,10 @@ func (j *JobActor) holdGap(ctx actor.Context, r reply) {
 		return
 	}
 	j.verifying = true
-	self, store, id, timeout := ctx.Self(), j.h.store, j.id, j.h.cfg.StoreTimeout
-	j.h.async(func() {
-		c, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
+	store, id := j.h.store, j.id
+	j.h.io(ctx.Self(), func(c context.Context) any {
 		st, err := store.Snapshot(c, id)
-		j.h.system.Root.Send(self, &epochChecked{epoch: st.Epoch, err: err})
+		return &epochChecked{epoch: st.Epoch, err: err}
 	})
 }
 
@@ -261,7 +252,7 @@ func (j *JobActor) onEpochChecked(ctx actor.Context, m *epochChecked) {
 		}
 		return
 	}
-	var err error = &events.CodedError{Code: events.CodeUnavailable, Err: fmt.Errorf("job %s moved to another incarnation; retry", j.id)}
+	err := &events.CodedError{Code: events.CodeUnavailable, Err: fmt.Errorf("job %s moved to another incarnation; retry", j.id)}
 	if m.err != nil {
 		err = storeError("check", j.id, m.err)
 	}
@@ -283,7 +274,7 @@ func (j *JobActor) onCancel(ctx actor.Context, m *cancelJob, sender *actor.PID) 
 			Err: fmt.Errorf("job %s is already %s", j.id, j.st.Status)}})
 		return
 	default:
-		j.append(events.Cancelled, events.AppendJSONObject(nil, "reason", m.reason), NoOffset)
+		j.append(events.Cancelled, events.AppendJSONObject(nil, "reason", m.Reason), NoOffset)
 	}
 	j.later(ctx, reply{to: sender, kind: replyState})
 	j.flush(ctx)
@@ -321,13 +312,11 @@ func (j *JobActor) flush(ctx actor.Context) {
 	j.inflightReply, j.pendingReplies = j.pendingReplies, nil
 	j.inflightSnap, j.inflightEnd = j.st, len(j.out)
 	snap, batch, delta := j.st, j.inflightEvents, string(j.out[j.durableLen:])
-	self, store, timeout := ctx.Self(), j.h.store, j.h.cfg.StoreTimeout
-	j.h.async(func() {
-		c, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
+	store := j.h.store
+	j.h.io(ctx.Self(), func(c context.Context) any {
 		t0 := time.Now()
 		err := store.Append(c, snap, delta, batch)
-		j.h.system.Root.Send(self, &appendDone{err: err, nanos: int64(time.Since(t0))})
+		return &appendDone{err: err, nanos: int64(time.Since(t0))}
 	})
 }
 
@@ -353,10 +342,12 @@ func (j *JobActor) onAppendDone(ctx actor.Context, m *appendDone) {
 	j.durable, j.durableLen = j.inflightSnap, j.inflightEnd
 	j.h.metrics.EventsAppended.Add(float64(len(batch)))
 	if len(j.feeds) > 0 {
-		msg := &jobEvents{jobID: j.id, events: batch}
-		for _, f := range j.feeds {
-			j.h.tell(ctx, f, msg)
+		if j.feedList == nil {
+			for _, f := range j.feeds {
+				j.feedList = append(j.feedList, f)
+			}
 		}
+		j.h.tell(ctx, &jobEvents{JobID: j.id, Events: batch}, j.feedList...)
 	}
 	replies := j.inflightReply
 	j.inflightReply, j.inflightEvents = nil, nil
@@ -366,21 +357,36 @@ func (j *JobActor) onAppendDone(ctx actor.Context, m *appendDone) {
 }
 
 // respondAll sends the replies of one commit; acks to the same worker
-// connection collapse into one (they would all carry the same offsets).
+// connection collapse into one that says how many emits it answers (they
+// would all carry the same offsets).
 func (j *JobActor) respondAll(ctx actor.Context, rs []reply) {
-	var acked map[string]bool
+	if len(rs) == 1 {
+		j.respond(ctx, rs[0])
+		return
+	}
+	acks := map[string]int{}
 	for _, r := range rs {
-		if r.kind == replyEmit && r.err == nil && len(rs) > 1 && r.to != nil {
-			if acked[r.to.Id] {
-				continue
+		if r.kind == replyEmit && r.err == nil && r.to != nil {
+			acks[pidKey(r.to)]++
+		}
+	}
+	for _, r := range rs {
+		if r.kind == replyEmit && r.err == nil && r.to != nil {
+			n := acks[pidKey(r.to)]
+			if n == 0 {
+				continue // answered by the first
 			}
-			if acked == nil {
-				acked = map[string]bool{}
-			}
-			acked[r.to.Id] = true
+			acks[pidKey(r.to)] = 0
+			j.h.tell(ctx, j.emitResult(nil, n), r.to)
+			continue
 		}
 		j.respond(ctx, r)
 	}
+}
+
+func (j *JobActor) emitResult(err *events.CodedError, acks int) *EmitResult {
+	return &EmitResult{JobID: j.id, NextOffset: j.durable.NextOffset, LastSequence: j.durable.LastSequence,
+		Status: j.durable.Status, Acks: acks, Err: err}
 }
 
 func (j *JobActor) respond(ctx actor.Context, r reply) {
@@ -389,14 +395,13 @@ func (j *JobActor) respond(ctx actor.Context, r reply) {
 	}
 	switch r.kind {
 	case replyEmit:
-		j.h.tell(ctx, r.to, &EmitResult{JobID: j.id, NextOffset: j.durable.NextOffset,
-			LastSequence: j.durable.LastSequence, Status: j.durable.Status, Err: r.err})
+		j.h.tell(ctx, j.emitResult(r.err, 1), r.to)
 	case replyState:
 		if r.err != nil {
-			j.h.tell(ctx, r.to, &stateReply{err: r.err})
+			j.h.tell(ctx, &stateReply{Err: r.err}, r.to)
 			return
 		}
-		j.h.tell(ctx, r.to, &stateReply{state: j.stateNow()})
+		j.h.tell(ctx, &stateReply{State: j.stateNow()}, r.to)
 	}
 }
 
@@ -422,11 +427,11 @@ func (j *JobActor) stopIfDone(ctx actor.Context) {
 }
 
 // storeError turns a store error into what a client sees.
-func storeError(action, jobID string, err error) error {
+func storeError(action, jobID string, err error) *events.CodedError {
 	var ce *events.CodedError
 	switch {
 	case errors.As(err, &ce):
-		return err
+		return ce
 	case errors.Is(err, events.ErrJobNotFound):
 		return &events.CodedError{Code: events.CodeNotFound, Err: fmt.Errorf("job %s not found", jobID)}
 	case errors.Is(err, events.ErrFenced):

@@ -2,13 +2,45 @@ package actors
 
 import (
 	"encoding/json"
+	"errors"
 
+	"github.com/actorhub/actorhub/cluster"
 	"github.com/actorhub/actorhub/events"
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// Messages between the actors of one node. Fields are read-only once sent: a
-// slice of events may be shared by many receivers.
+// wire is the one table of the messages that cross between nodes: each is
+// declared here once (name, Go type, how it travels, what its sender gets
+// when it cannot reach its job), and cluster encodes, decodes and routes them
+// by it. A new cross-node message is a type below with exported, JSON-tagged
+// fields (a Check method if it needs validating) and one line here.
+var wire = cluster.MustTable(
+	cluster.Message{Name: "emit", Type: (*emit)(nil), Kind: cluster.Request, Fail: failEmit},
+	cluster.Message{Name: "create", Type: (*createJob)(nil), Kind: cluster.Request, Fail: failState},
+	cluster.Message{Name: "getState", Type: (*getState)(nil), Kind: cluster.Request, Fail: failState},
+	cluster.Message{Name: "cancel", Type: (*cancelJob)(nil), Kind: cluster.Request, Fail: failState},
+	cluster.Message{Name: "emitResult", Type: (*EmitResult)(nil), Kind: cluster.Reply},
+	cluster.Message{Name: "state", Type: (*stateReply)(nil), Kind: cluster.Reply},
+	cluster.Message{Name: "subscribe", Type: (*subscribeJob)(nil), Kind: cluster.Route, Fail: failSubscribe},
+	cluster.Message{Name: "unsubscribe", Type: (*unsubscribeJob)(nil), Kind: cluster.Route},
+	cluster.Message{Name: "subscribed", Type: (*jobSubscribed)(nil), Kind: cluster.Tell},
+	cluster.Message{Name: "events", Type: (*jobEvents)(nil), Kind: cluster.Tell},
+)
+
+func failEmit(jobID string, _ any, err error) (*actor.PID, any) {
+	return nil, &EmitResult{JobID: jobID, Err: events.AsCoded(err, events.CodeUnavailable)}
+}
+
+func failState(_ string, _ any, err error) (*actor.PID, any) {
+	return nil, &stateReply{Err: events.AsCoded(err, events.CodeUnavailable)}
+}
+
+func failSubscribe(jobID string, msg any, err error) (*actor.PID, any) {
+	return msg.(*subscribeJob).Feed, &jobSubscribed{JobID: jobID, Err: events.AsCoded(err, events.CodeUnavailable)}
+}
+
+// Messages that cross between nodes (declared in wire). Fields are read-only
+// once sent: a slice of events may be shared by many receivers.
 
 // NoOffset marks an emitted event without a worker offset (appended as is).
 const NoOffset = -1
@@ -16,135 +48,120 @@ const NoOffset = -1
 // EmitItem is one event a worker emits, its data already normalized
 // (events.NormalizeData).
 type EmitItem struct {
-	Offset int64 // NoOffset: no dedup
-	Name   string
-	Data   json.RawMessage
-}
-
-// routed is what the job directory receives: a message for one job. hops
-// counts the nodes that forwarded it: a node whose view names another owner
-// forwards it again, up to maxHops; then it is served where it is (views
-// converge within a second or so, and epochs keep a wrong guess safe).
-type routed struct {
-	jobID string
-	msg   any
-	hops  uint32
-}
-
-// maxHops bounds how often a job message is forwarded between nodes.
-const maxHops = 2
-
-// createJob asks a job to exist; reply: *stateReply.
-type createJob struct {
-	state events.JobState
-	first events.Event
+	Offset int64           `json:"o"` // NoOffset: no dedup
+	Name   string          `json:"n"`
+	Data   json.RawMessage `json:"d"`
 }
 
 // emit appends events; reply (after they are durable, or refused): *EmitResult.
 type emit struct {
-	items []EmitItem
+	Items []EmitItem `json:"items"`
 }
 
-// cancelJob appends job:cancelled:v1; reply: *stateReply.
-type cancelJob struct{ reason string }
-
-// getState asks for the job's durable state; reply: *stateReply.
-type getState struct{}
-
-// subscribeJob attaches a feed; reply to the feed: *jobSubscribed, then *jobEvents.
-type subscribeJob struct{ feed *actor.PID }
-
-// unsubscribeJob detaches a feed.
-type unsubscribeJob struct{ feed *actor.PID }
-
-// jobSubscribed tells a feed where the job is and how far its journal goes.
-type jobSubscribed struct {
-	jobID   string
-	job     *actor.PID
-	status  events.Status
-	lastSeq int64
-	epoch   uint64
-	err     error
-}
-
-// jobEvents carries durable events from a job to its feeds, and from a feed to
-// its conns.
-type jobEvents struct {
-	jobID  string
-	events []events.Event
+// Check implements cluster.Checker.
+func (m *emit) Check() error {
+	for _, it := range m.Items {
+		if err := events.ValidateName(it.Name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EmitResult answers an emit once its events are durable (or refused).
 type EmitResult struct {
-	JobID        string
-	NextOffset   int64
-	LastSequence int64
-	Status       events.Status
-	Err          error // nil, an *events.CodedError, or a store error
+	JobID        string        `json:"job"`
+	NextOffset   int64         `json:"next"`
+	LastSequence int64         `json:"last"`
+	Status       events.Status `json:"status"`
+	// Acks is how many emits of one connection this answers (0 means 1): the
+	// acks of one commit to one connection collapse into one.
+	Acks int                `json:"acks,omitempty"`
+	Err  *events.CodedError `json:"err,omitempty"`
+}
+
+// err returns Err as an error (nil when there is none).
+func (r *EmitResult) err() error {
+	if r.Err == nil {
+		return nil
+	}
+	return r.Err
+}
+
+// createJob asks a job to exist; reply: *stateReply.
+type createJob struct {
+	State events.JobState `json:"state"`
+	First events.Event    `json:"first"`
+}
+
+// Check implements cluster.Checker; it restores First.Raw.
+func (m *createJob) Check() error {
+	if m.State.JobID == "" || m.First.JobID != m.State.JobID || m.First.Seq != 1 || m.First.Name != events.Created {
+		return errors.New("create: the state and the first event do not belong together")
+	}
+	m.First.Encode()
+	return nil
+}
+
+// getState asks for the job's durable state; reply: *stateReply.
+type getState struct{}
+
+// cancelJob appends job:cancelled:v1; reply: *stateReply.
+type cancelJob struct {
+	Reason string `json:"reason"`
 }
 
 // stateReply answers createJob, cancelJob and getState.
 type stateReply struct {
-	state   events.JobState
-	created bool
-	err     error
+	State   events.JobState    `json:"state"`
+	Created bool               `json:"created,omitempty"`
+	Err     *events.CodedError `json:"err,omitempty"`
 }
 
-// appendDone comes back to a job from its write goroutine.
-type appendDone struct {
-	err   error
-	nanos int64
+// subscribeJob attaches a feed; reply to the feed: *jobSubscribed, then *jobEvents.
+type subscribeJob struct {
+	Feed *actor.PID `json:"feed"`
 }
 
-// activated comes back to a job from its activation goroutine.
-type activated struct {
-	state   events.JobState
-	created bool
-	err     error
+// Check implements cluster.Checker.
+func (m *subscribeJob) Check() error { return checkPID(m.Feed) }
+
+// unsubscribeJob detaches a feed.
+type unsubscribeJob struct {
+	Feed *actor.PID `json:"feed"`
 }
 
-// passivateRequest: a job asks its directory to stop routing to it.
-type passivateRequest struct {
-	jobID string
-	pid   *actor.PID
+// Check implements cluster.Checker.
+func (m *unsubscribeJob) Check() error { return checkPID(m.Feed) }
+
+// jobSubscribed tells a feed where the job is and how far its journal goes.
+type jobSubscribed struct {
+	JobID   string             `json:"job"`
+	Job     *actor.PID         `json:"pid,omitempty"`
+	Status  events.Status      `json:"status"`
+	LastSeq int64              `json:"last"`
+	Epoch   uint64             `json:"epoch"`
+	Err     *events.CodedError `json:"err,omitempty"`
 }
 
-// passivate: the directory no longer routes to the job; it stops once its
-// writes are done.
-type passivate struct{}
-
-// fetched comes back from a store read for gap filling.
-type fetched struct {
-	jobID  string
-	events []events.Event
-	err    error
+// Check implements cluster.Checker.
+func (m *jobSubscribed) Check() error {
+	if m.Err == nil {
+		return checkPID(m.Job)
+	}
+	return nil
 }
 
-// retry is a timer tick asking an actor to try something again.
-type retry struct{ jobID string }
-
-// feedSubscribe attaches a conn to a job's feed; reply to the conn:
-// *feedSubscribed, then *jobEvents.
-type feedSubscribe struct {
-	jobID   string
-	conn    *actor.PID
-	fromSeq int64
+// jobEvents carries durable events from a job to its feeds, and from a feed to
+// its conns. Across nodes it travels in its own encoding (wire_events.go).
+type jobEvents struct {
+	JobID  string
+	Events []events.Event
 }
 
-// feedUnsubscribe detaches a conn.
-type feedUnsubscribe struct {
-	jobID string
-	conn  *actor.PID
-}
-
-// feedSubscribed answers feedSubscribe: the job's state as the feed knows it,
-// and the recent events it still holds after the conn's fromSeq.
-type feedSubscribed struct {
-	jobID   string
-	feed    *actor.PID
-	status  events.Status
-	lastSeq int64
-	epoch   uint64
-	recent  []events.Event
-	err     error
+func checkPID(p *actor.PID) error {
+	if p == nil || p.Address == "" || p.Id == "" {
+		return errors.New("an actor address and id are required")
+	}
+	return nil
 }

@@ -178,7 +178,7 @@ func (m *Membership) Start() error {
 	c.GossipInterval = 100 * time.Millisecond
 	c.PushPullInterval = m.cfg.PushPullInterval
 	c.Delegate = (*delegate)(m)
-	c.Events = (*events)(m)
+	c.Events = (*eventDelegate)(m)
 	c.Ping = (*pings)(m)
 	c.Logger = log.New((*logSink)(m), "", 0)
 	ml, err := memberlist.Create(c)
@@ -333,15 +333,15 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d *delegate) LocalState(join bool) []byte                { return nil }
 func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
 
-// events records joins, updates and departures and wakes the watcher;
+// eventDelegate records joins, updates and departures and wakes the watcher;
 // memberlist calls it under its own lock, so it only copies and signals.
-type events Membership
+type eventDelegate Membership
 
-func (e *events) NotifyJoin(n *memberlist.Node) { e.alive(n) }
+func (e *eventDelegate) NotifyJoin(n *memberlist.Node) { e.alive(n) }
 
-func (e *events) NotifyUpdate(n *memberlist.Node) { e.alive(n) }
+func (e *eventDelegate) NotifyUpdate(n *memberlist.Node) { e.alive(n) }
 
-func (e *events) alive(n *memberlist.Node) {
+func (e *eventDelegate) alive(n *memberlist.Node) {
 	mem := Member{Meta: decodeMeta(n), State: StateAlive}
 	e.mu.Lock()
 	e.members[n.Name] = mem
@@ -350,7 +350,7 @@ func (e *events) alive(n *memberlist.Node) {
 	(*Membership)(e).signal()
 }
 
-func (e *events) NotifyLeave(n *memberlist.Node) {
+func (e *eventDelegate) NotifyLeave(n *memberlist.Node) {
 	// memberlist (v0.7.0) does not update the Node.State it hands out, so it
 	// cannot tell a death from a leave here: a node that drained before it
 	// went (its meta says so) left, any other died.

@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -124,5 +125,46 @@ type CodedError struct {
 	Err  error
 }
 
-func (e *CodedError) Error() string { return e.Err.Error() }
+func (e *CodedError) Error() string {
+	if e.Err == nil {
+		return e.Code
+	}
+	return e.Err.Error()
+}
+
 func (e *CodedError) Unwrap() error { return e.Err }
+
+// codedWire is a CodedError as it crosses between nodes.
+type codedWire struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// MarshalJSON writes {"code","message"}: a CodedError crosses between nodes
+// as its code and text (the wrapped error's type stays behind).
+func (e *CodedError) MarshalJSON() ([]byte, error) {
+	return json.Marshal(codedWire{Code: e.Code, Message: e.Error()})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (e *CodedError) UnmarshalJSON(b []byte) error {
+	var w codedWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	e.Code, e.Err = w.Code, errors.New(w.Message)
+	return nil
+}
+
+// AsCoded returns err as a *CodedError: itself or the one it wraps, else a
+// new one with code def. It returns nil for a nil err.
+func AsCoded(err error, def string) *CodedError {
+	if err == nil {
+		return nil
+	}
+	var ce *CodedError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	return &CodedError{Code: def, Err: err}
+}

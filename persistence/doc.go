@@ -22,7 +22,8 @@
 // ErrInvalid, ErrLocked, ErrBadURL). Nothing read back from a store can make
 // it panic; go-redis's redis.Nil never leaves the package.
 //
-// It imports events, go-redis and bbolt; never actors, cluster or transport.
+// It imports events, go-redis, bbolt and actors (only for actors.Store, the
+// contract its stores implement and Store embeds); never cluster or transport.
 //
 // Concurrency: every method of a store is safe for concurrent use and blocks
 // until the store answered or ctx ended (bolt transactions cannot be

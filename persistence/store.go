@@ -6,30 +6,14 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/actors"
 )
 
-// Store is what Open returns: the methods of actors.Store (declared again here
-// so that persistence does not import actors) plus the store's lifecycle.
-// *Redis and *Bolt implement it.
+// Store is what Open returns: an actors.Store (the consumer declares the
+// methods and their contract: blocking, fencing, errors) plus the store's
+// lifecycle. *Redis and *Bolt implement it.
 type Store interface {
-	// Create makes the job unless it exists (snapshot st, journal [first],
-	// epoch 1, owner); an existing job is acquired instead. It returns the
-	// stored state and whether this call created the job. Blocks.
-	Create(ctx context.Context, st events.JobState, first events.Event, owner string) (events.JobState, bool, error)
-	// Acquire bumps the job's epoch and makes owner its owner. Blocks.
-	Acquire(ctx context.Context, jobID, owner string) (events.JobState, error)
-	// Append journals evs, appends outputDelta and stores st if the job is
-	// still at st.Epoch and at seq evs[0].Seq-1 (else events.ErrFenced). Blocks.
-	Append(ctx context.Context, st events.JobState, outputDelta string, evs []events.Event) error
-	// Events returns up to limit events with seq > after. Blocks.
-	Events(ctx context.Context, jobID string, after int64, limit int) ([]events.Event, error)
-	// Snapshot returns the job's state with its output. Blocks.
-	Snapshot(ctx context.Context, jobID string) (events.JobState, error)
-	// Release clears the owner if the job is still at epoch. Blocks.
-	Release(ctx context.Context, jobID string, epoch uint64) error
-	// Ping tells whether the store answers. Blocks.
-	Ping(ctx context.Context) error
+	actors.Store
 	// Close waits for the store's goroutines and releases its connections or
 	// file. Calls after Close fail with ErrClosed. Idempotent.
 	Close() error

@@ -157,12 +157,9 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.hub.Emit(r.Context(), id, items)
-	if err == nil {
-		err = res.Err
-	}
 	if err != nil {
 		var ce *events.CodedError
-		if res != nil && errors.As(err, &ce) && (ce.Code == events.CodeOffsetGap || ce.Code == events.CodeJobFinished) {
+		if errors.As(err, &ce) && (ce.Code == events.CodeOffsetGap || ce.Code == events.CodeJobFinished) {
 			writeJSON(w, 409, map[string]any{"error": ce.Code, "message": ce.Error(), "jobId": id,
 				"nextOffset": res.NextOffset, "lastSequence": res.LastSequence})
 			return

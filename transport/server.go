@@ -62,6 +62,36 @@ func DefaultConfig() Config {
 		DrainReconnectMax: 2 * time.Second}
 }
 
+// Hub is what the edge needs of the node's actors; *actors.Hub implements it.
+// Its methods are safe for concurrent use; the ones that take a ctx block
+// until the job answered (or the ctx ended).
+type Hub interface {
+	// OpenClient starts the actor of a client connection (/ws) that writes
+	// through sink; OpenWorker the actor of a worker connection (/ws/worker).
+	// Neither blocks. The connection's reader hands the actor each request
+	// with Conn.Deliver and stops it with Conn.Close when the socket ends.
+	OpenClient(sink actors.Sink, session, user string) *actors.Conn
+	OpenWorker(sink actors.Sink) *actors.Conn
+	// CreateJob creates a job, or returns the existing one's state with
+	// created false.
+	CreateJob(ctx context.Context, jobID, userID, typ string, input []byte) (st events.JobState, created bool, err error)
+	// Emit appends a worker's events and returns once they are durable; a
+	// refusal (offset_gap, job_finished) returns the offsets with the error.
+	Emit(ctx context.Context, jobID string, items []actors.EmitItem) (actors.EmitResult, error)
+	// Cancel cancels a job and returns its state once that is durable.
+	Cancel(ctx context.Context, jobID, reason string) (events.JobState, error)
+	// State returns a job's durable state.
+	State(ctx context.Context, jobID string) (events.JobState, error)
+	// Events returns up to limit durable events of a job with seq > after.
+	Events(ctx context.Context, jobID string, after int64, limit int) ([]events.Event, error)
+	// Ready reports whether the node's store answers.
+	Ready(ctx context.Context) error
+	// Metrics returns the node's instruments.
+	Metrics() *actors.Metrics
+}
+
+var _ Hub = (*actors.Hub)(nil)
+
 // ClusterView tells who the members are (GET /api/cluster).
 type ClusterView interface {
 	// Members returns this node's id and every member's id, HTTP address and
@@ -81,7 +111,7 @@ type Member struct {
 // Server is a node's HTTP server.
 type Server struct {
 	cfg      Config
-	hub      *actors.Hub
+	hub      Hub
 	cluster  ClusterView
 	gatherer prometheus.Gatherer
 	log      *slog.Logger
@@ -103,7 +133,7 @@ type Server struct {
 }
 
 // New validates cfg and builds a server; Start listens.
-func New(cfg Config, hub *actors.Hub, cluster ClusterView, g prometheus.Gatherer, log *slog.Logger) (*Server, error) {
+func New(cfg Config, hub Hub, cluster ClusterView, g prometheus.Gatherer, log *slog.Logger) (*Server, error) {
 	d := DefaultConfig()
 	if cfg.FrameLimit <= 0 {
 		cfg.FrameLimit = d.FrameLimit

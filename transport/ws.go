@@ -11,7 +11,6 @@ import (
 
 	"github.com/actorhub/actorhub/actors"
 	"github.com/actorhub/actorhub/events"
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
 )
 
@@ -46,11 +45,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	}
 	gauge := s.hub.Metrics().ConnsOpen.WithLabelValues(kind)
 	gauge.Inc()
-	var pid *actor.PID
+	var ac *actors.Conn
 	if worker {
-		pid = s.hub.SpawnWorkerConn(sess)
+		ac = s.hub.OpenWorker(sess)
 	} else {
-		pid = s.hub.SpawnConn(sess, s.newSessionID(), user)
+		ac = s.hub.OpenClient(sess, s.newSessionID(), user)
 	}
 	// The connection lives on its own goroutine and the handler returns: what
 	// net/http keeps per request until then (its 4 KiB read and write buffers,
@@ -59,8 +58,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	go func() {
 		defer s.untrack(sess)
 		defer gauge.Dec()
-		s.readLoop(ctx, conn, pid, worker)
-		s.hub.StopConn(pid)
+		err := s.readLoop(ctx, conn, ac, worker)
+		ac.Close()
+		if errors.Is(err, actors.ErrBusy) { // the worker resends what was not acked, elsewhere or later
+			_ = conn.Close(actors.CloseTryAgainLater, "retry: requests to jobs got no answer in time")
+		}
 		cancel()
 		conn.CloseNow()
 		sess.wait()
@@ -69,12 +71,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 
 // readLoop reads frames until the connection fails; oversize frames (above
 // FrameLimit, within HardFrameLimit) are skipped with an error and the
-// connection stays open.
-func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, pid *actor.PID, worker bool) {
-	for {
+// connection stays open. It does not read while the connection's actor holds
+// MaxInflight requests that wait for jobs (backpressure), and ends with
+// actors.ErrBusy when they got no answer in time.
+func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.Conn, worker bool) error {
+	d := deliverer{ctx: ctx, conn: ac}
+	for d.err == nil {
 		typ, rd, err := conn.Reader(ctx)
 		if err != nil {
-			return
+			return err
 		}
 		bp := readBufs.Get().(*[]byte)
 		buf := (*bp)[:0]
@@ -83,27 +88,47 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, pid *actor.
 		case errors.Is(err, errFrameTooLarge):
 			putReadBuf(bp, buf)
 			if _, err := io.Copy(io.Discard, rd); err != nil {
-				return
+				return err
 			}
-			s.refuse(pid, events.CodeFrameTooLarge, fmt.Sprintf("frame over %d bytes was dropped; split it", s.cfg.FrameLimit))
+			d.refuse(events.CodeFrameTooLarge, fmt.Sprintf("frame over %d bytes was dropped; split it", s.cfg.FrameLimit))
 			continue
 		case err != nil:
 			putReadBuf(bp, buf)
-			return
+			return err
 		case typ != websocket.MessageText:
 			putReadBuf(bp, buf)
-			s.refuse(pid, events.CodeBadFrame, "binary frames are not accepted; send text frames of JSON objects")
+			d.refuse(events.CodeBadFrame, "binary frames are not accepted; send text frames of JSON objects")
 			continue
 		}
 		if worker {
-			s.decodeWorkerFrame(pid, buf)
+			decodeWorkerFrame(buf, d.deliver)
 		} else {
 			events.DecodeFrame(buf, func(m *events.Inbound, err *events.CodedError) {
-				s.hub.Send(pid, &actors.Request{Msg: m, Err: err})
+				d.deliver(&actors.Request{Msg: m, Err: err})
 			})
 		}
 		putReadBuf(bp, buf) // decoding copied what it keeps
 	}
+	return d.err
+}
+
+// deliverer hands a connection's requests to its actor; after the first
+// failure (the connection ended while it waited for a credit, or its requests
+// got no answer in time) it drops the rest and err says why.
+type deliverer struct {
+	ctx  context.Context
+	conn *actors.Conn
+	err  error
+}
+
+func (d *deliverer) deliver(r *actors.Request) {
+	if d.err == nil {
+		d.err = d.conn.Deliver(d.ctx, r)
+	}
+}
+
+func (d *deliverer) refuse(code, msg string) {
+	d.deliver(&actors.Request{Msg: &events.Inbound{}, Err: &events.CodedError{Code: code, Err: errors.New(msg)}})
 }
 
 // readBufs holds frame buffers between reads, so an idle connection holds none.
@@ -116,17 +141,13 @@ func putReadBuf(bp *[]byte, buf []byte) {
 	}
 }
 
-func (s *Server) refuse(pid *actor.PID, code, msg string) {
-	s.hub.Send(pid, &actors.Request{Msg: &events.Inbound{}, Err: &events.CodedError{Code: code, Err: errors.New(msg)}})
-}
-
 // decodeWorkerFrame turns a frame of emits into requests: consecutive emits for
 // one job travel together, so the job commits them as one batch and acks once.
-func (s *Server) decodeWorkerFrame(pid *actor.PID, frame []byte) {
+func decodeWorkerFrame(frame []byte, deliver func(*actors.Request)) {
 	var group *actors.Request
 	flush := func() {
 		if group != nil {
-			s.hub.Send(pid, group)
+			deliver(group)
 			group = nil
 		}
 	}
@@ -146,7 +167,7 @@ func (s *Server) decodeWorkerFrame(pid *actor.PID, frame []byte) {
 			cerr = err
 		}
 		flush()
-		s.hub.Send(pid, &actors.Request{Msg: m, Err: cerr})
+		deliver(&actors.Request{Msg: m, Err: cerr})
 	})
 	flush()
 }

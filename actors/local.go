@@ -1,0 +1,93 @@
+package actors
+
+import (
+	"github.com/actorhub/actorhub/events"
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Messages between the actors of one node (never encoded).
+
+// Request is one object a client or worker sent, as transport decoded it: Msg
+// is checked unless Err says why it was refused.
+type Request struct {
+	Msg *events.Inbound
+	Err *events.CodedError
+	// Items are the normalized events of an emit (a worker's consecutive emits
+	// for one job in one frame come as one Request).
+	Items []EmitItem
+}
+
+// appendDone comes back to a job from its write.
+type appendDone struct {
+	err   error
+	nanos int64
+}
+
+// activated comes back to a job from its activation.
+type activated struct {
+	state   events.JobState
+	created bool
+	err     error
+}
+
+// epochChecked comes back from the store read that verifies ownership.
+type epochChecked struct {
+	epoch uint64
+	err   error
+}
+
+// passivateRequest: a job or feed asks its directory to stop routing to it.
+type passivateRequest struct {
+	jobID string
+	pid   *actor.PID
+}
+
+// passivate: the directory no longer routes to the child; it stops once its
+// writes are done.
+type passivate struct{}
+
+// fetched comes back from a store read for gap filling.
+type fetched struct {
+	jobID  string
+	events []events.Event
+	err    error
+}
+
+// retry is a timer tick asking an actor to try something again.
+type retry struct{ jobID string }
+
+// feedSubscribe attaches a conn to a job's feed; reply to the conn:
+// *feedSubscribed, then *jobEvents.
+type feedSubscribe struct {
+	jobID   string
+	conn    *actor.PID
+	fromSeq int64
+}
+
+// feedUnsubscribe detaches a conn.
+type feedUnsubscribe struct {
+	jobID string
+	conn  *actor.PID
+}
+
+// feedSubscribed answers feedSubscribe: the job's state as the feed knows it,
+// and the recent events it still holds after the conn's fromSeq.
+type feedSubscribed struct {
+	jobID   string
+	feed    *actor.PID
+	status  events.Status
+	lastSeq int64
+	epoch   uint64
+	recent  []events.Event
+	err     error
+}
+
+// membersChanged tells the directories that the view changed.
+type membersChanged struct{}
+
+// countChildren asks a directory how many children it routes to.
+type countChildren struct{}
+
+// ownershipTick makes the job directory check, every second, that it still
+// owns its children.
+type ownershipTick struct{}

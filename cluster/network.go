@@ -1,0 +1,208 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/actorhub/actorhub/cluster/clusterpb"
+	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/group"
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+)
+
+// Placement tells which node owns a job; Membership implements it. Its
+// methods do not block.
+type Placement interface {
+	// Owner returns the id and actor-remote address of the node that owns
+	// jobID; ok is false when no node can own jobs now.
+	Owner(jobID string) (nodeID, remote string, ok bool)
+	// Alive reports whether the node at that actor-remote address is a member
+	// that is alive (or only suspected).
+	Alive(remote string) bool
+}
+
+// NetworkConfig tunes the data plane between nodes.
+type NetworkConfig struct {
+	// NodeID names this node, as Placement names owners.
+	NodeID string
+	// Addr is the actor-remote (gRPC) bind address, host:port; port 0 picks a
+	// free one (see Address).
+	Addr string
+	// Table declares the messages that cross between nodes.
+	Table *Table
+	// Placement names each job's owner.
+	Placement Placement
+	// RequestTimeout bounds a request forwarded to another node.
+	RequestTimeout time.Duration
+	// Log receives what the router drops; nil discards.
+	Log *slog.Logger
+	// Dropped, when set, counts what the router drops, by reason
+	// (cluster_version, cluster_decode, cluster_kind).
+	Dropped func(reason string)
+}
+
+// Network carries actor messages between nodes: a job message to the node
+// that owns the job (and its answer back), a message to an actor on any node.
+// It runs protoactor's remote and a router actor on the node's actor system,
+// and owns the router's timers. Its methods are safe for concurrent use and do
+// not block.
+type Network struct {
+	cfg    NetworkConfig
+	system *actor.ActorSystem
+	remote *remote.Remote
+	router *actor.PID
+	timers *group.Group
+}
+
+// NewNetwork validates cfg.
+func NewNetwork(cfg NetworkConfig) (*Network, error) {
+	switch {
+	case cfg.Table == nil:
+		return nil, errNoTable
+	case cfg.Placement == nil || cfg.NodeID == "":
+		return nil, errors.New("cluster: NetworkConfig needs NodeID and Placement")
+	}
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		return nil, fmt.Errorf("cluster: remote address %q: want host:port (port 0 picks one)", cfg.Addr)
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Network{cfg: cfg, timers: group.New()}, nil
+}
+
+// Start binds the remote address on system and spawns the router. Call it
+// before spawning any actor whose PID crosses nodes: a PID takes the system's
+// address when it is made. protoactor's remote panics on a port in use, so
+// the port is checked first.
+func (n *Network) Start(system *actor.ActorSystem) error {
+	host, _, _ := net.SplitHostPort(n.cfg.Addr)
+	ln, err := net.Listen("tcp", n.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("remote address %s: %w", n.cfg.Addr, err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	n.system = system
+	n.remote = remote.NewRemote(system, remote.Configure(host, port))
+	n.remote.Start()
+	n.router, err = system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &router{n: n} }), routerName)
+	if err != nil {
+		n.remote.Shutdown(false)
+		return fmt.Errorf("start router: %w", err)
+	}
+	return nil
+}
+
+// Stop stops the router and its timers and shuts the remote down (the node
+// has left the gossip by then). It is idempotent.
+func (n *Network) Stop(ctx context.Context) error {
+	if n.router == nil {
+		return nil
+	}
+	err := n.timers.Stop(ctx)
+	_ = n.system.Root.StopFuture(n.router).Wait()
+	// not Shutdown(true): in this protoactor version its suspend of the
+	// endpoint reader races with the reader (DESIGN.md, library hazards)
+	n.remote.Shutdown(false)
+	n.router = nil
+	return err
+}
+
+// Address returns this node's actor-remote address, as PIDs carry it.
+func (n *Network) Address() string {
+	if n.system == nil {
+		return n.cfg.Addr
+	}
+	return n.system.Address()
+}
+
+// Owns reports whether this node owns jobID in the current view.
+func (n *Network) Owns(jobID string) bool {
+	nodeID, _, ok := n.cfg.Placement.Owner(jobID)
+	return ok && nodeID == n.cfg.NodeID
+}
+
+// Alive reports whether the node at an actor-remote address is alive (this
+// node always is).
+func (n *Network) Alive(addr string) bool {
+	return addr == n.Address() || n.cfg.Placement.Alive(addr)
+}
+
+// Route takes m, sent by sender, to its job's owner when that is another node
+// (or answers sender with the table's failure when no node can own it) and
+// reports true; it reports false when this node is to serve m itself.
+func (n *Network) Route(ctx actor.SenderContext, m *JobMsg, sender *actor.PID) bool {
+	if m.Hops >= MaxHops {
+		return false
+	}
+	nodeID, remote, ok := n.cfg.Placement.Owner(m.JobID)
+	switch {
+	case ok && nodeID == n.cfg.NodeID:
+		return false
+	case ok:
+		ctx.Send(n.router, &forward{msg: m, sender: sender, remote: remote})
+		return true
+	}
+	err := &events.CodedError{Code: events.CodeUnavailable,
+		Err: fmt.Errorf("job %s: no node can own jobs now (all draining or gone); retry", m.JobID)}
+	if to, reply := n.cfg.Table.Fail(m.JobID, m.Msg, sender, err); to != nil {
+		n.Tell(ctx, reply, to)
+	}
+	return true
+}
+
+// Tell sends msg to every pid, each on whichever node it lives: the message is
+// encoded once for all the pids on other nodes.
+func (n *Network) Tell(ctx actor.SenderContext, msg any, to ...*actor.PID) {
+	var name string
+	var payload []byte
+	self := n.Address()
+	for _, pid := range to {
+		if pid == nil {
+			continue
+		}
+		if pid.Address == self {
+			ctx.Send(pid, msg)
+			continue
+		}
+		if payload == nil {
+			var err error
+			if name, payload, err = n.cfg.Table.Encode(msg); err != nil {
+				n.cfg.Log.Error("cannot encode a message for another node", "to", pid.String(), "err", err)
+				return
+			}
+		}
+		ctx.Send(routerOf(pid.Address), &clusterpb.Envelope{Version: codecVersion, Kind: kindTell, Target: pid.Id,
+			From: self, Msg: name, Payload: payload})
+	}
+}
+
+// MembersChanged makes the router reroute what it forwarded to nodes that
+// died.
+func (n *Network) MembersChanged() {
+	if n.router != nil {
+		n.system.Root.Send(n.router, &membersChanged{})
+	}
+}
+
+func (n *Network) jobs() *actor.PID { return actor.NewPID(n.Address(), jobsName) }
+
+func (n *Network) after(d time.Duration, pid *actor.PID, msg any) {
+	n.timers.After(d, func() { n.system.Root.Send(pid, msg) })
+}
+
+func (n *Network) dropped(reason, logMsg string, args ...any) {
+	n.cfg.Log.Warn(logMsg, args...)
+	if n.cfg.Dropped != nil {
+		n.cfg.Dropped(reason)
+	}
+}
