@@ -32,6 +32,10 @@ func (s slowStore) Append(ctx context.Context, st events.JobState, delta string,
 	return s.Store.Append(ctx, st, delta, evs)
 }
 
+func (s slowStore) AppendAsync(st events.JobState, delta string, evs []events.Event, done func(error)) {
+	time.AfterFunc(s.delay, func() { s.Store.AppendAsync(st, delta, evs, done) })
+}
+
 // sink is a worker connection's outbound side, as a test sees it.
 type sink struct {
 	mu     sync.Mutex

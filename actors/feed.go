@@ -56,20 +56,15 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 		f.subscribe(ctx)
 		f.h.after(heartbeatEvery, ctx.Self(), &heartbeat{})
 	case *heartbeat:
-		f.h.after(heartbeatEvery, ctx.Self(), &heartbeat{})
-		if f.job != nil && len(f.conns) > 0 && !f.status.Terminal() && time.Since(f.heard) >= heartbeatEvery {
-			f.subscribe(ctx)
-		}
+		f.onHeartbeat(ctx)
 	case *actor.Stopped:
 		f.h.metrics.Feeds.Dec()
 		if f.job != nil {
 			f.h.tell(ctx, &unsubscribeJob{Feed: ctx.Self()}, f.job)
 		}
-	case *membersChanged: // the job's node died, or a subscribe is still unanswered: (re)subscribe
+	case *membersChanged: // the job's node died, or a subscribe is still unanswered
 		if f.job == nil || !f.h.alive(f.job.Address) {
-			f.job = nil
-			f.attempts = 0
-			f.subscribe(ctx)
+			f.restart(ctx)
 		}
 	case *jobSubscribed:
 		f.onSubscribed(ctx, m)
@@ -78,17 +73,11 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 		f.deliver(ctx, f.gap.accept(m.Events))
 		f.fetch(ctx)
 	case *fetched:
-		out := f.gap.fetched(m.events, m.err)
-		if m.err != nil {
-			f.h.log.Warn("feed: reading missed events failed; retrying", "job", f.id, "err", m.err)
-			f.h.after(f.h.backoff(1), ctx.Self(), &retry{jobID: "fetch"})
-		}
-		f.deliver(ctx, out)
+		f.onFetched(ctx, m)
+	case *refetch:
 		f.fetch(ctx)
 	case *retry:
-		if m.jobID == "fetch" {
-			f.fetch(ctx)
-		} else if f.job == nil {
+		if f.job == nil {
 			f.subscribe(ctx)
 		}
 	case *resubscribe:
@@ -102,13 +91,7 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 		delete(f.conns, pidKey(m.conn))
 		ctx.Unwatch(m.conn)
 	case *actor.Terminated:
-		if f.job != nil && m.Who.Id == f.job.Id && m.Who.Address == f.job.Address {
-			f.job = nil // the job stopped: subscribe again, catching up from f.gap.have
-			f.attempts = 0
-			f.subscribe(ctx)
-			return
-		}
-		delete(f.conns, pidKey(m.Who))
+		f.onTerminated(ctx, m)
 	case *actor.ReceiveTimeout:
 		if len(f.conns) == 0 && len(f.waiting) == 0 && !f.stopping {
 			f.stopping = true
@@ -117,6 +100,43 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 	case *passivate:
 		ctx.Stop(ctx.Self())
 	}
+}
+
+// refetch asks a feed to read what it missed from the store again.
+type refetch struct{}
+
+func (f *JobFeed) onHeartbeat(ctx actor.Context) {
+	f.h.after(heartbeatEvery, ctx.Self(), &heartbeat{})
+	if f.job != nil && len(f.conns) > 0 && !f.status.Terminal() && time.Since(f.heard) >= heartbeatEvery {
+		f.subscribe(ctx)
+	}
+}
+
+func (f *JobFeed) onFetched(ctx actor.Context, m *fetched) {
+	out := f.gap.fetched(m.events, m.err)
+	if m.err != nil {
+		f.h.log.Warn("feed: reading missed events failed; retrying", "job", f.id, "err", m.err)
+		f.h.after(f.h.backoff(1), ctx.Self(), &refetch{})
+	}
+	f.deliver(ctx, out)
+	f.fetch(ctx)
+}
+
+// onTerminated: the job stopped (subscribe again, catching up from
+// f.gap.have), or a conn did (drop it).
+func (f *JobFeed) onTerminated(ctx actor.Context, m *actor.Terminated) {
+	if f.job != nil && m.Who.Id == f.job.Id && m.Who.Address == f.job.Address {
+		f.restart(ctx)
+		return
+	}
+	delete(f.conns, pidKey(m.Who))
+}
+
+// restart forgets the job's incarnation and subscribes anew.
+func (f *JobFeed) restart(ctx actor.Context) {
+	f.job = nil
+	f.attempts = 0
+	f.subscribe(ctx)
 }
 
 // subscribe asks the job (wherever it lives) for its events; an unanswered

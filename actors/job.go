@@ -216,7 +216,7 @@ func (j *JobActor) onEmit(ctx actor.Context, m *emit, sender *actor.PID) {
 			j.flush(ctx)
 			return
 		}
-		j.append(it.Name, it.Data, it.Offset)
+		j.append(it.Name, it.Data, it.Fold, it.Offset)
 	}
 	if ackBeforeDurable && err == nil { // the deliberately broken build (broken_on.go)
 		j.h.tell(ctx, &EmitResult{JobID: j.id, NextOffset: j.st.NextOffset, LastSequence: j.st.LastSequence, Status: j.st.Status}, sender)
@@ -274,16 +274,18 @@ func (j *JobActor) onCancel(ctx actor.Context, m *cancelJob, sender *actor.PID) 
 			Err: fmt.Errorf("job %s is already %s", j.id, j.st.Status)}})
 		return
 	default:
-		j.append(events.Cancelled, events.AppendJSONObject(nil, "reason", m.Reason), NoOffset)
+		j.append(events.Cancelled, events.AppendJSONObject(nil, "reason", m.Reason), events.Fold{}, NoOffset)
 	}
 	j.later(ctx, reply{to: sender, kind: replyState})
 	j.flush(ctx)
 }
 
-func (j *JobActor) append(name string, data []byte, offset int64) {
+// append accepts one event into the pending batch; fold is what the state
+// takes from its data (decoded when the data was checked).
+func (j *JobActor) append(name string, data []byte, fold events.Fold, offset int64) {
 	ev := events.Event{JobID: j.id, Seq: j.st.LastSequence + 1, Name: name, Data: data, TS: time.Now().UnixMilli()}
 	ev.Encode()
-	j.out = append(j.out, j.st.Apply(&ev)...)
+	j.out = append(j.out, j.st.ApplyFold(&ev, fold)...)
 	if offset != NoOffset {
 		j.st.NextOffset = offset + 1
 	}
@@ -312,9 +314,15 @@ func (j *JobActor) flush(ctx actor.Context) {
 	j.inflightReply, j.pendingReplies = j.pendingReplies, nil
 	j.inflightSnap, j.inflightEnd = j.st, len(j.out)
 	snap, batch, delta := j.st, j.inflightEvents, string(j.out[j.durableLen:])
+	self, t0 := ctx.Self(), time.Now()
+	if aa, ok := j.h.store.(AsyncAppender); ok {
+		aa.AppendAsync(snap, delta, batch, func(err error) {
+			j.h.system.Root.Send(self, &appendDone{err: err, nanos: int64(time.Since(t0))})
+		})
+		return
+	}
 	store := j.h.store
-	j.h.io(ctx.Self(), func(c context.Context) any {
-		t0 := time.Now()
+	j.h.io(self, func(c context.Context) any {
 		err := store.Append(c, snap, delta, batch)
 		return &appendDone{err: err, nanos: int64(time.Since(t0))}
 	})

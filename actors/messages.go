@@ -45,12 +45,16 @@ func failSubscribe(jobID string, msg any, err error) (*actor.PID, any) {
 // NoOffset marks an emitted event without a worker offset (appended as is).
 const NoOffset = -1
 
-// EmitItem is one event a worker emits, its data already normalized
-// (events.NormalizeData).
+// EmitItem is one event a worker emits, its data already checked and
+// normalized (events.CheckData).
 type EmitItem struct {
 	Offset int64           `json:"o"` // NoOffset: no dedup
 	Name   string          `json:"n"`
 	Data   json.RawMessage `json:"d"`
+	// Fold is what the job's state takes from Data, found when Data was
+	// checked, so the job decodes nothing again. Not on the wire: the node
+	// that receives an emit checks its data again.
+	Fold events.Fold `json:"-"`
 }
 
 // emit appends events; reply (after they are durable, or refused): *EmitResult.
@@ -58,12 +62,19 @@ type emit struct {
 	Items []EmitItem `json:"items"`
 }
 
-// Check implements cluster.Checker.
+// Check implements cluster.Checker: names and data are checked as transport
+// checks a worker's, and each item's Fold is restored.
 func (m *emit) Check() error {
-	for _, it := range m.Items {
+	for i := range m.Items {
+		it := &m.Items[i]
 		if err := events.ValidateName(it.Name); err != nil {
 			return err
 		}
+		data, fold, err := events.CheckData(it.Name, it.Data)
+		if err != nil {
+			return err
+		}
+		it.Data, it.Fold = data, fold
 	}
 	return nil
 }

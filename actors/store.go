@@ -44,3 +44,14 @@ type Store interface {
 	// Ping tells whether the store answers.
 	Ping(ctx context.Context) error
 }
+
+// AsyncAppender is a Store whose appends complete through a callback, so that
+// no goroutine waits on a write: a job hands its batch to the store's writer
+// and hears back from it. Both persistence stores implement it; a Store
+// without it is written to from a goroutine of the hub per append.
+type AsyncAppender interface {
+	// AppendAsync writes what Append writes and returns at once; done runs
+	// once, on the store's writer goroutine, with what Append would have
+	// returned. done must not block.
+	AppendAsync(st events.JobState, outputDelta string, evs []events.Event, done func(error))
+}

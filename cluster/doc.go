@@ -1,9 +1,27 @@
-// Package cluster is a node's membership: a memberlist gossip member whose
-// meta carries the node id, the actor-remote address, the public HTTP address,
-// the version and the draining flag. Placement and routing between nodes come
-// with the cluster issue; today a node runs a cluster of one.
+// Package cluster is how nodes find and talk to each other:
 //
-// It imports memberlist and events' peers only; never transport. Membership's
-// methods are safe for concurrent use; memberlist callbacks never call back
-// into memberlist.
+//   - Membership: a memberlist gossip member whose meta carries the node id,
+//     the actor-remote address, the public HTTP address, the version and the
+//     draining flag; its View names every member's state (alive, suspect,
+//     dead, left) and places jobs by rendezvous hashing over the placeable
+//     members (View.Owner).
+//   - Network: the data plane. It runs protoactor's remote (gRPC) and a router
+//     actor that carries actor messages between nodes in one stable envelope
+//     type (clusterpb.Envelope): a job message to the node that owns the job
+//     (Route), the answer back, a message to an actor on any node (Tell,
+//     encoded once for all the nodes it goes to). A forwarded message whose
+//     node dies is routed once more; one that gets no answer in time gets its
+//     sender the table's failure answer.
+//   - Table: the one declaration of every message that crosses nodes (name,
+//     Go type, kind, failure answer). The actors package owns the table and
+//     its message types; encoding, decoding and failure routing follow from it.
+//
+// It imports memberlist, protoactor-go (actor, remote), events and
+// internal packages; never actors or transport.
+//
+// Concurrency: Membership's and Network's methods are safe for concurrent use
+// and do not block (Start and Stop excepted). memberlist callbacks never call
+// back into memberlist; they copy and signal the membership's own goroutine.
+// The router is an actor: its state is touched only in Receive; its timers
+// belong to the Network and stop with it.
 package cluster

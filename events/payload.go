@@ -52,27 +52,51 @@ const MaxDataLen = 64 << 10
 // JSON object (absent or null become {}), and a known event's fields must have
 // the types PROTOCOL.md gives them.
 func NormalizeData(name string, data json.RawMessage) (json.RawMessage, error) {
+	norm, _, err := CheckData(name, data)
+	return norm, err
+}
+
+// Fold is what a job's state takes from an event's data (JobState.ApplyFold):
+// the data is decoded once, when CheckData checks it, and that serves both.
+type Fold struct {
+	Chunk    string          // model:chunk:v1: the text the output grows by
+	Progress *float64        // job:progress:v1
+	Result   json.RawMessage // job:completed:v1
+	Error    string          // job:failed:v1
+}
+
+// CheckData is NormalizeData that also returns what the state takes from the
+// data.
+func CheckData(name string, data json.RawMessage) (json.RawMessage, Fold, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || string(data) == "null" {
-		return json.RawMessage(`{}`), nil
+		return json.RawMessage(`{}`), Fold{}, nil
 	}
 	if len(data) > MaxDataLen {
-		return nil, fmt.Errorf("data of %s is %d bytes; the limit is %d", name, len(data), MaxDataLen)
+		return nil, Fold{}, fmt.Errorf("data of %s is %d bytes; the limit is %d", name, len(data), MaxDataLen)
 	}
 	if data[0] != '{' {
-		return nil, fmt.Errorf("data of %s must be a JSON object", name)
+		return nil, Fold{}, fmt.Errorf("data of %s must be a JSON object", name)
 	}
-	if err := validatePayload(name, data); err != nil {
-		return nil, err
+	f, err := validatePayload(name, data)
+	if err != nil {
+		return nil, Fold{}, err
 	}
 	if isCompact(data) {
-		return data, nil
+		return data, f, nil
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, data); err != nil {
-		return nil, fmt.Errorf("data of %s is not valid JSON: %v", name, err)
+		return nil, Fold{}, fmt.Errorf("data of %s is not valid JSON: %v", name, err)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), f, nil
+}
+
+// FoldOf returns what the state takes from data that was checked before (the
+// hub's own events, a journal read back).
+func FoldOf(name string, data json.RawMessage) Fold {
+	f, _ := validatePayload(name, data)
+	return f
 }
 
 // isCompact reports whether data has no whitespace outside strings, so that it
@@ -94,14 +118,18 @@ func isCompact(data []byte) bool {
 	return true
 }
 
-func validatePayload(name string, data json.RawMessage) error {
+// validatePayload checks data against name's schema and returns what the state
+// takes from it.
+func validatePayload(name string, data json.RawMessage) (Fold, error) {
+	var f Fold
 	var err error
 	switch name {
 	case Progress:
 		var p ProgressData
 		if err = json.Unmarshal(data, &p); err == nil && p.Progress != nil && (*p.Progress < 0 || *p.Progress > 100) {
-			return fmt.Errorf("%s: progress must be within 0–100, got %v", name, *p.Progress)
+			return f, fmt.Errorf("%s: progress must be within 0–100, got %v", name, *p.Progress)
 		}
+		f.Progress = p.Progress
 	case Chunk:
 		var c struct {
 			Chunk *string `json:"chunk"`
@@ -109,29 +137,34 @@ func validatePayload(name string, data json.RawMessage) error {
 			Total *int64  `json:"total"`
 		}
 		if err = json.Unmarshal(data, &c); err == nil && c.Chunk == nil {
-			return fmt.Errorf("%s: data.chunk (a string) is required", name)
+			return f, fmt.Errorf("%s: data.chunk (a string) is required", name)
+		}
+		if c.Chunk != nil {
+			f.Chunk = *c.Chunk
 		}
 	case Checkpointed:
 		var c CheckpointedData
 		if err = json.Unmarshal(data, &c); err == nil && (len(c.Checkpoint) == 0 || c.Checkpoint[0] != '{') {
-			return fmt.Errorf("%s: data.checkpoint must be an object", name)
+			return f, fmt.Errorf("%s: data.checkpoint must be an object", name)
 		}
 	case Completed:
 		var c CompletedData
 		err = json.Unmarshal(data, &c)
+		f.Result = c.Result
 	case Failed:
-		var f FailedData
-		err = json.Unmarshal(data, &f)
+		var e FailedData
+		err = json.Unmarshal(data, &e)
+		f.Error = e.Error
 	case Cancelled:
 		var c CancelledData
 		err = json.Unmarshal(data, &c)
 	default:
 		if !json.Valid(data) {
-			return fmt.Errorf("data of %s is not valid JSON", name)
+			return f, fmt.Errorf("data of %s is not valid JSON", name)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("data of %s does not fit its schema: %v", name, err)
+		return Fold{}, fmt.Errorf("data of %s does not fit its schema: %v", name, err)
 	}
-	return nil
+	return f, nil
 }

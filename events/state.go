@@ -75,34 +75,33 @@ func (s *JobState) CheckAppend(name string) error {
 // Apply folds one event (already checked with CheckAppend) into the state: seq,
 // status, progress, result, error and times. It leaves Output alone and returns
 // the text the event adds to it (a chunk's text), so that a long output can grow
-// in a buffer of the caller's instead of being copied at every chunk.
+// in a buffer of the caller's instead of being copied at every chunk. It
+// decodes the event's data; ApplyFold takes what CheckData found instead.
 func (s *JobState) Apply(ev *Event) (output string) {
+	return s.ApplyFold(ev, FoldOf(ev.Name, ev.Data))
+}
+
+// ApplyFold is Apply with the event's data already decoded into f.
+func (s *JobState) ApplyFold(ev *Event, f Fold) (output string) {
 	s.LastSequence = ev.Seq
 	s.UpdatedAt = ev.TS
 	switch ev.Name {
 	case Created:
 		return ""
 	case Progress:
-		var p ProgressData
-		if json.Unmarshal(ev.Data, &p) == nil && p.Progress != nil {
-			s.Progress = *p.Progress
+		if f.Progress != nil {
+			s.Progress = *f.Progress
 		}
 	case Chunk:
-		var c ChunkData
-		if json.Unmarshal(ev.Data, &c) == nil {
-			output = c.Chunk
-		}
+		output = f.Chunk
 	case Completed:
-		var c CompletedData
-		if json.Unmarshal(ev.Data, &c) == nil && len(c.Result) > 0 {
-			s.Result = c.Result
+		if len(f.Result) > 0 {
+			s.Result = f.Result
 		}
 		s.Status, s.Progress = StatusCompleted, 100
 		s.CompletedAt = &ev.TS
 		return ""
 	case Failed:
-		var f FailedData
-		_ = json.Unmarshal(ev.Data, &f)
 		msg := f.Error
 		if msg == "" {
 			msg = "failed"

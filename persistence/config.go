@@ -33,17 +33,20 @@ type Config struct {
 	// Writers is the number of group-commit pipelines to Redis that may be in
 	// flight at once. Default 4.
 	Writers int
-	// MaxBatch is the most appends one group-commit pipeline carries. Default 256.
+	// MaxBatch is the most appends one group commit carries (a Redis pipeline,
+	// a bolt transaction). Default 256.
 	MaxBatch int
-	// QueueSize bounds the appends waiting for a writer; Append blocks (until
-	// its ctx ends) while the queue is full. Default 4096.
+	// QueueSize bounds the appends waiting for a writer (both stores); Append
+	// blocks (until its ctx ends) while the queue is full, AppendAsync refuses.
+	// Default 4096.
 	QueueSize int
 
 	// SweepInterval is how often the embedded store deletes jobs whose
 	// retention passed. Default 1m.
 	SweepInterval time.Duration
 	// BatchDelay is how long the embedded store waits to gather concurrent
-	// appends into one transaction (one fsync). Default 2ms.
+	// writes other than appends (create, acquire, release) into one
+	// transaction (one fsync). Default 2ms.
 	BatchDelay time.Duration
 	// LockTimeout is how long opening the embedded store waits for the lock on
 	// its file before reporting that another process holds it. Default 1s.

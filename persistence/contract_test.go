@@ -36,6 +36,7 @@ func testStoreContract(t *testing.T, open func(t *testing.T) actors.Store) {
 		{"Release", contractRelease},
 		{"Retention", contractRetention},
 		{"ConcurrentAppends", contractConcurrent},
+		{"AppendAsync", contractAppendAsync},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -386,4 +387,47 @@ func sameState(a, b events.JobState) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return bytes.Equal(ja, jb)
+}
+
+// contractAppendAsync: appends whose outcome comes through a callback are
+// journaled (those of many jobs, queued back to back, share commits), each
+// callback runs once, and a stale owner's async append is fenced like a
+// blocking one. Like Append, one job has one append in flight at a time.
+func contractAppendAsync(t *testing.T, s actors.Store) {
+	aa, ok := s.(actors.AsyncAppender)
+	if !ok {
+		t.Fatalf("%T does not implement actors.AsyncAppender", s)
+	}
+	jobs := make([]*job, 20)
+	results := make(chan error, len(jobs))
+	for round := range 3 {
+		for i := range jobs {
+			if round == 0 {
+				jobs[i] = newJob(jobID(t, fmt.Sprintf("a%d", i)))
+				jobs[i].create(t, s)
+			}
+			delta, evs := jobs[i].chunks(2)
+			aa.AppendAsync(jobs[i].st, delta, evs, func(err error) { results <- err })
+		}
+		for range jobs {
+			if err := <-results; err != nil {
+				t.Fatalf("round %d: async append: %v", round, err)
+			}
+		}
+	}
+	for _, j := range jobs {
+		checkJournal(t, s, j.st.JobID, 7, j.output)
+	}
+	j := jobs[0]
+	if _, err := s.Acquire(ctxT(t), j.st.JobID, "node-b"); err != nil {
+		t.Fatal(err)
+	}
+	delta, evs := j.chunks(1) // j.st keeps the old epoch
+	aa.AppendAsync(j.st, delta, evs, func(err error) { results <- err })
+	wantErr(t, "async append by the old owner", <-results, events.ErrFenced)
+	select {
+	case err := <-results:
+		t.Fatalf("a callback ran twice: %v", err)
+	default:
+	}
 }

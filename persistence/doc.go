@@ -7,8 +7,13 @@
 //     script, so the epoch check, the seq check and the writes are atomic.
 //     Appends of all jobs are group-committed: writer goroutines send whatever
 //     is queued as one pipeline.
-//   - Bolt (bbolt, the zero-setup default): one file, bolt transactions,
-//     appends of many jobs share a transaction (db.Batch) and its fsync.
+//   - Bolt (bbolt, the zero-setup default): one file, bolt transactions;
+//     appends of many jobs share a transaction and its fsync: one appender
+//     goroutine writes whatever is queued in one transaction.
+//
+// Both implement actors.AsyncAppender: an append's outcome comes back through
+// a callback on the writer goroutine, so no goroutine of the caller waits for
+// it.
 //
 // Open picks one from a URL (bolt:PATH, redis://, rediss://, a cluster seed
 // list). Both keep the output apart from the snapshot so that an append costs
@@ -28,7 +33,7 @@
 // Concurrency: every method of a store is safe for concurrent use and blocks
 // until the store answered or ctx ended (bolt transactions cannot be
 // interrupted, so Bolt checks ctx only before it starts). A store owns
-// goroutines (Redis: Config.Writers writers; Bolt: one janitor); Close stops
+// goroutines (Redis: Config.Writers writers; Bolt: one appender and one janitor); Close stops
 // accepting calls, lets queued appends finish and returns after all of them
 // exited.
 package persistence

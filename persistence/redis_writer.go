@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/actorhub/actorhub/events"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -17,6 +18,8 @@ type appendReq struct {
 	vals      []any
 	err       error
 	done      chan struct{} // receives once vals/err are set
+	// callback, when set, gets the reply instead of done (AppendAsync)
+	callback func(vals []any, err error)
 }
 
 var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan struct{}, 1)} }}
@@ -56,6 +59,21 @@ func (r *Redis) enqueue(ctx context.Context, req *appendReq) error {
 		return ctx.Err()
 	case <-r.closing:
 		return ErrClosed
+	}
+}
+
+// tryEnqueue hands req to the writers unless the queue is full.
+func (r *Redis) tryEnqueue(req *appendReq) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return ErrClosed
+	}
+	select {
+	case r.queue <- req:
+		return nil
+	default:
+		return fmt.Errorf("%w: %d appends wait for a writer", events.ErrStoreUnavailable, cap(r.queue))
 	}
 }
 
@@ -123,6 +141,10 @@ func (r *Redis) flush(batch []*appendReq, cmds []*redis.Cmd) []*redis.Cmd {
 			req.err = context.Canceled
 		} else {
 			req.vals, req.err = cmds[i].Slice()
+		}
+		if req.callback != nil {
+			req.callback(req.vals, req.err)
+			continue
 		}
 		req.done <- struct{}{}
 	}

@@ -9,11 +9,12 @@ import (
 	"github.com/actorhub/actorhub/actors"
 )
 
-// Store is what Open returns: an actors.Store (the consumer declares the
-// methods and their contract: blocking, fencing, errors) plus the store's
-// lifecycle. *Redis and *Bolt implement it.
+// Store is what Open returns: an actors.Store and an actors.AsyncAppender (the
+// consumer declares the methods and their contract: blocking, fencing,
+// errors) plus the store's lifecycle. *Redis and *Bolt implement it.
 type Store interface {
 	actors.Store
+	actors.AsyncAppender
 	// Close waits for the store's goroutines and releases its connections or
 	// file. Calls after Close fail with ErrClosed. Idempotent.
 	Close() error

@@ -17,19 +17,22 @@ import (
 	"github.com/actorhub/actorhub/events"
 )
 
-// Bolt is the embedded store: one bbolt file, no setup. Writes are bolt
-// transactions gathered by db.Batch (one fsync for the appends of many jobs);
+// Bolt is the embedded store: one bbolt file, no setup. Appends are written by
+// one appender goroutine, all that is queued in one transaction (one fsync for
+// the appends of many jobs); other writes are gathered by db.Batch;
 // an acknowledged write survives kill -9. A janitor goroutine deletes jobs
 // whose retention passed. Safe for concurrent use; one process per file.
 type Bolt struct {
-	cfg    Config
-	db     *bolt.DB
-	path   string
-	closed atomic.Bool
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
-	closeE error
+	cfg     Config
+	db      *bolt.DB
+	path    string
+	closed  atomic.Bool
+	mu      sync.RWMutex     // held shared while sending to appends, exclusively to close it
+	appends chan *boltAppend // to the appender
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+	closeE  error
 }
 
 // OpenBolt opens (creating it and its directory if needed) the store in the
@@ -71,9 +74,10 @@ func OpenBolt(path string, cfg Config) (*Bolt, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: create buckets: %w", name, err)
 	}
-	s := &Bolt{cfg: cfg, db: db, path: path, stop: make(chan struct{})}
-	s.wg.Add(1)
+	s := &Bolt{cfg: cfg, db: db, path: path, stop: make(chan struct{}), appends: make(chan *boltAppend, cfg.QueueSize)}
+	s.wg.Add(2)
 	go s.janitor()
+	go s.appender()
 	return s, nil
 }
 
@@ -191,32 +195,6 @@ func (s *Bolt) Acquire(ctx context.Context, jobID, owner string) (events.JobStat
 	return out, err
 }
 
-// Append implements actors.Store; concurrent appends share a transaction.
-func (s *Bolt) Append(ctx context.Context, st events.JobState, outputDelta string, evs []events.Event) error {
-	action := "append job " + st.JobID
-	if err := checkAppend(&st, outputDelta, evs); err != nil {
-		return fmt.Errorf("%s: %w", action, err)
-	}
-	snap, err := encodeSnapshot(st)
-	if err != nil {
-		return err
-	}
-	var expires int64
-	if st.Status.Terminal() {
-		expires = nowMs() + max(1, s.cfg.Retention.Milliseconds())
-	}
-	var res error
-	err = s.write(ctx, action, func(t *boltTx) error {
-		var err error
-		res, err = t.append(&st, snap, outputDelta, evs, expires)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return wrapAction(action, res)
-}
-
 // Events implements actors.Store.
 func (s *Bolt) Events(ctx context.Context, jobID string, after int64, limit int) ([]events.Event, error) {
 	action := "read events of job " + jobID
@@ -288,7 +266,10 @@ func (s *Bolt) Ping(ctx context.Context) error {
 // transactions in progress). Idempotent.
 func (s *Bolt) Close() error {
 	s.once.Do(func() {
+		s.mu.Lock()
 		s.closed.Store(true)
+		close(s.appends) // the appender writes what is queued, then exits
+		s.mu.Unlock()
 		close(s.stop)
 		s.wg.Wait()
 		if err := s.db.Close(); err != nil {

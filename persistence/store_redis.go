@@ -223,13 +223,41 @@ func (r *Redis) Events(ctx context.Context, jobID string, after int64, limit int
 
 // Append implements actors.Store: the write joins the next group commit.
 func (r *Redis) Append(ctx context.Context, st events.JobState, outputDelta string, evs []events.Event) error {
-	action := "append job " + st.JobID
-	if err := checkAppend(&st, outputDelta, evs); err != nil {
-		return fmt.Errorf("%s: %w", action, err)
-	}
-	snap, err := encodeSnapshot(st)
+	keys, args, err := r.appendArgs(&st, outputDelta, evs)
 	if err != nil {
 		return err
+	}
+	vals, err := r.submit(ctx, keys, args)
+	return r.appendResult(&st, evs, vals, err)
+}
+
+// AppendAsync implements actors.AsyncAppender: the append joins the next
+// group-commit pipeline and done runs on the writer goroutine with its
+// outcome; no goroutine waits for it. A full queue refuses at once
+// (events.ErrStoreUnavailable): the caller's backpressure keeps it from
+// filling.
+func (r *Redis) AppendAsync(st events.JobState, outputDelta string, evs []events.Event, done func(error)) {
+	keys, args, err := r.appendArgs(&st, outputDelta, evs)
+	if err != nil {
+		done(err)
+		return
+	}
+	req := &appendReq{keys: keys, args: args, callback: func(vals []any, err error) {
+		done(r.appendResult(&st, evs, vals, err))
+	}}
+	if err := r.tryEnqueue(req); err != nil {
+		done(fmt.Errorf("append job %s: %w", st.JobID, err))
+	}
+}
+
+// appendArgs checks an append and builds its script's keys and arguments.
+func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events.Event) ([]string, []any, error) {
+	if err := checkAppend(st, outputDelta, evs); err != nil {
+		return nil, nil, fmt.Errorf("append job %s: %w", st.JobID, err)
+	}
+	snap, err := encodeSnapshot(*st)
+	if err != nil {
+		return nil, nil, err
 	}
 	first, ttl := st.LastSequence+1, int64(0)
 	if len(evs) > 0 {
@@ -243,9 +271,18 @@ func (r *Redis) Append(ctx context.Context, st events.JobState, outputDelta stri
 	for i := range evs {
 		args = append(args, evs[i].Raw)
 	}
-	vals, err := r.submit(ctx, jobKeys(st.JobID), args)
+	return jobKeys(st.JobID), args, nil
+}
+
+// appendResult turns the append script's reply into Append's error.
+func (r *Redis) appendResult(st *events.JobState, evs []events.Event, vals []any, err error) error {
+	action := "append job " + st.JobID
 	if err != nil {
 		return r.fail(action, err)
+	}
+	first := st.LastSequence + 1
+	if len(evs) > 0 {
+		first = evs[0].Seq
 	}
 	switch replyCode(vals) {
 	case codeWritten, codeRetried:

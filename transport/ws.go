@@ -177,11 +177,11 @@ func emitItem(offset *int64, name string, data []byte) (actors.EmitItem, *events
 	if err := events.ValidateName(name); err != nil {
 		return actors.EmitItem{}, &events.CodedError{Code: events.CodeBadEventName, Err: err}
 	}
-	norm, err := events.NormalizeData(name, data)
+	norm, fold, err := events.CheckData(name, data)
 	if err != nil {
 		return actors.EmitItem{}, &events.CodedError{Code: events.CodeInvalidEvent, Err: err}
 	}
-	it := actors.EmitItem{Offset: actors.NoOffset, Name: name, Data: norm}
+	it := actors.EmitItem{Offset: actors.NoOffset, Name: name, Data: norm, Fold: fold}
 	if offset != nil {
 		if *offset < 0 {
 			return actors.EmitItem{}, &events.CodedError{Code: events.CodeBadRequest, Err: errors.New("offset must be ≥ 0")}
