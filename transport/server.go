@@ -259,7 +259,7 @@ func (s *Server) ping(ctx context.Context, sess *session) {
 	defer s.pings.Done()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PingTimeout)
 	defer cancel()
-	if err := sess.conn.Ping(ctx); err != nil && sess.ctx.Err() == nil && ctx.Err() != context.Canceled {
+	if err := sess.conn.Ping(ctx); err != nil && !sess.over() && ctx.Err() != context.Canceled {
 		sess.conn.CloseNow()
 	}
 }

@@ -15,7 +15,7 @@ import (
 // to a frame as fit. It implements actors.Sink.
 type session struct {
 	conn       *websocket.Conn
-	ctx        context.Context // ends when the connection's read loop does
+	done       <-chan struct{} // closed when the connection's read loop ends
 	maxQueue   int
 	frameLimit int
 	onSlow     func()
@@ -40,8 +40,8 @@ type session struct {
 	stuck atomic.Bool
 }
 
-func newSession(ctx context.Context, conn *websocket.Conn, cfg *Config, client bool, onSlow func()) *session {
-	return &session{conn: conn, ctx: ctx, maxQueue: cfg.OutboundQueue, frameLimit: cfg.FrameLimit,
+func newSession(done <-chan struct{}, conn *websocket.Conn, cfg *Config, client bool, onSlow func()) *session {
+	return &session{conn: conn, done: done, maxQueue: cfg.OutboundQueue, frameLimit: cfg.FrameLimit,
 		onSlow: onSlow, client: client}
 }
 
@@ -88,12 +88,22 @@ func (s *session) Close(code int, reason string) {
 
 // startWriterLocked starts the writer unless it runs (caller holds mu).
 func (s *session) startWriterLocked() {
-	if s.writing || s.ended || s.ctx.Err() != nil {
+	if s.writing || s.ended || s.over() {
 		return
 	}
 	s.writing = true
 	s.writers.Add(1)
 	go s.write()
+}
+
+// over reports whether the connection's read loop has ended.
+func (s *session) over() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // write writes queued objects until the queue is empty, then exits (closing the

@@ -37,7 +37,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 		kind = "worker"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sess := newSession(ctx, conn, &s.cfg, !worker, s.hub.Metrics().SlowConsumers.Inc)
+	sess := newSession(ctx.Done(), conn, &s.cfg, !worker, s.hub.Metrics().SlowConsumers.Inc)
 	if !s.track(sess) {
 		cancel()
 		conn.Close(websocket.StatusGoingAway, "node is shutting down")
@@ -75,7 +75,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 // MaxInflight requests that wait for jobs (backpressure), and ends with
 // actors.ErrBusy when they got no answer in time.
 func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.Conn, worker bool) error {
-	d := deliverer{ctx: ctx, conn: ac}
+	d := deliverer{conn: ac}
 	for d.err == nil {
 		typ, rd, err := conn.Reader(ctx)
 		if err != nil {
@@ -90,21 +90,21 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.
 			if _, err := io.Copy(io.Discard, rd); err != nil {
 				return err
 			}
-			d.refuse(events.CodeFrameTooLarge, fmt.Sprintf("frame over %d bytes was dropped; split it", s.cfg.FrameLimit))
+			d.refuse(ctx, events.CodeFrameTooLarge, fmt.Sprintf("frame over %d bytes was dropped; split it", s.cfg.FrameLimit))
 			continue
 		case err != nil:
 			putReadBuf(bp, buf)
 			return err
 		case typ != websocket.MessageText:
 			putReadBuf(bp, buf)
-			d.refuse(events.CodeBadFrame, "binary frames are not accepted; send text frames of JSON objects")
+			d.refuse(ctx, events.CodeBadFrame, "binary frames are not accepted; send text frames of JSON objects")
 			continue
 		}
 		if worker {
-			decodeWorkerFrame(buf, d.deliver)
+			decodeWorkerFrame(buf, func(r *actors.Request) { d.deliver(ctx, r) })
 		} else {
 			events.DecodeFrame(buf, func(m *events.Inbound, err *events.CodedError) {
-				d.deliver(&actors.Request{Msg: m, Err: err})
+				d.deliver(ctx, &actors.Request{Msg: m, Err: err})
 			})
 		}
 		putReadBuf(bp, buf) // decoding copied what it keeps
@@ -116,19 +116,18 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.
 // failure (the connection ended while it waited for a credit, or its requests
 // got no answer in time) it drops the rest and err says why.
 type deliverer struct {
-	ctx  context.Context
 	conn *actors.Conn
 	err  error
 }
 
-func (d *deliverer) deliver(r *actors.Request) {
+func (d *deliverer) deliver(ctx context.Context, r *actors.Request) {
 	if d.err == nil {
-		d.err = d.conn.Deliver(d.ctx, r)
+		d.err = d.conn.Deliver(ctx, r)
 	}
 }
 
-func (d *deliverer) refuse(code, msg string) {
-	d.deliver(&actors.Request{Msg: &events.Inbound{}, Err: &events.CodedError{Code: code, Err: errors.New(msg)}})
+func (d *deliverer) refuse(ctx context.Context, code, msg string) {
+	d.deliver(ctx, &actors.Request{Msg: &events.Inbound{}, Err: &events.CodedError{Code: code, Err: errors.New(msg)}})
 }
 
 // readBufs holds frame buffers between reads, so an idle connection holds none.
