@@ -31,7 +31,11 @@ type Config struct {
 	MaxSubscriptions int
 	// MaxInflight bounds the requests of one connection that wait for a job's
 	// answer (emits, cancels): past it the connection's reader waits, so a
-	// worker faster than the store is slowed down by TCP.
+	// worker faster than the store is slowed down by TCP. A worker connection
+	// multiplexes many jobs, each emit waiting a store round trip (and a hop to
+	// the owner's node): the bound must cover rate × that time with room to
+	// spare (20k emits/s × 5 ms = 100). A request is at most one frame, so a
+	// connection holds at most MaxInflight × the frame limit.
 	MaxInflight int
 	// MaxPending bounds the events a job holds that are not durable yet; an
 	// emit past it is refused with unavailable (a worker connection closes
@@ -50,7 +54,7 @@ type Config struct {
 // DefaultConfig returns production settings.
 func DefaultConfig() Config {
 	return Config{StoreTimeout: 5 * time.Second, RequestTimeout: 10 * time.Second, JobIdle: time.Minute,
-		FeedLinger: 10 * time.Second, FeedRing: 256, MaxSubscriptions: 100, MaxInflight: 64,
+		FeedLinger: 10 * time.Second, FeedRing: 256, MaxSubscriptions: 100, MaxInflight: 1024,
 		MaxPending: 4096, MaxAsks: 4096, RetryMin: 50 * time.Millisecond, RetryMax: 2 * time.Second}
 }
 
