@@ -25,7 +25,7 @@ func (h *Hub) io(pid *actor.PID, op func(ctx context.Context) any) {
 		}
 	})
 	if !ok {
-		h.log.Debug("store operation dropped: the hub is stopping")
+		h.log.Warn("store operation dropped: the hub is stopping")
 	}
 }
 

@@ -79,19 +79,7 @@ func (s *Bolt) appender() {
 		if !ok {
 			return
 		}
-		batch = append(batch[:0], a)
-	drain:
-		for len(batch) < s.cfg.MaxBatch {
-			select {
-			case a, ok := <-s.appends:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, a)
-			default:
-				break drain
-			}
-		}
+		batch = drain(s.appends, append(batch[:0], a), s.cfg.MaxBatch)
 		s.commit(batch)
 		clear(batch)
 	}

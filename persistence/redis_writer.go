@@ -29,7 +29,7 @@ var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan stru
 func (r *Redis) submit(ctx context.Context, keys []string, args []any) ([]any, error) {
 	req := reqPool.Get().(*appendReq)
 	req.cancelled, req.keys, req.args = ctx.Done(), keys, args
-	if err := r.enqueue(ctx, req); err != nil {
+	if err := r.enqueue(ctx, req, true); err != nil {
 		*req = appendReq{done: req.done}
 		reqPool.Put(req)
 		return nil, err
@@ -45,12 +45,21 @@ func (r *Redis) submit(ctx context.Context, keys []string, args []any) ([]any, e
 	}
 }
 
-// enqueue hands req to the writers, waiting while the queue is full.
-func (r *Redis) enqueue(ctx context.Context, req *appendReq) error {
+// enqueue hands req to the writers. With wait it waits while the queue is
+// full (until ctx ends); without, a full queue refuses at once.
+func (r *Redis) enqueue(ctx context.Context, req *appendReq, wait bool) error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.closed {
 		return ErrClosed
+	}
+	if !wait {
+		select {
+		case r.queue <- req:
+			return nil
+		default:
+			return fmt.Errorf("%w: %d appends wait for a writer", events.ErrStoreUnavailable, cap(r.queue))
+		}
 	}
 	select {
 	case r.queue <- req:
@@ -59,21 +68,6 @@ func (r *Redis) enqueue(ctx context.Context, req *appendReq) error {
 		return ctx.Err()
 	case <-r.closing:
 		return ErrClosed
-	}
-}
-
-// tryEnqueue hands req to the writers unless the queue is full.
-func (r *Redis) tryEnqueue(req *appendReq) error {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.closed {
-		return ErrClosed
-	}
-	select {
-	case r.queue <- req:
-		return nil
-	default:
-		return fmt.Errorf("%w: %d appends wait for a writer", events.ErrStoreUnavailable, cap(r.queue))
 	}
 }
 
@@ -88,19 +82,7 @@ func (r *Redis) writer() {
 		if !ok {
 			return
 		}
-		batch = append(batch[:0], req)
-	drain:
-		for len(batch) < r.cfg.MaxBatch {
-			select {
-			case req, ok := <-r.queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, req)
-			default:
-				break drain
-			}
-		}
+		batch = drain(r.queue, append(batch[:0], req), r.cfg.MaxBatch)
 		cmds = r.flush(batch, cmds[:0])
 	}
 }
@@ -149,4 +131,21 @@ func (r *Redis) flush(batch []*appendReq, cmds []*redis.Cmd) []*redis.Cmd {
 		req.done <- struct{}{}
 	}
 	return cmds
+}
+
+// drain appends to batch what waits in ch, without waiting, up to limit items
+// in all: a group commit takes whatever queued while the last one ran.
+func drain[T any](ch <-chan T, batch []T, limit int) []T {
+	for len(batch) < limit {
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, v)
+		default:
+			return batch
+		}
+	}
+	return batch
 }

@@ -245,7 +245,7 @@ func (r *Redis) AppendAsync(st events.JobState, outputDelta string, evs []events
 	req := &appendReq{keys: keys, args: args, callback: func(vals []any, err error) {
 		done(r.appendResult(&st, evs, vals, err))
 	}}
-	if err := r.tryEnqueue(req); err != nil {
+	if err := r.enqueue(context.Background(), req, false); err != nil {
 		done(fmt.Errorf("append job %s: %w", st.JobID, err))
 	}
 }
