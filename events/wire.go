@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // Types of the objects that clients and workers send (WebSocket).
@@ -148,13 +149,15 @@ func AppendReply(b []byte, typ string, id json.RawMessage, jobID string) []byte 
 }
 
 // AppendAck appends a worker's ack: {"type":"ack","jobId","nextOffset","lastSequence"}.
+// It is written by hand: a worker gets one per commit of each of its jobs.
 func AppendAck(b []byte, jobID string, nextOffset, lastSeq int64) []byte {
-	return appendJSON(b, struct {
-		Type         string `json:"type"`
-		JobID        string `json:"jobId"`
-		NextOffset   int64  `json:"nextOffset"`
-		LastSequence int64  `json:"lastSequence"`
-	}{TypeAck, jobID, nextOffset, lastSeq})
+	b = append(b, `{"type":"ack","jobId":`...)
+	b = AppendString(b, jobID)
+	b = append(b, `,"nextOffset":`...)
+	b = strconv.AppendInt(b, nextOffset, 10)
+	b = append(b, `,"lastSequence":`...)
+	b = strconv.AppendInt(b, lastSeq, 10)
+	return append(b, '}')
 }
 
 // AppendError appends {"type":"error",...}; nextOffset < 0 leaves it out.

@@ -20,11 +20,7 @@ const (
 // which each store keeps apart so that an append costs O(chunk), not O(output).
 func encodeSnapshot(st events.JobState) ([]byte, error) {
 	st.Output = ""
-	b, err := json.Marshal(st)
-	if err != nil {
-		return nil, fmt.Errorf("encode snapshot of job %s: %w", st.JobID, err)
-	}
-	return b, nil
+	return st.AppendJSON(make([]byte, 0, 320+len(st.Input)+len(st.Result))), nil
 }
 
 // decodeSnapshot parses a stored snapshot. It never panics and rejects
