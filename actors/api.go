@@ -71,7 +71,7 @@ func (c *Conn) Close() { c.h.system.Root.Stop(c.pid) }
 // through sink.
 func (h *Hub) OpenClient(sink Sink, session, user string) *Conn {
 	c := &Conn{h: h, credits: make(chan struct{}, h.cfg.MaxInflight)}
-	c.pid = h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+	c.pid = h.system.Root.Spawn(h.props(func() actor.Actor {
 		return &ConnActor{h: h, conn: c, sink: sink, session: session, user: user}
 	}))
 	return c
@@ -80,7 +80,7 @@ func (h *Hub) OpenClient(sink Sink, session, user string) *Conn {
 // OpenWorker starts the actor of a worker connection (/ws/worker).
 func (h *Hub) OpenWorker(sink Sink) *Conn {
 	c := &Conn{h: h, credits: make(chan struct{}, h.cfg.MaxInflight)}
-	c.pid = h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+	c.pid = h.system.Root.Spawn(h.props(func() actor.Actor {
 		return &WorkerConnActor{h: h, conn: c, sink: sink}
 	}))
 	return c

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -83,6 +84,7 @@ type Hub struct {
 	jobs      *actor.PID       // job directory
 	feeds     *actor.PID       // feed directory
 	asks      chan struct{}    // HTTP requests to jobs in flight
+	pool      *pool            // runs the mailbox turns of the hub's actors
 	started   atomic.Bool
 }
 
@@ -128,6 +130,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	// actor that just stopped) are expected, so only its warnings pass.
 	logger := slog.New(minLevel{h.log.Handler(), slog.LevelWarn}).With("lib", "protoactor")
 	h.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }))
+	h.pool = newPool(max(4, 2*runtime.GOMAXPROCS(0)), 300)
 	if h.cfg.RemoteAddr != "" && h.placement != nil {
 		n, err := cluster.NewNetwork(cluster.NetworkConfig{NodeID: h.cfg.NodeID, Addr: h.cfg.RemoteAddr, Table: wire,
 			Placement: h.placement, RequestTimeout: h.cfg.RequestTimeout, Log: h.log,
@@ -137,11 +140,12 @@ func (h *Hub) Start(ctx context.Context) error {
 		}
 		if err != nil {
 			h.system.Shutdown()
+			h.pool.stop()
 			return err
 		}
 		h.net = n
 	}
-	jobs, err := h.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+	jobs, err := h.system.Root.SpawnNamed(h.props(func() actor.Actor {
 		d := newDirectory("job", h.spawnJob)
 		if h.net != nil {
 			d.route, d.owned = h.net.Route, h.net.Owns
@@ -150,10 +154,11 @@ func (h *Hub) Start(ctx context.Context) error {
 	}), cluster.JobsName)
 	if err != nil {
 		h.system.Shutdown()
+		h.pool.stop()
 		return fmt.Errorf("start job directory: %w", err)
 	}
 	h.jobs = jobs
-	h.feeds = h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+	h.feeds = h.system.Root.Spawn(h.props(func() actor.Actor {
 		return newDirectory("feed", h.spawnFeed)
 	}))
 	if h.net != nil {
@@ -206,13 +211,14 @@ func (h *Hub) Stop(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("stop hub: store operations still running: %w", err))
 	}
 	h.system.Shutdown()
+	h.pool.stop()
 	return errors.Join(errs...)
 }
 
 func (h *Hub) spawnJob(ctx actor.Context, id string, msg any, sender *actor.PID) (*actor.PID, bool) {
 	switch m := msg.(type) {
 	case *createJob:
-		return ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newJobActor(h, id, m, sender) })), false
+		return ctx.Spawn(h.props(func() actor.Actor { return newJobActor(h, id, m, sender) })), false
 	case *getState: // a read does not activate the job: the snapshot answers
 		h.io(sender, func(c context.Context) any {
 			st, err := h.store.Snapshot(c, id)
@@ -223,14 +229,19 @@ func (h *Hub) spawnJob(ctx actor.Context, id string, msg any, sender *actor.PID)
 		})
 		return nil, false
 	}
-	return ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newJobActor(h, id, nil, nil) })), true
+	return ctx.Spawn(h.props(func() actor.Actor { return newJobActor(h, id, nil, nil) })), true
 }
 
 func (h *Hub) spawnFeed(ctx actor.Context, id string, msg any, _ *actor.PID) (*actor.PID, bool) {
 	if _, ok := msg.(*feedSubscribe); !ok {
 		return nil, false // nothing to unsubscribe from
 	}
-	return ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newJobFeed(h, id) })), true
+	return ctx.Spawn(h.props(func() actor.Actor { return newJobFeed(h, id) })), true
+}
+
+// props makes the props of one of the hub's actors: on the hub's pool.
+func (h *Hub) props(producer actor.Producer) *actor.Props {
+	return actor.PropsFromProducer(producer, actor.WithDispatcher(h.pool))
 }
 
 // tell sends msg to every pid, each on whichever node it lives (encoded once
