@@ -372,23 +372,23 @@ func (j *JobActor) respondAll(ctx actor.Context, rs []reply) {
 		j.respond(ctx, rs[0])
 		return
 	}
-	acks := map[string]int{}
-	for _, r := range rs {
+	acks := map[string]int{} // per connection: its emits answered by this commit
+	keys := make([]string, len(rs))
+	for i, r := range rs {
 		if r.kind == replyEmit && r.err == nil && r.to != nil {
-			acks[pidKey(r.to)]++
+			keys[i] = pidKey(r.to)
+			acks[keys[i]]++
 		}
 	}
-	for _, r := range rs {
-		if r.kind == replyEmit && r.err == nil && r.to != nil {
-			n := acks[pidKey(r.to)]
-			if n == 0 {
-				continue // answered by the first
-			}
-			acks[pidKey(r.to)] = 0
-			j.h.tell(ctx, j.emitResult(nil, n), r.to)
+	for i, r := range rs {
+		if keys[i] == "" {
+			j.respond(ctx, r)
 			continue
 		}
-		j.respond(ctx, r)
+		if n := acks[keys[i]]; n > 0 { // the first of the connection's acks answers them all
+			acks[keys[i]] = 0
+			j.h.tell(ctx, j.emitResult(nil, n), r.to)
+		}
 	}
 }
 

@@ -165,6 +165,7 @@ func (n *Network) Route(ctx actor.SenderContext, m *JobMsg, sender *actor.PID) b
 func (n *Network) Tell(ctx actor.SenderContext, msg any, to ...*actor.PID) {
 	var name string
 	var payload []byte
+	encoded := false
 	self := n.Address()
 	for _, pid := range to {
 		if pid == nil {
@@ -174,12 +175,13 @@ func (n *Network) Tell(ctx actor.SenderContext, msg any, to ...*actor.PID) {
 			ctx.Send(pid, msg)
 			continue
 		}
-		if payload == nil {
+		if !encoded {
 			var err error
 			if name, payload, err = n.cfg.Table.Encode(msg); err != nil {
 				n.cfg.Log.Error("cannot encode a message for another node", "to", pid.String(), "err", err)
 				return
 			}
+			encoded = true
 		}
 		ctx.Send(routerOf(pid.Address), &clusterpb.Envelope{Version: codecVersion, Kind: kindTell, Target: pid.Id,
 			From: self, Msg: name, Payload: payload})
@@ -194,7 +196,7 @@ func (n *Network) MembersChanged() {
 	}
 }
 
-func (n *Network) jobs() *actor.PID { return actor.NewPID(n.Address(), jobsName) }
+func (n *Network) jobs() *actor.PID { return actor.NewPID(n.Address(), JobsName) }
 
 func (n *Network) after(d time.Duration, pid *actor.PID, msg any) {
 	n.timers.After(d, func() { n.system.Root.Send(pid, msg) })

@@ -23,12 +23,9 @@ const (
 // are the table's encodings (1 had hand-written wire structs).
 const codecVersion = 2
 
-// routerName and jobsName are the actor ids of every node's router and job
-// directory: peers address them as PID{Address: the node's remote address, Id}.
-const (
-	routerName = "router"
-	jobsName   = "jobs"
-)
+// routerName is the actor id of every node's router: peers address it as
+// PID{Address: the node's remote address, Id: routerName}.
+const routerName = "router"
 
 // JobMsg is a message on its way to the node that owns job JobID: what a
 // node's job directory receives. Hops counts the nodes that forwarded it: a
@@ -46,7 +43,7 @@ const MaxHops = 2
 
 // JobsName is the actor name the job directory must be spawned with: the
 // router hands it the job messages that arrive from other nodes.
-const JobsName = jobsName
+const JobsName = "jobs"
 
 // forward asks the router to take a job message to the node that owns it.
 type forward struct {

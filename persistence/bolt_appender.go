@@ -27,7 +27,7 @@ type boltAppend struct {
 func (s *Bolt) AppendAsync(st events.JobState, outputDelta string, evs []events.Event, done func(error)) {
 	a, err := s.newAppend(st, outputDelta, evs, done)
 	if err == nil {
-		err = s.enqueue(a, false)
+		err = s.enqueue(context.Background(), a, false)
 	}
 	if err != nil {
 		done(err)
@@ -49,23 +49,12 @@ func (s *Bolt) newAppend(st events.JobState, outputDelta string, evs []events.Ev
 	return &boltAppend{st: st, snap: snap, delta: outputDelta, evs: evs, expires: expires, done: done}, nil
 }
 
-// enqueue hands a to the appender; wait says whether to wait for room (Append)
-// or refuse when the queue is full (AppendAsync).
-func (s *Bolt) enqueue(a *boltAppend, wait bool) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed.Load() {
-		return fmt.Errorf("append job %s: %w", a.st.JobID, ErrClosed)
+// enqueue hands a to the appender (sendQueued).
+func (s *Bolt) enqueue(ctx context.Context, a *boltAppend, wait bool) error {
+	err := sendQueued(ctx, &s.mu, s.closed.Load, s.stop, s.appends, a, wait)
+	if err != nil {
+		return fmt.Errorf("append job %s: %w", a.st.JobID, err)
 	}
-	if !wait {
-		select {
-		case s.appends <- a:
-			return nil
-		default:
-			return fmt.Errorf("append job %s: %w: %d appends wait for the disk", a.st.JobID, events.ErrStoreUnavailable, cap(s.appends))
-		}
-	}
-	s.appends <- a
 	return nil
 }
 
@@ -127,7 +116,7 @@ func (s *Bolt) Append(ctx context.Context, st events.JobState, outputDelta strin
 	if err != nil {
 		return err
 	}
-	if err := s.enqueue(a, true); err != nil {
+	if err := s.enqueue(ctx, a, true); err != nil {
 		return err
 	}
 	select {

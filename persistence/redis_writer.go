@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/actorhub/actorhub/events"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -45,30 +44,10 @@ func (r *Redis) submit(ctx context.Context, keys []string, args []any) ([]any, e
 	}
 }
 
-// enqueue hands req to the writers. With wait it waits while the queue is
-// full (until ctx ends); without, a full queue refuses at once.
+// enqueue hands req to the writers (sendQueued; closed is read under r.mu,
+// which sendQueued holds).
 func (r *Redis) enqueue(ctx context.Context, req *appendReq, wait bool) error {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.closed {
-		return ErrClosed
-	}
-	if !wait {
-		select {
-		case r.queue <- req:
-			return nil
-		default:
-			return fmt.Errorf("%w: %d appends wait for a writer", events.ErrStoreUnavailable, cap(r.queue))
-		}
-	}
-	select {
-	case r.queue <- req:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-r.closing:
-		return ErrClosed
-	}
+	return sendQueued(ctx, &r.mu, func() bool { return r.closed }, r.closing, r.queue, req, wait)
 }
 
 // writer sends what is queued, up to MaxBatch appends per pipeline, until
@@ -131,21 +110,4 @@ func (r *Redis) flush(batch []*appendReq, cmds []*redis.Cmd) []*redis.Cmd {
 		req.done <- struct{}{}
 	}
 	return cmds
-}
-
-// drain appends to batch what waits in ch, without waiting, up to limit items
-// in all: a group commit takes whatever queued while the last one ran.
-func drain[T any](ch <-chan T, batch []T, limit int) []T {
-	for len(batch) < limit {
-		select {
-		case v, ok := <-ch:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, v)
-		default:
-			return batch
-		}
-	}
-	return batch
 }

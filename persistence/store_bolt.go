@@ -266,11 +266,11 @@ func (s *Bolt) Ping(ctx context.Context) error {
 // transactions in progress). Idempotent.
 func (s *Bolt) Close() error {
 	s.once.Do(func() {
-		s.mu.Lock()
 		s.closed.Store(true)
+		close(s.stop) // stops the janitor, wakes appends waiting for room
+		s.mu.Lock()
 		close(s.appends) // the appender writes what is queued, then exits
 		s.mu.Unlock()
-		close(s.stop)
 		s.wg.Wait()
 		if err := s.db.Close(); err != nil {
 			s.closeE = fmt.Errorf("close store %s: %w", s, err)

@@ -259,10 +259,7 @@ func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events
 	if err != nil {
 		return nil, nil, err
 	}
-	first, ttl := st.LastSequence+1, int64(0)
-	if len(evs) > 0 {
-		first = evs[0].Seq
-	}
+	first, ttl := firstSeq(st, evs), int64(0)
 	if st.Status.Terminal() {
 		ttl = r.retentionMs
 	}
@@ -274,15 +271,20 @@ func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events
 	return jobKeys(st.JobID), args, nil
 }
 
+// firstSeq is the seq an append starts at: its first event's, or the one after
+// the snapshot's for a snapshot-only append.
+func firstSeq(st *events.JobState, evs []events.Event) int64 {
+	if len(evs) > 0 {
+		return evs[0].Seq
+	}
+	return st.LastSequence + 1
+}
+
 // appendResult turns the append script's reply into Append's error.
 func (r *Redis) appendResult(st *events.JobState, evs []events.Event, vals []any, err error) error {
 	action := "append job " + st.JobID
 	if err != nil {
 		return r.fail(action, err)
-	}
-	first := st.LastSequence + 1
-	if len(evs) > 0 {
-		first = evs[0].Seq
 	}
 	switch replyCode(vals) {
 	case codeWritten, codeRetried:
@@ -292,7 +294,7 @@ func (r *Redis) appendResult(st *events.JobState, evs []events.Event, vals []any
 	case codeEpoch:
 		return fmt.Errorf("%s: %w: the job is at epoch %s, this writer holds epoch %d", action, events.ErrFenced, replyString(vals, 1), st.Epoch)
 	case codeSeq:
-		return fmt.Errorf("%s: %w: the journal ends at seq %s, this append starts at %d (another writer got in)", action, events.ErrFenced, replyString(vals, 2), first)
+		return fmt.Errorf("%s: %w: the journal ends at seq %s, this append starts at %d (another writer got in)", action, events.ErrFenced, replyString(vals, 2), firstSeq(st, evs))
 	default:
 		return fmt.Errorf("%s: %w: unexpected reply %v", action, ErrCorrupt, vals)
 	}
