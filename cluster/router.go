@@ -20,8 +20,9 @@ const (
 
 // codecVersion is the payload encoding of envelopes this node writes and
 // reads; a node drops (and counts) envelopes of another version. 2: payloads
-// are the table's encodings (1 had hand-written wire structs).
-const codecVersion = 2
+// are the table's encodings (1 had hand-written wire structs). 3: emits and
+// their answers travel in binary forms of their own, as event batches do.
+const codecVersion = 3
 
 // routerName is the actor id of every node's router: peers address it as
 // PID{Address: the node's remote address, Id: routerName}.

@@ -178,5 +178,5 @@ func TestBoltBadPath(t *testing.T) {
 
 func BenchmarkBoltAppend(b *testing.B) {
 	s := openBolt(b, filepath.Join(b.TempDir(), "jobs.db"), DefaultConfig())
-	benchAppend(b, s)
+	benchAppend(b, s, 100)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -228,15 +229,43 @@ func TestRedisCancelledAppend(t *testing.T) {
 	}
 }
 
+// BenchmarkRedisAppend also reports the Redis server's CPU per append
+// (redis-µs/op, from INFO cpu).
 func BenchmarkRedisAppend(b *testing.B) {
-	srv := redistest.Start(b)
-	s := openRedis(b, srv.URL(), DefaultConfig())
-	benchAppend(b, s)
+	for _, jobs := range []int{100, 2000} {
+		b.Run(fmt.Sprintf("jobs=%d", jobs), func(b *testing.B) {
+			srv := redistest.Start(b)
+			s := openRedis(b, srv.URL(), DefaultConfig())
+			before := redisCPU(b, s)
+			benchAppend(b, s, jobs)
+			b.StopTimer()
+			b.ReportMetric(float64((redisCPU(b, s)-before).Microseconds())/float64(b.N), "redis-µs/op")
+		})
+	}
 }
 
-// benchAppend appends one chunk per op from 100 goroutines, one job each.
-func benchAppend(b *testing.B, s actors.Store) {
-	const jobs = 100
+// redisCPU is the CPU time (user + sys) the Redis server has used, from INFO.
+func redisCPU(b *testing.B, s *Redis) time.Duration {
+	info, err := s.client.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatalf("INFO cpu: %v", err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "used_cpu_user" || k == "used_cpu_sys" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO cpu %s: %q", k, v)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+// benchAppend appends one chunk per op from one goroutine per job.
+func benchAppend(b *testing.B, s actors.Store, jobs int) {
 	js := make([]*job, jobs)
 	for i := range js {
 		js[i] = newJob(fmt.Sprintf("bench-%d-%d", b.N, i))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,6 +39,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&c.Transport, "worker", d.Transport, "worker transport: ws or http")
 	fs.IntVar(&c.WorkerConns, "worker-conns", 0, "worker connections (ws) or POSTs in flight (http); 0 = default")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file (- for stdout)")
+	fs.StringVar(&c.Pprof, "pprof", "", "started node i serves net/http/pprof on this host:port + i (keep it on loopback)")
+	fs.Func("node-env", "KEY=VALUE added to the started nodes' environment (repeatable; ACTORHUB_<FLAG> sets a node flag)", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		c.NodeEnv = append(c.NodeEnv, v)
+		return nil
+	})
 	fs.BoolVar(&nodeLog, "node-log", false, "pass the started node's log through to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -58,6 +58,9 @@ type Config struct {
 	NodeEnv []string
 	// NodeStderr, when set, receives the child node's stdout and stderr.
 	NodeStderr io.Writer
+	// Pprof, when set (host:port), makes node i serve net/http/pprof on
+	// port+i, so that a profile can be taken of every node of the run.
+	Pprof string
 }
 
 // DefaultConfig is the C1000-N1 configuration of the Socket.IO baseline:

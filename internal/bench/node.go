@@ -50,6 +50,15 @@ func startNode(cfg Config, i int, join string) (*node, error) {
 	if join != "" {
 		args = append(args, "--join", join)
 	}
+	if cfg.Pprof != "" {
+		host, port, err := net.SplitHostPort(cfg.Pprof)
+		p, perr := strconv.Atoi(port)
+		if err != nil || perr != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("bench: --pprof %q: want host:port", cfg.Pprof)
+		}
+		args = append(args, "--pprof", net.JoinHostPort(host, strconv.Itoa(p+i)))
+	}
 	cmd := exec.Command(cfg.Bin, args...)
 	cmd.Dir = dir
 	cmd.Env = nodeEnv(os.Environ(), cfg.NodeEnv)
