@@ -103,9 +103,7 @@ func FuzzDecodeMsg(f *testing.F) {
 	ev := events.Event{JobID: "j", Seq: 2, Name: events.Chunk, Data: json.RawMessage(`{"chunk":"x"}`), TS: 9}
 	ev.Encode()
 	for _, m := range []any{&emit{Items: []EmitItem{{Offset: 1, Name: events.Chunk, Data: json.RawMessage(`{"chunk":"a"}`)}}},
-		&subscribeJob{Feed: actor.NewPID("a:1", "b")}, &getState{}, &jobEvents{JobID: "j", Events: []events.Event{ev}},
-		&EmitResult{JobID: "j", NextOffset: 2, LastSequence: 3, Status: events.StatusRunning, Acks: 1},
-		&EmitResult{JobID: "j", Err: &events.CodedError{Code: events.CodeOffsetGap, Err: errors.New("resend")}}} {
+		&subscribeJob{Feed: actor.NewPID("a:1", "b")}, &getState{}, &jobEvents{JobID: "j", Events: []events.Event{ev}}} {
 		name, b, _ := wire.Encode(m)
 		f.Add(name, b)
 	}
@@ -125,9 +123,6 @@ func FuzzDecodeMsg(f *testing.F) {
 			for _, it := range m.Items {
 				if events.ValidateName(it.Name) != nil {
 					t.Fatalf("accepted a bad event name %q", it.Name)
-				}
-				if it.Offset < NoOffset || !json.Valid(it.Data) {
-					t.Fatalf("accepted a bad item: offset %d, data %q", it.Offset, it.Data)
 				}
 			}
 		case *jobEvents:

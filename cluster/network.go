@@ -57,7 +57,6 @@ type Network struct {
 	remote *remote.Remote
 	router *actor.PID
 	timers *group.Group
-	out    outbox
 }
 
 // NewNetwork validates cfg.
@@ -184,7 +183,7 @@ func (n *Network) Tell(ctx actor.SenderContext, msg any, to ...*actor.PID) {
 			}
 			encoded = true
 		}
-		n.send(pid.Address, &clusterpb.Envelope{Version: codecVersion, Kind: kindTell, Target: pid.Id,
+		ctx.Send(routerOf(pid.Address), &clusterpb.Envelope{Version: codecVersion, Kind: kindTell, Target: pid.Id,
 			From: self, Msg: name, Payload: payload})
 	}
 }

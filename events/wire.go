@@ -74,11 +74,6 @@ func DecodeFrame(frame []byte, fn func(msg *Inbound, err *CodedError)) {
 			continue
 		}
 		var m Inbound
-		if decodeInboundFast(line, &m) {
-			fn(&m, m.check())
-			continue
-		}
-		m = Inbound{}
 		if err := json.Unmarshal(line, &m); err != nil {
 			fn(&m, &CodedError{Code: CodeBadFrame, Err: fmt.Errorf("not a JSON object: %v", err)})
 			continue
