@@ -195,7 +195,7 @@ func (c *ConnActor) fetch(ctx actor.Context, jobID string, s *connSub) {
 
 func (c *ConnActor) sendError(id json.RawMessage, jobID, code, msg string) {
 	c.h.metrics.Errors.WithLabelValues(code).Inc()
-	c.sink.Send(events.AppendError(nil, id, jobID, code, msg, -1))
+	c.sink.Send(events.AppendError(nil, id, jobID, code, msg, -1, 0))
 }
 
 // codeOf returns the client-facing code of err, or def when it has none.

@@ -394,7 +394,7 @@ func (j *JobActor) respondAll(ctx actor.Context, rs []reply) {
 
 func (j *JobActor) emitResult(err *events.CodedError, acks int) *EmitResult {
 	return &EmitResult{JobID: j.id, NextOffset: j.durable.NextOffset, LastSequence: j.durable.LastSequence,
-		Status: j.durable.Status, Acks: acks, Err: err}
+		Status: j.durable.Status, Acks: acks, Epoch: j.durable.Epoch, Err: err}
 }
 
 func (j *JobActor) respond(ctx actor.Context, r reply) {

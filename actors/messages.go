@@ -87,8 +87,11 @@ type EmitResult struct {
 	Status       events.Status `json:"status"`
 	// Acks is how many emits of one connection this answers (0 means 1): the
 	// acks of one commit to one connection collapse into one.
-	Acks int                `json:"acks,omitempty"`
-	Err  *events.CodedError `json:"err,omitempty"`
+	Acks int `json:"acks,omitempty"`
+	// Epoch is the answering incarnation's: a worker told of a newer one
+	// takes a later refusal from an older one for a late answer.
+	Epoch uint64             `json:"epoch,omitempty"`
+	Err   *events.CodedError `json:"err,omitempty"`
 }
 
 // err returns Err as an error (nil when there is none).

@@ -57,7 +57,7 @@ func dataAt(ev *events.Event) int {
 	return start + 1
 }
 
-func appendBytes[T string | []byte](b []byte, s T) []byte {
+func appendBytes[T ~string | ~[]byte](b []byte, s T) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }
@@ -102,10 +102,7 @@ func (m *jobEvents) UnmarshalWire(b []byte) error {
 		}
 		m.Events = append(m.Events, ev)
 	}
-	if len(r.b) != 0 {
-		return fmt.Errorf("event batch: %d bytes past its end", len(r.b))
-	}
-	return nil
+	return r.end("event batch")
 }
 
 // wireReader reads what MarshalWire wrote; after the first error every read

@@ -22,7 +22,7 @@ func TestWireRoundTrip(t *testing.T) {
 	gap := &events.CodedError{Code: events.CodeOffsetGap, Err: errors.New("resend from 3")}
 	for _, msg := range []any{
 		&emit{Items: []EmitItem{{Offset: 3, Name: events.Chunk, Data: json.RawMessage(`{"chunk":"a"}`)}, {Offset: NoOffset, Name: "a:b:v1", Data: json.RawMessage(`{}`)}}},
-		&EmitResult{JobID: "j1", NextOffset: 4, LastSequence: 7, Status: events.StatusRunning, Acks: 2},
+		&EmitResult{JobID: "j1", NextOffset: 4, LastSequence: 7, Status: events.StatusRunning, Acks: 2, Epoch: 5},
 		&EmitResult{JobID: "j1", NextOffset: 3, Err: gap},
 		&createJob{State: st, First: first},
 		&stateReply{State: st, Created: true},
@@ -103,7 +103,9 @@ func FuzzDecodeMsg(f *testing.F) {
 	ev := events.Event{JobID: "j", Seq: 2, Name: events.Chunk, Data: json.RawMessage(`{"chunk":"x"}`), TS: 9}
 	ev.Encode()
 	for _, m := range []any{&emit{Items: []EmitItem{{Offset: 1, Name: events.Chunk, Data: json.RawMessage(`{"chunk":"a"}`)}}},
-		&subscribeJob{Feed: actor.NewPID("a:1", "b")}, &getState{}, &jobEvents{JobID: "j", Events: []events.Event{ev}}} {
+		&subscribeJob{Feed: actor.NewPID("a:1", "b")}, &getState{}, &jobEvents{JobID: "j", Events: []events.Event{ev}},
+		&EmitResult{JobID: "j", NextOffset: 2, LastSequence: 3, Status: events.StatusRunning, Acks: 1},
+		&EmitResult{JobID: "j", Err: &events.CodedError{Code: events.CodeOffsetGap, Err: errors.New("resend")}}} {
 		name, b, _ := wire.Encode(m)
 		f.Add(name, b)
 	}
@@ -123,6 +125,9 @@ func FuzzDecodeMsg(f *testing.F) {
 			for _, it := range m.Items {
 				if events.ValidateName(it.Name) != nil {
 					t.Fatalf("accepted a bad event name %q", it.Name)
+				}
+				if it.Offset < NoOffset || !json.Valid(it.Data) {
+					t.Fatalf("accepted a bad item: offset %d, data %q", it.Offset, it.Data)
 				}
 			}
 		case *jobEvents:

@@ -40,7 +40,7 @@ func (w *WorkerConnActor) onRequest(ctx actor.Context, r *Request) {
 	m := r.Msg
 	if r.Err != nil {
 		w.h.metrics.Errors.WithLabelValues(r.Err.Code).Inc()
-		w.sink.Send(events.AppendError(nil, m.ID, m.JobID, r.Err.Code, r.Err.Error(), -1))
+		w.sink.Send(events.AppendError(nil, m.ID, m.JobID, r.Err.Code, r.Err.Error(), -1, 0))
 		return
 	}
 	switch m.Type {
@@ -55,7 +55,7 @@ func (w *WorkerConnActor) onRequest(ctx actor.Context, r *Request) {
 	default:
 		w.h.metrics.Errors.WithLabelValues(events.CodeUnknownType).Inc()
 		w.sink.Send(events.AppendError(nil, m.ID, m.JobID, events.CodeUnknownType,
-			"a worker connection takes emit and ping; "+m.Type+" is for clients (/ws)", -1))
+			"a worker connection takes emit and ping; "+m.Type+" is for clients (/ws)", -1, 0))
 	}
 }
 
@@ -67,7 +67,7 @@ func (w *WorkerConnActor) onResult(ctx actor.Context, m *EmitResult) {
 		ctx.CancelReceiveTimeout()
 	}
 	if m.Err == nil {
-		w.sink.Send(events.AppendAck(nil, m.JobID, m.NextOffset, m.LastSequence))
+		w.sink.Send(events.AppendAck(nil, m.JobID, m.NextOffset, m.LastSequence, m.Epoch))
 		return
 	}
 	code := m.Err.Code
@@ -76,7 +76,7 @@ func (w *WorkerConnActor) onResult(ctx actor.Context, m *EmitResult) {
 	if code == events.CodeOffsetGap || code == events.CodeJobFinished {
 		next = m.NextOffset
 	}
-	w.sink.Send(events.AppendError(nil, nil, m.JobID, code, m.Err.Error(), next))
+	w.sink.Send(events.AppendError(nil, nil, m.JobID, code, m.Err.Error(), next, m.Epoch))
 	if code == events.CodeUnavailable || code == events.CodeTimeout {
 		w.closeRetry(ctx, m.Err.Error())
 	}

@@ -27,6 +27,7 @@ type serverMsg struct {
 	Code         string          `json:"code"`
 	Message      string          `json:"message"`
 	NextOffset   int64           `json:"nextOffset"` // -1 when absent
+	Epoch        uint64          `json:"epoch"`      // of the incarnation that answered an emit; 0 when absent
 	LastSequence int64           `json:"lastSequence"`
 	Status       string          `json:"status"`
 	AfterMs      int64           `json:"afterMs"`

@@ -117,7 +117,7 @@ func (l *lane) postBatch(ctx context.Context, j *job, body []byte, n int) {
 		if ans.NextOffset != nil {
 			next = *ans.NextOffset
 		}
-		out = l.refusedLocked(j, code, ans.Message, next, status, now, out)
+		out = l.refusedLocked(j, code, ans.Message, next, 0, status, now, out)
 	default: // transport error, 5xx, 429, a 200 without nextOffset: again, on the next node
 		code := "transport"
 		switch {

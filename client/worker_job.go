@@ -23,7 +23,11 @@ type jobLog struct {
 	pend    []pendingEvent // offsets acked … next-1
 	gapFrom int64          // the nextOffset of the last offset_gap that rewound sent; -1 none
 	stale   int            // refusals below acked since the last ack that moved acked
+	epoch   uint64         // the newest incarnation of the job that answered (0: none said)
 }
+
+// seeEpoch records the epoch of the incarnation that answered (0: not said).
+func (l *jobLog) seeEpoch(epoch uint64) { l.epoch = max(l.epoch, epoch) }
 
 func newJobLog() jobLog { return jobLog{gapFrom: -1} }
 
@@ -77,7 +81,16 @@ const maxStaleGaps = 3
 // is sent again (offsets make that safe). Only when such refusals keep coming
 // (maxStaleGaps in a row, no ack moving in between) is ok false: the node has
 // lost events this log no longer holds, and the gap cannot be filled.
-func (l *jobLog) gap(next int64) (resend, ok bool) {
+//
+// A refusal from an older incarnation of the job than one that answered
+// before (its epoch is lower) is late for sure: the job moved while it was on
+// its way. What is unacked goes again, and it does not count as stale.
+func (l *jobLog) gap(next int64, epoch uint64) (resend, ok bool) {
+	if epoch != 0 && epoch < l.epoch {
+		l.sent = l.acked
+		return len(l.pend) > 0, true
+	}
+	l.seeEpoch(epoch)
 	if next < l.acked {
 		l.stale++
 		if l.stale >= maxStaleGaps {

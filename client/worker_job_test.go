@@ -111,7 +111,7 @@ func TestJobLog(t *testing.T) {
 					}
 				}
 			case "gap":
-				resend, ok := l.gap(o.n)
+				resend, ok := l.gap(o.n, 0)
 				ret = resend
 				if !ok {
 					ret = "unresolvable"
@@ -190,7 +190,7 @@ func TestCollectFrame(t *testing.T) {
 	}
 	// a transient refusal of b: nothing of b goes before its retry time
 	l.mu.Lock()
-	l.refusedLocked(b, events.CodeUnavailable, "store down", -1, 0, now, nil)
+	l.refusedLocked(b, events.CodeUnavailable, "store down", -1, 0, 0, now, nil)
 	l.mu.Unlock()
 	if f := l.collectFrame(now); f != nil {
 		t.Errorf("collected %q before the retry time", f)
@@ -224,7 +224,7 @@ func TestRefused(t *testing.T) {
 		j := l.testJob("j", "0", "1", "2")
 		l.collectFrame(time.Now())
 		l.mu.Lock()
-		out := l.refusedLocked(j, tc.code, "msg", tc.next, 0, time.Now(), nil)
+		out := l.refusedLocked(j, tc.code, "msg", tc.next, 0, 0, time.Now(), nil)
 		l.mu.Unlock()
 		l.reportAcks(out)
 		switch {
@@ -310,4 +310,35 @@ func TestEmitErrorIs(t *testing.T) {
 	if !strings.Contains(e.Error(), "job_finished") || !strings.Contains(e.Error(), "4") {
 		t.Errorf("Error() = %q: says neither the code nor the offset", e.Error())
 	}
+}
+
+// TestJobLogStaleEpoch: refusals from an incarnation older than one that
+// acked are late answers (resend, never fatal); from the newest one, three
+// below acked in a row mean events were lost.
+func TestJobLogStaleEpoch(t *testing.T) {
+	l := newJobLog()
+	now := time.Now()
+	for range 10 {
+		l.add([]byte("e"), now)
+	}
+	l.markSent(10, now)
+	l.seeEpoch(2)
+	if n := l.ack(5, nil); n != 5 {
+		t.Fatalf("ack released %d", n)
+	}
+	for i := range 5 {
+		resend, ok := l.gap(3, 1)
+		if !ok || !resend || l.acked != 5 || l.sent != 5 {
+			t.Fatalf("old-epoch refusal %d: resend %v ok %v, acked %d sent %d; want a resend from 5", i, resend, ok, l.acked, l.sent)
+		}
+		l.markSent(5, now)
+	}
+	var ok bool
+	for range maxStaleGaps {
+		_, ok = l.gap(3, 2)
+	}
+	if ok {
+		t.Fatalf("%d refusals below acked from the newest incarnation were taken for late answers", maxStaleGaps)
+	}
+	checkInvariants(t, &l)
 }

@@ -69,7 +69,7 @@ func (l *lane) reportAcks(out []acked) {
 // refusedLocked applies a node's refusal of j's events: resend from where the
 // node expects (offset_gap), retry later (transient codes), or end the job's
 // stream with an *EmitError.
-func (l *lane) refusedLocked(j *job, code, msg string, next int64, httpStatus int, now time.Time, out []acked) []acked {
+func (l *lane) refusedLocked(j *job, code, msg string, next int64, epoch uint64, httpStatus int, now time.Time, out []acked) []acked {
 	l.w.countErr(code)
 	fail := func(code string) {
 		if next >= 0 {
@@ -83,9 +83,14 @@ func (l *lane) refusedLocked(j *job, code, msg string, next int64, httpStatus in
 	}
 	switch {
 	case j.err != nil:
+	case code == events.CodeOffsetGap && next >= 0 && epoch != 0 && epoch < j.log.epoch:
+		if resend, _ := j.log.gap(next, epoch); resend { // late, from an incarnation that lost the job
+			l.w.resent.Add(int64(len(j.log.unsent())))
+			l.markDirty(j)
+		}
 	case code == events.CodeOffsetGap && next >= 0:
 		out = l.ackLocked(j, next, out)
-		resend, ok := j.log.gap(next)
+		resend, ok := j.log.gap(next, epoch)
 		if !ok {
 			fail(code)
 			break

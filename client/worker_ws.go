@@ -189,6 +189,7 @@ func (l *lane) handleWS(c *wsConn, m *serverMsg, now time.Time, out []acked, res
 	case events.TypeAck:
 		if j := l.byID[m.JobID]; j != nil && m.NextOffset >= 0 {
 			c.gotAck.Store(true)
+			j.log.seeEpoch(m.Epoch)
 			out = l.ackLocked(j, m.NextOffset, out)
 		}
 	case events.TypeError:
@@ -201,7 +202,7 @@ func (l *lane) handleWS(c *wsConn, m *serverMsg, now time.Time, out []acked, res
 			}
 			return out, resend
 		}
-		out = l.refusedLocked(j, m.Code, m.Message, m.NextOffset, 0, now, out)
+		out = l.refusedLocked(j, m.Code, m.Message, m.NextOffset, m.Epoch, 0, now, out)
 		resend = resend || j.dirty
 	}
 	return out, resend

@@ -57,6 +57,7 @@ type Network struct {
 	remote *remote.Remote
 	router *actor.PID
 	timers *group.Group
+	out    outbox
 }
 
 // NewNetwork validates cfg.
@@ -183,7 +184,7 @@ func (n *Network) Tell(ctx actor.SenderContext, msg any, to ...*actor.PID) {
 			}
 			encoded = true
 		}
-		ctx.Send(routerOf(pid.Address), &clusterpb.Envelope{Version: codecVersion, Kind: kindTell, Target: pid.Id,
+		n.send(pid.Address, &clusterpb.Envelope{Version: codecVersion, Kind: kindTell, Target: pid.Id,
 			From: self, Msg: name, Payload: payload})
 	}
 }

@@ -20,8 +20,10 @@ const (
 
 // codecVersion is the payload encoding of envelopes this node writes and
 // reads; a node drops (and counts) envelopes of another version. 2: payloads
-// are the table's encodings (1 had hand-written wire structs).
-const codecVersion = 2
+// are the table's encodings (1 had hand-written wire structs). 3: emits and
+// their answers travel in binary forms of their own, as event batches do, and
+// the envelopes to one node travel in batch envelopes.
+const codecVersion = 3
 
 // routerName is the actor id of every node's router: peers address it as
 // PID{Address: the node's remote address, Id: routerName}.
@@ -157,7 +159,7 @@ func (r *router) onForward(ctx actor.Context, m *forward, rerouted bool) {
 		return
 	}
 	r.pending[r.nextID] = p
-	ctx.Send(routerOf(m.remote), env)
+	r.n.send(m.remote, env)
 }
 
 // reroute sends a message whose owner died to the job's new owner, once.
@@ -192,6 +194,17 @@ func (r *router) fail(ctx actor.Context, p *pendingReq, err error) {
 func (r *router) onEnvelope(ctx actor.Context, env *clusterpb.Envelope) {
 	if env.Version != codecVersion {
 		r.n.dropped("cluster_version", "router: dropped an envelope of another protocol version", "from", env.From, "version", env.Version)
+		return
+	}
+	if env.Kind == kindBatch {
+		envs, err := decodeBatch(env.Payload)
+		if err != nil {
+			r.n.dropped("cluster_decode", "router: dropped a batch envelope that does not decode", "from", env.From, "err", err)
+			return
+		}
+		for _, e := range envs {
+			r.onEnvelope(ctx, e)
+		}
 		return
 	}
 	msg, decl, err := r.n.cfg.Table.Decode(env.Msg, env.Payload)
@@ -242,7 +255,7 @@ func (r *router) serve(ctx actor.Context, env *clusterpb.Envelope, msg any, decl
 			r.n.cfg.Log.Error("router: cannot encode an answer", "job", jobID, "err", e)
 			return
 		}
-		ctx.Send(routerOf(from), &clusterpb.Envelope{Version: codecVersion, Kind: kindRep, ReqId: reqID,
+		r.n.send(from, &clusterpb.Envelope{Version: codecVersion, Kind: kindRep, ReqId: reqID,
 			JobId: jobID, From: r.n.Address(), Msg: name, Payload: payload})
 	})
 }

@@ -25,7 +25,7 @@ func FuzzDecodeFrame(f *testing.F) {
 				t.Fatal("error without code")
 			}
 			// every reply we would send for it must be valid JSON
-			out := AppendError(nil, m.ID, m.JobID, "x", "y", -1)
+			out := AppendError(nil, m.ID, m.JobID, "x", "y", -1, 0)
 			if !json.Valid(out) {
 				t.Fatalf("error reply is not JSON: %s", out)
 			}

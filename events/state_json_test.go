@@ -70,14 +70,17 @@ func BenchmarkJobStateMarshal(b *testing.B) {
 func TestAppendAck(t *testing.T) {
 	t.Parallel()
 	for _, id := range []string{"job-1", `we"ird\id`, "ünï"} {
-		want, _ := json.Marshal(struct {
-			Type         string `json:"type"`
-			JobID        string `json:"jobId"`
-			NextOffset   int64  `json:"nextOffset"`
-			LastSequence int64  `json:"lastSequence"`
-		}{TypeAck, id, 7, -1})
-		if got := AppendAck(nil, id, 7, -1); string(got) != string(want) {
-			t.Fatalf("got %s, want %s", got, want)
+		for _, epoch := range []uint64{0, 3} {
+			want, _ := json.Marshal(struct {
+				Type         string `json:"type"`
+				JobID        string `json:"jobId"`
+				NextOffset   int64  `json:"nextOffset"`
+				LastSequence int64  `json:"lastSequence"`
+				Epoch        uint64 `json:"epoch,omitempty"`
+			}{TypeAck, id, 7, -1, epoch})
+			if got := AppendAck(nil, id, 7, -1, epoch); string(got) != string(want) {
+				t.Fatalf("got %s, want %s", got, want)
+			}
 		}
 	}
 }

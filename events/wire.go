@@ -74,6 +74,11 @@ func DecodeFrame(frame []byte, fn func(msg *Inbound, err *CodedError)) {
 			continue
 		}
 		var m Inbound
+		if decodeInboundFast(line, &m) {
+			fn(&m, m.check())
+			continue
+		}
+		m = Inbound{}
 		if err := json.Unmarshal(line, &m); err != nil {
 			fn(&m, &CodedError{Code: CodeBadFrame, Err: fmt.Errorf("not a JSON object: %v", err)})
 			continue
@@ -148,20 +153,26 @@ func AppendReply(b []byte, typ string, id json.RawMessage, jobID string) []byte 
 	}{typ, id, jobID})
 }
 
-// AppendAck appends a worker's ack: {"type":"ack","jobId","nextOffset","lastSequence"}.
+// AppendAck appends a worker's ack: {"type":"ack","jobId","nextOffset","lastSequence"},
+// and "epoch" (the answering incarnation's) when it is not 0.
 // It is written by hand: a worker gets one per commit of each of its jobs.
-func AppendAck(b []byte, jobID string, nextOffset, lastSeq int64) []byte {
+func AppendAck(b []byte, jobID string, nextOffset, lastSeq int64, epoch uint64) []byte {
 	b = append(b, `{"type":"ack","jobId":`...)
 	b = AppendString(b, jobID)
 	b = append(b, `,"nextOffset":`...)
 	b = strconv.AppendInt(b, nextOffset, 10)
 	b = append(b, `,"lastSequence":`...)
 	b = strconv.AppendInt(b, lastSeq, 10)
+	if epoch != 0 {
+		b = append(b, `,"epoch":`...)
+		b = strconv.AppendUint(b, epoch, 10)
+	}
 	return append(b, '}')
 }
 
-// AppendError appends {"type":"error",...}; nextOffset < 0 leaves it out.
-func AppendError(b []byte, id json.RawMessage, jobID, code, message string, nextOffset int64) []byte {
+// AppendError appends {"type":"error",...}; nextOffset < 0 and epoch 0 leave
+// them out.
+func AppendError(b []byte, id json.RawMessage, jobID, code, message string, nextOffset int64, epoch uint64) []byte {
 	var no *int64
 	if nextOffset >= 0 {
 		no = &nextOffset
@@ -173,7 +184,8 @@ func AppendError(b []byte, id json.RawMessage, jobID, code, message string, next
 		Code       string          `json:"code"`
 		Message    string          `json:"message"`
 		NextOffset *int64          `json:"nextOffset,omitempty"`
-	}{TypeError, id, jobID, code, message, no})
+		Epoch      uint64          `json:"epoch,omitempty"`
+	}{TypeError, id, jobID, code, message, no, epoch})
 }
 
 // AppendReconnect appends {"type":"reconnect","afterMs","reason"}.

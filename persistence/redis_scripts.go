@@ -69,28 +69,45 @@ end
 return {0}
 `)
 
-// appendScript: ARGV = epoch, first seq, last seq, snap, output delta,
-// retention ms ('0': not terminal), raw events... It writes only when the job
-// is at that epoch and its journal ends just before first seq. An append that
-// was already written (its last event is in the journal at last seq: a retry
-// after a lost reply) succeeds without writing again.
+// appendScript appends to one or more jobs in one call (a group commit
+// carries the appends of many jobs; on Redis Cluster all of one call's jobs
+// share a hash slot). KEYS are the three keys of each job in turn; ARGV holds,
+// for each job in turn, n (the number of its arguments that follow), then
+// epoch, first seq, last seq, snap, output delta, retention ms ('0': not
+// terminal) and its raw events. The reply holds one array per job, in order.
+//
+// A job's append writes only when the job is at that epoch and its journal
+// ends just before first seq. An append that was already written (its last
+// event is in the journal at last seq: a retry after a lost reply) succeeds
+// without writing again. One job's refusal does not touch the others.
 var appendScript = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
-if not cur[1] then return {-1} end
-if cur[1] ~= ARGV[1] then return {-2, cur[1], cur[2] or ''} end
-local seq = tonumber(cur[2]) or -1
-local first, last = tonumber(ARGV[2]), tonumber(ARGV[3])
-if seq ~= first - 1 then
-  if #ARGV > 6 and seq >= last and redis.call('LINDEX', KEYS[2], last - 1) == ARGV[#ARGV] then
-    return {2}
+local function append(st, log, out, a, z)
+  local cur = redis.call('HMGET', st, 'epoch', 'seq')
+  if not cur[1] then return {-1} end
+  if cur[1] ~= ARGV[a] then return {-2, cur[1], cur[2] or ''} end
+  local seq = tonumber(cur[2]) or -1
+  local first, last = tonumber(ARGV[a+1]), tonumber(ARGV[a+2])
+  if seq ~= first - 1 then
+    if z > a + 5 and seq >= last and redis.call('LINDEX', log, last - 1) == ARGV[z] then
+      return {2}
+    end
+    return {-3, cur[1], cur[2] or ''}
   end
-  return {-3, cur[1], cur[2] or ''}
+  for i = a + 6, z do redis.call('RPUSH', log, ARGV[i]) end
+  if ARGV[a+4] ~= '' then redis.call('APPEND', out, ARGV[a+4]) end
+  redis.call('HSET', st, 'seq', ARGV[a+2], 'snap', ARGV[a+3])
+  if ARGV[a+5] ~= '0' then
+    redis.call('PEXPIRE', st, ARGV[a+5])
+    redis.call('PEXPIRE', log, ARGV[a+5])
+    redis.call('PEXPIRE', out, ARGV[a+5])
+  end
+  return {1}
 end
-for i = 7, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
-if ARGV[5] ~= '' then redis.call('APPEND', KEYS[3], ARGV[5]) end
-redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'snap', ARGV[4])
-if ARGV[6] ~= '0' then
-  for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
+local res, a = {}, 1
+for k = 1, #KEYS, 3 do
+  local n = tonumber(ARGV[a])
+  res[#res + 1] = append(KEYS[k], KEYS[k+1], KEYS[k+2], a + 1, a + n)
+  a = a + n + 1
 end
-return {1}
+return res
 `)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -51,63 +53,166 @@ func (r *Redis) enqueue(ctx context.Context, req *appendReq, wait bool) error {
 }
 
 // writer sends what is queued, up to MaxBatch appends per pipeline, until
-// Close closes the queue and it is empty.
+// Close closes the queue and it is empty. One writer at a time gathers a
+// batch (r.gather); the others may meanwhile wait for their pipeline's reply.
 func (r *Redis) writer() {
 	defer r.wg.Done()
 	batch := make([]*appendReq, 0, r.cfg.MaxBatch)
-	cmds := make([]*redis.Cmd, 0, r.cfg.MaxBatch)
+	var calls []scriptCall
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
-		req, ok := <-r.queue
-		if !ok {
-			return
+		r.gather.Lock()
+		batch = r.gatherBatch(batch[:0], timer)
+		r.gather.Unlock()
+		if len(batch) == 0 {
+			return // closed and empty
 		}
-		batch = drain(r.queue, append(batch[:0], req), r.cfg.MaxBatch)
-		cmds = r.flush(batch, cmds[:0])
+		calls = r.flush(batch, calls)
 	}
 }
 
-// flush sends one pipeline of append scripts and hands every caller its reply.
-// Scripts that Redis does not know yet (NOSCRIPT) are sent again with EVAL.
-// The pipeline runs without a ctx deadline: Config's timeouts bound it, and
-// Close waits for it.
-func (r *Redis) flush(batch []*appendReq, cmds []*redis.Cmd) []*redis.Cmd {
-	ctx := context.Background()
-	pipe := r.client.Pipeline()
-	for _, req := range batch {
-		select {
-		case <-req.cancelled:
-			cmds = append(cmds, nil)
-			continue
-		default:
-		}
-		cmds = append(cmds, appendScript.EvalSha(ctx, pipe, req.keys, req.args...))
+// gatherBatch waits for the next append and takes what else is queued. While
+// appends arrive faster than one per CommitDelay, it also waits up to
+// CommitDelay for more (the group commit's linger): one pipeline and one
+// script call then carry several appends, which costs Redis and this node
+// far less than one round trip each (measured in docs/BENCHMARKS.md). When
+// appends are rare it sends at once. The caller holds r.gather.
+func (r *Redis) gatherBatch(batch []*appendReq, timer *time.Timer) []*appendReq {
+	req, ok := <-r.queue
+	if !ok {
+		return batch
 	}
-	if pipe.Len() > 0 {
+	start := time.Now()
+	batch = drain(r.queue, append(batch, req), r.cfg.MaxBatch)
+	if d := r.cfg.CommitDelay; d > 0 && len(batch) < r.cfg.MaxBatch && math.Float64frombits(r.rate.Load())*d.Seconds() >= 1 {
+		timer.Reset(d)
+	linger:
+		for len(batch) < r.cfg.MaxBatch {
+			select {
+			case req, ok := <-r.queue:
+				if !ok {
+					break linger
+				}
+				batch = append(batch, req)
+			case <-timer.C:
+				break linger
+			}
+		}
+		timer.Stop()
+	}
+	// the arrival rate: this batch over the time since the last one began
+	if gap := start.Sub(r.lastGather).Seconds(); !r.lastGather.IsZero() && gap > 0 {
+		rate := 0.75*math.Float64frombits(r.rate.Load()) + 0.25*float64(len(batch))/max(gap, r.cfg.CommitDelay.Seconds())
+		r.rate.Store(math.Float64bits(rate))
+	}
+	r.lastGather = start
+	return batch
+}
+
+// flush sends the batch as one pipeline of append scripts, each carrying the
+// appends of up to maxJobsPerCall jobs (of one hash slot on Redis Cluster), and
+// hands every caller its job's reply. Scripts that Redis does not know yet
+// (NOSCRIPT) are sent again with EVAL. The pipeline runs without a ctx
+// deadline: Config's timeouts bound it, and Close waits for it.
+func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
+	ctx := context.Background()
+	calls = r.group(batch, calls[:0])
+	pipe := r.client.Pipeline()
+	for i := range calls {
+		calls[i].cmd = appendScript.EvalSha(ctx, pipe, calls[i].keys, calls[i].args...)
+	}
+	if len(calls) > 0 {
 		_, _ = pipe.Exec(ctx) // each command carries its own error
 	}
 	var again redis.Pipeliner
-	for i, c := range cmds {
-		if c != nil && (errors.Is(c.Err(), redis.ErrNoScript) || redis.HasErrorPrefix(c.Err(), "NOSCRIPT")) {
+	for i := range calls {
+		if err := calls[i].cmd.Err(); errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT") {
 			if again == nil {
 				again = r.client.Pipeline()
 			}
-			cmds[i] = appendScript.Eval(ctx, again, batch[i].keys, batch[i].args...)
+			calls[i].cmd = appendScript.Eval(ctx, again, calls[i].keys, calls[i].args...)
 		}
 	}
 	if again != nil {
 		_, _ = again.Exec(ctx)
 	}
-	for i, req := range batch {
-		if cmds[i] == nil {
-			req.err = context.Canceled
-		} else {
-			req.vals, req.err = cmds[i].Slice()
+	for i := range calls {
+		vals, err := calls[i].cmd.Slice()
+		if err == nil && len(vals) != len(calls[i].reqs) {
+			err = fmt.Errorf("%w: %d replies to an append of %d jobs", ErrCorrupt, len(vals), len(calls[i].reqs))
 		}
+		for k, req := range calls[i].reqs {
+			req.vals, req.err = nil, err
+			if err == nil {
+				if v, ok := vals[k].([]any); ok {
+					req.vals = v
+				} else {
+					req.err = fmt.Errorf("%w: append reply of type %T", ErrCorrupt, vals[k])
+				}
+			}
+		}
+	}
+	for _, req := range batch {
 		if req.callback != nil {
 			req.callback(req.vals, req.err)
 			continue
 		}
 		req.done <- struct{}{}
 	}
-	return cmds
+	for i := range calls {
+		calls[i] = scriptCall{keys: calls[i].keys[:0], args: calls[i].args[:0], reqs: calls[i].reqs[:0]}
+	}
+	return calls
+}
+
+// maxJobsPerCall bounds the jobs of one script call, so that one call does
+// not hold Redis (single-threaded) for long.
+const maxJobsPerCall = 64
+
+// scriptCall is one append script of a group commit and the appends it carries.
+type scriptCall struct {
+	slot int // the hash slot of its keys; -1 on a single server
+	keys []string
+	args []any
+	reqs []*appendReq
+	cmd  *redis.Cmd
+}
+
+// group puts the batch's appends (those whose caller still waits) into script
+// calls: on a single server in order, up to maxJobsPerCall per call; on Redis
+// Cluster per hash slot, since one call may only touch keys of one slot. A
+// job's appends keep their order, as the calls run in order.
+func (r *Redis) group(batch []*appendReq, calls []scriptCall) []scriptCall {
+	_, cluster := r.client.(*redis.ClusterClient)
+	open := map[int]int{} // slot → index of its call that still has room
+	for _, req := range batch {
+		select {
+		case <-req.cancelled:
+			req.err = context.Canceled // its caller gave up before the send
+			continue
+		default:
+		}
+		slot := -1
+		if cluster {
+			slot = keySlot(req.keys[0])
+		}
+		i, ok := open[slot]
+		if !ok || len(calls[i].reqs) == maxJobsPerCall {
+			i = len(calls)
+			if i < cap(calls) {
+				calls = calls[:i+1]
+				calls[i].slot = slot
+			} else {
+				calls = append(calls, scriptCall{slot: slot})
+			}
+			open[slot] = i
+		}
+		c := &calls[i]
+		c.keys = append(c.keys, req.keys...)
+		c.args = append(c.args, len(req.args))
+		c.args = append(c.args, req.args...)
+		c.reqs = append(c.reqs, req)
+	}
+	return calls
 }

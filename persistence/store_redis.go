@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,8 +31,12 @@ type Redis struct {
 	mu      sync.RWMutex  // held shared while sending to queue, exclusively to close it
 	closed  bool
 	wg      sync.WaitGroup
-	once    sync.Once
-	closeEr error
+
+	gather     sync.Mutex    // held by the writer that gathers the next batch
+	lastGather time.Time     // under gather: when the last batch began
+	rate       atomic.Uint64 // math.Float64bits of the appends per second, smoothed; written under gather
+	once       sync.Once
+	closeEr    error
 }
 
 // OpenRedis connects to the Redis server or cluster of rawURL (see Open),

@@ -29,7 +29,7 @@ type serveConfig struct {
 	http, nodeID, gossip, remote, join, store, auth, jwtSecret, logLevel, origins, pprof string
 	demo                                                                                 bool
 	frameLimit, maxSubs, outbound                                                        int
-	ping, writeTimeout, retention, drainTimeout, jobIdle, reconnectMax                   time.Duration
+	ping, writeTimeout, retention, commitDelay, drainTimeout, jobIdle, reconnectMax      time.Duration
 	probeInterval, probeTimeout                                                          time.Duration
 	suspicionMult, suspicionMaxMult                                                      int
 }
@@ -56,6 +56,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.IntVar(&c.outbound, "outbound-queue", td.OutboundQueue, "objects waiting for one connection before it is closed as too slow (1008)")
 	fs.DurationVar(&c.ping, "ping-interval", td.PingInterval, "server ping interval; a peer that misses a pong is dropped")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", td.WriteTimeout, "a connection whose frame has not been taken by the peer's TCP for this long is dropped")
+	fs.DurationVar(&c.commitDelay, "commit-delay", pd.CommitDelay, "Redis store: how long a group commit may wait for more appends while they arrive faster than one per this delay: less CPU, more latency (0: never wait)")
 	fs.DurationVar(&c.retention, "retention", pd.Retention, "how long a finished job stays in the store")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 30*time.Second, "bound on a graceful shutdown (SIGTERM)")
 	fs.DurationVar(&c.reconnectMax, "drain-reconnect-max", td.DrainReconnectMax, "upper bound of the jittered afterMs a draining node gives its clients")
@@ -169,6 +170,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	}()
 	pcfg := persistence.DefaultConfig()
 	pcfg.Retention, pcfg.Logger = c.retention, log.With("component", "store")
+	pcfg.CommitDelay = c.commitDelay
 	if n.store, err = persistence.Open(ctx, c.store, pcfg); err != nil {
 		return nil, err
 	}

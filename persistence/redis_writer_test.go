@@ -1,0 +1,162 @@
+package persistence
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/redistest"
+)
+
+// TestRedisGroupCommitManyJobs sends the appends of many jobs as one group
+// commit, with one job fenced, one retried and one ahead of the journal, on a
+// single server and on Redis Cluster: each job gets its own answer and the
+// others are written exactly once.
+func TestRedisGroupCommitManyJobs(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	clu := redistest.Start(t, redistest.Cluster())
+	for _, tc := range []struct{ name, url string }{{"single", srv.URL()}, {"cluster", clu.ClusterURL()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openRedis(t, tc.url, testConfig())
+			const n = 150 // more than maxJobsPerCall: several calls
+			jobs := make([]*job, n)
+			var batch []*appendReq
+			for i := range jobs {
+				j := newJob(fmt.Sprintf("group-%s-%d", tc.name, i))
+				j.create(t, s)
+				jobs[i] = j
+			}
+			const fenced, retried, ahead = 7, 70, 140
+			type sent struct {
+				st    events.JobState
+				delta string
+				evs   []events.Event
+			}
+			var sends []sent
+			for i, j := range jobs {
+				delta, evs := j.chunks(2)
+				st := j.st
+				switch i {
+				case fenced: // a writer at an epoch the job is not at
+					st.Epoch++
+				case retried: // written before; the reply was lost
+					if err := s.Append(ctxT(t), st, delta, evs); err != nil {
+						t.Fatalf("first Append of job %d: %v", i, err)
+					}
+				case ahead: // skips seqs the journal does not have
+					delta, evs = j.chunks(1)
+					st = j.st
+				}
+				keys, args, err := s.appendArgs(&st, delta, evs)
+				if err != nil {
+					t.Fatalf("appendArgs(%s): %v", j.st.JobID, err)
+				}
+				batch = append(batch, &appendReq{keys: keys, args: args, done: make(chan struct{}, 1)})
+				sends = append(sends, sent{st, delta, evs})
+			}
+			calls := s.flush(batch, nil)
+			if tc.name == "single" && len(calls) != (n+maxJobsPerCall-1)/maxJobsPerCall {
+				t.Errorf("%d jobs went out in %d script calls; want %d", n, len(calls), (n+maxJobsPerCall-1)/maxJobsPerCall)
+			}
+			for i, req := range batch {
+				err := s.appendResult(&sends[i].st, sends[i].evs, req.vals, req.err)
+				switch i {
+				case fenced, ahead:
+					wantErr(t, fmt.Sprintf("append of job %d", i), err, events.ErrFenced)
+				default:
+					if err != nil {
+						t.Fatalf("append of job %d: %v", i, err)
+					}
+				}
+			}
+			for i, j := range jobs {
+				switch i {
+				case fenced:
+					checkJournal(t, s, j.st.JobID, 1, "")
+				case ahead:
+					checkJournal(t, s, j.st.JobID, 1, "")
+				default:
+					checkJournal(t, s, j.st.JobID, 3, j.output)
+				}
+			}
+		})
+	}
+}
+
+// TestKeySlot checks keySlot against Redis's own CLUSTER KEYSLOT.
+func TestKeySlot(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Cluster())
+	raw := rawClient(t, srv)
+	for _, key := range []string{"", "a", "foo", "123456789", "{job:x}:state", "{job:x}:log", "{}:x", "{}{a}", "a{b}c{d}", "{job:a}b}:log", "x{", "{job:é☃}:out"} {
+		want, err := raw.ClusterKeySlot(ctxT(t), key).Result()
+		if err != nil {
+			t.Fatalf("CLUSTER KEYSLOT %q: %v", key, err)
+		}
+		if got := keySlot(key); int64(got) != want {
+			t.Errorf("keySlot(%q) = %d; Redis says %d", key, got, want)
+		}
+	}
+}
+
+// TestRedisCommitDelay: once appends come fast, a group commit waits (up to
+// CommitDelay, here far longer than the test) until its batch is full; when
+// they come rarely, an append is sent at once.
+func TestRedisCommitDelay(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	cfg := testConfig()
+	cfg.CommitDelay, cfg.MaxBatch, cfg.Writers = time.Minute, 3, 1
+	s := openRedis(t, srv.URL(), cfg)
+	raw := rawClient(t, srv)
+	evalshas := func() int64 {
+		info := raw.Info(ctxT(t), "commandstats").Val()
+		for _, line := range strings.Split(info, "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_evalsha:calls="); ok {
+				n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+				return n
+			}
+		}
+		return 0
+	}
+	jobs := make([]*job, 4)
+	for i := range jobs {
+		jobs[i] = newJob(fmt.Sprintf("delay-%d", i))
+		jobs[i].create(t, s)
+	}
+	appendAsync := func(j *job) <-chan error {
+		done := make(chan error, 1)
+		delta, evs := j.chunks(1)
+		s.AppendAsync(j.st, delta, evs, func(err error) { done <- err })
+		return done
+	}
+
+	// rare appends: sent at once, not held for the minute
+	if err := <-appendAsync(jobs[3]); err != nil {
+		t.Fatalf("a lone append: %v", err)
+	}
+	before := evalshas()
+
+	// fast appends: held until the batch of three is full, then one call
+	s.rate.Store(math.Float64bits(1e6))
+	var dones []<-chan error
+	for _, j := range jobs[:3] {
+		dones = append(dones, appendAsync(j))
+	}
+	for i, done := range dones {
+		if err := <-done; err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	if n := evalshas() - before; n != 1 {
+		t.Fatalf("three appends went out in %d script calls; want 1 (held until the batch was full)", n)
+	}
+	for _, j := range jobs {
+		checkJournal(t, s, j.st.JobID, 2, j.output)
+	}
+}
