@@ -23,6 +23,7 @@ type jobLog struct {
 	pend    []pendingEvent // offsets acked … next-1
 	gapFrom int64          // the nextOffset of the last offset_gap that rewound sent; -1 none
 	stale   int            // refusals below acked since the last ack that moved acked
+	late    int            // refusals from older epochs since the last ack that moved acked
 	epoch   uint64         // the newest incarnation of the job that answered (0: none said)
 }
 
@@ -63,13 +64,19 @@ func (l *jobLog) ack(next int64, fn func(p *pendingEvent)) int {
 	l.acked = next
 	l.next = max(l.next, next)
 	l.sent = max(l.sent, next)
-	l.stale = 0
+	l.stale, l.late = 0, 0
 	return k
 }
 
 // maxStaleGaps is how many refusals below acked in a row are taken for late
 // answers before the gap counts as real.
 const maxStaleGaps = 3
+
+// maxLateAnswers bounds the refusals from older epochs taken for late answers
+// with no ack moving in between (a node answers at most MaxInflight emits of
+// a connection at a time): past it they count as stale again, so that a job
+// made anew under the same id, whose epochs start over, still ends the stream.
+const maxLateAnswers = 1024
 
 // gap handles an offset_gap refusal: the node expects next. It acks what is
 // below next and rewinds sent to next, unless an earlier refusal with the same
@@ -86,7 +93,8 @@ const maxStaleGaps = 3
 // before (its epoch is lower) is late for sure: the job moved while it was on
 // its way. What is unacked goes again, and it does not count as stale.
 func (l *jobLog) gap(next int64, epoch uint64) (resend, ok bool) {
-	if epoch != 0 && epoch < l.epoch {
+	if epoch != 0 && epoch < l.epoch && l.late < maxLateAnswers {
+		l.late++
 		l.sent = l.acked
 		return len(l.pend) > 0, true
 	}

@@ -341,4 +341,22 @@ func TestJobLogStaleEpoch(t *testing.T) {
 		t.Fatalf("%d refusals below acked from the newest incarnation were taken for late answers", maxStaleGaps)
 	}
 	checkInvariants(t, &l)
+
+	// a job made anew under the same id (its epochs start over) still ends
+	// the stream once the late answers pass their bound
+	l = newJobLog()
+	l.add([]byte("e"), now)
+	l.add([]byte("e"), now)
+	l.markSent(2, now)
+	l.seeEpoch(5)
+	l.ack(1, nil)
+	ok = true
+	n := 0
+	for ok && n < maxLateAnswers+maxStaleGaps+1 {
+		_, ok = l.gap(0, 1)
+		n++
+	}
+	if ok || n != maxLateAnswers+maxStaleGaps {
+		t.Fatalf("refusals from an older epoch: gave up %v after %d; want after %d", !ok, n, maxLateAnswers+maxStaleGaps)
+	}
 }
