@@ -30,6 +30,13 @@ type jobLog struct {
 // seeEpoch records the epoch of the incarnation that answered (0: not said).
 func (l *jobLog) seeEpoch(epoch uint64) { l.epoch = max(l.epoch, epoch) }
 
+// isLate reports whether a refusal from epoch is taken for a late answer: it
+// comes from an older incarnation than one that answered before, and fewer
+// than maxLateAnswers such came since the last ack that moved acked.
+func (l *jobLog) isLate(epoch uint64) bool {
+	return epoch != 0 && epoch < l.epoch && l.late < maxLateAnswers
+}
+
 func newJobLog() jobLog { return jobLog{gapFrom: -1} }
 
 // add queues the event of the next offset and returns that offset.
@@ -93,7 +100,7 @@ const maxLateAnswers = 1024
 // before (its epoch is lower) is late for sure: the job moved while it was on
 // its way. What is unacked goes again, and it does not count as stale.
 func (l *jobLog) gap(next int64, epoch uint64) (resend, ok bool) {
-	if epoch != 0 && epoch < l.epoch && l.late < maxLateAnswers {
+	if l.isLate(epoch) {
 		l.late++
 		l.sent = l.acked
 		return len(l.pend) > 0, true

@@ -83,7 +83,7 @@ func (l *lane) refusedLocked(j *job, code, msg string, next int64, epoch uint64,
 	}
 	switch {
 	case j.err != nil:
-	case code == events.CodeOffsetGap && next >= 0 && epoch != 0 && epoch < j.log.epoch && j.log.late < maxLateAnswers:
+	case code == events.CodeOffsetGap && next >= 0 && j.log.isLate(epoch): // not acked: its next is an old view
 		if resend, _ := j.log.gap(next, epoch); resend { // late, from an incarnation that lost the job
 			l.w.resent.Add(int64(len(j.log.unsent())))
 			l.markDirty(j)

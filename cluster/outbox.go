@@ -82,15 +82,12 @@ func (n *Network) sendBatch(addr string, envs []*clusterpb.Envelope) {
 		n.system.Root.Send(to, envs[0])
 		return
 	}
-	var payload []byte
-	count := 0
+	var payload []byte // every envelope in it adds at least its length byte
 	send := func() {
-		switch count {
-		case 0:
-		default:
+		if len(payload) > 0 {
 			n.system.Root.Send(to, &clusterpb.Envelope{Version: codecVersion, Kind: kindBatch, From: n.Address(), Payload: payload})
 		}
-		payload, count = nil, 0
+		payload = nil
 	}
 	for _, env := range envs {
 		b, err := proto.Marshal(env)
@@ -107,7 +104,6 @@ func (n *Network) sendBatch(addr string, envs []*clusterpb.Envelope) {
 		}
 		payload = binary.AppendUvarint(payload, uint64(len(b)))
 		payload = append(payload, b...)
-		count++
 	}
 	send()
 }

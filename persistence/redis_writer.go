@@ -172,7 +172,6 @@ const maxJobsPerCall = 64
 
 // scriptCall is one append script of a group commit and the appends it carries.
 type scriptCall struct {
-	slot int // the hash slot of its keys; -1 on a single server
 	keys []string
 	args []any
 	reqs []*appendReq
@@ -201,10 +200,9 @@ func (r *Redis) group(batch []*appendReq, calls []scriptCall) []scriptCall {
 		if !ok || len(calls[i].reqs) == maxJobsPerCall {
 			i = len(calls)
 			if i < cap(calls) {
-				calls = calls[:i+1]
-				calls[i].slot = slot
+				calls = calls[:i+1] // reuses the slices flush emptied
 			} else {
-				calls = append(calls, scriptCall{slot: slot})
+				calls = append(calls, scriptCall{})
 			}
 			open[slot] = i
 		}
