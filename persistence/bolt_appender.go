@@ -38,10 +38,7 @@ func (s *Bolt) newAppend(st events.JobState, outputDelta string, evs []events.Ev
 	if err := checkAppend(&st, outputDelta, evs); err != nil {
 		return nil, fmt.Errorf("append job %s: %w", st.JobID, err)
 	}
-	snap, err := encodeSnapshot(st)
-	if err != nil {
-		return nil, err
-	}
+	snap := encodeSnapshot(st)
 	var expires int64
 	if st.Status.Terminal() {
 		expires = nowMs() + max(1, s.cfg.Retention.Milliseconds())

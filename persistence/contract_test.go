@@ -37,6 +37,7 @@ func testStoreContract(t *testing.T, open func(t *testing.T) actors.Store) {
 		{"Retention", contractRetention},
 		{"ConcurrentAppends", contractConcurrent},
 		{"AppendAsync", contractAppendAsync},
+		{"LongJournal", contractLongJournal},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -430,4 +431,54 @@ func contractAppendAsync(t *testing.T, s actors.Store) {
 		t.Fatalf("a callback ran twice: %v", err)
 	default:
 	}
+}
+
+// contractLongJournal: a job's state reads back right at every seq of a long
+// journal (a store may keep its snapshot behind the journal and fold the
+// events in between: the Redis store does), worker offset and output
+// included, and a takeover there carries on from it.
+func contractLongJournal(t *testing.T, s actors.Store) {
+	j := newJob(jobID(t, "a"))
+	j.create(t, s)
+	check := func(what string) {
+		t.Helper()
+		st, err := s.Snapshot(ctxT(t), j.st.JobID)
+		want := j.st
+		want.Output = j.output
+		if err != nil || !sameState(st, want) {
+			t.Fatalf("Snapshot %s = %+v, %v;\nwant %+v", what, st, err, want)
+		}
+	}
+	for i := range 90 {
+		n := 1 + i%3 // appends of 1, 2 and 3 events cross the snapshot points at every phase
+		j.st.NextOffset += int64(n)
+		j.appendN(t, s, n)
+		check(fmt.Sprint("after append ", i))
+	}
+	_, evs := j.next(1, events.Progress, "")
+	if err := s.Append(ctxT(t), j.st, "", evs); err != nil { // an event without an offset keeps the last one
+		t.Fatal(err)
+	}
+	check("after an event without an offset")
+	st, err := s.Acquire(ctxT(t), j.st.JobID, "node-b")
+	want := j.st
+	want.Epoch++
+	want.Output = j.output
+	if err != nil || !sameState(st, want) {
+		t.Fatalf("Acquire = %+v, %v;\nwant %+v", st, err, want)
+	}
+	j.st.Epoch = st.Epoch
+	for i := range 40 {
+		j.st.NextOffset++
+		j.appendN(t, s, 1)
+		if i%13 == 0 {
+			check(fmt.Sprint("after the takeover's append ", i))
+		}
+	}
+	_, evs = j.next(1, events.Completed, "")
+	if err := s.Append(ctxT(t), j.st, "", evs); err != nil {
+		t.Fatal(err)
+	}
+	check("after the terminal event")
+	checkJournal(t, s, j.st.JobID, j.st.LastSequence, j.output)
 }

@@ -6,7 +6,11 @@
 //     one hash slot ({job:<id>}:state, :log, :out); each operation is one Lua
 //     script, so the epoch check, the seq check and the writes are atomic.
 //     Appends of all jobs are group-committed: writer goroutines send whatever
-//     is queued as one pipeline.
+//     is queued as one pipeline. An append journals its events; the snapshot
+//     and the output follow every snapshotEvery events and at the terminal
+//     event, and reads fold the events in between (format 2,
+//     redis_scripts.go), so that an event costs Redis little more than its
+//     RPUSH.
 //   - Bolt (bbolt, the zero-setup default): one file, bolt transactions;
 //     appends of many jobs share a transaction and its fsync: one appender
 //     goroutine writes whatever is queued in one transaction.

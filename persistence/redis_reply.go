@@ -32,29 +32,54 @@ func replyString(vals []any, i int) string {
 	return s
 }
 
-// parseState turns {code, epoch, seq, snap, out} into the job's state.
-func parseState(jobID string, vals []any) (events.JobState, error) {
-	if len(vals) != 5 {
-		return events.JobState{}, fmt.Errorf("%w: reply of %d elements for job %s", ErrCorrupt, len(vals), jobID)
+// readState is a job's state as a read script replied it.
+type readState struct {
+	st      events.JobState // at the journal's last seq, with the whole output
+	snapSeq int64           // the stored snapshot's seq
+	tailOut string          // the output the events after snapSeq added
+}
+
+// parseState turns {code, epoch, sseq, snap, out, tail...} into the job's
+// state: the snapshot at sseq, with the tail's events folded onto it and their
+// chunk texts onto out (redis_scripts.go).
+func parseState(jobID string, vals []any) (readState, error) {
+	if len(vals) < 5 {
+		return readState{}, fmt.Errorf("%w: reply of %d elements for job %s", ErrCorrupt, len(vals), jobID)
 	}
 	epoch, err1 := strconv.ParseUint(replyString(vals, 1), 10, 64)
 	seq, err2 := strconv.ParseInt(replyString(vals, 2), 10, 64)
-	if err1 != nil || err2 != nil {
-		return events.JobState{}, fmt.Errorf("%w: job %s has epoch %v and seq %v", ErrCorrupt, jobID, vals[1], vals[2])
+	if err1 != nil || err2 != nil || seq < 1 {
+		return readState{}, fmt.Errorf("%w: job %s has epoch %v and seq %v", ErrCorrupt, jobID, vals[1], vals[2])
 	}
 	st, err := decodeSnapshot([]byte(replyString(vals, 3)))
 	if err != nil {
-		return events.JobState{}, err
+		return readState{}, err
 	}
 	if st.JobID != jobID {
-		return events.JobState{}, fmt.Errorf("%w: snapshot of job %s holds job %s", ErrCorrupt, jobID, st.JobID)
+		return readState{}, fmt.Errorf("%w: snapshot of job %s holds job %s", ErrCorrupt, jobID, st.JobID)
 	}
 	out, ok := vals[4].(string)
 	if !ok {
-		return events.JobState{}, fmt.Errorf("%w: output of job %s is a %T", ErrCorrupt, jobID, vals[4])
+		return readState{}, fmt.Errorf("%w: output of job %s is a %T", ErrCorrupt, jobID, vals[4])
 	}
-	st.Epoch, st.LastSequence, st.Output = epoch, seq, out
-	return st, nil
+	st.Epoch, st.LastSequence = epoch, seq
+	var tail strings.Builder
+	for i, v := range vals[5:] {
+		b, ok := v.(string)
+		if !ok {
+			return readState{}, fmt.Errorf("%w: journal entry of job %s of type %T", ErrCorrupt, jobID, v)
+		}
+		ev, next, hasOffset, err := decodeJournal(jobID, seq+1+int64(i), []byte(b))
+		if err != nil {
+			return readState{}, err
+		}
+		tail.WriteString(st.Apply(&ev))
+		if hasOffset {
+			st.NextOffset = next
+		}
+	}
+	st.Output = out + tail.String()
+	return readState{st: st, snapSeq: seq, tailOut: tail.String()}, nil
 }
 
 // fail wraps an error of go-redis for the caller: transient failures wrap

@@ -36,6 +36,7 @@ func TestRedisGroupCommitManyJobs(t *testing.T) {
 				st    events.JobState
 				delta string
 				evs   []events.Event
+				plan  appendPlan
 			}
 			var sends []sent
 			for i, j := range jobs {
@@ -52,19 +53,19 @@ func TestRedisGroupCommitManyJobs(t *testing.T) {
 					delta, evs = j.chunks(1)
 					st = j.st
 				}
-				keys, args, err := s.appendArgs(&st, delta, evs)
+				keys, args, plan, err := s.appendArgs(&st, delta, evs)
 				if err != nil {
 					t.Fatalf("appendArgs(%s): %v", j.st.JobID, err)
 				}
 				batch = append(batch, &appendReq{keys: keys, args: args, done: make(chan struct{}, 1)})
-				sends = append(sends, sent{st, delta, evs})
+				sends = append(sends, sent{st, delta, evs, plan})
 			}
 			calls := s.flush(batch, nil)
 			if tc.name == "single" && len(calls) != (n+maxJobsPerCall-1)/maxJobsPerCall {
 				t.Errorf("%d jobs went out in %d script calls; want %d", n, len(calls), (n+maxJobsPerCall-1)/maxJobsPerCall)
 			}
 			for i, req := range batch {
-				err := s.appendResult(&sends[i].st, sends[i].evs, req.vals, req.err)
+				err := s.appendResult(&sends[i].st, sends[i].evs, sends[i].plan, req.vals, req.err)
 				switch i {
 				case fenced, ahead:
 					wantErr(t, fmt.Sprintf("append of job %d", i), err, events.ErrFenced)

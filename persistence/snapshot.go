@@ -18,9 +18,9 @@ const (
 
 // encodeSnapshot returns the stored form of st: its JSON without the output,
 // which each store keeps apart so that an append costs O(chunk), not O(output).
-func encodeSnapshot(st events.JobState) ([]byte, error) {
+func encodeSnapshot(st events.JobState) []byte {
 	st.Output = ""
-	return st.AppendJSON(make([]byte, 0, 320+len(st.Input)+len(st.Result))), nil
+	return st.AppendJSON(make([]byte, 0, 320+len(st.Input)+len(st.Result)))
 }
 
 // decodeSnapshot parses a stored snapshot. It never panics and rejects

@@ -138,14 +138,11 @@ func (s *Bolt) Create(ctx context.Context, st events.JobState, first events.Even
 	if err := checkCreate(&st, &first); err != nil {
 		return events.JobState{}, false, fmt.Errorf("%s: %w", action, err)
 	}
-	snap, err := encodeSnapshot(st)
-	if err != nil {
-		return events.JobState{}, false, err
-	}
+	snap := encodeSnapshot(st)
 	var out events.JobState
 	var created bool
 	var res error
-	err = s.write(ctx, action, func(t *boltTx) error {
+	err := s.write(ctx, action, func(t *boltTx) error {
 		out, created, res = events.JobState{}, false, nil
 		rec, live, err := t.load(st.JobID)
 		if err != nil {

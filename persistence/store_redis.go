@@ -25,6 +25,7 @@ type Redis struct {
 	name        string // the URL without password
 	addr        string // host:port, or the seed list of a cluster
 	retentionMs int64
+	tails       tails // of the jobs this store writes: what their next snapshot needs
 
 	queue   chan *appendReq
 	closing chan struct{} // closed first by Close: wakes blocked Appends
@@ -156,44 +157,47 @@ func (r *Redis) Create(ctx context.Context, st events.JobState, first events.Eve
 	if err := checkCreate(&st, &first); err != nil {
 		return events.JobState{}, false, fmt.Errorf("%s: %w", action, err)
 	}
-	snap, err := encodeSnapshot(st)
-	if err != nil {
-		return events.JobState{}, false, err
-	}
-	vals, err := r.run(ctx, createScript, jobKeys(st.JobID), snap, first.Raw, owner)
+	vals, err := r.run(ctx, createScript, jobKeys(st.JobID), encodeSnapshot(st), first.Raw, owner)
 	if err != nil {
 		return events.JobState{}, false, r.fail(action, err)
 	}
-	out, err := parseState(st.JobID, vals)
+	rs, err := parseState(st.JobID, vals)
 	if err != nil {
 		return events.JobState{}, false, fmt.Errorf("%s: %w", action, err)
 	}
-	return out, replyCode(vals) == codeWritten, nil
+	r.tails.set(st.JobID, rs.st.Epoch, rs.snapSeq, rs.st.LastSequence, rs.tailOut)
+	return rs.st, replyCode(vals) == codeWritten, nil
 }
 
 // Acquire implements actors.Store.
 func (r *Redis) Acquire(ctx context.Context, jobID, owner string) (events.JobState, error) {
-	return r.readState(ctx, "acquire job "+jobID, acquireScript, jobID, owner)
+	rs, err := r.readState(ctx, "acquire job "+jobID, acquireScript, jobID, owner)
+	if err != nil {
+		return events.JobState{}, err
+	}
+	r.tails.set(jobID, rs.st.Epoch, rs.snapSeq, rs.st.LastSequence, rs.tailOut)
+	return rs.st, nil
 }
 
 // Snapshot implements actors.Store.
 func (r *Redis) Snapshot(ctx context.Context, jobID string) (events.JobState, error) {
-	return r.readState(ctx, "read snapshot of job "+jobID, snapshotScript, jobID)
+	rs, err := r.readState(ctx, "read snapshot of job "+jobID, snapshotScript, jobID)
+	return rs.st, err
 }
 
-func (r *Redis) readState(ctx context.Context, action string, s *redis.Script, jobID string, args ...any) (events.JobState, error) {
+func (r *Redis) readState(ctx context.Context, action string, s *redis.Script, jobID string, args ...any) (readState, error) {
 	vals, err := r.run(ctx, s, jobKeys(jobID), args...)
 	if err != nil {
-		return events.JobState{}, r.fail(action, err)
+		return readState{}, r.fail(action, err)
 	}
 	if replyCode(vals) == codeNotFound {
-		return events.JobState{}, fmt.Errorf("%s: %w", action, events.ErrJobNotFound)
+		return readState{}, fmt.Errorf("%s: %w", action, events.ErrJobNotFound)
 	}
-	st, err := parseState(jobID, vals)
+	rs, err := parseState(jobID, vals)
 	if err != nil {
-		return events.JobState{}, fmt.Errorf("%s: %w", action, err)
+		return readState{}, fmt.Errorf("%s: %w", action, err)
 	}
-	return st, nil
+	return rs, nil
 }
 
 // Events implements actors.Store.
@@ -217,7 +221,7 @@ func (r *Redis) Events(ctx context.Context, jobID string, after int64, limit int
 		if !ok {
 			return nil, fmt.Errorf("%s: %w: journal entry of type %T", action, ErrCorrupt, v)
 		}
-		ev, err := decodeEntry(jobID, after+1+int64(i), []byte(raw))
+		ev, _, _, err := decodeJournal(jobID, after+1+int64(i), []byte(raw))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", action, err)
 		}
@@ -228,12 +232,12 @@ func (r *Redis) Events(ctx context.Context, jobID string, after int64, limit int
 
 // Append implements actors.Store: the write joins the next group commit.
 func (r *Redis) Append(ctx context.Context, st events.JobState, outputDelta string, evs []events.Event) error {
-	keys, args, err := r.appendArgs(&st, outputDelta, evs)
+	keys, args, plan, err := r.appendArgs(&st, outputDelta, evs)
 	if err != nil {
 		return err
 	}
 	vals, err := r.submit(ctx, keys, args)
-	return r.appendResult(&st, evs, vals, err)
+	return r.appendResult(&st, evs, plan, vals, err)
 }
 
 // AppendAsync implements actors.AsyncAppender: the append joins the next
@@ -242,38 +246,55 @@ func (r *Redis) Append(ctx context.Context, st events.JobState, outputDelta stri
 // (events.ErrStoreUnavailable): the caller's backpressure keeps it from
 // filling.
 func (r *Redis) AppendAsync(st events.JobState, outputDelta string, evs []events.Event, done func(error)) {
-	keys, args, err := r.appendArgs(&st, outputDelta, evs)
+	keys, args, plan, err := r.appendArgs(&st, outputDelta, evs)
 	if err != nil {
 		done(err)
 		return
 	}
 	req := &appendReq{keys: keys, args: args, callback: func(vals []any, err error) {
-		done(r.appendResult(&st, evs, vals, err))
+		done(r.appendResult(&st, evs, plan, vals, err))
 	}}
 	if err := r.enqueue(context.Background(), req, false); err != nil {
-		done(fmt.Errorf("append job %s: %w", st.JobID, err))
+		err = fmt.Errorf("append job %s: %w", st.JobID, err)
+		r.tails.settle(&st, plan, err)
+		done(err)
 	}
 }
 
-// appendArgs checks an append and builds its script's keys and arguments.
-func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events.Event) ([]string, []any, error) {
+// appendArgs checks an append and builds its script's keys and arguments
+// (appendScript): the journal entries, the last one with the offset after
+// the append, and the snapshot when the job's tail says it is due.
+func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events.Event) ([]string, []any, appendPlan, error) {
 	if err := checkAppend(st, outputDelta, evs); err != nil {
-		return nil, nil, fmt.Errorf("append job %s: %w", st.JobID, err)
-	}
-	snap, err := encodeSnapshot(*st)
-	if err != nil {
-		return nil, nil, err
+		return nil, nil, appendPlan{}, fmt.Errorf("append job %s: %w", st.JobID, err)
 	}
 	first, ttl := firstSeq(st, evs), int64(0)
 	if st.Status.Terminal() {
 		ttl = r.retentionMs
 	}
-	args := make([]any, 0, 6+len(evs))
-	args = append(args, st.Epoch, first, st.LastSequence, snap, outputDelta, ttl)
+	plan, snapOut := r.tails.plan(st, outputDelta, first)
+	args := make([]any, 0, 7+len(evs))
+	args = append(args, st.Epoch, st.LastSequence, len(evs))
 	for i := range evs {
+		if i == len(evs)-1 {
+			args = append(args, offsetEntry(st.NextOffset, evs[i].Raw))
+			break
+		}
 		args = append(args, evs[i].Raw)
 	}
-	return jobKeys(st.JobID), args, nil
+	switch {
+	case plan.snapshot, len(evs) == 0:
+		// a snapshot-only append this store cannot place on its tail is stored
+		// only where the journal has nothing after the stored snapshot
+		conditional := 0
+		if !plan.snapshot {
+			conditional, snapOut = 1, outputDelta
+		}
+		args = append(args, encodeSnapshot(*st), snapOut, ttl, conditional)
+	case ttl > 0:
+		args = append(args, ttl)
+	}
+	return jobKeys(st.JobID), args, plan, nil
 }
 
 // firstSeq is the seq an append starts at: its first event's, or the one after
@@ -285,8 +306,15 @@ func firstSeq(st *events.JobState, evs []events.Event) int64 {
 	return st.LastSequence + 1
 }
 
-// appendResult turns the append script's reply into Append's error.
-func (r *Redis) appendResult(st *events.JobState, evs []events.Event, vals []any, err error) error {
+// appendResult turns the append script's reply into Append's error and keeps
+// the job's tail in step with it.
+func (r *Redis) appendResult(st *events.JobState, evs []events.Event, plan appendPlan, vals []any, err error) error {
+	err = r.appendError(st, evs, vals, err)
+	r.tails.settle(st, plan, err)
+	return err
+}
+
+func (r *Redis) appendError(st *events.JobState, evs []events.Event, vals []any, err error) error {
 	action := "append job " + st.JobID
 	if err != nil {
 		return r.fail(action, err)
@@ -300,6 +328,8 @@ func (r *Redis) appendResult(st *events.JobState, evs []events.Event, vals []any
 		return fmt.Errorf("%s: %w: the job is at epoch %s, this writer holds epoch %d", action, events.ErrFenced, replyString(vals, 1), st.Epoch)
 	case codeSeq:
 		return fmt.Errorf("%s: %w: the journal ends at seq %s, this append starts at %d (another writer got in)", action, events.ErrFenced, replyString(vals, 2), firstSeq(st, evs))
+	case codeNoSnap:
+		return fmt.Errorf("%s: %w: a snapshot-only append needs the job created or taken over by this store at epoch %d (its journal runs past the stored snapshot)", action, ErrInvalid, st.Epoch)
 	default:
 		return fmt.Errorf("%s: %w: unexpected reply %v", action, ErrCorrupt, vals)
 	}
@@ -307,6 +337,7 @@ func (r *Redis) appendResult(st *events.JobState, evs []events.Event, vals []any
 
 // Release implements actors.Store.
 func (r *Redis) Release(ctx context.Context, jobID string, epoch uint64) error {
+	r.tails.drop(jobID, epoch)
 	if _, err := r.run(ctx, releaseScript, jobKeys(jobID), epoch); err != nil {
 		return r.fail("release job "+jobID, err)
 	}

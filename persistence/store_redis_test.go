@@ -57,30 +57,54 @@ func TestRedisClusterStore(t *testing.T) {
 	})
 }
 
+// TestRedisKeysAndExpiry checks the stored layout (format 2, redis_scripts.go):
+// appends journal their events, the last one of each with the worker offset;
+// the snapshot and the output follow every snapshotEvery events and at the
+// terminal event, which also starts the retention.
 func TestRedisKeysAndExpiry(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	s, raw := openRedis(t, srv.URL(), testConfig()), rawClient(t, srv)
 	ctx := ctxT(t)
+	const st, log, out = "{job:keys-1}:state", "{job:keys-1}:log", "{job:keys-1}:out"
 	j := newJob("keys-1")
 	j.create(t, s)
+	j.st.NextOffset = 2
 	j.appendN(t, s, 2)
-	for _, k := range []string{"{job:keys-1}:state", "{job:keys-1}:log", "{job:keys-1}:out"} {
+	for _, k := range []string{st, log} {
 		if ttl := raw.PTTL(ctx, k).Val(); ttl != -1 {
 			t.Fatalf("PTTL %s = %v before the job ended; want -1 (exists, no expiry)", k, ttl)
 		}
 	}
-	if n := raw.LLen(ctx, "{job:keys-1}:log").Val(); n != 3 {
-		t.Fatalf("log has %d entries; want 3", n)
+	if n := raw.Exists(ctx, out).Val(); n != 0 {
+		t.Fatalf("out exists after 2 chunks; want the output in the journal until the next snapshot")
 	}
-	if out := raw.Get(ctx, "{job:keys-1}:out").Val(); out != j.output {
-		t.Fatalf("out = %q; want %q", out, j.output)
+	if last := raw.LIndex(ctx, log, -1).Val(); !strings.HasPrefix(last, "+2 {") {
+		t.Fatalf("last journal entry %q; want the offset 2 before the event", last)
 	}
+	if got := raw.HMGet(ctx, st, "sseq", "seq").Val(); fmt.Sprint(got) != "[1 <nil>]" {
+		t.Fatalf("state sseq, seq = %v; want 1 and none", got)
+	}
+	checkJournal(t, s, j.st.JobID, 3, j.output)
+	for range snapshotEvery - 2 { // seqs 4..33: the journal runs snapshotEvery past the snapshot at 33
+		j.appendN(t, s, 1)
+	}
+	if got := raw.HGet(ctx, st, "sseq").Val(); got != "33" {
+		t.Fatalf("sseq = %s after seq 33; want 33", got)
+	}
+	if got := raw.Get(ctx, out).Val(); got != j.output {
+		t.Fatalf("out = %q; want %q", got, j.output)
+	}
+	j.appendN(t, s, 1)
+	checkJournal(t, s, j.st.JobID, 34, j.output)
 	_, evs := j.next(1, events.Failed, "")
 	if err := s.Append(ctx, j.st, "", evs); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"{job:keys-1}:state", "{job:keys-1}:log", "{job:keys-1}:out"} {
+	if got := raw.HGet(ctx, st, "sseq").Val(); got != "35" {
+		t.Fatalf("sseq = %s after the terminal event at 35; want 35", got)
+	}
+	for _, k := range []string{st, log, out} {
 		if ttl := raw.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Second {
 			t.Fatalf("PTTL %s = %v after the job failed; want the 1s retention", k, ttl)
 		}
@@ -117,6 +141,12 @@ func TestRedisCorrupt(t *testing.T) {
 		read   func(id string) error
 	}{
 		{"garbage journal entry", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log", "\x00{not json") },
+			func(id string) error { _, err := s.Events(ctx, id, 0, 0); return err }},
+		{"garbage in the tail", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log", "{not json") },
+			func(id string) error { _, err := s.Acquire(ctx, id, "n"); return err }},
+		{"offset without event", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log", "+12") },
+			func(id string) error { _, err := s.Snapshot(ctx, id); return err }},
+		{"bad offset", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log", "+-1 {}") },
 			func(id string) error { _, err := s.Events(ctx, id, 0, 0); return err }},
 		{"entry of another seq", func(id string) {
 			raw.LSet(ctx, "{job:"+id+"}:log", 0, `{"type":"event","jobId":"x","seq":7,"event":"a:b:v1","data":{},"ts":1}`)
@@ -286,4 +316,89 @@ func benchAppend(b *testing.B, s actors.Store, jobs int) {
 			}
 		}
 	})
+}
+
+// TestRedisTakeoverFoldsTail: a node that takes over a job whose journal runs
+// past its snapshot (another node's store wrote it) reads the state folded to
+// the last event, with the worker offset and the whole output; the old
+// owner's appends are fenced, and the new owner's snapshots carry the output
+// the old owner journaled without one.
+func TestRedisTakeoverFoldsTail(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a, b, raw := openRedis(t, srv.URL(), testConfig()), openRedis(t, srv.URL(), testConfig()), rawClient(t, srv)
+	j := newJob(jobID(t, "a"))
+	j.create(t, a)
+	for range snapshotEvery + 8 { // a snapshot at seq 1+snapshotEvery, then a tail of 8
+		j.st.NextOffset++
+		j.appendN(t, a, 1)
+	}
+	key := "{job:" + j.st.JobID + "}:state"
+	if got := raw.HGet(ctxT(t), key, "sseq").Val(); got != fmt.Sprint(1+snapshotEvery) {
+		t.Fatalf("sseq = %s; want %d", got, 1+snapshotEvery)
+	}
+	st, err := b.Acquire(ctxT(t), j.st.JobID, "node-b")
+	want := j.st
+	want.Epoch, want.Output = 2, j.output
+	if err != nil || !sameState(st, want) {
+		t.Fatalf("Acquire by another node = %+v, %v;\nwant %+v", st, err, want)
+	}
+	k := *j
+	delta, evs := k.chunks(1)
+	wantErr(t, "Append by the old owner", a.Append(ctxT(t), k.st, delta, evs), events.ErrFenced)
+	j.st.Epoch = 2
+	for range snapshotEvery {
+		j.st.NextOffset++
+		j.appendN(t, b, 1)
+	}
+	if got := raw.HGet(ctxT(t), key, "sseq").Val(); got != fmt.Sprint(1+2*snapshotEvery) {
+		t.Fatalf("sseq = %s after the new owner's appends; want %d", got, 1+2*snapshotEvery)
+	}
+	if out := raw.Get(ctxT(t), "{job:"+j.st.JobID+"}:out").Val(); !strings.HasPrefix(j.output, out) || strings.Count(out, ",") != 2*snapshotEvery {
+		t.Fatalf("stored out %q; want the first %d chunks of %q", out, 2*snapshotEvery, j.output)
+	}
+	checkJournal(t, a, j.st.JobID, j.st.LastSequence, j.output)
+	// a snapshot-only append by a store that did not take the job over is
+	// refused while the journal runs past the stored snapshot
+	j.st.NextOffset += 5
+	wantErr(t, "snapshot-only Append by a store without the tail", a.Append(ctxT(t), j.st, "", nil), ErrInvalid)
+}
+
+// TestRedisFormat1 reads and takes over a job stored by the previous layout
+// (seq instead of sseq, the snapshot and the output at every append), and
+// carries on in the current one.
+func TestRedisFormat1(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s, raw := openRedis(t, srv.URL(), testConfig()), rawClient(t, srv)
+	ctx := ctxT(t)
+	j := newJob(jobID(t, "a"))
+	_, evs := j.chunks(4)
+	j.st.Epoch, j.st.NextOffset = 3, 4
+	tag := "{job:" + j.st.JobID + "}"
+	raw.HSet(ctx, tag+":state", "epoch", 3, "owner", "old-node", "seq", j.st.LastSequence, "snap", encodeSnapshot(j.st))
+	raw.RPush(ctx, tag+":log", j.first.Raw)
+	for _, ev := range evs {
+		raw.RPush(ctx, tag+":log", ev.Raw)
+	}
+	raw.Set(ctx, tag+":out", j.output, 0)
+	checkJournal(t, s, j.st.JobID, 5, j.output)
+	st, err := s.Acquire(ctx, j.st.JobID, "new-node")
+	want := j.st
+	want.Epoch, want.Output = 4, j.output
+	if err != nil || !sameState(st, want) {
+		t.Fatalf("Acquire of a format-1 job = %+v, %v;\nwant %+v", st, err, want)
+	}
+	if got := raw.HMGet(ctx, tag+":state", "sseq", "seq").Val(); fmt.Sprint(got) != "[5 <nil>]" {
+		t.Fatalf("after the takeover sseq, seq = %v; want 5 and none (a format-1 node must not find seq)", got)
+	}
+	j.st.Epoch = 4
+	for range snapshotEvery + 3 {
+		j.st.NextOffset++
+		j.appendN(t, s, 1)
+	}
+	checkJournal(t, s, j.st.JobID, j.st.LastSequence, j.output)
+	if st, err := s.Snapshot(ctx, j.st.JobID); err != nil || st.NextOffset != j.st.NextOffset {
+		t.Fatalf("Snapshot = offset %d, %v; want %d", st.NextOffset, err, j.st.NextOffset)
+	}
 }
