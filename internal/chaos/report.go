@@ -23,7 +23,10 @@ type Fault struct {
 	Target    string  `json:"target"`
 	AtS       float64 `json:"atS"`       // seconds since the start
 	ResumedMs int64   `json:"resumedMs"` // until every stream moved again; -1: not within 30 s
-	Note      string  `json:"note,omitempty"`
+	// per stream, the longest time without an event while the target
+	// rejoined (kill, term): the planned move of its jobs back to it
+	RejoinGapsMs []int64 `json:"rejoinGapsMs,omitempty"`
+	Note         string  `json:"note,omitempty"`
 }
 
 // Report is what a run found.
@@ -37,6 +40,7 @@ type Report struct {
 	DeliveredPerSec    []int64               `json:"deliveredPerSec"`
 	StaleWritesRefused int64                 `json:"staleWritesRefused"`
 	Stall              map[string]StallStats `json:"stallMsByFault"`
+	Rejoin             StallStats            `json:"rejoinGapMs"` // over every stream of every rejoin
 	Violations         map[string][]string   `json:"violations"`
 }
 
@@ -89,9 +93,20 @@ func (r *Report) finishStats(rec *record, ws client.WorkerStats) {
 	}
 	r.Stall = map[string]StallStats{}
 	for k, v := range by {
-		slices.Sort(v)
-		r.Stall[k] = StallStats{N: len(v), P50: v[len(v)/2], P99: v[min(len(v)-1, len(v)*99/100)], Max: v[len(v)-1]}
+		r.Stall[k] = stallStats(v)
 	}
+	var gaps []int64
+	for _, f := range r.Faults {
+		gaps = append(gaps, f.RejoinGapsMs...)
+	}
+	if len(gaps) > 0 {
+		r.Rejoin = stallStats(gaps)
+	}
+}
+
+func stallStats(v []int64) StallStats {
+	slices.Sort(v)
+	return StallStats{N: len(v), P50: v[len(v)/2], P99: v[min(len(v)-1, len(v)*99/100)], Max: v[len(v)-1]}
 }
 
 // Print writes the human summary.
@@ -102,6 +117,10 @@ func (r *Report) Print(w io.Writer) {
 	for _, k := range slices.Sorted(maps.Keys(r.Stall)) {
 		s := r.Stall[k]
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %d |\n", k, s.N, s.P50, s.P99, s.Max)
+	}
+	if r.Rejoin.N > 0 {
+		fmt.Fprintf(w, "\nrejoin (a killed or drained node back, its jobs handed over to it): per stream, the longest time without an event: p50 %d ms, p99 %d ms, max %d ms over %d streams\n",
+			r.Rejoin.P50, r.Rejoin.P99, r.Rejoin.Max, r.Rejoin.N)
 	}
 	fmt.Fprintln(w, "\n| invariant | violations | first examples |\n|---|---|---|")
 	for _, k := range slices.Sorted(maps.Keys(r.Violations)) {

@@ -233,7 +233,7 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 		n.signal(syscall.SIGKILL, true)
 		n.wait(10 * time.Second)
 		backoff.Sleep(ctx, 2*time.Second)
-		f.Note = c.restart(ctx, n)
+		f.Note = c.rejoin(ctx, n, rec, &f, at)
 	case FaultRestart:
 		n.signal(syscall.SIGKILL, true)
 		n.wait(10 * time.Second)
@@ -248,7 +248,7 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 			rec.violate(Inv6NoCrash, "%s: SIGTERM drain ended with exit %d (want 0 within --drain-timeout)", n.id, code)
 			n.kill()
 		}
-		f.Note = c.restart(ctx, n)
+		f.Note = c.rejoin(ctx, n, rec, &f, at)
 	case FaultRedisRestart:
 		f.Target = "redis"
 		c.redis.kill()
@@ -259,6 +259,29 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 	}
 	f.ResumedMs = <-resumed
 	return f
+}
+
+// rejoinWindow is how long after a restarted node converged its jobs' streams
+// are watched for the stall of their hand-over to it.
+const rejoinWindow = 3 * time.Second
+
+// rejoin restarts n once the others took its jobs over (every stream moved
+// again after the fault at), and measures the planned move of the jobs that
+// hash to it again: per stream, the longest time without an event from the
+// restart until rejoinWindow after the node converged (f.RejoinGapsMs).
+func (c *cluster) rejoin(ctx context.Context, n *node, rec *record, f *Fault, at time.Time) string {
+	for deadline := time.Now().Add(10 * time.Second); !rec.resumedSince(at) && time.Now().Before(deadline); {
+		if !backoff.Sleep(ctx, 20*time.Millisecond) {
+			break
+		}
+	}
+	rec.gapWindow(time.Now())
+	note := c.restart(ctx, n)
+	backoff.Sleep(ctx, rejoinWindow)
+	for _, g := range rec.windowGaps(time.Now()) {
+		f.RejoinGapsMs = append(f.RejoinGapsMs, g.Milliseconds())
+	}
+	return note
 }
 
 // restart starts n again on its ports, joining a live node.

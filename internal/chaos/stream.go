@@ -37,6 +37,10 @@ type seen struct {
 	text     strings.Builder
 	terminal bool
 	lastAt   time.Time
+	// the longest time between two events (or from the window's start to
+	// the first) since the window of gapWindow began
+	windowFrom time.Time
+	windowGap  time.Duration
 }
 
 func newRecord(jobs []string, clients int, seconds int) *record {
@@ -83,6 +87,9 @@ func (r *record) handler(client string) func(events.Event) {
 		if s.terminal {
 			r.viol[Inv5Journal] = append(r.viol[Inv5Journal], fmt.Sprintf("%s, job %s: seq %d (%s) after the terminal event", client, ev.JobID, ev.Seq, ev.Name))
 		}
+		if !s.windowFrom.IsZero() {
+			s.windowGap = max(s.windowGap, now.Sub(later(s.lastAt, s.windowFrom)))
+		}
 		s.last, s.lastAt = ev.Seq, now
 		if ev.Name == events.Chunk {
 			var d events.ChunkData
@@ -116,6 +123,42 @@ func (r *record) resumedSince(t time.Time) bool {
 		}
 	}
 	return true
+}
+
+// gapWindow starts a window at t: from now on each stream records the longest
+// time it went without an event.
+func (r *record) gapWindow(t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, jobs := range r.clients {
+		for _, s := range jobs {
+			s.windowFrom, s.windowGap = t, 0
+		}
+	}
+}
+
+// windowGaps ends the window and returns, per stream that is not over, the
+// longest time it went without an event since the window began (up to now).
+func (r *record) windowGaps(now time.Time) []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var gaps []time.Duration
+	for _, jobs := range r.clients {
+		for _, s := range jobs {
+			if !s.terminal && !s.windowFrom.IsZero() {
+				gaps = append(gaps, max(s.windowGap, now.Sub(later(s.lastAt, s.windowFrom))))
+			}
+			s.windowFrom = time.Time{}
+		}
+	}
+	return gaps
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // allTerminal reports whether every client saw every job's terminal event.

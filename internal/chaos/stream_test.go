@@ -1,0 +1,43 @@
+package chaos
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/actorhub/actorhub/events"
+)
+
+// TestGapWindow: a window measures, per stream still running, the longest
+// time without an event since it began, including the time from the last
+// event to its end; a finished stream is left out, and ending the window
+// stops the measuring.
+func TestGapWindow(t *testing.T) {
+	rec := newRecord([]string{"a", "b", "c"}, 1, 10)
+	h := rec.handler(clientName(0))
+	seq := map[string]int64{}
+	send := func(job, name string) {
+		seq[job]++
+		h(events.Event{JobID: job, Seq: seq[job], Name: name, Data: json.RawMessage(`{"chunk":"x"}`)})
+	}
+	send("c", events.Completed) // over before the window
+	start := time.Now()
+	rec.gapWindow(start)
+	time.Sleep(30 * time.Millisecond)
+	send("a", events.Chunk) // a: 30 ms or more without an event since the start
+	send("a", events.Chunk)
+	time.Sleep(40 * time.Millisecond)
+	end := time.Now()
+	gaps := rec.windowGaps(end) // a: ≥ 40 ms since its last event; b: nothing since the start
+	if len(gaps) != 2 {
+		t.Fatalf("windowGaps = %v; want one per running stream (a, b)", gaps)
+	}
+	for _, g := range gaps {
+		if g < 40*time.Millisecond || g > end.Sub(start) {
+			t.Fatalf("windowGaps = %v; want each between 40 ms and the window's %v", gaps, end.Sub(start))
+		}
+	}
+	if again := rec.windowGaps(time.Now()); len(again) != 0 {
+		t.Fatalf("windowGaps after the window ended = %v; want none", again)
+	}
+}
