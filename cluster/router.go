@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/actorhub/actorhub/cluster/clusterpb"
@@ -86,6 +87,7 @@ type router struct {
 	n       *Network
 	nextID  uint64
 	pending map[uint64]*pendingReq
+	served  []*replyTo // requests from other nodes not answered yet, for their deadline
 }
 
 // Receive implements actor.Actor.
@@ -121,8 +123,27 @@ func (r *router) Receive(ctx actor.Context) {
 	}
 }
 
-// expire drops the routes kept past their time and fails the requests.
+// expireServed answers the requests from other nodes that the local job did
+// not answer in time, and forgets the answered ones.
+func (r *router) expireServed(now time.Time) {
+	keep := r.served[:0]
+	for _, p := range r.served {
+		switch {
+		case p.answered.Load():
+		case now.After(p.deadline):
+			p.fail()
+		default:
+			keep = append(keep, p)
+		}
+	}
+	clear(r.served[len(keep):])
+	r.served = keep
+}
+
+// expire drops the routes kept past their time and fails the requests, both
+// those it forwarded and those it serves.
 func (r *router) expire(ctx actor.Context, now time.Time) {
+	r.expireServed(now)
 	for id, p := range r.pending {
 		if now.After(p.deadline) {
 			delete(r.pending, id)
@@ -234,30 +255,84 @@ func (r *router) onEnvelope(ctx actor.Context, env *clusterpb.Envelope) {
 	}
 }
 
-// serve hands a request from another node to the local job directory and
-// sends the answer back.
+// serve hands a request from another node to the local job directory, with
+// a replyTo as its sender: the job's answer goes back to that node from the
+// job's own goroutine, as soon as it is sent.
 func (r *router) serve(ctx actor.Context, env *clusterpb.Envelope, msg any, decl *Message) {
-	from, reqID, jobID := env.From, env.ReqId, env.JobId
-	f := ctx.RequestFuture(r.n.jobs(), &JobMsg{JobID: jobID, Msg: msg, Hops: env.Hops}, r.n.cfg.RequestTimeout)
-	ctx.ReenterAfter(f, func(res any, err error) {
-		if err != nil {
-			res = nil
-			if decl.Fail != nil {
-				_, res = decl.Fail(jobID, msg, &events.CodedError{Code: events.CodeTimeout,
-					Err: fmt.Errorf("job %s did not answer in time; retry", jobID)})
-			}
-			if res == nil {
-				return
-			}
-		}
-		name, payload, e := r.n.cfg.Table.Encode(res)
-		if e != nil {
-			r.n.cfg.Log.Error("router: cannot encode an answer", "job", jobID, "err", e)
-			return
-		}
-		r.n.send(from, &clusterpb.Envelope{Version: codecVersion, Kind: kindRep, ReqId: reqID,
-			JobId: jobID, From: r.n.Address(), Msg: name, Payload: payload})
-	})
+	p := &replyTo{n: r.n, decl: decl, msg: msg, from: env.From, reqID: env.ReqId, jobID: env.JobId,
+		deadline: time.Now().Add(r.n.cfg.RequestTimeout)}
+	reg := r.n.system.ProcessRegistry
+	pid, ok := reg.Add(p, "reply$"+reg.NextId())
+	if !ok {
+		r.n.cfg.Log.Error("router: cannot register the answer of a request", "job", env.JobId)
+		return
+	}
+	p.pid = pid
+	r.served = append(r.served, p)
+	ctx.RequestWithCustomSender(r.n.jobs(), &JobMsg{JobID: env.JobId, Msg: msg, Hops: env.Hops}, pid)
+}
+
+// replyTo is the sender of a request served for another node: a process of
+// the actor system (as a future is, without a future's timer and its hop back
+// through the router's mailbox) that sends the first answer it gets back to
+// the requesting node. The router's sweep fails it at its deadline.
+type replyTo struct {
+	n        *Network
+	decl     *Message
+	msg      any
+	from     string
+	reqID    uint64
+	jobID    string
+	deadline time.Time
+	pid      *actor.PID
+	answered atomic.Bool
+}
+
+var _ actor.Process = (*replyTo)(nil)
+
+// SendUserMessage implements actor.Process: the job's answer (or protoactor's
+// word that no actor took the request).
+func (p *replyTo) SendUserMessage(_ *actor.PID, message any) {
+	if _, ok := actor.UnwrapEnvelopeMessage(message).(*actor.DeadLetterResponse); ok {
+		p.fail()
+		return
+	}
+	if !p.answered.CompareAndSwap(false, true) {
+		return
+	}
+	p.n.system.ProcessRegistry.Remove(p.pid)
+	p.send(actor.UnwrapEnvelopeMessage(message))
+}
+
+// SendSystemMessage implements actor.Process; a request's sender gets none.
+func (p *replyTo) SendSystemMessage(*actor.PID, any) {}
+
+// Stop implements actor.Process.
+func (p *replyTo) Stop(*actor.PID) { p.fail() }
+
+// fail answers with the table's failure for a request its job did not answer.
+func (p *replyTo) fail() {
+	if !p.answered.CompareAndSwap(false, true) {
+		return
+	}
+	p.n.system.ProcessRegistry.Remove(p.pid)
+	if p.decl.Fail == nil {
+		return
+	}
+	if _, res := p.decl.Fail(p.jobID, p.msg, &events.CodedError{Code: events.CodeTimeout,
+		Err: fmt.Errorf("job %s did not answer in time; retry", p.jobID)}); res != nil {
+		p.send(res)
+	}
+}
+
+func (p *replyTo) send(res any) {
+	name, payload, err := p.n.cfg.Table.Encode(res)
+	if err != nil {
+		p.n.cfg.Log.Error("router: cannot encode an answer", "job", p.jobID, "err", err)
+		return
+	}
+	p.n.send(p.from, &clusterpb.Envelope{Version: codecVersion, Kind: kindRep, ReqId: p.reqID,
+		JobId: p.jobID, From: p.n.Address(), Msg: name, Payload: payload})
 }
 
 func routerOf(remote string) *actor.PID { return actor.NewPID(remote, routerName) }
