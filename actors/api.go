@@ -117,7 +117,8 @@ func (h *Hub) ask(ctx context.Context, jobID string, msg any) (any, error) {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
 		timeout = time.Until(dl)
 	}
-	res, err := h.system.Root.RequestFuture(h.jobs, &cluster.JobMsg{JobID: jobID, Msg: msg}, timeout).Result()
+	_, create := msg.(*createJob) // a job lives where it is made
+	res, err := h.system.Root.RequestFuture(h.jobs, &cluster.JobMsg{JobID: jobID, Msg: msg, Place: create}, timeout).Result()
 	if err != nil {
 		return nil, &events.CodedError{Code: events.CodeTimeout,
 			Err: fmt.Errorf("job %s did not answer within %s; retry", jobID, timeout)}

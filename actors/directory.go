@@ -12,19 +12,19 @@ import (
 // its request it either serves or routes back here.
 type directory struct {
 	kind     string
-	spawn    func(ctx actor.Context, id string, msg any, sender *actor.PID) (pid *actor.PID, forward bool)
+	spawn    func(ctx actor.Context, m *cluster.JobMsg, sender *actor.PID) (pid *actor.PID, forward bool)
 	children map[string]*actor.PID
 	ids      map[string]string // child pid id → routing id
-	// route, when set, may take a message elsewhere (another node); it
-	// reports whether it did.
+	// route, when set, may take a message for an id without a child here
+	// elsewhere (another node); it reports whether it did.
 	route func(ctx actor.SenderContext, m *cluster.JobMsg, sender *actor.PID) bool
 	// owned, when set, tells which children stay after a membership change;
 	// the others are passivated (handed off: the next message for them goes
-	// to their new owner).
+	// to the node that takes them).
 	owned func(id string) bool
 }
 
-func newDirectory(kind string, spawn func(ctx actor.Context, id string, msg any, sender *actor.PID) (*actor.PID, bool)) *directory {
+func newDirectory(kind string, spawn func(ctx actor.Context, m *cluster.JobMsg, sender *actor.PID) (*actor.PID, bool)) *directory {
 	return &directory{kind: kind, spawn: spawn, children: map[string]*actor.PID{}, ids: map[string]string{}}
 }
 
@@ -32,13 +32,13 @@ func newDirectory(kind string, spawn func(ctx actor.Context, id string, msg any,
 func (d *directory) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *cluster.JobMsg:
-		if d.route != nil && d.route(ctx, m, ctx.Sender()) {
-			return
-		}
 		pid := d.children[m.JobID]
 		if pid == nil {
+			if d.route != nil && d.route(ctx, m, ctx.Sender()) {
+				return
+			}
 			var forward bool
-			pid, forward = d.spawn(ctx, m.JobID, m.Msg, ctx.Sender())
+			pid, forward = d.spawn(ctx, m, ctx.Sender())
 			if pid == nil {
 				return
 			}
@@ -61,7 +61,7 @@ func (d *directory) Receive(ctx actor.Context) {
 				delete(d.children, id)
 			}
 		}
-	case *ownershipTick: // a job served here on another node's word moves on once views agree
+	case *ownershipTick: // the jobs of a node that drains leave even if no membership change told it
 		ctx.Send(ctx.Self(), &membersChanged{})
 	case *membersChanged:
 		for id, pid := range d.children {

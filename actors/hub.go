@@ -148,7 +148,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	jobs, err := h.system.Root.SpawnNamed(h.props(func() actor.Actor {
 		d := newDirectory("job", h.spawnJob)
 		if h.net != nil {
-			d.route, d.owned = h.net.Route, h.net.Owns
+			d.route, d.owned = h.net.Route, func(string) bool { return h.net.SelfPlaceable() }
 		}
 		return d
 	}), cluster.JobsName)
@@ -168,9 +168,10 @@ func (h *Hub) Start(ctx context.Context) error {
 	return nil
 }
 
-// MembershipChanged tells the hub that the members changed: jobs that moved
-// are handed off, requests to nodes that died are routed again, feeds whose
-// job lived on a dead node subscribe again. It does not block.
+// MembershipChanged tells the hub that the members changed: the jobs of a
+// node that started draining are handed off, requests to nodes that died are
+// routed again, feeds whose job lived on a dead node subscribe again. It does
+// not block.
 func (h *Hub) MembershipChanged() {
 	if !h.started.Load() {
 		return
@@ -215,10 +216,14 @@ func (h *Hub) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (h *Hub) spawnJob(ctx actor.Context, id string, msg any, sender *actor.PID) (*actor.PID, bool) {
-	switch m := msg.(type) {
+func (h *Hub) spawnJob(ctx actor.Context, jm *cluster.JobMsg, sender *actor.PID) (*actor.PID, bool) {
+	id := jm.JobID
+	// the store is asked first where the job lives; a message that came the
+	// most hops is not passed on again
+	here := jm.Hops >= cluster.MaxHops
+	switch m := jm.Msg.(type) {
 	case *createJob:
-		return ctx.Spawn(h.props(func() actor.Actor { return newJobActor(h, id, m, sender) })), false
+		return ctx.Spawn(h.props(func() actor.Actor { return newJobActor(h, id, m, sender, here) })), false
 	case *getState: // a read does not activate the job: the snapshot answers
 		h.io(sender, func(c context.Context) any {
 			st, err := h.store.Snapshot(c, id)
@@ -229,14 +234,14 @@ func (h *Hub) spawnJob(ctx actor.Context, id string, msg any, sender *actor.PID)
 		})
 		return nil, false
 	}
-	return ctx.Spawn(h.props(func() actor.Actor { return newJobActor(h, id, nil, nil) })), true
+	return ctx.Spawn(h.props(func() actor.Actor { return newJobActor(h, id, nil, nil, here) })), true
 }
 
-func (h *Hub) spawnFeed(ctx actor.Context, id string, msg any, _ *actor.PID) (*actor.PID, bool) {
-	if _, ok := msg.(*feedSubscribe); !ok {
+func (h *Hub) spawnFeed(ctx actor.Context, m *cluster.JobMsg, _ *actor.PID) (*actor.PID, bool) {
+	if _, ok := m.Msg.(*feedSubscribe); !ok {
 		return nil, false // nothing to unsubscribe from
 	}
-	return ctx.Spawn(h.props(func() actor.Actor { return newJobFeed(h, id) })), true
+	return ctx.Spawn(h.props(func() actor.Actor { return newJobFeed(h, m.JobID) })), true
 }
 
 // props makes the props of one of the hub's actors: on the hub's pool.

@@ -65,6 +65,7 @@ type JobActor struct {
 	inflightEnd    int
 	inflightEvents []events.Event
 	inflightReply  []reply
+	inflightAt     time.Time
 
 	feeds    map[string]*actor.PID
 	feedList []*actor.PID // the values of feeds; nil when they changed
@@ -74,10 +75,14 @@ type JobActor struct {
 	// offset it expects, since its memory is behind the store.
 	gapHeld   []reply
 	verifying bool
+	// here: the message that made it came the most hops; if another node
+	// holds the job it is refused (retry), not passed on again
+	here bool
+	sure time.Time // when the store last confirmed this incarnation's epoch
 }
 
-func newJobActor(h *Hub, id string, create *createJob, sender *actor.PID) *JobActor {
-	return &JobActor{h: h, id: id, create: create, sender: sender, feeds: map[string]*actor.PID{}}
+func newJobActor(h *Hub, id string, create *createJob, sender *actor.PID, here bool) *JobActor {
+	return &JobActor{h: h, id: id, create: create, sender: sender, feeds: map[string]*actor.PID{}, here: here}
 }
 
 // Receive implements actor.Actor.
@@ -135,7 +140,15 @@ func (j *JobActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 	case *cancelJob:
 		j.onCancel(ctx, m, sender)
 	case *subscribeJob:
-		j.feeds[pidKey(m.Feed)] = m.Feed
+		key := pidKey(m.Feed)
+		if j.feeds[key] != nil && time.Since(j.sure) >= heartbeatEvery {
+			// a feed that heard nothing for a while checks in: if another
+			// node took the job over meanwhile (this node was paused past
+			// failure detection), this incarnation stops and its feeds find
+			// the live one
+			j.verify(ctx)
+		}
+		j.feeds[key] = m.Feed
 		j.feedList = nil
 		ctx.Watch(m.Feed)
 		j.h.tell(ctx, &jobSubscribed{JobID: j.id, Job: ctx.Self(), Status: j.durable.Status,
@@ -151,8 +164,27 @@ func (j *JobActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 
 func (j *JobActor) activate(ctx actor.Context) {
 	store, id, owner, create := j.h.store, j.id, j.h.cfg.NodeID, j.create
+	net, here := j.h.net, j.here
 	j.h.io(ctx.Self(), func(c context.Context) any {
 		var m activated
+		if net != nil { // where does the job live?
+			holder, err := store.Holder(c, id)
+			if err == nil && holder != "" && holder != owner {
+				if _, ok := net.Placeable(holder); ok {
+					m.holder = holder
+					if here { // no more hops: the sender tries again, and finds it
+						m.err = &events.CodedError{Code: events.CodeUnavailable,
+							Err: fmt.Errorf("job %s moved to node %s; retry", id, holder)}
+					}
+					return &m
+				}
+				if net.Unheard(holder) {
+					m.err = &events.CodedError{Code: events.CodeUnavailable,
+						Err: fmt.Errorf("job %s: this node is still joining the cluster; retry", id)}
+					return &m
+				}
+			}
+		}
 		if create != nil {
 			m.state, m.created, m.err = store.Create(c, create.State, create.First, owner)
 		} else {
@@ -168,6 +200,20 @@ func (j *JobActor) activate(ctx actor.Context) {
 func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
 	queue := j.queue
 	j.queue = nil
+	if m.holder != "" && m.err == nil {
+		// another node holds the job: what came here goes there, with one hop
+		// left: it is served there, or refused if the job moved again
+		j.h.net.Learn(j.id, m.holder)
+		j.fail(ctx)
+		for _, q := range queue {
+			ctx.RequestWithCustomSender(ctx.Parent(), &cluster.JobMsg{JobID: j.id, Msg: q.msg, Hops: cluster.MaxHops - 1}, q.sender)
+		}
+		j.stopIfDone(ctx)
+		return
+	}
+	if m.holder != "" {
+		j.h.net.Learn(j.id, m.holder)
+	}
 	if m.err != nil {
 		err := storeError("activate", j.id, m.err)
 		for _, q := range queue {
@@ -183,6 +229,7 @@ func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
 	j.st.Output = ""
 	j.durable, j.durableLen = j.st, len(j.out)
 	j.phase = jobActive
+	j.sure = time.Now()
 	ctx.SetReceiveTimeout(j.h.cfg.JobIdle)
 	for _, q := range queue {
 		if c, ok := q.msg.(*createJob); ok && c == j.create {
@@ -231,7 +278,12 @@ func (j *JobActor) onEmit(ctx actor.Context, m *emit, sender *actor.PID) {
 // incarnation still owns the job.
 func (j *JobActor) holdGap(ctx actor.Context, r reply) {
 	j.gapHeld = append(j.gapHeld, r)
-	if j.verifying {
+	j.verify(ctx)
+}
+
+// verify asks the store whether this incarnation still owns the job.
+func (j *JobActor) verify(ctx actor.Context) {
+	if j.verifying || j.phase == jobFailed {
 		return
 	}
 	j.verifying = true
@@ -247,6 +299,7 @@ func (j *JobActor) onEpochChecked(ctx actor.Context, m *epochChecked) {
 	held := j.gapHeld
 	j.gapHeld = nil
 	if m.err == nil && m.epoch == j.durable.Epoch {
+		j.sure = time.Now()
 		for _, r := range held {
 			j.later(ctx, r)
 		}
@@ -315,6 +368,7 @@ func (j *JobActor) flush(ctx actor.Context) {
 	j.inflightSnap, j.inflightEnd = j.st, len(j.out)
 	snap, batch, delta := j.st, j.inflightEvents, string(j.out[j.durableLen:])
 	self, t0 := ctx.Self(), time.Now()
+	j.inflightAt = t0
 	if aa, ok := j.h.store.(AsyncAppender); ok {
 		aa.AppendAsync(snap, delta, batch, func(err error) {
 			j.h.system.Root.Send(self, &appendDone{err: err, nanos: int64(time.Since(t0))})
@@ -348,6 +402,7 @@ func (j *JobActor) onAppendDone(ctx actor.Context, m *appendDone) {
 	}
 	batch := j.inflightEvents
 	j.durable, j.durableLen = j.inflightSnap, j.inflightEnd
+	j.sure = j.inflightAt
 	j.h.metrics.EventsAppended.Add(float64(len(batch)))
 	if len(j.feeds) > 0 {
 		if j.feedList == nil {

@@ -28,6 +28,7 @@ type activated struct {
 	state   events.JobState
 	created bool
 	err     error
+	holder  string // another node that holds the job (nothing else is set)
 }
 
 // epochChecked comes back from the store read that verifies ownership.

@@ -37,6 +37,11 @@ type Store interface {
 	// Snapshot returns the stored state (with Output) without taking ownership.
 	Snapshot(ctx context.Context, jobID string) (events.JobState, error)
 
+	// Holder returns the owner that holds the job now, "" when its last owner
+	// released it, without taking it: where a job lives, for a node that
+	// would otherwise activate it.
+	Holder(ctx context.Context, jobID string) (string, error)
+
 	// Release gives up ownership if the job is still at epoch; it is a no-op
 	// otherwise.
 	Release(ctx context.Context, jobID string, epoch uint64) error

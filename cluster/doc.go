@@ -3,11 +3,15 @@
 //   - Membership: a memberlist gossip member whose meta carries the node id,
 //     the actor-remote address, the public HTTP address, the version and the
 //     draining flag; its View names every member's state (alive, suspect,
-//     dead, left) and places jobs by rendezvous hashing over the placeable
-//     members (View.Owner).
+//     dead, left) and hashes each job id to a placeable member by
+//     rendezvous hashing (View.Owner): the job's directory node.
+//   - Placement (locate.go): a job lives where it is made, or, when no node
+//     holds it, on the first node that activates it (the node it hashes to).
+//     The store's lease names its holder; nodes remember where jobs live and
+//     tell each other (kindWhere) so that messages go straight there.
 //   - Network: the data plane. It runs protoactor's remote (gRPC) and a router
 //     actor that carries actor messages between nodes in one stable envelope
-//     type (clusterpb.Envelope): a job message to the node that owns the job
+//     type (clusterpb.Envelope): a job message to the node that holds the job
 //     (Route), the answer back, a message to an actor on any node (Tell,
 //     encoded once for all the nodes it goes to). A forwarded message whose
 //     node dies is routed once more; one that gets no answer in time gets its

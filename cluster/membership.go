@@ -72,6 +72,8 @@ type Membership struct {
 	view   atomic.Pointer[View]
 	joined atomic.Bool
 
+	refreshMu sync.Mutex // one view rebuild at a time, so that OnChange sees views in order
+
 	mu      sync.Mutex // meta, members
 	meta    []byte
 	members map[string]Member // by memberlist name, kept from memberlist's events (alive, dead, left)
@@ -209,6 +211,9 @@ func (m *Membership) join(ml *memberlist.Memberlist) {
 	for attempt := 0; ; attempt++ {
 		n, err := ml.Join(m.cfg.Join)
 		if n > 0 {
+			// the members the join brought are in the view before this node
+			// says it joined (Settled)
+			m.refresh()
 			m.joined.Store(true)
 			m.cfg.Logger.Info("joined the cluster", "via", m.cfg.Join, "contacted", n)
 			m.signal()
@@ -239,14 +244,21 @@ func (m *Membership) watch() {
 		case <-m.changed:
 		case <-tick.C:
 		}
-		v := m.build()
-		if old := m.view.Load(); old != nil && old.equal(v) {
-			continue
-		}
-		m.view.Store(v)
-		if m.cfg.OnChange != nil {
-			m.cfg.OnChange(v)
-		}
+		m.refresh()
+	}
+}
+
+// refresh rebuilds the view and tells OnChange when it changed.
+func (m *Membership) refresh() {
+	m.refreshMu.Lock()
+	defer m.refreshMu.Unlock()
+	v := m.build()
+	if old := m.view.Load(); old != nil && old.equal(v) {
+		return
+	}
+	m.view.Store(v)
+	if m.cfg.OnChange != nil {
+		m.cfg.OnChange(v)
 	}
 }
 
@@ -371,6 +383,20 @@ func (e *eventDelegate) NotifyLeave(n *memberlist.Node) {
 func (m *Membership) Owner(jobID string) (nodeID, remote string, ok bool) {
 	mem, ok := m.View().Owner(jobID)
 	return mem.Meta.ID, mem.Meta.Remote, ok
+}
+
+// Known reports whether the view has a member with that id, in any state
+// (cluster.Placement).
+func (m *Membership) Known(nodeID string) bool { return m.View().Known(nodeID) }
+
+// Settled reports whether the view holds the members the cluster knew when
+// this node joined it (cluster.Placement).
+func (m *Membership) Settled() bool { return m.joined.Load() }
+
+// Placeable returns the actor-remote address of the member with that id when
+// jobs may live on it (cluster.Placement).
+func (m *Membership) Placeable(nodeID string) (remote string, ok bool) {
+	return m.View().Placeable(nodeID)
 }
 
 // Alive reports whether the member at an actor-remote address is alive or

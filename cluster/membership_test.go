@@ -221,3 +221,36 @@ func crash(t *testing.T, m *Membership) {
 	close(m.stop)
 	m.wg.Wait()
 }
+
+// TestMembershipSettledKnowsEveryMember: once a joining node says it settled,
+// its view already has every member of the cluster it joined, including
+// those it did not contact (a job held by one of them must not look like the
+// job of a long-gone node).
+func TestMembershipSettledKnowsEveryMember(t *testing.T) {
+	ms := startMembers(t, 2)
+	cfg := DefaultConfig()
+	cfg.Gossip = "127.0.0.1:0"
+	cfg.Meta = Meta{ID: "n3", Remote: "127.0.0.1:9002"}
+	cfg.Join = []string{ms[1].Addr()}
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop(time.Second) })
+	for deadline := time.Now().Add(10 * time.Second); !m.Settled(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("n3 did not join within 10 s")
+		}
+	}
+	for _, id := range []string{"n1", "n2", "n3"} {
+		if !m.Known(id) {
+			t.Errorf("settled, but the view does not know %s: %+v", id, m.View().Members)
+		}
+	}
+	if m.Known("n9") {
+		t.Error("the view knows a member that never was")
+	}
+}

@@ -17,12 +17,23 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// Placement tells which node owns a job; Membership implements it. Its
-// methods do not block.
+// Placement tells which node a job hashes to and which nodes may hold jobs;
+// Membership implements it. Its methods do not block.
 type Placement interface {
-	// Owner returns the id and actor-remote address of the node that owns
-	// jobID; ok is false when no node can own jobs now.
+	// Owner returns the id and actor-remote address of the node that jobID
+	// hashes to (the job's directory: it finds the job where it lives, or
+	// makes it live there); ok is false when no node can hold jobs now.
 	Owner(jobID string) (nodeID, remote string, ok bool)
+	// Placeable returns the actor-remote address of the node with that id
+	// when jobs may live on it (alive or suspect, not draining).
+	Placeable(nodeID string) (remote string, ok bool)
+	// Known reports whether the node with that id is a member this node
+	// heard of, in any state (dead and left included).
+	Known(nodeID string) bool
+	// Settled reports whether this node holds the membership the cluster had
+	// when it joined (a node that just started may not know every member
+	// yet).
+	Settled() bool
 	// Alive reports whether the node at that actor-remote address is a member
 	// that is alive (or only suspected).
 	Alive(remote string) bool
@@ -60,6 +71,7 @@ type Network struct {
 	router *actor.PID
 	timers *group.Group
 	out    outbox
+	locs   locations
 }
 
 // NewNetwork validates cfg.
@@ -129,23 +141,35 @@ func (n *Network) Address() string {
 	return n.system.Address()
 }
 
-// Owns reports whether this node owns jobID in the current view.
-func (n *Network) Owns(jobID string) bool {
-	nodeID, _, ok := n.cfg.Placement.Owner(jobID)
-	return ok && nodeID == n.cfg.NodeID
-}
-
 // Alive reports whether the node at an actor-remote address is alive (this
 // node always is).
 func (n *Network) Alive(addr string) bool {
 	return addr == n.Address() || n.cfg.Placement.Alive(addr)
 }
 
-// Route takes m, sent by sender, to its job's owner when that is another node
-// (or answers sender with the table's failure when no node can own it) and
-// reports true; it reports false when this node is to serve m itself.
+// Route takes m, sent by sender, to the node that holds its job (or answers
+// sender with the table's failure when no node can hold it) and reports true;
+// it reports false when this node is to serve m itself: activate the job,
+// which then checks with the store whether another node holds it. The job
+// directory calls it for a job it has no child for.
+//
+// A message goes to the node known to hold its job; else it is served here
+// when it came from another node (this node is the job's directory or was
+// named as its holder), when it may place its job here (a create), or when
+// the job hashes here; else it goes to the node the job hashes to. A node
+// that cannot hold jobs (draining) serves nothing it can pass on.
 func (n *Network) Route(ctx actor.SenderContext, m *JobMsg, sender *actor.PID) bool {
 	if m.Hops >= MaxHops {
+		return false
+	}
+	if nodeID, remote, ok := n.located(m.JobID); ok {
+		ctx.Send(n.router, &forward{msg: m, sender: sender, remote: remote})
+		if m.From != "" && m.From != remote {
+			n.tellWhere(m.From, m.JobID, nodeID)
+		}
+		return true
+	}
+	if (m.From != "" || m.Place) && n.SelfPlaceable() {
 		return false
 	}
 	nodeID, remote, ok := n.cfg.Placement.Owner(m.JobID)
@@ -157,7 +181,7 @@ func (n *Network) Route(ctx actor.SenderContext, m *JobMsg, sender *actor.PID) b
 		return true
 	}
 	err := &events.CodedError{Code: events.CodeUnavailable,
-		Err: fmt.Errorf("job %s: no node can own jobs now (all draining or gone); retry", m.JobID)}
+		Err: fmt.Errorf("job %s: no node can hold jobs now (all draining or gone); retry", m.JobID)}
 	if to, reply := n.cfg.Table.Fail(m.JobID, m.Msg, sender, err); to != nil {
 		n.Tell(ctx, reply, to)
 	}

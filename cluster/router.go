@@ -17,6 +17,7 @@ const (
 	kindRep   = "rep"   // the Reply to a kindReq
 	kindRoute = "route" // a Route to a job
 	kindTell  = "tell"  // a Tell to one actor of the receiving node
+	kindWhere = "where" // where job JobId lives: Payload is the holding node's id
 )
 
 // codecVersion is the payload encoding of envelopes this node writes and
@@ -30,19 +31,25 @@ const codecVersion = 3
 // PID{Address: the node's remote address, Id: routerName}.
 const routerName = "router"
 
-// JobMsg is a message on its way to the node that owns job JobID: what a
-// node's job directory receives. Hops counts the nodes that forwarded it: a
-// node whose view names another owner forwards it again, up to MaxHops; then
-// it is served where it is (views converge within a second or so, and epochs
-// keep a wrong guess safe).
+// JobMsg is a message on its way to the node that holds job JobID: what a
+// node's job directory receives. Hops counts the nodes that forwarded it, up
+// to MaxHops; then it is not forwarded again: the node serves it, or refuses
+// it (retry) when the store names another live holder. From is the actor-remote
+// address of the node that forwarded it here ("" when it started here). Place
+// marks a message that may make its job live on this node when no node holds
+// it: a create from this node's own clients.
 type JobMsg struct {
 	JobID string
 	Msg   any
 	Hops  uint32
+	From  string
+	Place bool
 }
 
-// MaxHops bounds how often a job message is forwarded between nodes.
-const MaxHops = 2
+// MaxHops bounds how often a job message is forwarded between nodes: to the
+// job's directory node, from there to the node that holds the job, and once
+// more if the job moved meanwhile.
+const MaxHops = 3
 
 // JobsName is the actor name the job directory must be spawned with: the
 // router hands it the job messages that arrive from other nodes.
@@ -144,6 +151,7 @@ func (r *router) expireServed(now time.Time) {
 // those it forwarded and those it serves.
 func (r *router) expire(ctx actor.Context, now time.Time) {
 	r.expireServed(now)
+	r.n.locs.forgetIdle(now)
 	for id, p := range r.pending {
 		if now.After(p.deadline) {
 			delete(r.pending, id)
@@ -190,8 +198,10 @@ func (r *router) reroute(ctx actor.Context, p *pendingReq) {
 			Err: fmt.Errorf("job %s: its owner changed twice during the request; retry", p.msg.JobID)})
 		return
 	}
+	// one hop spent: the node that gets it may still pass it to the job's
+	// holder once
 	nodeID, remote, ok := r.n.cfg.Placement.Owner(p.msg.JobID)
-	again := &JobMsg{JobID: p.msg.JobID, Msg: p.msg.Msg, Hops: MaxHops}
+	again := &JobMsg{JobID: p.msg.JobID, Msg: p.msg.Msg, Hops: 1}
 	switch {
 	case !ok:
 		r.fail(ctx, p, &events.CodedError{Code: events.CodeUnavailable, Err: fmt.Errorf("job %s: no node can own it now; retry", p.msg.JobID)})
@@ -200,7 +210,6 @@ func (r *router) reroute(ctx actor.Context, p *pendingReq) {
 	case nodeID == r.n.cfg.NodeID:
 		ctx.RequestWithCustomSender(r.n.jobs(), again, p.sender)
 	default:
-		again.Hops = MaxHops - 1
 		r.onForward(ctx, &forward{msg: again, sender: p.sender, remote: remote}, true)
 	}
 }
@@ -228,6 +237,10 @@ func (r *router) onEnvelope(ctx actor.Context, env *clusterpb.Envelope) {
 		}
 		return
 	}
+	if env.Kind == kindWhere {
+		r.n.Learn(env.JobId, string(env.Payload))
+		return
+	}
 	msg, decl, err := r.n.cfg.Table.Decode(env.Msg, env.Payload)
 	if err != nil {
 		r.n.dropped("cluster_decode", "router: dropped an envelope that does not decode", "from", env.From, "kind", env.Kind, "err", err)
@@ -246,7 +259,7 @@ func (r *router) onEnvelope(ctx actor.Context, env *clusterpb.Envelope) {
 			ctx.Send(p.sender, msg)
 		}
 	case env.Kind == kindRoute && decl.Kind == Route:
-		ctx.Send(r.n.jobs(), &JobMsg{JobID: env.JobId, Msg: msg, Hops: env.Hops})
+		ctx.Send(r.n.jobs(), &JobMsg{JobID: env.JobId, Msg: msg, Hops: env.Hops, From: env.From})
 	case env.Kind == kindTell && env.Target != "" && env.Target != routerName:
 		ctx.Send(actor.NewPID(r.n.Address(), env.Target), msg)
 	default:
@@ -269,7 +282,7 @@ func (r *router) serve(ctx actor.Context, env *clusterpb.Envelope, msg any, decl
 	}
 	p.pid = pid
 	r.served = append(r.served, p)
-	ctx.RequestWithCustomSender(r.n.jobs(), &JobMsg{JobID: env.JobId, Msg: msg, Hops: env.Hops}, pid)
+	ctx.RequestWithCustomSender(r.n.jobs(), &JobMsg{JobID: env.JobId, Msg: msg, Hops: env.Hops, From: env.From}, pid)
 }
 
 // replyTo is the sender of a request served for another node: a process of

@@ -21,6 +21,9 @@ type onePlacement struct{}
 
 func (onePlacement) Owner(string) (string, string, bool) { return "a", "nonhost", true }
 func (onePlacement) Alive(string) bool                   { return false }
+func (onePlacement) Placeable(string) (string, bool)     { return "", false }
+func (onePlacement) Known(string) bool                   { return false }
+func (onePlacement) Settled() bool                       { return true }
 
 // TestServeAnswersOnce: a request from another node gets exactly one answer:
 // the job's first one, the table's failure when the job does not answer in

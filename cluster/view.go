@@ -59,6 +59,27 @@ func weight(node, jobID string) uint64 {
 	return d.Sum64()
 }
 
+// Placeable returns the actor-remote address of the member with that id when
+// jobs may live on it: alive or suspect, and not draining.
+func (v *View) Placeable(nodeID string) (remote string, ok bool) {
+	for i := range v.Members {
+		if m := &v.Members[i]; m.Meta.ID == nodeID {
+			return m.Meta.Remote, m.placeable()
+		}
+	}
+	return "", false
+}
+
+// Known reports whether the view has a member with that id, in any state.
+func (v *View) Known(nodeID string) bool {
+	for i := range v.Members {
+		if v.Members[i].Meta.ID == nodeID {
+			return true
+		}
+	}
+	return false
+}
+
 // Alive reports whether the member with that actor-remote address is alive or
 // suspect.
 func (v *View) Alive(remote string) bool {

@@ -58,6 +58,9 @@ func TestOpen(t *testing.T) {
 				s.Close()
 				t.Fatalf("Open(%q) succeeded; want an error", c.url)
 			}
+			if s != nil { // a nil *Redis in a Store would pass a caller's nil check
+				t.Fatalf("Open(%q) failed but returned the Store %#v; want nil", c.url, s)
+			}
 			if c.wantErr.Error() != "any" {
 				wantErr(t, "Open("+c.url+")", err, c.wantErr)
 			}

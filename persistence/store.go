@@ -41,11 +41,21 @@ func Open(ctx context.Context, rawURL string, cfg Config) (Store, error) {
 	if !ok || scheme == "" {
 		return nil, fmt.Errorf("open store %q: %w: no scheme; use bolt:PATH, redis://host:port/db or rediss://host:port/db", redact(rawURL), ErrBadURL)
 	}
+	// a failed open returns a nil Store, not a nil *Bolt or *Redis in one
+	// (which a caller's `store != nil` would take for an open store)
 	switch strings.ToLower(scheme) {
 	case "bolt":
-		return OpenBolt(rest, cfg)
+		s, err := OpenBolt(rest, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	case "redis", "rediss":
-		return OpenRedis(ctx, rawURL, cfg)
+		s, err := OpenRedis(ctx, rawURL, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	default:
 		return nil, fmt.Errorf("open store %q: %w: unknown scheme %q; use bolt:PATH, redis://host:port/db or rediss://host:port/db", redact(rawURL), ErrBadURL, scheme)
 	}

@@ -234,6 +234,29 @@ func (s *Bolt) Snapshot(ctx context.Context, jobID string) (events.JobState, err
 	return out, err
 }
 
+// Holder implements actors.Store.
+func (s *Bolt) Holder(ctx context.Context, jobID string) (string, error) {
+	action := "read the holder of job " + jobID
+	var owner string
+	var res error
+	err := s.read(ctx, action, func(t *boltTx) error {
+		rec, live, err := t.load(jobID)
+		switch {
+		case err != nil:
+			res = err
+		case !live:
+			res = events.ErrJobNotFound
+		default:
+			owner = rec.Owner
+		}
+		return nil
+	})
+	if err == nil {
+		err = wrapAction(action, res)
+	}
+	return owner, err
+}
+
 // Release implements actors.Store.
 func (s *Bolt) Release(ctx context.Context, jobID string, epoch uint64) error {
 	action := "release job " + jobID

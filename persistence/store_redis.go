@@ -335,6 +335,23 @@ func (r *Redis) appendError(st *events.JobState, evs []events.Event, vals []any,
 	}
 }
 
+// Holder implements actors.Store.
+func (r *Redis) Holder(ctx context.Context, jobID string) (string, error) {
+	action := "read the holder of job " + jobID
+	if r.isClosed() {
+		return "", fmt.Errorf("%s: %w", action, ErrClosed)
+	}
+	vals, err := r.client.HMGet(ctx, jobKeys(jobID)[0], "epoch", "owner").Result()
+	if err != nil {
+		return "", r.fail(action, err)
+	}
+	if vals[0] == nil {
+		return "", fmt.Errorf("%s: %w", action, events.ErrJobNotFound)
+	}
+	owner, _ := vals[1].(string)
+	return owner, nil
+}
+
 // Release implements actors.Store.
 func (r *Redis) Release(ctx context.Context, jobID string, epoch uint64) error {
 	r.tails.drop(jobID, epoch)

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -173,6 +175,13 @@ func startRedis(dir string) (*redis, error) {
 	if err != nil {
 		return nil, err
 	}
+	// a run starts from an empty store, whatever an earlier run with the same
+	// --out left there
+	for _, name := range []string{"appendonlydir", "appendonly.aof", "dump.rdb"} {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return nil, err
+		}
+	}
 	f, err := os.Create(filepath.Join(dir, "redis.log"))
 	if err != nil {
 		return nil, err
@@ -187,16 +196,30 @@ func (r *redis) startWait() error {
 	if err := r.start(); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	// ready once it answers PING: while it loads its AOF it answers -LOADING
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if c, err := dialTCP(addr(r.port)); err == nil {
-			c.Close()
-			time.Sleep(100 * time.Millisecond) // AOF loaded before it accepts commands
+		if pingRedis(addr(r.port)) {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("redis-server did not listen on %d within 10s", r.port)
+	return fmt.Errorf("redis-server did not answer PING on %d within 30s (log: %s)", r.port, r.log.Name())
+}
+
+// pingRedis reports whether the redis-server at a answers PING with PONG.
+func pingRedis(a string) bool {
+	c, err := dialTCP(a)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && strings.HasPrefix(line, "+PONG")
 }
 
 func (r *redis) url() string { return "redis://127.0.0.1:" + strconv.Itoa(r.port) + "/0" }

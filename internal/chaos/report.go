@@ -24,7 +24,7 @@ type Fault struct {
 	AtS       float64 `json:"atS"`       // seconds since the start
 	ResumedMs int64   `json:"resumedMs"` // until every stream moved again; -1: not within 30 s
 	// per stream, the longest time without an event while the target
-	// rejoined (kill, term): the planned move of its jobs back to it
+	// rejoined (kill, term): what its return cost the streams
 	RejoinGapsMs []int64 `json:"rejoinGapsMs,omitempty"`
 	Note         string  `json:"note,omitempty"`
 }
@@ -119,7 +119,7 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %d |\n", k, s.N, s.P50, s.P99, s.Max)
 	}
 	if r.Rejoin.N > 0 {
-		fmt.Fprintf(w, "\nrejoin (a killed or drained node back, its jobs handed over to it): per stream, the longest time without an event: p50 %d ms, p99 %d ms, max %d ms over %d streams\n",
+		fmt.Fprintf(w, "\nrejoin (a killed or drained node back in the cluster): per stream, the longest time without an event: p50 %d ms, p99 %d ms, max %d ms over %d streams\n",
 			r.Rejoin.P50, r.Rejoin.P99, r.Rejoin.Max, r.Rejoin.N)
 	}
 	fmt.Fprintln(w, "\n| invariant | violations | first examples |\n|---|---|---|")

@@ -232,8 +232,9 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 	case FaultKill:
 		n.signal(syscall.SIGKILL, true)
 		n.wait(10 * time.Second)
+		gone := time.Now()
 		backoff.Sleep(ctx, 2*time.Second)
-		f.Note = c.rejoin(ctx, n, rec, &f, at)
+		f.Note = c.rejoin(ctx, n, rec, &f, gone)
 	case FaultRestart:
 		n.signal(syscall.SIGKILL, true)
 		n.wait(10 * time.Second)
@@ -248,7 +249,7 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 			rec.violate(Inv6NoCrash, "%s: SIGTERM drain ended with exit %d (want 0 within --drain-timeout)", n.id, code)
 			n.kill()
 		}
-		f.Note = c.rejoin(ctx, n, rec, &f, at)
+		f.Note = c.rejoin(ctx, n, rec, &f, time.Now())
 	case FaultRedisRestart:
 		f.Target = "redis"
 		c.redis.kill()
@@ -261,16 +262,19 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 	return f
 }
 
-// rejoinWindow is how long after a restarted node converged its jobs' streams
-// are watched for the stall of their hand-over to it.
+// rejoinWindow is how long after a restarted node converged the streams
+// are watched for a stall its return causes.
 const rejoinWindow = 3 * time.Second
 
-// rejoin restarts n once the others took its jobs over (every stream moved
-// again after the fault at), and measures the planned move of the jobs that
-// hash to it again: per stream, the longest time without an event from the
-// restart until rejoinWindow after the node converged (f.RejoinGapsMs).
-func (c *cluster) rejoin(ctx context.Context, n *node, rec *record, f *Fault, at time.Time) string {
-	for deadline := time.Now().Add(10 * time.Second); !rec.resumedSince(at) && time.Now().Before(deadline); {
+// rejoin restarts n once the others took its jobs over and its clients
+// moved to other nodes (every stream got an event after gone, when n's
+// process had ended: an event in flight when the fault began does not count),
+// and measures what its return costs the streams (no job moves to it: jobs stay
+// where they live, but the job ids that hash to it find their holders through
+// it): per stream, the longest time without an event from the restart until
+// rejoinWindow after the node converged (f.RejoinGapsMs).
+func (c *cluster) rejoin(ctx context.Context, n *node, rec *record, f *Fault, gone time.Time) string {
+	for deadline := time.Now().Add(10 * time.Second); !rec.resumedSince(gone) && time.Now().Before(deadline); {
 		if !backoff.Sleep(ctx, 20*time.Millisecond) {
 			break
 		}

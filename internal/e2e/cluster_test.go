@@ -10,25 +10,33 @@ import (
 	"time"
 
 	"github.com/actorhub/actorhub/client"
-	"github.com/actorhub/actorhub/cluster"
 	"github.com/actorhub/actorhub/events"
 	"github.com/actorhub/actorhub/internal/nodetest"
 	"github.com/actorhub/actorhub/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
-// ownedBy returns k job ids (prefix-N) that rendezvous placement over nodes
-// puts on owner.
-func ownedBy(nodes []*nodetest.Node, owner *nodetest.Node, prefix string, k int) []string {
-	v := &cluster.View{}
-	for _, n := range nodes {
-		v.Members = append(v.Members, cluster.Member{Meta: cluster.Meta{ID: n.ID}, State: cluster.StateAlive})
-	}
+// heldBy creates k jobs (prefix-N) through node's HTTP API, so that they live
+// on node (a job lives where it is made), and checks in the store that node
+// holds them.
+func heldBy(t *testing.T, rs *redistest.Server, node *nodetest.Node, prefix string, k int) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w := client.NewWorker(client.WorkerConfig{BaseURLs: []string{node.URL("")}})
+	defer w.Close()
+	rc := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+	defer rc.Close()
 	var ids []string
-	for i := 0; len(ids) < k; i++ {
+	for i := 0; i < k; i++ {
 		id := fmt.Sprintf("%s-%d", prefix, i)
-		if m, _ := v.Owner(id); m.Meta.ID == owner.ID {
-			ids = append(ids, id)
+		if _, err := w.CreateJob(ctx, id, "u", "t", nil); err != nil {
+			t.Fatal(err)
 		}
+		if owner, err := rc.HGet(ctx, "{job:"+id+"}:state", "owner").Result(); err != nil || owner != node.ID {
+			t.Fatalf("job %s made through %s is held by %q (%v)", id, node.ID, owner, err)
+		}
+		ids = append(ids, id)
 	}
 	return ids
 }
@@ -151,8 +159,8 @@ func TestClusterKillOwner(t *testing.T) {
 	rs := redistest.Start(t)
 	nodes := nodetest.StartCluster(t, 3, rs.URL())
 	victim := nodes[2]
-	jobs := append(ownedBy(nodes, victim, "kv", 3), ownedBy(nodes, nodes[0], "k0", 1)...)
-	jobs = append(jobs, ownedBy(nodes, nodes[1], "k1", 1)...)
+	jobs := append(heldBy(t, rs, victim, "kv", 3), heldBy(t, rs, nodes[0], "k0", 1)...)
+	jobs = append(jobs, heldBy(t, rs, nodes[1], "k1", 1)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	w := client.NewWorker(client.WorkerConfig{BaseURLs: []string{nodes[0].URL(""), nodes[1].URL("")},
@@ -213,7 +221,7 @@ func TestClusterPausedOwner(t *testing.T) {
 	rs := redistest.Start(t)
 	nodes := nodetest.StartCluster(t, 3, rs.URL())
 	victim := nodes[2]
-	jobs := ownedBy(nodes, victim, "ps", 3)
+	jobs := heldBy(t, rs, victim, "ps", 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	// the worker talks to the victim too: it keeps writing there until paused
@@ -247,8 +255,8 @@ func TestClusterPausedOwner(t *testing.T) {
 	}
 }
 
-// TestClusterJoinAndRollingRestart: under load, a fourth node joins (it takes
-// over the jobs that now hash to it, by handoff), then every node in turn is
+// TestClusterJoinAndRollingRestart: under load, a fourth node joins (no job
+// moves: jobs stay where they live), then every node in turn is
 // drained with SIGTERM (exit 0) and started again. Clients follow reconnect
 // frames to other nodes and resume from their last seq; the worker resends
 // what was not acked. Nothing is lost, nothing duplicated, and every journal

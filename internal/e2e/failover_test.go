@@ -83,7 +83,7 @@ func TestFailoverStall(t *testing.T) {
 				survivors = append(survivors, n)
 			}
 		}
-		stalls := failoverOnce(t, nodes, victim, survivors, fmt.Sprintf("fo%d", k))
+		stalls := failoverOnce(t, rs, victim, survivors, fmt.Sprintf("fo%d", k))
 		sort.Slice(stalls, func(i, j int) bool { return stalls[i] < stalls[j] })
 		t.Logf("kill %2d of %s: stall median %v max %v over %d streams", k+1, victim.ID,
 			stalls[len(stalls)/2].Round(time.Millisecond), stalls[len(stalls)-1].Round(time.Millisecond), len(stalls))
@@ -106,10 +106,10 @@ func TestFailoverStall(t *testing.T) {
 
 // failoverOnce streams to three jobs owned by victim, with subscribers on the
 // survivors, kills the victim and returns the stalls seen.
-func failoverOnce(t *testing.T, nodes []*nodetest.Node, victim *nodetest.Node, survivors []*nodetest.Node, prefix string) []time.Duration {
+func failoverOnce(t *testing.T, rs *redistest.Server, victim *nodetest.Node, survivors []*nodetest.Node, prefix string) []time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	jobs := ownedBy(nodes, victim, prefix, 3)
+	jobs := heldBy(t, rs, victim, prefix, 3)
 	w := client.NewWorker(client.WorkerConfig{BaseURLs: []string{survivors[0].URL(""), survivors[1].URL("")},
 		AckTimeout: 2 * time.Second, Backoff: client.Backoff{Min: 10 * time.Millisecond, Max: 200 * time.Millisecond}})
 	defer w.Close()
