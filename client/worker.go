@@ -102,6 +102,7 @@ type Worker struct {
 	errs  map[string]int64
 
 	emitted, acked, resent, reconnects atomic.Int64
+	creates                            atomic.Int64 // creates of jobs without an id, to spread them over the nodes
 }
 
 // job is one job's state on this Worker; its lane's mutex guards every field
@@ -199,15 +200,20 @@ func (w *Worker) parseURLs() error {
 	return nil
 }
 
+// laneOf returns the index of the lane that carries jobID's events.
+func (w *Worker) laneOf(jobID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(jobID))
+	return int(h.Sum32() % uint32(len(w.lanes)))
+}
+
 // job returns jobID's state, making it on first use.
 func (w *Worker) job(jobID string) *job {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	j := w.jobs[jobID]
 	if j == nil {
-		h := fnv.New32a()
-		h.Write([]byte(jobID))
-		l := w.lanes[int(h.Sum32()%uint32(len(w.lanes)))]
+		l := w.lanes[w.laneOf(jobID)]
 		j = &job{id: jobID, lane: l, log: newJobLog()}
 		w.jobs[jobID] = j
 		l.mu.Lock()

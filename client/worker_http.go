@@ -184,9 +184,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 }
 
 // CreateJob creates a job through POST /api/jobs (201), or finds it (200: the
-// same id again). It retries on the next node, with backoff, after a transport
-// error, a 5xx or a 429 (honouring Retry-After), until ctx ends; any other
-// refusal comes back as an *EmitError.
+// same id again). A job lives on the node that creates it, so it is created
+// through the node its lane starts on: its events then reach it without
+// crossing nodes, and the jobs of a worker with several lanes spread over the
+// nodes (a job without an id goes to the nodes in turn). It retries on the
+// next node, with backoff, after a transport error, a 5xx or a 429 (honouring
+// Retry-After), until ctx ends; any other refusal comes back as an *EmitError.
 func (w *Worker) CreateJob(ctx context.Context, jobID, userID, typ string, input any) (Job, error) {
 	if w.cfgErr != nil {
 		return Job{}, w.cfgErr
@@ -202,8 +205,12 @@ func (w *Worker) CreateJob(ctx context.Context, jobID, userID, typ string, input
 	if err != nil {
 		return Job{}, fmt.Errorf("client: create job %s: marshal input: %w", jobID, err)
 	}
+	first := int(w.creates.Add(1))
+	if jobID != "" {
+		first = w.laneOf(jobID)
+	}
 	for attempt := 0; ; attempt++ {
-		base := w.bases[attempt%len(w.bases)]
+		base := w.bases[(first+attempt)%len(w.bases)]
 		job, retryAfter, err := w.createOnce(ctx, base, jobID, body)
 		var ee *EmitError
 		if err == nil || errors.As(err, &ee) {

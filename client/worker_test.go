@@ -2,8 +2,11 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
@@ -233,5 +236,60 @@ func TestWorkerConfigErrors(t *testing.T) {
 			t.Errorf("config %+v: Emit succeeded", cfg)
 		}
 		w.Close()
+	}
+}
+
+// TestWorkerCreatesThroughTheLaneNode: a job lives on the node that creates
+// it, so CreateJob goes first to the node the job's lane starts on (its events
+// then reach it without crossing nodes) and a worker's jobs spread over the
+// nodes; jobs without an id go to the nodes in turn.
+func TestWorkerCreatesThroughTheLaneNode(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{} // job id (or body) → server index
+	var urls []string
+	for i := 0; i < 3; i++ {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var req struct {
+				JobID string `json:"jobId"`
+				Type  string `json:"type"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&req)
+			mu.Lock()
+			got[req.JobID+"/"+req.Type] = i
+			mu.Unlock()
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(map[string]any{"jobId": req.JobID, "status": "created", "lastSequence": 1})
+		}))
+		t.Cleanup(s.Close)
+		urls = append(urls, s.URL)
+	}
+	w := NewWorker(WorkerConfig{BaseURLs: urls, Conns: 3, Transport: TransportHTTP})
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	used := map[int]bool{}
+	for k := 0; k < 30; k++ {
+		id := fmt.Sprintf("job-%d", k)
+		if _, err := w.CreateJob(ctx, id, "u", "t", nil); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		at := got[id+"/t"]
+		mu.Unlock()
+		if want := w.laneOf(id) % len(urls); at != want {
+			t.Fatalf("job %s created through node %d; want %d, where its lane starts", id, at, want)
+		}
+		used[at] = true
+	}
+	if len(used) != 3 {
+		t.Fatalf("30 jobs created through nodes %v; want all three", used)
+	}
+	for _, typ := range []string{"a", "b"} {
+		if _, err := w.CreateJob(ctx, "", "u", typ, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got["/a"] == got["/b"] {
+		t.Fatalf("two jobs without an id both went to node %d; want the nodes in turn", got["/a"])
 	}
 }

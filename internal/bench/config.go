@@ -39,7 +39,7 @@ type Config struct {
 	Warmup time.Duration
 	// ChunkBytes is the length of each chunk's text.
 	ChunkBytes int
-	// WorkerConns is the number of worker lanes: WebSockets (ws; default 1),
+	// WorkerConns is the number of worker lanes: WebSockets (ws; default one per node),
 	// or POSTs in flight (http; default one per job, at most 256, as the
 	// baseline's HTTP worker has one sender per job).
 	WorkerConns int
