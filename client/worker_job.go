@@ -76,8 +76,15 @@ func (l *jobLog) ack(next int64, fn func(p *pendingEvent)) int {
 }
 
 // maxStaleGaps is how many refusals below acked in a row are taken for late
-// answers before the gap counts as real.
-const maxStaleGaps = 3
+// answers before the gap counts as real. Late answers come in bursts: every
+// emit of a job still on its way when the job's path changed (its node learned
+// that the job lives elsewhere and sent the next emits straight there, or a
+// resend overtook them) may be refused after an ack that took the shorter way
+// arrived, up to a window of emits in a row (a three-node rolling restart saw
+// bursts of 9). A node that really lost acked events refuses every resend
+// alike and acks nothing new, so a generous bound still ends such a stream
+// after a round or two of resends.
+const maxStaleGaps = 256
 
 // maxLateAnswers bounds the refusals from older epochs taken for late answers
 // with no ack moving in between (a node answers at most MaxInflight emits of
