@@ -18,10 +18,10 @@ type directory struct {
 	// route, when set, may take a message for an id without a child here
 	// elsewhere (another node); it reports whether it did.
 	route func(ctx actor.SenderContext, m *cluster.JobMsg, sender *actor.PID) bool
-	// owned, when set, tells which children stay after a membership change;
-	// the others are passivated (handed off: the next message for them goes
-	// to the node that takes them).
-	owned func(id string) bool
+	// keep, when set, tells whether children stay after a membership change;
+	// when it says no (the node drains) they are all passivated (handed off:
+	// the next message for them goes to the node that takes them).
+	keep func() bool
 }
 
 func newDirectory(kind string, spawn func(ctx actor.Context, m *cluster.JobMsg, sender *actor.PID) (*actor.PID, bool)) *directory {
@@ -64,12 +64,14 @@ func (d *directory) Receive(ctx actor.Context) {
 	case *ownershipTick: // the jobs of a node that drains leave even if no membership change told it
 		ctx.Send(ctx.Self(), &membersChanged{})
 	case *membersChanged:
+		if d.keep != nil && d.keep() {
+			return
+		}
 		for id, pid := range d.children {
-			switch {
-			case d.owned != nil && !d.owned(id):
+			if d.keep != nil {
 				delete(d.children, id)
 				ctx.Send(pid, &passivate{})
-			case d.owned == nil:
+			} else {
 				ctx.Send(pid, m)
 			}
 		}

@@ -148,7 +148,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	jobs, err := h.system.Root.SpawnNamed(h.props(func() actor.Actor {
 		d := newDirectory("job", h.spawnJob)
 		if h.net != nil {
-			d.route, d.owned = h.net.Route, func(string) bool { return h.net.SelfPlaceable() }
+			d.route, d.keep = h.net.Route, h.net.SelfPlaceable
 		}
 		return d
 	}), cluster.JobsName)

@@ -200,19 +200,18 @@ func (j *JobActor) activate(ctx actor.Context) {
 func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
 	queue := j.queue
 	j.queue = nil
+	if m.holder != "" {
+		j.h.net.Learn(j.id, m.holder)
+	}
 	if m.holder != "" && m.err == nil {
 		// another node holds the job: what came here goes there, with one hop
 		// left: it is served there, or refused if the job moved again
-		j.h.net.Learn(j.id, m.holder)
 		j.fail(ctx)
 		for _, q := range queue {
 			ctx.RequestWithCustomSender(ctx.Parent(), &cluster.JobMsg{JobID: j.id, Msg: q.msg, Hops: cluster.MaxHops - 1}, q.sender)
 		}
 		j.stopIfDone(ctx)
 		return
-	}
-	if m.holder != "" {
-		j.h.net.Learn(j.id, m.holder)
 	}
 	if m.err != nil {
 		err := storeError("activate", j.id, m.err)

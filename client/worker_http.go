@@ -205,9 +205,11 @@ func (w *Worker) CreateJob(ctx context.Context, jobID, userID, typ string, input
 	if err != nil {
 		return Job{}, fmt.Errorf("client: create job %s: marshal input: %w", jobID, err)
 	}
-	first := int(w.creates.Add(1))
+	var first int
 	if jobID != "" {
 		first = w.laneOf(jobID)
+	} else {
+		first = int(w.creates.Add(1))
 	}
 	for attempt := 0; ; attempt++ {
 		base := w.bases[(first+attempt)%len(w.bases)]

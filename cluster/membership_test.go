@@ -17,24 +17,11 @@ func startMembers(t *testing.T, n int) []*Membership {
 	t.Helper()
 	var ms []*Membership
 	for i := range n {
-		cfg := DefaultConfig()
-		cfg.Gossip = "127.0.0.1:0"
-		cfg.Meta = Meta{ID: fmt.Sprintf("n%d", i+1), Remote: fmt.Sprintf("127.0.0.1:%d", 9000+i)}
-		if testing.Verbose() {
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", cfg.Meta.ID)
-		}
+		var join []string
 		if i > 0 {
-			cfg.Join = []string{ms[0].Addr()}
+			join = []string{ms[0].Addr()}
 		}
-		m, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = m.Stop(time.Second) })
-		ms = append(ms, m)
+		ms = append(ms, startMember(t, i, join))
 	}
 	for _, m := range ms {
 		waitState(t, m, 10*time.Second, func(v *View) error {
@@ -45,6 +32,28 @@ func startMembers(t *testing.T, n int) []*Membership {
 		})
 	}
 	return ms
+}
+
+// startMember starts member n<i+1> on loopback (gossip port 0), joining
+// join, and stops it at cleanup; it does not wait for the join.
+func startMember(t *testing.T, i int, join []string) *Membership {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Gossip = "127.0.0.1:0"
+	cfg.Meta = Meta{ID: fmt.Sprintf("n%d", i+1), Remote: fmt.Sprintf("127.0.0.1:%d", 9000+i)}
+	if testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", cfg.Meta.ID)
+	}
+	cfg.Join = join
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop(time.Second) })
+	return m
 }
 
 func count(v *View, state string) int {
@@ -228,18 +237,7 @@ func crash(t *testing.T, m *Membership) {
 // job of a long-gone node).
 func TestMembershipSettledKnowsEveryMember(t *testing.T) {
 	ms := startMembers(t, 2)
-	cfg := DefaultConfig()
-	cfg.Gossip = "127.0.0.1:0"
-	cfg.Meta = Meta{ID: "n3", Remote: "127.0.0.1:9002"}
-	cfg.Join = []string{ms[1].Addr()}
-	m, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Stop(time.Second) })
+	m := startMember(t, 2, []string{ms[1].Addr()}) // n3, through n2 only
 	for deadline := time.Now().Add(10 * time.Second); !m.Settled(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("n3 did not join within 10 s")

@@ -213,31 +213,27 @@ func (s *Bolt) Events(ctx context.Context, jobID string, after int64, limit int)
 
 // Snapshot implements actors.Store.
 func (s *Bolt) Snapshot(ctx context.Context, jobID string) (events.JobState, error) {
-	action := "read snapshot of job " + jobID
 	var out events.JobState
-	var res error
-	err := s.read(ctx, action, func(t *boltTx) error {
-		rec, live, err := t.load(jobID)
-		switch {
-		case err != nil:
-			res = err
-		case !live:
-			res = events.ErrJobNotFound
-		default:
-			out, res = t.state(jobID, &rec)
-		}
-		return nil
+	err := s.readLive(ctx, "read snapshot of job "+jobID, jobID, func(t *boltTx, rec *boltRecord) (err error) {
+		out, err = t.state(jobID, rec)
+		return err
 	})
-	if err == nil {
-		err = wrapAction(action, res)
-	}
 	return out, err
 }
 
 // Holder implements actors.Store.
 func (s *Bolt) Holder(ctx context.Context, jobID string) (string, error) {
-	action := "read the holder of job " + jobID
 	var owner string
+	err := s.readLive(ctx, "read the holder of job "+jobID, jobID, func(_ *boltTx, rec *boltRecord) error {
+		owner = rec.Owner
+		return nil
+	})
+	return owner, err
+}
+
+// readLive runs fn on the record of a live job in a read transaction; the
+// error wraps events.ErrJobNotFound when there is none.
+func (s *Bolt) readLive(ctx context.Context, action, jobID string, fn func(t *boltTx, rec *boltRecord) error) error {
 	var res error
 	err := s.read(ctx, action, func(t *boltTx) error {
 		rec, live, err := t.load(jobID)
@@ -247,14 +243,14 @@ func (s *Bolt) Holder(ctx context.Context, jobID string) (string, error) {
 		case !live:
 			res = events.ErrJobNotFound
 		default:
-			owner = rec.Owner
+			res = fn(t, &rec)
 		}
 		return nil
 	})
 	if err == nil {
 		err = wrapAction(action, res)
 	}
-	return owner, err
+	return err
 }
 
 // Release implements actors.Store.
