@@ -10,7 +10,7 @@ FUZZTIME  ?= 30000x
 FUZZ_TARGETS := ./cluster:FuzzDecodeBatch ./events:FuzzDecodeFrame ./events:FuzzDecodeInboundFast ./events:FuzzNormalizeData ./events:FuzzDecodeEvent \
 	./transport:FuzzDecodeEventsBody ./persistence:FuzzDecodeSnapshot ./persistence:FuzzDecodeJournal ./client:FuzzClientDecode ./actors:FuzzDecodeMsg
 
-.PHONY: run demo build test race lint vet fmt tidy fuzz bench chaos clean proto failover cluster
+.PHONY: run demo build test race lint vet fmt tidy fuzz bench chaos clean proto failover cluster js js-test generate
 
 ## run: one node, embedded store, demo worker; open http://127.0.0.1:8080/
 run: build
@@ -22,10 +22,23 @@ demo: run
 build:
 	$(GO) build -o $(BIN) ./cmd/actorhub
 
-## test: vet, format check, the whole suite under -race, then every fuzz target briefly
+## test: vet, format check, the whole suite under -race, every fuzz target briefly, then the JS client
+## (npm ci, its typecheck, node:test suites against real nodes, and the page in Debian's chromium)
 test: build vet fmt
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+	$(MAKE) js-test
+
+## js: install the client's npm packages (lockfile) and build it
+js:
+	cd clients/js && npm ci --no-audit --no-fund
+
+js-test: build js
+	cd clients/js && npm test && npm run test:browser
+
+## generate: regenerate what is generated and committed (the client's protocol types, the page's bundle)
+generate:
+	$(GO) generate ./events ./demo
 
 race:
 	$(GO) test -race -count=1 $(PKGS)

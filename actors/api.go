@@ -28,12 +28,12 @@ type Conn struct {
 var ErrBusy = errors.New("actors: the connection's requests to jobs got no answer in time")
 
 // Deliver hands the actor one request. A request that waits for a job's
-// answer (a worker's emit, a client's cancel) takes a credit: while
+// answer (a worker's emit, a client's cancel or create) takes a credit: while
 // MaxInflight of them wait, Deliver blocks — the reader stops reading, and TCP
 // slows the peer — until an answer comes back, ctx ends or RequestTimeout
 // passes (then it returns ErrBusy).
 func (c *Conn) Deliver(ctx context.Context, r *Request) error {
-	if r.Err == nil && r.Msg != nil && (r.Msg.Type == events.TypeEmit || r.Msg.Type == events.TypeCancel) {
+	if r.Err == nil && r.Msg != nil && waitsForJob(r.Msg.Type) {
 		select {
 		case c.credits <- struct{}{}:
 		default:
@@ -50,6 +50,11 @@ func (c *Conn) Deliver(ctx context.Context, r *Request) error {
 	}
 	c.h.system.Root.Send(c.pid, r)
 	return nil
+}
+
+// waitsForJob reports whether a request of type typ waits for a job's answer.
+func waitsForJob(typ string) bool {
+	return typ == events.TypeEmit || typ == events.TypeCancel || typ == events.TypeCreate
 }
 
 // giveBack returns n credits; it never blocks (answers that arrive after the

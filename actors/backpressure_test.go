@@ -38,10 +38,11 @@ func (s slowStore) AppendAsync(st events.JobState, delta string, evs []events.Ev
 
 // sink is a worker connection's outbound side, as a test sees it.
 type sink struct {
-	mu     sync.Mutex
-	acked  atomic.Int64 // the highest nextOffset acked
-	errors []string
-	closed int
+	mu        sync.Mutex
+	acked     atomic.Int64 // the highest nextOffset acked
+	errors    []string
+	cancelled []string // "jobId: reason"
+	closed    int
 }
 
 func (s *sink) Send(objs ...[]byte) bool {
@@ -50,9 +51,15 @@ func (s *sink) Send(objs ...[]byte) bool {
 			Type       string `json:"type"`
 			Code       string `json:"code"`
 			NextOffset int64  `json:"nextOffset"`
+			JobID      string `json:"jobId"`
+			Reason     string `json:"reason"`
 		}
 		_ = json.Unmarshal(b, &o)
 		switch o.Type {
+		case events.TypeCancelled:
+			s.mu.Lock()
+			s.cancelled = append(s.cancelled, o.JobID+": "+o.Reason)
+			s.mu.Unlock()
 		case events.TypeAck:
 			if o.NextOffset > s.acked.Load() {
 				s.acked.Store(o.NextOffset)

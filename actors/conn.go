@@ -118,6 +118,8 @@ func (c *ConnActor) onRequest(ctx actor.Context, r *Request) {
 		delete(c.subs, m.JobID)
 		ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.JobID, Msg: &feedUnsubscribe{jobID: m.JobID, conn: ctx.Self()}})
 		c.sink.Send(events.AppendReply(nil, events.TypeUnsubscribed, m.ID, m.JobID))
+	case events.TypeCreate:
+		c.create(ctx, m)
 	case events.TypeCancel:
 		id, jobID := m.ID, m.JobID
 		f := ctx.RequestFuture(c.h.jobs, &cluster.JobMsg{JobID: jobID, Msg: &cancelJob{Reason: m.Reason}}, c.h.cfg.RequestTimeout)
@@ -135,6 +137,47 @@ func (c *ConnActor) onRequest(ctx actor.Context, r *Request) {
 	default:
 		c.sendError(m.ID, m.JobID, events.CodeUnknownType, fmt.Sprintf("type %q is for workers (/ws/worker)", m.Type))
 	}
+}
+
+// create makes a job of the connection's user, on this node (a job lives
+// where it is made), as POST /api/jobs does, and answers "created" once it is
+// durable. A jobId that exists with the same user and type answers again,
+// with existing true; with another user or type it is refused (job_exists).
+func (c *ConnActor) create(ctx actor.Context, m *events.Inbound) {
+	id, jobID, typ := m.ID, m.JobID, m.JobType
+	if jobID == "" {
+		jobID = events.NewJobID()
+	}
+	input, err := events.NormalizeInput(m.Input)
+	if err != nil {
+		c.conn.giveBack(1)
+		c.sendError(id, jobID, events.CodeBadRequest, "create: "+err.Error())
+		return
+	}
+	st, first := events.NewJob(jobID, c.user, typ, input, time.Now().UnixMilli())
+	f := ctx.RequestFuture(c.h.jobs, &cluster.JobMsg{JobID: jobID, Msg: &createJob{State: st, First: first}, Place: true},
+		c.h.cfg.RequestTimeout)
+	ctx.ReenterAfter(f, func(res any, err error) {
+		c.conn.giveBack(1)
+		sr, ok := res.(*stateReply)
+		switch {
+		case err != nil:
+			err = &events.CodedError{Code: events.CodeTimeout,
+				Err: fmt.Errorf("job %s did not answer within %s; retry", jobID, c.h.cfg.RequestTimeout)}
+		case !ok:
+			err = &events.CodedError{Code: events.CodeInternal, Err: fmt.Errorf("job %s answered %T", jobID, res)}
+		case sr.Err != nil:
+			err = sr.Err
+		case !sr.Created && (sr.State.UserID != c.user || sr.State.Type != typ):
+			err = &events.CodedError{Code: events.CodeJobExists,
+				Err: fmt.Errorf("job %s exists with another user or type; create it under another jobId", jobID)}
+		}
+		if err != nil {
+			c.sendError(id, jobID, codeOf(err, events.CodeInternal), err.Error())
+			return
+		}
+		c.sink.Send(events.AppendCreated(nil, id, &sr.State, !sr.Created))
+	})
 }
 
 func (c *ConnActor) onFeedSubscribed(ctx actor.Context, m *feedSubscribed) {

@@ -19,5 +19,7 @@
 // Bounds: a connection holds at most MaxInflight requests waiting for jobs
 // (its reader waits past that), a job holds at most MaxPending events waiting
 // for the store (it refuses past that), the node at most MaxAsks HTTP
-// requests to jobs.
+// requests to jobs. A job tells at most 64 worker connections of its
+// cancellation (the last that emitted to it); a worker connection follows at
+// most 16384 jobs for that.
 package actors

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -70,6 +71,12 @@ type JobActor struct {
 	feeds    map[string]*actor.PID
 	feedList []*actor.PID // the values of feeds; nil when they changed
 
+	// watchers are the worker connections to tell when the job is cancelled
+	// (watchCancel), at most maxWatchers, the oldest dropped; cancelReason is
+	// the reason of the cancellation, once this incarnation knows it.
+	watchers     []*actor.PID
+	cancelReason *string
+
 	// gap refusals wait for a check that this incarnation still owns the job:
 	// a stale one (another node took the job over) must not tell a worker an
 	// offset it expects, since its memory is behind the store.
@@ -97,6 +104,11 @@ func (j *JobActor) Receive(ctx actor.Context) {
 		j.onAppendDone(ctx, m)
 	case *epochChecked:
 		j.onEpochChecked(ctx, m)
+	case *cancelRead:
+		if m.ok {
+			j.cancelReason = &m.reason
+		}
+		j.h.tell(ctx, &jobCancelled{JobID: j.id, Reason: m.reason}, m.to)
 	case *passivate:
 		if j.phase != jobFailed {
 			j.phase = jobPassivating
@@ -157,6 +169,8 @@ func (j *JobActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 		delete(j.feeds, pidKey(m.Feed))
 		j.feedList = nil
 		ctx.Unwatch(m.Feed)
+	case *watchCancel:
+		j.onWatch(ctx, m.Worker)
 	default:
 		j.h.log.Warn("job actor: unexpected message", "job", j.id, "type", fmt.Sprintf("%T", msg))
 	}
@@ -414,8 +428,76 @@ func (j *JobActor) onAppendDone(ctx actor.Context, m *appendDone) {
 	replies := j.inflightReply
 	j.inflightReply, j.inflightEvents = nil, nil
 	j.respondAll(ctx, replies)
+	if last := batch[len(batch)-1]; events.Terminal(last.Name) {
+		j.ended(ctx, &last)
+	}
 	j.flush(ctx)
 	j.stopIfDone(ctx)
+}
+
+// maxWatchers bounds the worker connections a job tells of its cancellation.
+const maxWatchers = 64
+
+// onWatch keeps a worker connection to tell when the job is cancelled (once
+// that is durable); one that watches a job cancelled already is told at once,
+// one that watches a job that completed or failed is not kept.
+func (j *JobActor) onWatch(ctx actor.Context, w *actor.PID) {
+	switch {
+	case j.durable.Status == events.StatusCancelled:
+		j.tellCancelled(ctx, w)
+		return
+	case j.st.Status.Terminal() && j.st.Status != events.StatusCancelled:
+		return
+	}
+	for _, p := range j.watchers {
+		if p.Address == w.Address && p.Id == w.Id {
+			return
+		}
+	}
+	if len(j.watchers) == maxWatchers {
+		n := copy(j.watchers, j.watchers[1:])
+		j.watchers[n] = nil
+		j.watchers = j.watchers[:n]
+	}
+	j.watchers = append(j.watchers, w)
+}
+
+// ended runs when the job's terminal event (last) became durable: the
+// watchers are told of a cancellation, and forgotten either way.
+func (j *JobActor) ended(ctx actor.Context, last *events.Event) {
+	if last.Name == events.Cancelled {
+		reason := cancelReason(last.Data)
+		j.cancelReason = &reason
+		if len(j.watchers) > 0 {
+			j.h.tell(ctx, &jobCancelled{JobID: j.id, Reason: reason}, j.watchers...)
+		}
+	}
+	j.watchers = nil
+}
+
+// tellCancelled tells one worker connection that the job is cancelled; when
+// this incarnation did not make the cancellation, the reason is read from the
+// journal first (the terminal event is the last one).
+func (j *JobActor) tellCancelled(ctx actor.Context, w *actor.PID) {
+	if j.cancelReason != nil {
+		j.h.tell(ctx, &jobCancelled{JobID: j.id, Reason: *j.cancelReason}, w)
+		return
+	}
+	store, id, seq := j.h.store, j.id, j.durable.LastSequence
+	j.h.io(ctx.Self(), func(c context.Context) any {
+		m := &cancelRead{to: w}
+		if evs, err := store.Events(c, id, seq-1, 1); err == nil && len(evs) == 1 && evs[0].Name == events.Cancelled {
+			m.reason, m.ok = cancelReason(evs[0].Data), true
+		}
+		return m
+	})
+}
+
+// cancelReason returns the reason of a job:cancelled:v1 event's data.
+func cancelReason(data []byte) string {
+	var c events.CancelledData
+	_ = json.Unmarshal(data, &c)
+	return c.Reason
 }
 
 // respondAll sends the replies of one commit; acks to the same worker

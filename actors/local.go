@@ -37,6 +37,14 @@ type epochChecked struct {
 	err   error
 }
 
+// cancelRead comes back to a cancelled job from the journal read of its
+// cancellation's reason, for the worker connection to tell.
+type cancelRead struct {
+	reason string
+	ok     bool // the read found the event (else the reason is unknown: "")
+	to     *actor.PID
+}
+
 // passivateRequest: a job or feed asks its directory to stop routing to it.
 type passivateRequest struct {
 	jobID string

@@ -25,6 +25,8 @@ var wire = cluster.MustTable(
 	cluster.Message{Name: "unsubscribe", Type: (*unsubscribeJob)(nil), Kind: cluster.Route},
 	cluster.Message{Name: "subscribed", Type: (*jobSubscribed)(nil), Kind: cluster.Tell},
 	cluster.Message{Name: "events", Type: (*jobEvents)(nil), Kind: cluster.Tell},
+	cluster.Message{Name: "watchCancel", Type: (*watchCancel)(nil), Kind: cluster.Route},
+	cluster.Message{Name: "cancelled", Type: (*jobCancelled)(nil), Kind: cluster.Tell},
 )
 
 func failEmit(jobID string, _ any, err error) (*actor.PID, any) {
@@ -172,6 +174,26 @@ type jobEvents struct {
 	JobID  string
 	Events []events.Event
 }
+
+// watchCancel asks a job to tell a worker connection when it is cancelled:
+// *jobCancelled, once the cancellation is durable (at once when it is
+// already). The job forgets it when it stops.
+type watchCancel struct {
+	Worker *actor.PID `json:"worker"`
+}
+
+// Check implements cluster.Checker.
+func (m *watchCancel) Check() error { return checkPID(m.Worker) }
+
+// jobCancelled tells a worker connection that a job it emitted to was
+// cancelled.
+type jobCancelled struct {
+	JobID  string `json:"job"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Check implements cluster.Checker.
+func (m *jobCancelled) Check() error { return events.ValidateJobID(m.JobID) }
 
 func checkPID(p *actor.PID) error {
 	if p == nil || p.Address == "" || p.Id == "" {

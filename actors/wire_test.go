@@ -31,6 +31,8 @@ func TestWireRoundTrip(t *testing.T) {
 		&jobSubscribed{JobID: "j1", Job: actor.NewPID("127.0.0.1:8", "job$2"), Status: events.StatusRunning, LastSeq: 7, Epoch: 3},
 		&jobSubscribed{JobID: "j1", Err: gap},
 		&jobEvents{JobID: "j1", Events: []events.Event{ev, odd}},
+		&watchCancel{Worker: actor.NewPID("127.0.0.1:9", "worker$3")},
+		&jobCancelled{JobID: "j1", Reason: "user asked"}, &jobCancelled{JobID: "j1"},
 	} {
 		name, b, err := wire.Encode(msg)
 		if err != nil {
@@ -91,6 +93,9 @@ func TestWireFailures(t *testing.T) {
 	if to, _ := wire.Fail("j", &unsubscribeJob{Feed: feed}, sender, down); to != nil {
 		t.Fatal("an unsubscribe failure told someone")
 	}
+	if to, _ := wire.Fail("j", &watchCancel{Worker: sender}, sender, down); to != nil {
+		t.Fatal("a watchCancel failure told someone")
+	}
 	if _, err := cluster.NewTable(cluster.Message{Name: "x", Type: (*emit)(nil), Kind: cluster.Request},
 		cluster.Message{Name: "x", Type: (*getState)(nil), Kind: cluster.Request}); err == nil {
 		t.Fatal("a table with a name twice was accepted")
@@ -105,13 +110,16 @@ func FuzzDecodeMsg(f *testing.F) {
 	for _, m := range []any{&emit{Items: []EmitItem{{Offset: 1, Name: events.Chunk, Data: json.RawMessage(`{"chunk":"a"}`)}}},
 		&subscribeJob{Feed: actor.NewPID("a:1", "b")}, &getState{}, &jobEvents{JobID: "j", Events: []events.Event{ev}},
 		&EmitResult{JobID: "j", NextOffset: 2, LastSequence: 3, Status: events.StatusRunning, Acks: 1},
-		&EmitResult{JobID: "j", Err: &events.CodedError{Code: events.CodeOffsetGap, Err: errors.New("resend")}}} {
+		&EmitResult{JobID: "j", Err: &events.CodedError{Code: events.CodeOffsetGap, Err: errors.New("resend")}},
+		&watchCancel{Worker: actor.NewPID("a:1", "w")}, &jobCancelled{JobID: "j", Reason: "r"}} {
 		name, b, _ := wire.Encode(m)
 		f.Add(name, b)
 	}
 	f.Add("events", []byte("\x01j\x01\x04\x12\x0cjob:chunk:v1\x02{}\x00\x00"))
 	f.Add("create", []byte(`{"state":{},"first":null}`))
 	f.Add("nope", []byte(`{}`))
+	f.Add("watchCancel", []byte(`{"worker":{"address":"","id":"w"}}`))
+	f.Add("cancelled", []byte(`{"job":"a/b","reason":"x"}`))
 	f.Fuzz(func(t *testing.T, name string, b []byte) {
 		msg, decl, err := wire.Decode(name, b)
 		if err != nil {
@@ -139,6 +147,14 @@ func FuzzDecodeMsg(f *testing.F) {
 		case *subscribeJob:
 			if m.Feed == nil {
 				t.Fatal("accepted a subscribe without a feed")
+			}
+		case *watchCancel:
+			if checkPID(m.Worker) != nil {
+				t.Fatal("accepted a watchCancel without a worker")
+			}
+		case *jobCancelled:
+			if events.ValidateJobID(m.JobID) != nil {
+				t.Fatalf("accepted a cancelled of a bad job id %q", m.JobID)
 			}
 		}
 	})

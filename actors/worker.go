@@ -15,12 +15,37 @@ const CloseTryAgainLater = 1013
 // closes the connection with 1013 after the error, so that any worker resends
 // what was not acked. Each emit holds one of the connection's credits until
 // its answer comes back (Conn.Deliver).
+//
+// It asks each job it emits to, and each new incarnation of it, to tell it
+// when the job is cancelled (watchCancel), and pushes that to the worker
+// ({"type":"cancelled"}), once per job.
 type WorkerConnActor struct {
 	h        *Hub
 	conn     *Conn
 	sink     Sink
 	inflight int // emits sent to jobs, not answered yet
+	// watched holds the jobs emitted to: the ones in progress (at most
+	// maxWatched in all) and the last maxEnded that ended, listed in ended
+	// (a ring from endedAt on) until they are forgotten
+	watched map[string]watch
+	ended   []string
+	endedAt int
 }
+
+// watch is what a worker connection knows of a job it emitted to.
+type watch struct {
+	epoch uint64 // of the job's incarnation it last heard from (0: none yet)
+	ended bool   // an answer showed the job's end, or it was told of its cancellation
+	told  bool   // the worker was sent "cancelled"
+}
+
+// Bounds of WorkerConnActor.watched: the jobs in progress it watches (past
+// that, further jobs get no push), and the ended jobs it remembers (so that
+// late emits to them do not watch them again).
+const (
+	maxWatched = 16384
+	maxEnded   = 1024
+)
 
 // Receive implements actor.Actor.
 func (w *WorkerConnActor) Receive(ctx actor.Context) {
@@ -29,6 +54,11 @@ func (w *WorkerConnActor) Receive(ctx actor.Context) {
 		w.onRequest(ctx, m)
 	case *EmitResult:
 		w.onResult(ctx, m)
+		w.heard(ctx, m)
+	case *jobCancelled:
+		w.onCancelled(m)
+	case *actor.Started:
+		w.watched = map[string]watch{}
 	case *actor.ReceiveTimeout:
 		if w.inflight > 0 { // an answer was lost (a node died mid-request): the worker resends
 			w.closeRetry(ctx, "no answer from the job in time")
@@ -52,6 +82,10 @@ func (w *WorkerConnActor) onRequest(ctx actor.Context, r *Request) {
 		}
 		w.inflight++
 		ctx.Request(w.h.jobs, &cluster.JobMsg{JobID: m.JobID, Msg: &emit{Items: r.Items}})
+		if _, ok := w.watched[m.JobID]; !ok && len(w.watched) < maxWatched {
+			w.watched[m.JobID] = watch{}
+			w.watch(ctx, m.JobID)
+		}
 	default:
 		w.h.metrics.Errors.WithLabelValues(events.CodeUnknownType).Inc()
 		w.sink.Send(events.AppendError(nil, m.ID, m.JobID, events.CodeUnknownType,
@@ -80,6 +114,66 @@ func (w *WorkerConnActor) onResult(ctx actor.Context, m *EmitResult) {
 	if code == events.CodeUnavailable || code == events.CodeTimeout {
 		w.closeRetry(ctx, m.Err.Error())
 	}
+}
+
+// watch asks the job to tell this connection when it is cancelled.
+func (w *WorkerConnActor) watch(ctx actor.Context, jobID string) {
+	ctx.Send(w.h.jobs, &cluster.JobMsg{JobID: jobID, Msg: &watchCancel{Worker: ctx.Self()}})
+}
+
+// heard applies what an emit's answer shows of its job: its end, or a new
+// incarnation (a higher epoch), which knows nothing of the watch: it is asked
+// again.
+func (w *WorkerConnActor) heard(ctx actor.Context, m *EmitResult) {
+	wt, ok := w.watched[m.JobID]
+	switch {
+	case !ok || wt.ended:
+		return
+	case m.Err != nil && m.Err.Code == events.CodeNotFound:
+		delete(w.watched, m.JobID)
+		return
+	case m.Status.Terminal():
+		wt.ended = true
+		w.retire(m.JobID)
+	case m.Epoch > wt.epoch:
+		if wt.epoch != 0 {
+			w.watch(ctx, m.JobID)
+		}
+		wt.epoch = m.Epoch
+	}
+	w.watched[m.JobID] = wt
+}
+
+// onCancelled pushes a job's cancellation to the worker, once.
+func (w *WorkerConnActor) onCancelled(m *jobCancelled) {
+	wt, ok := w.watched[m.JobID]
+	if ok && wt.told {
+		return
+	}
+	w.sink.Send(events.AppendCancelled(nil, m.JobID, m.Reason))
+	if !ok {
+		return
+	}
+	wt.told = true
+	if !wt.ended {
+		wt.ended = true
+		w.retire(m.JobID)
+	}
+	w.watched[m.JobID] = wt
+}
+
+// retire records that a watched job ended; the oldest of the maxEnded
+// remembered is forgotten.
+func (w *WorkerConnActor) retire(jobID string) {
+	if len(w.ended) < maxEnded {
+		w.ended = append(w.ended, jobID)
+		return
+	}
+	if wt, ok := w.watched[w.ended[w.endedAt]]; ok && wt.ended {
+		delete(w.watched, w.ended[w.endedAt])
+	}
+	w.ended[w.endedAt] = jobID
+	w.endedAt = (w.endedAt + 1) % maxEnded
 }
 
 // closeRetry closes the connection with 1013 and frees the reader, which may

@@ -22,7 +22,9 @@
 // until the node acks them as durable. After a failure it sends every unacked
 // event again, on the next node if the connection failed; offsets make that
 // idempotent. Refusals that retrying cannot fix end the job's stream with an
-// *EmitError, which Flush and EmitSync return.
+// *EmitError, which Flush and EmitSync return. So does a node's word, on
+// WebSocket, that the job was cancelled (code job_finished; OnCancel is
+// called): its unacked events are not sent again.
 //
 // # Concurrency
 //
@@ -31,7 +33,11 @@
 // it returns; the Handler and OnStatus run on those goroutines, one at a time,
 // so a slow Handler slows that subscriber's reading and nothing else. A Worker
 // owns one goroutine per lane (Config.Conns) plus, on WebSocket, one reader per
-// connection; Close stops and waits for all of them. Callbacks (Handler,
-// OnStatus, OnAck) must not call back into the object that calls them in a way
+// connection; Close stops and waits for all of them. OnAck runs on the
+// goroutine that read the ack (the connection's reader on WebSocket, the
+// lane's goroutine on HTTP); OnCancel runs on the reader of the connection
+// that got the node's push, after the job's stream has ended (Emit and Flush
+// of that job return its *EmitError by then). Callbacks (Handler, OnStatus, OnAck,
+// OnCancel) must not call back into the object that calls them in a way
 // that waits for it (Run, Close, Flush).
 package client

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,11 +22,13 @@ import (
 type fakeNode struct {
 	mu        sync.Mutex
 	jobs      map[string]*fakeJob
-	skipOnce  map[string]int64 // job → an offset to drop silently, once
-	dropAfter int              // first ws connection: close after this many emits, without acking
-	fail503   int              // the first POSTs of events answer 503
-	frames    int              // ws frames received
-	wg        sync.WaitGroup   // ws handlers
+	skipOnce  map[string]int64             // job → an offset to drop silently, once
+	dropAfter int                          // first ws connection: close after this many emits, without acking
+	fail503   int                          // the first POSTs of events answer 503
+	frames    int                          // ws frames received
+	hold      map[string]bool              // jobs whose emits are taken silently: neither applied nor acked
+	emitters  map[string][]*websocket.Conn // job → the ws connections that emitted to it
+	wg        sync.WaitGroup               // ws handlers
 	done      chan struct{}
 }
 
@@ -37,7 +40,8 @@ type fakeJob struct {
 
 func newFakeNode(t *testing.T, servers int) (*fakeNode, []string) {
 	t.Helper()
-	n := &fakeNode{jobs: map[string]*fakeJob{}, skipOnce: map[string]int64{}, done: make(chan struct{})}
+	n := &fakeNode{jobs: map[string]*fakeJob{}, skipOnce: map[string]int64{}, hold: map[string]bool{},
+		emitters: map[string][]*websocket.Conn{}, done: make(chan struct{})}
 	var urls []string
 	for i := 0; i < servers; i++ {
 		s := httptest.NewServer(n)
@@ -181,6 +185,9 @@ func (n *fakeNode) serveWorker(w http.ResponseWriter, r *http.Request) {
 				reply = fmt.Appendf(reply, `{"type":"error","code":"bad_request","message":"?"}`+"\n")
 				continue
 			}
+			if n.emitted(c, m.JobID) {
+				continue // held: no answer
+			}
 			if budget > 0 {
 				if budget--; budget == 0 {
 					n.apply(m.JobID, *m.Offset, m.Event)
@@ -198,6 +205,37 @@ func (n *fakeNode) serveWorker(w http.ResponseWriter, r *http.Request) {
 		}
 		if len(reply) > 0 && c.Write(ctx, websocket.MessageText, reply) != nil {
 			return
+		}
+	}
+}
+
+// emitted records that c emitted to jobID and reports whether the job is held.
+func (n *fakeNode) emitted(c *websocket.Conn, jobID string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !slices.Contains(n.emitters[jobID], c) {
+		n.emitters[jobID] = append(n.emitters[jobID], c)
+	}
+	return n.hold[jobID]
+}
+
+// cancel finishes a job, as a cancellation does, and pushes "cancelled" to
+// the connections that emitted to it.
+func (n *fakeNode) cancel(t *testing.T, jobID, reason string) {
+	t.Helper()
+	n.mu.Lock()
+	if j := n.jobs[jobID]; j != nil {
+		j.finished = true
+		j.names = append(j.names, events.Cancelled)
+	}
+	conns := slices.Clone(n.emitters[jobID])
+	n.mu.Unlock()
+	for _, c := range conns {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := c.Write(ctx, websocket.MessageText, events.AppendCancelled(nil, jobID, reason))
+		cancel()
+		if err != nil {
+			t.Fatalf("push cancelled: %v", err)
 		}
 	}
 }

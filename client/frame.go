@@ -31,6 +31,7 @@ type serverMsg struct {
 	LastSequence int64           `json:"lastSequence"`
 	Status       string          `json:"status"`
 	AfterMs      int64           `json:"afterMs"`
+	Reason       string          `json:"reason"` // of a cancelled job, or a reconnect
 	NodeID       string          `json:"nodeId"`
 	SessionID    string          `json:"sessionId"`
 }

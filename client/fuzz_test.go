@@ -20,6 +20,7 @@ func FuzzClientDecode(f *testing.F) {
 		`{"type":"ack","jobId":"j1","nextOffset":12,"lastSequence":14}` + "\r\n\r\n" + `{"type":"pong"}`,
 		`{"type":"error","jobId":"j1","code":"offset_gap","message":"expected 3","nextOffset":3}`,
 		`{"type":"reconnect","afterMs":1500,"reason":"draining"}`,
+		`{"type":"cancelled","jobId":"j1","reason":"user \u00e9"}` + "\n" + `{"type":"cancelled","jobId":"j2"}`,
 		`{"type":"event","seq":-1,"data":null}`,
 		`{"seq":1e3}`, `{"nextOffset":null}`, `[]`, `{`, "\n\n", `{"data":{"a":[1,2,{"b":"\u00e9"}]}}`,
 	} {

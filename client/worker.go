@@ -58,6 +58,13 @@ type WorkerConfig struct {
 	// (keep it short). It may run just after Flush or EmitSync of that event
 	// returned.
 	OnAck func(jobID string, offset int64, sentAt time.Time)
+	// OnCancel, optional, is called once per job when a node says that a job
+	// this Worker emitted to was cancelled (TransportWS only: a node pushes
+	// {"type":"cancelled"} to the connections that emitted to the job). The
+	// job's unacked events are dropped: Emit, Flush and EmitSync for it return
+	// an *EmitError with code job_finished at once. It runs on the reader
+	// goroutine of the connection that got the push (keep it short).
+	OnCancel func(jobID, reason string)
 	// Logger receives logs about connections and refusals. Nil: silent.
 	Logger *slog.Logger
 }
@@ -117,6 +124,8 @@ type job struct {
 	retries int
 	changed chan struct{} // closed when acked or err change, if waited on
 	waited  bool
+	// cancelled: a node said the job was cancelled (OnCancel was due)
+	cancelled bool
 }
 
 // NewWorker returns a Worker; its lanes start at once and connect when they

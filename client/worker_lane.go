@@ -66,6 +66,41 @@ func (l *lane) reportAcks(out []acked) {
 	}
 }
 
+// cancelled is a job's cancellation to report through OnCancel once mu is
+// released.
+type cancelled struct {
+	jobID, reason string
+}
+
+// cancelledLocked applies the node's word that j was cancelled: its unacked
+// events would only be refused (job_finished), so they are dropped and its
+// stream ends with an *EmitError of that code. It reports whether the word is
+// new (OnCancel is due).
+func (l *lane) cancelledLocked(j *job, reason string) bool {
+	if j.cancelled {
+		return false
+	}
+	j.cancelled = true
+	l.w.log.Debug("client: job cancelled", "job", j.id, "reason", reason, "unacked", len(j.log.pend))
+	if j.err == nil {
+		msg := "the job was cancelled"
+		if reason != "" {
+			msg += ": " + reason
+		}
+		j.err = &EmitError{JobID: j.id, Code: events.CodeJobFinished, Message: msg, NextOffset: -1}
+		j.log.pend = nil
+		j.log.sent = j.log.acked
+		j.notify()
+	}
+	return true
+}
+
+func (l *lane) reportCancels(cs []cancelled) {
+	for _, c := range cs {
+		l.w.cfg.OnCancel(c.jobID, c.reason)
+	}
+}
+
 // refusedLocked applies a node's refusal of j's events: resend from where the
 // node expects (offset_gap), retry later (transient codes), or end the job's
 // stream with an *EmitError.

@@ -293,3 +293,60 @@ func TestWorkerCreatesThroughTheLaneNode(t *testing.T) {
 		t.Fatalf("two jobs without an id both went to node %d; want the nodes in turn", got["/a"])
 	}
 }
+
+// TestWorkerStopsACancelledJob: a node's push that a job was cancelled ends
+// the job's stream at once: its unacked events are dropped rather than sent
+// again, Flush and Emit return job_finished, and OnCancel is called once;
+// the other jobs go on.
+func TestWorkerStopsACancelledJob(t *testing.T) {
+	node, urls := newFakeNode(t, 1)
+	node.create("j")
+	node.create("k")
+	node.mu.Lock()
+	node.hold["j"] = true // j's events stay unacked
+	node.mu.Unlock()
+	var mu sync.Mutex
+	var told []string
+	onCancel := func(jobID, reason string) {
+		mu.Lock()
+		told = append(told, jobID+": "+reason)
+		mu.Unlock()
+	}
+	w := NewWorker(WorkerConfig{BaseURLs: urls, AckTimeout: time.Minute, OnCancel: onCancel})
+	defer w.Close()
+	emitN(t, w, "j", 3)
+	waitFor(t, 5*time.Second, func() error {
+		node.mu.Lock()
+		defer node.mu.Unlock()
+		if len(node.emitters["j"]) == 0 {
+			return errors.New("no emit of j reached the node")
+		}
+		return nil
+	})
+	node.cancel(t, "j", "user stopped it")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := w.Flush(ctx, "j")
+	var ee *EmitError
+	if !errors.As(err, &ee) || ee.Code != events.CodeJobFinished || !errors.Is(err, ErrJobFinished) ||
+		ee.NextOffset != -1 || ee.Message != "the job was cancelled: user stopped it" {
+		t.Fatalf("Flush of the cancelled job: %v", err)
+	}
+	if _, err := w.Emit(ctx, "j", events.Chunk, map[string]any{"chunk": "x"}); !errors.Is(err, ErrJobFinished) {
+		t.Fatalf("Emit to the cancelled job: %v", err)
+	}
+	if st := w.Stats(); st.Pending != 0 {
+		t.Fatalf("%d events still pending", st.Pending)
+	}
+	node.cancel(t, "j", "again") // a second push calls nothing
+	emitN(t, w, "k", 2)
+	if err := w.Flush(ctx, "k"); err != nil {
+		t.Fatalf("Flush of another job: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(told, []string{"j: user stopped it"}) {
+		t.Fatalf("OnCancel calls %q", told)
+	}
+}

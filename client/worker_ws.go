@@ -149,12 +149,12 @@ func (c *wsConn) close(readerExited bool) {
 	}
 }
 
-// readWS reads acks and refusals until the connection fails.
+// readWS reads acks, refusals and cancellations until the connection fails.
 func (l *lane) readWS(c *wsConn) error {
 	var (
 		buf []byte
 		m   serverMsg
-		out []acked
+		r   wsRead
 	)
 	for {
 		var err error
@@ -162,7 +162,7 @@ func (l *lane) readWS(c *wsConn) error {
 			return err
 		}
 		now := time.Now()
-		resend := false
+		r.resend = false
 		l.mu.Lock()
 		forEachLine(buf, func(line []byte) bool {
 			if m.decode(line) != nil {
@@ -170,27 +170,37 @@ func (l *lane) readWS(c *wsConn) error {
 				l.w.log.Warn("client: worker got an object it cannot decode", "url", c.url, "object", string(line))
 				return true
 			}
-			out, resend = l.handleWS(c, &m, now, out, resend)
+			l.handleWS(c, &m, now, &r)
 			return true
 		})
 		l.mu.Unlock()
-		l.reportAcks(out)
-		clear(out)
-		out = out[:0]
-		if resend {
+		l.reportAcks(r.acks)
+		l.reportCancels(r.cancels)
+		clear(r.acks)
+		clear(r.cancels)
+		r.acks, r.cancels = r.acks[:0], r.cancels[:0]
+		if r.resend {
 			poke(l.wake)
 		}
 	}
 }
 
+// wsRead is what the objects of one frame leave to do once the lane's mutex
+// is released.
+type wsRead struct {
+	acks    []acked     // for OnAck
+	cancels []cancelled // for OnCancel
+	resend  bool        // a job has events to send again
+}
+
 // handleWS applies one object from the node (l.mu held).
-func (l *lane) handleWS(c *wsConn, m *serverMsg, now time.Time, out []acked, resend bool) ([]acked, bool) {
+func (l *lane) handleWS(c *wsConn, m *serverMsg, now time.Time, r *wsRead) {
 	switch m.Type {
 	case events.TypeAck:
 		if j := l.byID[m.JobID]; j != nil && m.NextOffset >= 0 {
 			c.gotAck.Store(true)
 			j.log.seeEpoch(m.Epoch)
-			out = l.ackLocked(j, m.NextOffset, out)
+			r.acks = l.ackLocked(j, m.NextOffset, r.acks)
 		}
 	case events.TypeError:
 		j := l.byID[m.JobID]
@@ -200,10 +210,13 @@ func (l *lane) handleWS(c *wsConn, m *serverMsg, now time.Time, out []acked, res
 			if m.Code == events.CodeFrameTooLarge && l.frameLimit > 4<<10 {
 				l.frameLimit /= 2 // the events of that frame come back as a gap
 			}
-			return out, resend
+			return
 		}
-		out = l.refusedLocked(j, m.Code, m.Message, m.NextOffset, m.Epoch, 0, now, out)
-		resend = resend || j.dirty
+		r.acks = l.refusedLocked(j, m.Code, m.Message, m.NextOffset, m.Epoch, 0, now, r.acks)
+		r.resend = r.resend || j.dirty
+	case events.TypeCancelled:
+		if j := l.byID[m.JobID]; j != nil && l.cancelledLocked(j, m.Reason) && l.w.cfg.OnCancel != nil {
+			r.cancels = append(r.cancels, cancelled{j.id, m.Reason})
+		}
 	}
-	return out, resend
 }

@@ -6,3 +6,5 @@
 // It imports client and events. Worker owns one goroutine per running demo job
 // and waits for them in Stop.
 package demo
+
+//go:generate go run ../internal/webbundle -entry ../clients/js/page/main.ts -out app.js

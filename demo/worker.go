@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -22,7 +23,10 @@ import (
 const MaxJobs = 32
 
 // Worker is the simulated LLM: POST /api/demo/prompt {"prompt"} creates a job
-// and streams an answer to it token by token through the worker API.
+// and streams an answer to it token by token through the worker API;
+// {"prompt","jobId"} answers a job a client created (type demo:llm), once: a
+// job this node answers already, or one that ended, is left alone, and one
+// that an earlier answer left half done goes on from its nextOffset.
 type Worker struct {
 	w      *client.Worker
 	log    *slog.Logger
@@ -30,6 +34,9 @@ type Worker struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	slots  chan struct{}
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc // jobs this node answers now
 	// TokenDelay is the mean pause between tokens.
 	TokenDelay time.Duration
 }
@@ -37,10 +44,13 @@ type Worker struct {
 // NewWorker creates a demo worker that talks to the node at baseURL (http://host:port).
 func NewWorker(baseURL string, log *slog.Logger) *Worker {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Worker{
-		w:   client.NewWorker(client.WorkerConfig{BaseURLs: []string{baseURL}, Logger: log}),
+	d := &Worker{
 		log: log, ctx: ctx, cancel: cancel, slots: make(chan struct{}, MaxJobs), TokenDelay: 60 * time.Millisecond,
+		running: map[string]context.CancelFunc{},
 	}
+	// a cancelled job stops at once: the node pushes the cancellation
+	d.w = client.NewWorker(client.WorkerConfig{BaseURLs: []string{baseURL}, Logger: log, OnCancel: func(jobID, _ string) { d.Cancelled(jobID) }})
+	return d
 }
 
 // Start is a no-op kept for symmetry: jobs start with requests.
@@ -57,11 +67,18 @@ func (d *Worker) Stop() {
 func (d *Worker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Prompt string `json:"prompt"`
+		JobID  string `json:"jobId"`
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<10))
 	if err != nil || json.Unmarshal(b, &req) != nil || strings.TrimSpace(req.Prompt) == "" {
-		writeJSON(w, 400, map[string]string{"error": events.CodeBadRequest, "message": `send {"prompt":"…"} (at most 8 KiB)`})
+		writeJSON(w, 400, map[string]string{"error": events.CodeBadRequest, "message": `send {"prompt":"…","jobId"?:"…"} (at most 8 KiB)`})
 		return
+	}
+	if req.JobID != "" {
+		if err := events.ValidateJobID(req.JobID); err != nil {
+			writeJSON(w, 400, map[string]string{"error": events.CodeBadRequest, "message": err.Error()})
+			return
+		}
 	}
 	select {
 	case d.slots <- struct{}{}:
@@ -70,30 +87,80 @@ func (d *Worker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 429, map[string]string{"error": events.CodeRateLimited, "message": fmt.Sprintf("%d demo jobs are streaming; try again shortly", MaxJobs)})
 		return
 	}
-	var rb [6]byte
-	_, _ = rand.Read(rb[:])
-	jobID := "demo-" + hex.EncodeToString(rb[:])
-	if _, err := d.w.CreateJob(r.Context(), jobID, "demo", "demo:llm", map[string]string{"prompt": req.Prompt}); err != nil {
+	jobID := req.JobID
+	if jobID == "" {
+		var rb [6]byte
+		_, _ = rand.Read(rb[:])
+		jobID = "demo-" + hex.EncodeToString(rb[:])
+	}
+	job, err := d.w.CreateJob(r.Context(), jobID, "demo", "demo:llm", map[string]string{"prompt": req.Prompt})
+	var ee *client.EmitError
+	switch {
+	case errors.As(err, &ee) && ee.Code == events.CodeJobExists:
+		<-d.slots
+		writeJSON(w, 409, map[string]string{"error": ee.Code, "message": "job " + jobID + " is not a demo job of the demo user"})
+		return
+	case err != nil:
 		<-d.slots
 		writeJSON(w, 503, map[string]string{"error": events.CodeUnavailable, "message": "create job: " + err.Error()})
+		return
+	}
+	ctx, stop := context.WithCancel(d.ctx)
+	d.mu.Lock()
+	_, busy := d.running[jobID]
+	if !busy && !job.Status.Terminal() {
+		d.running[jobID] = stop
+	}
+	d.mu.Unlock()
+	if busy || job.Status.Terminal() {
+		stop()
+		<-d.slots
+		writeJSON(w, 200, map[string]any{"jobId": jobID, "status": job.Status, "answering": busy})
 		return
 	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
 		defer func() { <-d.slots }()
-		if err := d.stream(d.ctx, jobID, req.Prompt); err != nil && d.ctx.Err() == nil {
+		defer func() {
+			d.mu.Lock()
+			delete(d.running, jobID)
+			d.mu.Unlock()
+			stop()
+		}()
+		if err := d.stream(ctx, jobID, req.Prompt, job.NextOffset); err != nil && ctx.Err() == nil {
 			d.log.Warn("demo job failed", "job", jobID, "err", err)
 		}
 	}()
 	writeJSON(w, 201, map[string]string{"jobId": jobID})
 }
 
-// stream emits job:running, the answer's tokens with progress, then job:completed.
-func (d *Worker) stream(ctx context.Context, jobID, prompt string) error {
+// Cancelled stops answering jobID (its job was cancelled).
+func (d *Worker) Cancelled(jobID string) {
+	d.mu.Lock()
+	stop := d.running[jobID]
+	d.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// stream emits job:running, the answer's tokens with progress, then
+// job:completed: the same events, at the same offsets, for the same prompt,
+// so that an answer an earlier process left half done goes on after the
+// skip events it has in the journal (its nextOffset).
+func (d *Worker) stream(ctx context.Context, jobID, prompt string, skip int64) error {
 	start := time.Now()
 	tokens := Answer(prompt)
+	if err := d.w.ResumeJob(jobID, skip); err != nil {
+		return err
+	}
+	var n int64 // events of the answer so far
 	emit := func(name string, data any) error {
+		n++
+		if n <= skip {
+			return nil
+		}
 		_, err := d.w.Emit(ctx, jobID, name, data)
 		return err
 	}
@@ -106,6 +173,9 @@ func (d *Worker) stream(ctx context.Context, jobID, prompt string) error {
 	for i, tok := range tokens {
 		seed = seed*6364136223846793005 + 1442695040888963407
 		pause := d.TokenDelay/2 + time.Duration(seed>>33)%d.TokenDelay
+		if n < skip {
+			pause = 0
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -8,3 +8,5 @@
 // the contract lives in one place. Nothing here owns goroutines or state: every
 // function is safe for concurrent use.
 package events
+
+//go:generate go run ../internal/tsgen -out ../clients/js/src/protocol.ts

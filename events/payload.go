@@ -6,6 +6,30 @@ import (
 	"fmt"
 )
 
+// CreatedData is the payload of job:created:v1, the hub's own first event of
+// every job (NewJob writes it).
+type CreatedData struct {
+	UserID string `json:"userId"`
+	Type   string `json:"type"`
+}
+
+// Payloads names the payload type of each event the hub knows, for
+// internal/tsgen (job:running:v1, job:paused:v1 and job:resumed:v1 carry any
+// object).
+var Payloads = []struct {
+	Event string
+	Name  string // the TypeScript name
+	Go    any
+}{
+	{Created, "CreatedData", CreatedData{}},
+	{Progress, "ProgressData", ProgressData{}},
+	{Chunk, "ChunkData", ChunkData{}},
+	{Checkpointed, "CheckpointedData", CheckpointedData{}},
+	{Completed, "CompletedData", CompletedData{}},
+	{Failed, "FailedData", FailedData{}},
+	{Cancelled, "CancelledData", CancelledData{}},
+}
+
 // ProgressData is the payload of job:progress:v1.
 type ProgressData struct {
 	Progress *float64 `json:"progress,omitempty"` // 0–100
@@ -23,12 +47,12 @@ type ChunkData struct {
 
 // CheckpointedData is the payload of job:checkpointed:v1.
 type CheckpointedData struct {
-	Checkpoint json.RawMessage `json:"checkpoint"`
+	Checkpoint json.RawMessage `json:"checkpoint" ts:"Record<string, unknown>"`
 }
 
 // CompletedData is the payload of job:completed:v1.
 type CompletedData struct {
-	Result   json.RawMessage `json:"result,omitempty"`
+	Result   json.RawMessage `json:"result,omitempty" ts:"unknown"`
 	Tokens   *int64          `json:"tokens,omitempty"`
 	Duration *float64        `json:"duration,omitempty"`
 }

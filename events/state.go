@@ -29,14 +29,14 @@ type JobState struct {
 	JobID        string          `json:"jobId"`
 	UserID       string          `json:"userId"`
 	Type         string          `json:"type"`
-	Input        json.RawMessage `json:"input,omitempty"`
+	Input        json.RawMessage `json:"input,omitempty" ts:"unknown"`
 	Status       Status          `json:"status"`
 	Progress     float64         `json:"progress"`
 	LastSequence int64           `json:"lastSequence"`
 	NextOffset   int64           `json:"nextOffset"`
 	Epoch        uint64          `json:"epoch"`
 	Output       string          `json:"output"`
-	Result       json.RawMessage `json:"result"`
+	Result       json.RawMessage `json:"result" ts:"unknown"`
 	Error        *string         `json:"error"`
 	CreatedAt    int64           `json:"createdAt"`
 	UpdatedAt    int64           `json:"updatedAt"`

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 )
 
 // Types of the objects that clients and workers send (WebSocket).
@@ -14,6 +13,7 @@ const (
 	TypeCancel      = "cancel"
 	TypePing        = "ping"
 	TypeEmit        = "emit"
+	TypeCreate      = "create"
 )
 
 // Types of the objects a node sends.
@@ -26,6 +26,8 @@ const (
 	TypePong         = "pong"
 	TypeError        = "error"
 	TypeReconnect    = "reconnect"
+	TypeCreated      = "created"   // answers create
+	TypeCancelled    = "cancelled" // to a worker: a job it emitted to was cancelled
 )
 
 // Inbound is any object a client or worker sends; which fields count depends on Type.
@@ -38,6 +40,8 @@ type Inbound struct {
 	Offset  *int64          `json:"offset,omitempty"`  // emit
 	Event   string          `json:"event,omitempty"`   // emit
 	Data    json.RawMessage `json:"data,omitempty"`    // emit
+	JobType string          `json:"jobType,omitempty"` // create
+	Input   json.RawMessage `json:"input,omitempty"`   // create
 }
 
 // MaxJobIDLen bounds a job id.
@@ -94,6 +98,16 @@ func (m *Inbound) check() *CodedError {
 	switch m.Type {
 	case TypePing:
 		return nil
+	case TypeCreate:
+		if m.JobID != "" {
+			if err := ValidateJobID(m.JobID); err != nil {
+				return bad("create: %v", err)
+			}
+		}
+		if m.JobType == "" || len(m.JobType) > 128 {
+			return bad("create: jobType is required (at most 128 bytes)")
+		}
+		return nil
 	case TypeSubscribe, TypeUnsubscribe, TypeCancel, TypeEmit:
 	case "":
 		return bad("type is required")
@@ -117,84 +131,6 @@ func (m *Inbound) check() *CodedError {
 		}
 	}
 	return nil
-}
-
-// Outbound objects. Each Append* appends one object (no newline).
-
-// AppendConnected appends {"type":"connected",...}.
-func AppendConnected(b []byte, sessionID, nodeID, userID string) []byte {
-	return appendJSON(b, struct {
-		Type      string `json:"type"`
-		SessionID string `json:"sessionId"`
-		NodeID    string `json:"nodeId"`
-		UserID    string `json:"userId"`
-	}{TypeConnected, sessionID, nodeID, userID})
-}
-
-// AppendSubscribed appends {"type":"subscribed",...}.
-func AppendSubscribed(b []byte, id json.RawMessage, jobID string, status Status, lastSeq int64, epoch uint64) []byte {
-	return appendJSON(b, struct {
-		Type         string          `json:"type"`
-		ID           json.RawMessage `json:"id,omitempty"`
-		JobID        string          `json:"jobId"`
-		Status       Status          `json:"status"`
-		LastSequence int64           `json:"lastSequence"`
-		Epoch        uint64          `json:"epoch"`
-	}{TypeSubscribed, id, jobID, status, lastSeq, epoch})
-}
-
-// AppendReply appends a short reply: unsubscribed, pong or a client's ack
-// (jobId may be empty).
-func AppendReply(b []byte, typ string, id json.RawMessage, jobID string) []byte {
-	return appendJSON(b, struct {
-		Type  string          `json:"type"`
-		ID    json.RawMessage `json:"id,omitempty"`
-		JobID string          `json:"jobId,omitempty"`
-	}{typ, id, jobID})
-}
-
-// AppendAck appends a worker's ack: {"type":"ack","jobId","nextOffset","lastSequence"},
-// and "epoch" (the answering incarnation's) when it is not 0.
-// It is written by hand: a worker gets one per commit of each of its jobs.
-func AppendAck(b []byte, jobID string, nextOffset, lastSeq int64, epoch uint64) []byte {
-	b = append(b, `{"type":"ack","jobId":`...)
-	b = AppendString(b, jobID)
-	b = append(b, `,"nextOffset":`...)
-	b = strconv.AppendInt(b, nextOffset, 10)
-	b = append(b, `,"lastSequence":`...)
-	b = strconv.AppendInt(b, lastSeq, 10)
-	if epoch != 0 {
-		b = append(b, `,"epoch":`...)
-		b = strconv.AppendUint(b, epoch, 10)
-	}
-	return append(b, '}')
-}
-
-// AppendError appends {"type":"error",...}; nextOffset < 0 and epoch 0 leave
-// them out.
-func AppendError(b []byte, id json.RawMessage, jobID, code, message string, nextOffset int64, epoch uint64) []byte {
-	var no *int64
-	if nextOffset >= 0 {
-		no = &nextOffset
-	}
-	return appendJSON(b, struct {
-		Type       string          `json:"type"`
-		ID         json.RawMessage `json:"id,omitempty"`
-		JobID      string          `json:"jobId,omitempty"`
-		Code       string          `json:"code"`
-		Message    string          `json:"message"`
-		NextOffset *int64          `json:"nextOffset,omitempty"`
-		Epoch      uint64          `json:"epoch,omitempty"`
-	}{TypeError, id, jobID, code, message, no, epoch})
-}
-
-// AppendReconnect appends {"type":"reconnect","afterMs","reason"}.
-func AppendReconnect(b []byte, afterMs int64, reason string) []byte {
-	return appendJSON(b, struct {
-		Type    string `json:"type"`
-		AfterMs int64  `json:"afterMs"`
-		Reason  string `json:"reason"`
-	}{TypeReconnect, afterMs, reason})
 }
 
 func appendJSON(b []byte, v any) []byte {

@@ -1,10 +1,7 @@
 package transport
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,7 +65,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		req.UserID = user
 	}
 	if req.JobID == "" {
-		req.JobID = newJobID()
+		req.JobID = events.NewJobID()
 	}
 	switch {
 	case events.ValidateJobID(req.JobID) != nil:
@@ -81,14 +78,10 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("type is required (at most 128 bytes)"))
 		return
 	}
-	var input []byte
-	if len(bytes.TrimSpace(req.Input)) > 0 && string(bytes.TrimSpace(req.Input)) != "null" {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, req.Input); err != nil {
-			writeError(w, badRequest("input is not valid JSON"))
-			return
-		}
-		input = buf.Bytes()
+	input, err := events.NormalizeInput(req.Input)
+	if err != nil {
+		writeError(w, badRequest(err.Error()))
+		return
 	}
 	st, created, err := s.hub.CreateJob(r.Context(), req.JobID, req.UserID, req.Type, input)
 	if err != nil {
@@ -276,12 +269,6 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error
 
 func badRequest(msg string) error {
 	return &events.CodedError{Code: events.CodeBadRequest, Err: errors.New(msg)}
-}
-
-func newJobID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "job-" + hex.EncodeToString(b[:])
 }
 
 // statusOf maps an error code to its HTTP status.

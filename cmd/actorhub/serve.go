@@ -209,6 +209,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 		return nil, err
 	}
 	n.server.Handle("GET /{$}", demo.Page())
+	n.server.Handle("GET /app.js", demo.Script())
 	if err = n.server.Start(ctx); err != nil {
 		return nil, err
 	}
