@@ -7,4 +7,4 @@
 // and waits for them in Stop.
 package demo
 
-//go:generate go run ../internal/webbundle -entry ../clients/js/page/main.ts -out app.js
+//go:generate go run ../internal/webbundle -root .. -dir .

@@ -23,11 +23,23 @@ func Page() http.Handler {
 	})
 }
 
+// clientJS is @actorhub/client as one ES module (clients/js/src/index.ts,
+// bundled by internal/webbundle): a page of this node, or its console, can
+// import("/client.js").
+//
+//go:embed client.js
+var clientJS []byte
+
 // Script serves the page's script (GET /app.js).
-func Script() http.Handler {
+func Script() http.Handler { return script(appJS) }
+
+// Client serves the client as an ES module (GET /client.js).
+func Client() http.Handler { return script(clientJS) }
+
+func script(b []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
-		w.Write(appJS)
+		w.Write(b)
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -94,11 +93,10 @@ func (d *Worker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		jobID = "demo-" + hex.EncodeToString(rb[:])
 	}
 	job, err := d.w.CreateJob(r.Context(), jobID, "demo", "demo:llm", map[string]string{"prompt": req.Prompt})
-	var ee *client.EmitError
 	switch {
-	case errors.As(err, &ee) && ee.Code == events.CodeJobExists:
+	case err == nil && job.UserID != "" && (job.UserID != "demo" || job.Type != "demo:llm"): // it existed: whose is it?
 		<-d.slots
-		writeJSON(w, 409, map[string]string{"error": ee.Code, "message": "job " + jobID + " is not a demo job of the demo user"})
+		writeJSON(w, 409, map[string]string{"error": events.CodeJobExists, "message": "job " + jobID + " is not a demo:llm job of user demo"})
 		return
 	case err != nil:
 		<-d.slots

@@ -1,9 +1,11 @@
-// Command webbundle bundles the demo page's script (clients/js/page/main.ts and
-// the client it imports, TypeScript) into demo/app.js with esbuild's Go API, so
-// that the page ships inside the binary and `make run` and `go install` need
-// nothing but Go. Run it with `go generate ./demo`; TestUpToDate fails when the
-// committed bundle differs from what the sources give. It strips types without
-// checking them: `npm run typecheck` in clients/js does that.
+// Command webbundle bundles the browser code a node serves, with esbuild's Go
+// API, so that it ships inside the binary and `make run` and `go install` need
+// nothing but Go: demo/app.js, the page's script (clients/js/page/main.ts and
+// the client it imports), and demo/client.js, the client itself as an ES module
+// (clients/js/src/index.ts; GET /client.js, for `import("/client.js")` from a
+// page or the console). Run it with `go generate ./demo`; TestUpToDate fails
+// when a committed bundle differs from what the sources give. It strips types
+// without checking them: `npm run typecheck` in clients/js does that.
 package main
 
 import (
@@ -17,24 +19,34 @@ import (
 	"github.com/evanw/esbuild/pkg/api"
 )
 
+// bundles are the files it writes: each from its entry, in its format.
+var bundles = []struct {
+	out, entry string
+	format     api.Format
+}{
+	{"app.js", "clients/js/page/main.ts", api.FormatIIFE},
+	{"client.js", "clients/js/src/index.ts", api.FormatESModule},
+}
+
 func main() {
-	entry := flag.String("entry", "../clients/js/page/main.ts", "the page's entry point")
-	out := flag.String("out", "app.js", "the bundle to write")
+	root := flag.String("root", "..", "the repository's root")
+	dir := flag.String("dir", ".", "where to write the bundles")
 	flag.Parse()
-	b, err := bundle(*entry)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "webbundle:", err)
-		os.Exit(1)
-	}
-	if err := os.WriteFile(*out, b, 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "webbundle:", err)
-		os.Exit(1)
+	for _, b := range bundles {
+		out, err := bundle(filepath.Join(*root, b.entry), b.format)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(*dir, b.out), out, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "webbundle:", b.out+":", err)
+			os.Exit(1)
+		}
 	}
 }
 
-// bundle returns the minified bundle of entry: one IIFE for browsers of the
-// last few years (ES2020), with no source map and no absolute paths in it.
-func bundle(entry string) ([]byte, error) {
+// bundle returns the minified bundle of entry for browsers of the last few
+// years (ES2022), with no source map and no absolute paths in it.
+func bundle(entry string, format api.Format) ([]byte, error) {
 	abs, err := filepath.Abs(entry)
 	if err != nil {
 		return nil, err
@@ -42,9 +54,9 @@ func bundle(entry string) ([]byte, error) {
 	res := api.Build(api.BuildOptions{
 		EntryPoints:       []string{abs},
 		Bundle:            true,
-		Format:            api.FormatIIFE,
+		Format:            format,
 		Platform:          api.PlatformBrowser,
-		Target:            api.ES2020,
+		Target:            api.ES2022,
 		MinifyWhitespace:  true,
 		MinifyIdentifiers: true,
 		MinifySyntax:      true,

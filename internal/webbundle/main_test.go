@@ -3,21 +3,24 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
-// TestUpToDate fails when demo/app.js is not the bundle of the page's sources:
+// TestUpToDate fails when a bundle in demo/ is not what its sources give:
 // change clients/js/src or clients/js/page, then `go generate ./demo`.
 func TestUpToDate(t *testing.T) {
-	want, err := bundle("../../clients/js/page/main.ts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile("../../demo/app.js")
-	if err != nil {
-		t.Fatalf("%v: run `go generate ./demo`", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("demo/app.js (%d bytes) is not the bundle of clients/js/page/main.ts (%d bytes): run `go generate ./demo` and commit it", len(got), len(want))
+	for _, b := range bundles {
+		want, err := bundle(filepath.Join("../..", b.entry), b.format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join("../../demo", b.out))
+		if err != nil {
+			t.Fatalf("%v: run `go generate ./demo`", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("demo/%s (%d bytes) is not the bundle of %s (%d bytes): run `go generate ./demo` and commit it", b.out, len(got), b.entry, len(want))
+		}
 	}
 }

@@ -449,6 +449,7 @@ export class Hub extends Connection {
   async #enqueue(entry: OutboxEntry): Promise<CreatedJob | CancelledJob> {
     if (this.closed) throw new HubError("closed", "the hub is closed", entry.jobId);
     const done = new Promise<CreatedJob | CancelledJob>((resolve, reject) => this.#waiters.set(entry.id, { resolve, reject }));
+    done.catch(() => {}); // it may settle while the write below is pending: the caller's promise carries it
     // in the outbox at once (a subscribe that follows waits for the create),
     // sent only once it is in storage too
     this.#outbox.push(entry);

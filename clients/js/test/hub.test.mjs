@@ -101,7 +101,9 @@ test("offline: a create and a cancel wait in the outbox, go out once the node is
   const node = await Node.create();
   cleanup.push(() => node.stop());
   await node.start();
-  const { jobId: victim } = await new Hub({ urls: node.ws, WebSocket, storage: new MemoryStorage() }).createJob({ type: "llm" });
+  const maker = new Hub({ urls: node.ws, WebSocket, storage: new MemoryStorage() });
+  const { jobId: victim } = await maker.createJob({ type: "llm" });
+  await maker.close();
   await node.kill();
   const hub = new Hub({ urls: node.ws, WebSocket, storage: new MemoryStorage(), backoff: { floorMs: 50, capMs: 300 } });
   try {
@@ -135,9 +137,9 @@ test("the outbox survives a process restart (FileStorage): a new hub sends what 
   const pending = first.createJob({ jobId: "job-restart-1", type: "llm" });
   const cancel = first.cancel("job-restart-1", "changed my mind");
   await until(() => first.outbox.length === 2, 5000, "queued");
+  const refused = Promise.all([assert.rejects(pending, (e) => e.code === "closed"), assert.rejects(cancel, (e) => e.code === "closed")]);
   await first.close();
-  await assert.rejects(pending, (e) => e.code === "closed");
-  await assert.rejects(cancel, (e) => e.code === "closed");
+  await refused;
   await node.start();
   const second = new Hub({ urls: node.ws, WebSocket, storage: new FileStorage(file) });
   try {
