@@ -1,6 +1,7 @@
 // The client against real nodes: streams, resumes, the durable outbox, the worker.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -263,5 +264,38 @@ test("SIGTERM drain: the hub follows the node's reconnect hint to another node a
   } finally {
     await hub.close();
     await worker.close();
+  }
+});
+
+/** An HS256 JWT for sub, valid for ttl seconds. */
+function jwt(secret, sub, ttl = 60) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub, exp: Math.floor(Date.now() / 1000) + ttl })}`;
+  return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
+}
+
+test("--auth jwt: the token function is called again before every connection, and its user owns what the hub creates", async () => {
+  const secret = "test-secret-of-32-bytes-or-more!!";
+  const node = await Node.create({ extra: ["--auth", "jwt", "--jwt-secret", secret] });
+  await node.start();
+  cleanup.push(() => node.stop());
+  let calls = 0;
+  const hub = new Hub({ urls: node.ws, WebSocket, storage: new MemoryStorage(), backoff: { floorMs: 50, capMs: 300 },
+    token: async () => { calls++; return jwt(secret, "carol"); } });
+  const refused = new Hub({ urls: node.ws, WebSocket, storage: new MemoryStorage(), backoff: { floorMs: 50, capMs: 300 }, token: "not-a-jwt" });
+  const states = [];
+  refused.on("status", (s) => states.push(s.state));
+  try {
+    const { jobId } = await hub.createJob({ type: "llm" });
+    assert.equal((await node.state(jobId)).userId, "carol");
+    assert.equal(hub.session.userId, "carol");
+    assert.equal(calls, 1);
+    await node.restart();
+    await until(() => hub.live && calls === 2, 20000, "a second connection with a fresh token");
+    await until(() => states.filter((s) => s === "offline" || s === "reconnecting").length >= 2, 10000, "the bad token refused, again");
+    assert.equal(refused.live, false);
+  } finally {
+    await hub.close();
+    await refused.close();
   }
 });
