@@ -231,7 +231,10 @@ export class Hub extends Connection {
     }
     const jobId = opts.jobId ?? newJobId();
     checkJobId(jobId);
-    if (opts.input !== undefined) JSON.stringify(opts.input); // throws on what cannot be sent
+    // a node takes frames of up to 64 KiB: a larger create would never be answered
+    if (opts.input !== undefined && utf8Length(JSON.stringify(opts.input)) > 60 * 1024) {
+      throw new TypeError("actorhub: createJob input is over 60 KiB of JSON; a node takes frames of up to 64 KiB");
+    }
     const entry: OutboxEntry = { id: newRequestId(), kind: "create", jobId, jobType: opts.type, queuedAt: Date.now() };
     if (opts.input !== undefined) entry.input = opts.input;
     return this.#enqueue(entry) as Promise<CreatedJob>;
@@ -246,6 +249,7 @@ export class Hub extends Connection {
     checkJobId(jobId);
     const entry: OutboxEntry = { id: newRequestId(), kind: "cancel", jobId, queuedAt: Date.now() };
     if (reason !== undefined) entry.reason = String(reason);
+    if (utf8Length(entry.reason ?? "") > 60 * 1024) throw new TypeError("actorhub: a cancel reason must stay under 60 KiB");
     return this.#enqueue(entry) as Promise<CancelledJob>;
   }
 
@@ -554,6 +558,17 @@ export function checkJobId(id: string): void {
   if (typeof id !== "string" || id.length === 0 || id.length > 128 || !/^[\x21-\x7e]+$/.test(id) || /[/?#%{}"\\]/.test(id)) {
     throw new TypeError(`actorhub: ${JSON.stringify(id)} is not a job id (1–128 printable ASCII characters, none of / ? # % { } " \\)`);
   }
+}
+
+/** The UTF-8 length of s. */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x800) n += 2; // a surrogate pair counts 6 where UTF-8 takes 4: never less than the truth
+    else if (c >= 0x80) n++;
+  }
+  return n;
 }
 
 function randomHex(bytes: number): string {

@@ -3,7 +3,7 @@ import { Connection, type Status, type TokenSource, type WebSocketConstructor } 
 import { Emitter } from "./emitter.js";
 import { HubError } from "./errors.js";
 import { isSeq } from "./frames.js";
-import { checkJobId } from "./hub.js";
+import { checkJobId, utf8Length } from "./hub.js";
 import type { EventDataMap, WorkerFrame } from "./protocol.js";
 import type { DataOf } from "./subscription.js";
 
@@ -40,6 +40,8 @@ type WorkerEvents = {
 interface Pending {
   offset: number;
   line: string;
+  /** The line's UTF-8 bytes. */
+  size: number;
   /** The job's terminal event: once it is durable the stream ends. */
   terminal: boolean;
   promise: Promise<EmitAck>;
@@ -63,8 +65,8 @@ interface JobStream {
   over: HubError | undefined;
 }
 
-/** The node's frame limit is 64 KiB: a Worker's frames stay below it. */
-const FRAME_BYTES = 60 * 1024;
+/** The node's frame limit is 64 KiB: a Worker's frames stay within it. */
+const FRAME_BYTES = 64 * 1024;
 /** Jobs whose stream ended are remembered (so their emits reject at once) up to this many. */
 const ENDED_KEPT = 10000;
 const NAME = /^[a-z][a-z0-9_.-]*:[a-z][a-z0-9_.-]*:v[1-9][0-9]{0,8}$/;
@@ -119,6 +121,8 @@ export class Worker extends Connection {
     const offset = j.next++;
     const frame: WorkerFrame = { type: "emit", jobId, offset, event, data: (data ?? {}) as Record<string, unknown> };
     const line = JSON.stringify(frame);
+    const size = utf8Length(line);
+    if (size > FRAME_BYTES) return Promise.reject(new TypeError(`actorhub: ${event} for job ${jobId} is ${size} bytes; a node takes events of up to 64 KiB`));
     let resolve!: (a: EmitAck) => void;
     let reject!: (e: unknown) => void;
     const promise = new Promise<EmitAck>((res, rej) => {
@@ -126,7 +130,7 @@ export class Worker extends Connection {
       reject = rej;
     });
     const terminal = event === "job:completed:v1" || event === "job:failed:v1" || event === "job:cancelled:v1";
-    j.queue.push({ offset, line, terminal, promise, resolve, reject });
+    j.queue.push({ offset, line, size, terminal, promise, resolve, reject });
     this.#schedule();
     return promise;
   }
@@ -290,13 +294,13 @@ export class Worker extends Connection {
       if (j.over) continue;
       for (const p of j.queue) {
         if (p.offset < j.sent) continue;
-        if (bytes + p.line.length + 1 > FRAME_BYTES && frame.length > 0) {
+        if (bytes + p.size + 1 > FRAME_BYTES && frame.length > 0) {
           if (!this.sendText(frame.join("\n"))) return;
           frame = [];
           bytes = 0;
         }
         frame.push(p.line);
-        bytes += p.line.length + 1;
+        bytes += p.size + 1;
         j.sent = p.offset + 1;
       }
     }

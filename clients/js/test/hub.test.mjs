@@ -299,3 +299,22 @@ test("--auth jwt: the token function is called again before every connection, an
     await refused.close();
   }
 });
+
+test("a worker packs multi-byte text into frames the node takes, and refuses an event over 64 KiB at once", async () => {
+  const node = await Node.create();
+  await node.start();
+  cleanup.push(() => node.stop());
+  const hub = new Hub({ urls: node.ws, WebSocket, storage: new MemoryStorage() });
+  const worker = new Worker({ urls: node.workerWs, WebSocket });
+  try {
+    const { jobId } = await hub.createJob({ type: "llm" });
+    const chunk = "日本語".repeat(400); // 3,600 bytes of UTF-8 in 1,200 UTF-16 units
+    await Promise.all(Array.from({ length: 100 }, () => worker.emit(jobId, "model:chunk:v1", { chunk })));
+    assert.equal((await node.state(jobId)).output, chunk.repeat(100));
+    await assert.rejects(worker.emit(jobId, "model:chunk:v1", { chunk: "é".repeat(40000) }), /64 KiB/);
+    await assert.rejects(hub.createJob({ type: "llm", input: { big: "x".repeat(70000) } }), /64 KiB/);
+  } finally {
+    await hub.close();
+    await worker.close();
+  }
+});
