@@ -17,7 +17,9 @@ run: build
 	@echo "actorhub: open http://127.0.0.1:8080/ (Ctrl-C stops the node)"
 	./$(BIN) serve --demo --store bolt:./data/actorhub.db --http 127.0.0.1:8080
 
-demo: run
+## demo: three nodes on a private Redis, the demo model as its own process (scripts/run-demo.sh; DEMO_ARGS="--kill-after 20s")
+demo:
+	./scripts/run-demo.sh $(DEMO_ARGS)
 
 build:
 	$(GO) build -o $(BIN) ./cmd/actorhub

@@ -181,6 +181,16 @@ func (h *Hub) State(ctx context.Context, jobID string) (events.JobState, error) 
 	return st, err
 }
 
+// Holder returns the node that holds the job now ("" when none does: its node
+// let it go idle, drained or died, and no request has activated it since).
+func (h *Hub) Holder(ctx context.Context, jobID string) (string, error) {
+	node, err := h.store.Holder(ctx, jobID)
+	if err != nil {
+		return "", storeError("read", jobID, err)
+	}
+	return node, nil
+}
+
 // Events returns durable events with seq > after (at most limit).
 func (h *Hub) Events(ctx context.Context, jobID string, after int64, limit int) ([]events.Event, error) {
 	evs, err := h.store.Events(ctx, jobID, after, limit)

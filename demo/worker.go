@@ -40,15 +40,18 @@ type Worker struct {
 	TokenDelay time.Duration
 }
 
-// NewWorker creates a demo worker that talks to the node at baseURL (http://host:port).
-func NewWorker(baseURL string, log *slog.Logger) *Worker {
+// NewWorker creates a demo worker that talks to the nodes at baseURLs
+// (http://host:port): its Go SDK worker fails over from one to the next, so
+// an answer goes on when the node it used dies (when the worker runs outside
+// that node: `actorhub demo-worker`).
+func NewWorker(baseURLs []string, log *slog.Logger) *Worker {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Worker{
 		log: log, ctx: ctx, cancel: cancel, slots: make(chan struct{}, MaxJobs), TokenDelay: 60 * time.Millisecond,
 		running: map[string]context.CancelFunc{},
 	}
 	// a cancelled job stops at once: the node pushes the cancellation
-	d.w = client.NewWorker(client.WorkerConfig{BaseURLs: []string{baseURL}, Logger: log, OnCancel: func(jobID, _ string) { d.Cancelled(jobID) }})
+	d.w = client.NewWorker(client.WorkerConfig{BaseURLs: baseURLs, Logger: log, OnCancel: func(jobID, _ string) { d.Cancelled(jobID) }})
 	return d
 }
 

@@ -203,7 +203,11 @@ func (s *Server) jobStatus(w http.ResponseWriter, r *http.Request) {
 		writeErrorJob(w, err, id)
 		return
 	}
-	writeJSON(w, 200, map[string]any{"jobId": st.JobID, "status": st.Status, "progress": st.Progress, "lastSequence": st.LastSequence})
+	out := map[string]any{"jobId": st.JobID, "status": st.Status, "progress": st.Progress, "lastSequence": st.LastSequence}
+	if node, err := s.hub.Holder(r.Context(), id); err == nil && node != "" {
+		out["node"] = node // where the job lives now
+	}
+	writeJSON(w, 200, out)
 }
 
 func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {

@@ -84,6 +84,8 @@ type Hub interface {
 	State(ctx context.Context, jobID string) (events.JobState, error)
 	// Events returns up to limit durable events of a job with seq > after.
 	Events(ctx context.Context, jobID string, after int64, limit int) ([]events.Event, error)
+	// Holder returns the node that holds a job now ("" when none does).
+	Holder(ctx context.Context, jobID string) (string, error)
 	// Ready reports whether the node's store answers.
 	Ready(ctx context.Context) error
 	// Metrics returns the node's instruments.

@@ -26,12 +26,12 @@ import (
 
 // serveConfig is everything `actorhub serve` reads from flags and environment.
 type serveConfig struct {
-	http, nodeID, gossip, remote, join, store, auth, jwtSecret, logLevel, origins, pprof string
-	demo                                                                                 bool
-	frameLimit, maxSubs, outbound                                                        int
-	ping, writeTimeout, retention, commitDelay, drainTimeout, jobIdle, reconnectMax      time.Duration
-	probeInterval, probeTimeout                                                          time.Duration
-	suspicionMult, suspicionMaxMult                                                      int
+	http, nodeID, gossip, remote, join, store, auth, jwtSecret, logLevel, origins, pprof, demoWorkers string
+	demo                                                                                              bool
+	frameLimit, maxSubs, outbound                                                                     int
+	ping, writeTimeout, retention, commitDelay, drainTimeout, jobIdle, reconnectMax                   time.Duration
+	probeInterval, probeTimeout                                                                       time.Duration
+	suspicionMult, suspicionMaxMult                                                                   int
 }
 
 func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -48,6 +48,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.auth, "auth", td.Auth, "none (user from ?user=) or jwt (HS256 tokens signed with --jwt-secret)")
 	fs.StringVar(&c.jwtSecret, "jwt-secret", "", "HMAC secret that verifies tokens with --auth jwt")
 	fs.BoolVar(&c.demo, "demo", false, "run the built-in demo worker (a simulated LLM) and its prompt box on the page at /")
+	fs.StringVar(&c.demoWorkers, "demo-worker", "", "URLs of actorhub demo-worker processes, comma-separated: the page's prompts go to them (instead of --demo's worker inside this node)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.origins, "allowed-origins", "", "extra Origin host patterns accepted on WebSockets, comma-separated")
 	fs.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
@@ -221,8 +222,11 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	if err = n.members.Start(); err != nil {
 		return nil, err
 	}
-	if c.demo {
-		n.demo = demo.NewWorker("http://"+n.server.Addr(), log.With("component", "demo"))
+	switch {
+	case c.demoWorkers != "":
+		n.server.Handle("POST /api/demo/prompt", demo.Forward(strings.Split(c.demoWorkers, ",")))
+	case c.demo:
+		n.demo = demo.NewWorker([]string{"http://" + n.server.Addr()}, log.With("component", "demo"))
 		n.server.Handle("POST /api/demo/prompt", n.demo)
 		n.demo.Start()
 	}

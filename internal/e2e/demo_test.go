@@ -35,6 +35,9 @@ func TestDemoAnswersAClientsJob(t *testing.T) {
 		}
 		return nil
 	})
+	if st := mustAPI(t, 200, "GET", n.URL("/api/job/demo-e2e-1/status"), ""); st.str("node") != n.ID {
+		t.Fatalf("status names node %q, want %q (the job lives where it was made)", st.str("node"), n.ID)
+	}
 	mustAPI(t, 200, "POST", n.URL("/api/demo/prompt"), body) // it ended: nothing to do
 	mustAPI(t, 201, "POST", n.URL("/api/jobs"), `{"jobId":"not-demo","userId":"bob","type":"llm"}`)
 	mustAPI(t, 409, "POST", n.URL("/api/demo/prompt"), `{"jobId":"not-demo","prompt":"x"}`)

@@ -16,10 +16,11 @@ interface PageState {
   repeats: number;
   /** Node failures and reconnects this job lived through, as this page saw them. */
   reconnects: number;
+  tokens: number;
 }
 
 const KEY = "actorhub-demo";
-const fresh = (jobId: string | null): PageState => ({ jobId, seq: 0, text: "", status: "", progress: 0, gaps: 0, repeats: 0, reconnects: 0 });
+const fresh = (jobId: string | null): PageState => ({ jobId, seq: 0, text: "", status: "", progress: 0, gaps: 0, repeats: 0, reconnects: 0, tokens: 0 });
 let st: PageState = { ...fresh(null), ...(JSON.parse(localStorage.getItem(KEY) ?? "null") ?? {}) };
 const save = () => localStorage.setItem(KEY, JSON.stringify(st));
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -55,7 +56,7 @@ function render(): void {
   }
   $<HTMLButtonElement>("cancel").disabled = !st.jobId || terminal(st.status);
   $("proof").textContent = terminal(st.status)
-    ? `${st.status}: ${st.seq} events, ${st.gaps} missing, ${st.repeats} repeated, through ${st.reconnects} reconnect${st.reconnects === 1 ? "" : "s"}`
+    ? `${st.status}: ${st.tokens ?? 0} tokens in ${st.seq} events, ${st.gaps} missing, ${st.repeats} repeated, survived ${st.reconnects} reconnect${st.reconnects === 1 ? "" : "s"}`
     : "";
 }
 
@@ -116,6 +117,7 @@ function onEvent(ev: JobEvent): void {
   st.seq = Math.max(st.seq, ev.seq);
   if (isEvent(ev, "model:chunk:v1")) {
     st.text += ev.data.chunk;
+    st.tokens = (st.tokens ?? 0) + 1;
     if (st.status === "created" || !st.status) st.status = "running";
   } else if (isEvent(ev, "job:progress:v1")) {
     if (typeof ev.data.progress === "number") st.progress = ev.data.progress;
@@ -156,6 +158,7 @@ function follow(hub: Hub): void {
 }
 
 function watch(hub: Hub, jobId: string): void {
+  $("f-owner").textContent = "—";
   st = fresh(jobId);
   save();
   render();
@@ -188,12 +191,20 @@ async function main(): Promise<void> {
   hub.on("failed", (e, err) => log(`${e.kind} ${e.jobId} refused: ${err.message}`));
   renderOutbox([]);
 
-  setInterval(async () => { // the members' states, as this page's node sees them
+  setInterval(async () => { // the members' states, as this page's node sees them, and where the job lives
     try {
       const c = await (await fetch("/api/cluster")).json();
       members.clear();
       for (const m of c.members) members.set(m.http, m.state);
       renderStatus(hub.status, hub);
+      if (st.jobId && !queued.has(st.jobId)) {
+        const r = await fetch(`/api/job/${encodeURIComponent(st.jobId)}/status`);
+        const owner = r.ok ? ((await r.json()).node ?? "none (idle)") : "—";
+        if (owner !== $("f-owner").textContent) {
+          if ($("f-owner").textContent !== "—" && r.ok) log(`job ${st.jobId} now lives on ${owner}`);
+          $("f-owner").textContent = owner;
+        }
+      }
     } catch { // the page's node is down: the others as last seen
       members.set(location.host, "unreachable");
       renderStatus(hub.status, hub);

@@ -9,7 +9,8 @@ import { existsSync } from "node:fs";
 import { chromium } from "playwright-core";
 import WebSocket from "ws";
 import { Hub, Worker, MemoryStorage } from "../../dist/index.js";
-import { Node, startCluster, until } from "../harness.mjs";
+import { spawn } from "node:child_process";
+import { Node, binary, freePort, startCluster, until } from "../harness.mjs";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -170,4 +171,24 @@ test("a SIGTERM drain: the page follows the node's reconnect hint to another nod
   await checkAgainstJournal(page, b);
   assert.match(await page.locator("#log").innerText(), /reconnect elsewhere/);
   assert.equal(await page.locator("#f-node").innerText(), b.id);
+});
+
+test("the demo's shape: the model in its own process, the page's node (and the job's) killed mid-answer; the answer goes on", async () => {
+  const workerPort = await freePort();
+  const c = await startCluster(3, { extra: [...ORIGINS, "--demo-worker", `http://127.0.0.1:${workerPort}`] });
+  cleanup.push(() => c.stop());
+  const [a, b, d] = c.nodes;
+  const model = spawn(binary(), ["demo-worker", "--http", `127.0.0.1:${workerPort}`, "--nodes", [a.http, b.http, d.http].join(",")], { stdio: "ignore" });
+  cleanup.push(async () => { if (model.exitCode === null) { model.kill("SIGKILL"); await new Promise((r) => model.once("exit", r)); } });
+  await until(async () => (await fetch(`http://127.0.0.1:${workerPort}/healthz`)).ok, 10000, "the demo worker");
+  const page = await open(a.http + "/");
+  await until(async () => (await page.locator("#f-node").innerText()) === a.id, 10000, "the page on its node");
+  await ask(page, "keep streaming while a node dies");
+  await until(async () => (await page.locator("#f-owner").innerText()) === a.id, 10000, "the job on the page's node");
+  await until(async () => (await pageState(page)).seq >= 10, 20000, "tokens flowing");
+  await a.kill();
+  const { st } = await checkAgainstJournal(page, b);
+  assert.equal(st.status, "completed");
+  assert.ok(st.reconnects >= 1);
+  assert.notEqual(await page.locator("#f-node").innerText(), a.id);
 });
