@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/actorhub/actorhub/analytics"
 	"time"
 
 	"github.com/actorhub/actorhub/cluster"
@@ -189,6 +190,12 @@ func (h *Hub) Holder(ctx context.Context, jobID string) (string, error) {
 		return "", storeError("read", jobID, err)
 	}
 	return node, nil
+}
+
+// Analytics returns the store's analytics, nil when it keeps none.
+func (h *Hub) Analytics() analytics.Store {
+	as, _ := h.store.(analytics.Store)
+	return as
 }
 
 // Events returns durable events with seq > after (at most limit).

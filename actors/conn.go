@@ -44,6 +44,8 @@ type ConnActor struct {
 	session string
 	user    string
 	subs    map[string]*connSub
+	opened  time.Time // for the session's duration (analytics)
+	resumed bool      // a subscribe of this connection resumed (fromSeq > 0)
 }
 
 // Receive implements actor.Actor.
@@ -51,6 +53,8 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		c.subs = map[string]*connSub{}
+		c.opened = time.Now()
+		c.h.track(&anSession{user: c.user})
 		c.sink.Send(events.AppendConnected(nil, c.session, c.h.cfg.NodeID, c.user))
 	case *Request:
 		c.onRequest(ctx, m)
@@ -61,6 +65,9 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 			c.deliver(ctx, m.JobID, s, s.gap.accept(m.Events))
 		}
 	case *fetched:
+		if len(m.events) > 0 {
+			c.h.track(&anReplayed{n: len(m.events)})
+		}
 		if s := c.subs[m.jobID]; s != nil {
 			out := s.gap.fetched(m.events, m.err)
 			if m.err != nil {
@@ -81,6 +88,7 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 			}
 		}
 	case *actor.Stopping:
+		c.h.track(&anSessionEnd{opened: c.opened, resumed: c.resumed})
 		for jobID := range c.subs {
 			ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: jobID, Msg: &feedUnsubscribe{jobID: jobID, conn: ctx.Self()}})
 		}
@@ -106,6 +114,10 @@ func (c *ConnActor) onRequest(ctx actor.Context, r *Request) {
 		from := int64(0)
 		if m.FromSeq != nil {
 			from = *m.FromSeq
+		}
+		if from > 0 {
+			c.h.track(&anResume{first: !c.resumed})
+			c.resumed = true
 		}
 		// a repeated subscribe restarts the subscription from its fromSeq
 		c.subs[m.JobID] = &connSub{id: m.ID, gap: gapFill{have: from, want: from, held: true}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/actorhub/actorhub/analytics"
 	"log/slog"
 	"runtime"
 	"sync/atomic"
@@ -50,13 +51,17 @@ type Config struct {
 	// RemoteAddr is the actor-remote (gRPC) bind address, host:port (port 0:
 	// pick one). Empty: no remote; the hub serves every job itself.
 	RemoteAddr string
+	// AnalyticsRetention is how long a day's analytics stay in the store after
+	// its last flush (when the store keeps analytics: analytics.Store).
+	AnalyticsRetention time.Duration
 }
 
 // DefaultConfig returns production settings.
 func DefaultConfig() Config {
 	return Config{StoreTimeout: 5 * time.Second, RequestTimeout: 10 * time.Second, JobIdle: time.Minute,
 		FeedLinger: 10 * time.Second, FeedRing: 256, MaxSubscriptions: 100, MaxInflight: 1024,
-		MaxPending: 4096, MaxAsks: 4096, RetryMin: 50 * time.Millisecond, RetryMax: 2 * time.Second}
+		MaxPending: 4096, MaxAsks: 4096, RetryMin: 50 * time.Millisecond, RetryMax: 2 * time.Second,
+		AnalyticsRetention: 90 * 24 * time.Hour}
 }
 
 // DefaultLocalConfig returns fast timings for tests.
@@ -83,6 +88,7 @@ type Hub struct {
 	run       *group.Group     // store I/O and timers
 	jobs      *actor.PID       // job directory
 	feeds     *actor.PID       // feed directory
+	analytics *actor.PID       // nil: the store keeps no analytics
 	asks      chan struct{}    // HTTP requests to jobs in flight
 	pool      *pool            // runs the mailbox turns of the hub's actors
 	started   atomic.Bool
@@ -99,7 +105,7 @@ func New(cfg Config, store Store, m *Metrics, log *slog.Logger) (*Hub, error) {
 	d := DefaultConfig()
 	for _, p := range []struct{ v, def *time.Duration }{{&cfg.StoreTimeout, &d.StoreTimeout},
 		{&cfg.RequestTimeout, &d.RequestTimeout}, {&cfg.JobIdle, &d.JobIdle}, {&cfg.FeedLinger, &d.FeedLinger},
-		{&cfg.RetryMin, &d.RetryMin}, {&cfg.RetryMax, &d.RetryMax}} {
+		{&cfg.RetryMin, &d.RetryMin}, {&cfg.RetryMax, &d.RetryMax}, {&cfg.AnalyticsRetention, &d.AnalyticsRetention}} {
 		if *p.v <= 0 {
 			*p.v = *p.def
 		}
@@ -161,6 +167,9 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.feeds = h.system.Root.Spawn(h.props(func() actor.Actor {
 		return newDirectory("feed", h.spawnFeed)
 	}))
+	if as, ok := h.store.(analytics.Store); ok {
+		h.analytics = h.system.Root.Spawn(h.props(func() actor.Actor { return &analyticsActor{h: h, store: as} }))
+	}
 	if h.net != nil {
 		h.tickOwnership()
 	}
@@ -200,9 +209,12 @@ func (h *Hub) Stop(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
-	for _, pid := range []*actor.PID{h.feeds, h.jobs} {
+	for _, pid := range []*actor.PID{h.feeds, h.jobs, h.analytics} {
+		if pid == nil {
+			continue
+		}
 		if err := h.system.Root.PoisonFuture(pid).Wait(); err != nil {
-			errs = append(errs, fmt.Errorf("stop directory: %w", err))
+			errs = append(errs, fmt.Errorf("stop %s: %w", pid.Id, err))
 		}
 	}
 	if h.net != nil {

@@ -246,6 +246,9 @@ func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
 	ctx.SetReceiveTimeout(j.h.cfg.JobIdle)
 	for _, q := range queue {
 		if c, ok := q.msg.(*createJob); ok && c == j.create {
+			if m.created {
+				j.h.track(&anJobCreated{typ: j.st.Type, user: j.st.UserID})
+			}
 			j.h.tell(ctx, &stateReply{State: j.stateNow(), Created: m.created}, q.sender)
 			continue
 		}
@@ -465,6 +468,7 @@ func (j *JobActor) onWatch(ctx actor.Context, w *actor.PID) {
 // ended runs when the job's terminal event (last) became durable: the
 // watchers are told of a cancellation, and forgotten either way.
 func (j *JobActor) ended(ctx actor.Context, last *events.Event) {
+	j.h.track(jobEndedOf(&j.durable, last))
 	if last.Name == events.Cancelled {
 		reason := cancelReason(last.Data)
 		j.cancelReason = &reason

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/actorhub/actorhub/actors"
+	"github.com/actorhub/actorhub/analytics"
 	"github.com/actorhub/actorhub/events"
 )
 
@@ -38,6 +39,7 @@ func testStoreContract(t *testing.T, open func(t *testing.T) actors.Store) {
 		{"ConcurrentAppends", contractConcurrent},
 		{"AppendAsync", contractAppendAsync},
 		{"LongJournal", contractLongJournal},
+		{"Analytics", contractAnalytics},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -495,4 +497,53 @@ func contractLongJournal(t *testing.T, s actors.Store) {
 	}
 	check("after the terminal event")
 	checkJournal(t, s, j.st.JobID, j.st.LastSequence, j.output)
+}
+
+// contractAnalytics: batches of several nodes add up; a user counts once a day;
+// days are apart; what is older than the retention goes.
+func contractAnalytics(t *testing.T, s actors.Store) {
+	as, ok := s.(analytics.Store)
+	if !ok {
+		t.Fatalf("%T keeps no analytics", s)
+	}
+	// a day of this case's own: stores of one run may share their server
+	day := fmt.Sprintf("2099-01-%02d", 1+time.Now().UnixNano()%28)
+	other := "2098-12-31"
+	llm := func(name string) analytics.Key { return analytics.Key{Name: name, Type: "llm"} }
+	for node := 0; node < 3; node++ { // three nodes flush their shares
+		b := analytics.NewBatch()
+		for u := 0; u < 50; u++ {
+			b.User(day, fmt.Sprintf("user-%d", u+node*25)) // users 0..99, most seen by two nodes
+		}
+		b.User(other, "someone")
+		b.Add(day, llm(analytics.JobsCreated), 10)
+		b.Add(day, analytics.Key{Name: analytics.Sessions}, 7)
+		for v := 1; v <= 100; v++ {
+			b.Observe(day, llm(analytics.TTFTMillis), float64(v))
+		}
+		if err := as.Flush(ctxT(t), b, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := as.DAU(ctxT(t), day)
+	if err != nil || n < 99 || n > 101 { // HyperLogLog on Redis: within its error
+		t.Fatalf("DAU = %d, %v; want 100", n, err)
+	}
+	if n, err := as.DAU(ctxT(t), other); err != nil || n != 1 {
+		t.Fatalf("DAU of the other day = %d, %v; want 1", n, err)
+	}
+	counters, hists, err := as.Day(ctxT(t), day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counters[llm(analytics.JobsCreated)] != 30 || counters[analytics.Key{Name: analytics.Sessions}] != 21 {
+		t.Fatalf("counters %v", counters)
+	}
+	sum := hists[llm(analytics.TTFTMillis)].Summarize()
+	if sum.Count != 300 || sum.P50 < 48 || sum.P50 > 52 || sum.P99 < 97 || sum.P99 > 102 {
+		t.Fatalf("ttft %+v; want 300 values with p50 ≈ 50, p99 ≈ 99", sum)
+	}
+	if n, err := as.DAU(ctxT(t), "2097-01-01"); err != nil || n != 0 {
+		t.Fatalf("DAU of a day without figures = %d, %v", n, err)
+	}
 }

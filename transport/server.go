@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/actorhub/actorhub/analytics"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -86,6 +87,8 @@ type Hub interface {
 	Events(ctx context.Context, jobID string, after int64, limit int) ([]events.Event, error)
 	// Holder returns the node that holds a job now ("" when none does).
 	Holder(ctx context.Context, jobID string) (string, error)
+	// Analytics returns the store's analytics (nil when it keeps none).
+	Analytics() analytics.Store
 	// Ready reports whether the node's store answers.
 	Ready(ctx context.Context) error
 	// Metrics returns the node's instruments.
@@ -197,6 +200,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/job/{id}/state", s.jobState)
 	s.mux.HandleFunc("GET /api/job/{id}/status", s.jobStatus)
 	s.mux.HandleFunc("GET /api/job/{id}/events", s.jobEvents)
+	s.mux.HandleFunc("GET /api/analytics/dau", s.analyticsDAU)
+	s.mux.HandleFunc("GET /api/analytics/metrics", s.analyticsMetrics)
 	s.mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { s.serveWS(w, r, false) })
 	s.mux.HandleFunc("GET /ws/worker", func(w http.ResponseWriter, r *http.Request) { s.serveWS(w, r, true) })
 }

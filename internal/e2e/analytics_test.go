@@ -1,0 +1,70 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/actorhub/actorhub/internal/nodetest"
+	"github.com/actorhub/actorhub/internal/redistest"
+)
+
+// TestClusterAnalytics: users connect across three nodes (some twice, some on
+// two nodes), jobs run to each outcome through different nodes, a client
+// resumes; every node answers the same cluster-wide figures.
+func TestClusterAnalytics(t *testing.T) {
+	t.Parallel()
+	nodes := nodetest.StartCluster(t, 3, redistest.Start(t).URL())
+	const users = 7
+	for u := 0; u < users; u++ {
+		for k := 0; k <= u%3; k++ { // user 2 connects three times: twice on one node, once on another
+			c := dial(t, nodes[(u+k)%2].WS(fmt.Sprintf("/ws?user=u%d", u)))
+			if hello := c.next(5 * time.Second); hello.str("type") != "connected" {
+				t.Fatalf("connected: %v", hello)
+			}
+		}
+	}
+	outcome := []string{"job:completed:v1", "job:failed:v1", "job:completed:v1", ""}
+	for i, end := range outcome {
+		n := nodes[i%3]
+		id := fmt.Sprintf("an-%d", i)
+		mustAPI(t, 201, "POST", n.URL("/api/jobs"), fmt.Sprintf(`{"jobId":%q,"userId":"u%d","type":"llm"}`, id, i))
+		mustAPI(t, 200, "POST", n.URL("/api/jobs/"+id+"/events"),
+			`{"events":[{"offset":0,"event":"model:chunk:v1","data":{"chunk":"a"}},{"offset":1,"event":"model:chunk:v1","data":{"chunk":"b"}}]}`)
+		if end == "" {
+			mustAPI(t, 200, "POST", nodes[(i+1)%3].URL("/api/jobs/"+id+"/cancel"), `{"reason":"test"}`)
+			continue
+		}
+		mustAPI(t, 200, "POST", n.URL("/api/jobs/"+id+"/events"), fmt.Sprintf(`{"events":[{"offset":2,"event":%q,"data":{}}]}`, end))
+	}
+	// a client that resumes: events 1..2 come from the store
+	c := dial(t, nodes[2].WS("/ws?user=u0"))
+	c.next(5 * time.Second)
+	c.send(`{"type":"subscribe","jobId":"an-0","fromSeq":1}`)
+
+	for _, n := range nodes {
+		nodetest.WaitFor(t, 20*time.Second, func() error {
+			dau := mustAPI(t, 200, "GET", n.URL("/api/analytics/dau"), "")
+			m := mustAPI(t, 200, "GET", n.URL("/api/analytics/metrics"), "")
+			jobs, _ := m["jobs"].(map[string]any)
+			num := func(o map[string]any, k string) int64 { f, _ := o[k].(float64); return int64(f) }
+			ttft, _ := jobs["ttftMs"].(map[string]any)
+			switch {
+			case dau.num("dau") != users:
+				return fmt.Errorf("node %s: dau %d, want %d", n.ID, dau.num("dau"), users)
+			case m.num("dau") != users:
+				return fmt.Errorf("node %s: metrics dau %d", n.ID, m.num("dau"))
+			case num(jobs, "created") != 4 || num(jobs, "completed") != 2 || num(jobs, "failed") != 1 || num(jobs, "cancelled") != 1:
+				return fmt.Errorf("node %s: jobs %v", n.ID, jobs)
+			case num(jobs, "tokens") != 8 || num(ttft, "count") != 4:
+				return fmt.Errorf("node %s: tokens %d, ttft %v", n.ID, num(jobs, "tokens"), ttft)
+			case m.num("resumes") != 1 || m.num("replayed") < 2:
+				return fmt.Errorf("node %s: resumes %d replayed %d", n.ID, m.num("resumes"), m.num("replayed"))
+			}
+			return nil
+		})
+	}
+	if bad := mustAPI(t, 400, "GET", nodes[0].URL("/api/analytics/dau?date=yesterday"), ""); bad.str("error") != "bad_request" {
+		t.Fatalf("a bad date: %v", bad)
+	}
+}
