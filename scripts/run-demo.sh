@@ -41,15 +41,24 @@ port=${DEMO_PORT:-8081}
 users=${DEMO_USERS:-9}
 dir=${DEMO_DIR:-$(mktemp -d -t actorhub-demo-XXXXXX)}
 mkdir -p "$dir"
-pids=()
+# every process it starts writes its PID to $dir/pids (a node restarted by the fault
+# runs in a background subshell, whose variables the cleanup cannot see)
+pidfile="$dir/pids"
+: >"$pidfile"
+started() { echo "$1" >>"$pidfile"; }
+fault_pid=""
 cleanup() {
   trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
+  if [ -n "$fault_pid" ]; then # first the fault, so that it starts nothing more
+    kill -TERM "$fault_pid" 2>/dev/null || true
+    wait "$fault_pid" 2>/dev/null || true
+  fi
+  local all; all=$(sort -u "$pidfile" 2>/dev/null)
+  for pid in $all; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in $all; do
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   done
-  [ -n "${node_pids:-}" ] && for pid in ${node_pids}; do kill -KILL "$pid" 2>/dev/null || true; done
   say "stopped everything it started (logs in $dir)"
 }
 trap cleanup EXIT
@@ -66,7 +75,7 @@ go build -o bin/actorhub ./cmd/actorhub
 redis_port=$((port + 1000))
 redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync everysec --save '' \
   >"$dir/redis.log" 2>&1 &
-pids+=($!)
+started $!
 for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 say "redis-server on 127.0.0.1:$redis_port (AOF on, data in $dir)"
 
@@ -88,8 +97,8 @@ start_node() {
     --store "redis://127.0.0.1:$redis_port/0" $join --demo-worker "http://$worker_addr" \
     --allowed-origins '127.0.0.1:*,localhost:*' --log-level warn >>"$dir/node$i.log" 2>&1 &
   node_pid[$i]=$!
+  started $!
   disown "$!" # its kill -9 is the demo's, not news for the shell
-  node_pids="${node_pid[*]}"
 }
 wait_ready() {
   for _ in $(seq 300); do curl -fs "http://${http[$1]}/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -98,7 +107,7 @@ wait_ready() {
 for i in 1 2 3; do start_node "$i"; wait_ready "$i"; say "node$i up: http://${http[$i]}/ (pid ${node_pid[$i]})"; done
 
 bin/actorhub demo-worker --http "$worker_addr" --nodes "$nodes_csv" >"$dir/demo-worker.log" 2>&1 &
-pids+=($!)
+started $!
 for _ in $(seq 100); do curl -fs "http://$worker_addr/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 say "demo worker up on $worker_addr, streaming through all three nodes"
 say "open the page:   http://${http[1]}/   (any node's page works: http://${http[2]}/, http://${http[3]}/)"
@@ -129,7 +138,7 @@ fault() {
 
 if [ -n "$headless" ]; then
   say "headless: $users scripted users for $headless${kill_after:+, a node killed after $kill_after}"
-  [ -n "$kill_after" ] && { fault "$kill_after" & pids+=($!); }
+  [ -n "$kill_after" ] && { fault "$kill_after" & fault_pid=$!; }
   set +e
   bin/actorhub demo-users --nodes "$nodes_csv" --users "$users" --duration "$headless" | while IFS= read -r line; do say "$line"; done
   status=${PIPESTATUS[0]}
@@ -138,6 +147,6 @@ if [ -n "$headless" ]; then
   exit "$status"
 fi
 
-[ -n "$kill_after" ] && { fault "$kill_after" & pids+=($!); }
+[ -n "$kill_after" ] && { fault "$kill_after" & fault_pid=$!; }
 say "running; Ctrl-C stops everything"
 while true; do sleep 1; done
