@@ -54,6 +54,19 @@ type analyticsActor struct {
 	store    analytics.Store
 	batch    *analytics.Batch
 	flushing bool
+	types    map[string]bool // job types the metrics are labelled with (at most maxTypeLabels)
+}
+
+// label is the metrics label of job type typ.
+func (a *analyticsActor) label(typ string) string {
+	if a.types[typ] {
+		return typ
+	}
+	if len(a.types) < maxTypeLabels {
+		a.types[typ] = true
+		return typ
+	}
+	return "other"
 }
 
 // track tells the node's analytics actor something, when the node keeps
@@ -71,40 +84,52 @@ func (a *analyticsActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.batch = analytics.NewBatch()
+		a.types = map[string]bool{}
 		a.h.after(analyticsFlushEvery, ctx.Self(), &anFlush{})
 	case *anSession:
 		a.batch.User(day, m.user)
 		a.batch.Add(day, analytics.Key{Name: analytics.Sessions}, 1)
+		a.h.metrics.Sessions.Inc()
 	case *anSessionEnd:
-		a.batch.Observe(day, analytics.Key{Name: analytics.SessionSeconds}, now.Sub(m.opened).Seconds())
+		secs := now.Sub(m.opened).Seconds()
+		a.batch.Observe(day, analytics.Key{Name: analytics.SessionSeconds}, secs)
+		a.h.metrics.SessionDuration.Observe(secs)
 	case *anResume:
 		a.batch.Add(day, analytics.Key{Name: analytics.Resumes}, 1)
+		a.h.metrics.Resumes.Inc()
 		if m.first {
 			a.batch.Add(day, analytics.Key{Name: analytics.Reconnects}, 1)
+			a.h.metrics.Reconnects.Inc()
 		}
 	case *anReplayed:
 		a.batch.Add(day, analytics.Key{Name: analytics.Replayed}, int64(m.n))
+		a.h.metrics.Replayed.Add(float64(m.n))
 	case *anJobCreated:
 		if m.user != "" {
 			a.batch.User(day, m.user)
 		}
 		a.batch.Add(day, analytics.Key{Name: analytics.JobsCreated, Type: m.typ}, 1)
+		a.h.metrics.Jobs.WithLabelValues("created", a.label(m.typ)).Inc()
 	case *anJobEnded:
 		name := map[events.Status]string{events.StatusCompleted: analytics.JobsCompleted,
 			events.StatusFailed: analytics.JobsFailed, events.StatusCancelled: analytics.JobsCancelled}[m.status]
 		if name != "" {
 			a.batch.Add(day, analytics.Key{Name: name, Type: m.typ}, 1)
+			a.h.metrics.Jobs.WithLabelValues(string(m.status), a.label(m.typ)).Inc()
 		}
 		if m.created > 0 && m.ended >= m.created {
 			a.batch.Observe(day, analytics.Key{Name: analytics.DurationMillis, Type: m.typ}, float64(m.ended-m.created))
+			a.h.metrics.JobDuration.WithLabelValues(a.label(m.typ)).Observe(float64(m.ended-m.created) / 1000)
 		}
 		a.readJournal(ctx, m, day)
 	case *anJournal:
 		k := func(name string) analytics.Key { return analytics.Key{Name: name, Type: m.typ} }
 		a.batch.Add(m.day, k(analytics.Tokens), m.tokens)
 		a.batch.Observe(m.day, k(analytics.TokensPerJob), float64(m.tokens))
+		a.h.metrics.JobTokens.WithLabelValues(a.label(m.typ)).Add(float64(m.tokens))
 		if m.hasFirst {
 			a.batch.Observe(m.day, k(analytics.TTFTMillis), m.ttftMs)
+			a.h.metrics.TTFT.WithLabelValues(a.label(m.typ)).Observe(m.ttftMs / 1000)
 		}
 		if m.tokPerSec > 0 {
 			a.batch.Observe(m.day, k(analytics.TokensPerSec), m.tokPerSec)

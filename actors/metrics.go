@@ -16,7 +16,23 @@ type Metrics struct {
 	Errors          *prometheus.CounterVec // actorhub_errors_total{code}
 	StaleWrites     prometheus.Counter     // actorhub_stale_writes_refused_total
 	SlowConsumers   prometheus.Counter     // actorhub_slow_consumers_closed_total
+
+	// What the analytics actor adds up, as this node saw it (the cluster-wide
+	// figures are /api/analytics/*). Job types past the first maxTypeLabels
+	// are labelled "other", so a client's types cannot grow the series without bound.
+	Jobs            *prometheus.CounterVec   // actorhub_jobs_total{outcome,type}
+	JobTokens       *prometheus.CounterVec   // actorhub_job_tokens_total{type}
+	TTFT            *prometheus.HistogramVec // actorhub_job_time_to_first_token_seconds{type}
+	JobDuration     *prometheus.HistogramVec // actorhub_job_duration_seconds{type}
+	Sessions        prometheus.Counter       // actorhub_sessions_total
+	SessionDuration prometheus.Histogram     // actorhub_session_duration_seconds
+	Resumes         prometheus.Counter       // actorhub_resumes_total
+	Reconnects      prometheus.Counter       // actorhub_reconnects_total
+	Replayed        prometheus.Counter       // actorhub_replayed_events_total
 }
+
+// maxTypeLabels bounds the job types a node labels its metrics with.
+const maxTypeLabels = 32
 
 // NewMetrics creates the instruments and registers them on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -41,7 +57,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SlowConsumers: prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_slow_consumers_closed_total",
 			Help: "Connections closed because their outbound queue was full."}),
 	}
+	latency := prometheus.ExponentialBuckets(0.005, 2, 14) // 5 ms … 41 s
+	m.Jobs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "actorhub_jobs_total",
+		Help: "Jobs created on this node, and jobs whose terminal event this node made durable, by outcome (created, completed, failed, cancelled) and type."}, []string{"outcome", "type"})
+	m.JobTokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "actorhub_job_tokens_total",
+		Help: "model:chunk:v1 events of the jobs that ended on this node, by type."}, []string{"type"})
+	m.TTFT = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "actorhub_job_time_to_first_token_seconds",
+		Help: "From a job's creation to its first model:chunk:v1, by type (jobs that ended on this node).", Buckets: latency}, []string{"type"})
+	m.JobDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "actorhub_job_duration_seconds",
+		Help: "From a job's creation to its terminal event, by type.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 16)}, []string{"type"})
+	m.Sessions = prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_sessions_total",
+		Help: "Client connections (/ws) opened on this node."})
+	m.SessionDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "actorhub_session_duration_seconds",
+		Help: "How long client connections lasted.", Buckets: prometheus.ExponentialBuckets(1, 2, 16)})
+	m.Resumes = prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_resumes_total",
+		Help: "Subscribes that resumed after a seq (fromSeq > 0)."})
+	m.Reconnects = prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_reconnects_total",
+		Help: "Client connections that resumed a subscription (a client coming back)."})
+	m.Replayed = prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_replayed_events_total",
+		Help: "Events sent to clients from the store (resumes and late joiners), which a pub/sub stack cannot send."})
 	reg.MustRegister(m.ConnsOpen, m.JobActors, m.Feeds, m.EventsAppended, m.EventsDelivered, m.StoreWrite,
-		m.Errors, m.StaleWrites, m.SlowConsumers)
+		m.Errors, m.StaleWrites, m.SlowConsumers, m.Jobs, m.JobTokens, m.TTFT, m.JobDuration, m.Sessions,
+		m.SessionDuration, m.Resumes, m.Reconnects, m.Replayed)
 	return m
 }

@@ -1,9 +1,17 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/actorhub/actorhub/internal/nodetest"
 	"github.com/actorhub/actorhub/internal/redistest"
@@ -41,6 +49,7 @@ func TestClusterAnalytics(t *testing.T) {
 	c := dial(t, nodes[2].WS("/ws?user=u0"))
 	c.next(5 * time.Second)
 	c.send(`{"type":"subscribe","jobId":"an-0","fromSeq":1}`)
+	c.send(`not json`) // an error, counted in actorhub_errors_total
 
 	for _, n := range nodes {
 		nodetest.WaitFor(t, 20*time.Second, func() error {
@@ -66,5 +75,69 @@ func TestClusterAnalytics(t *testing.T) {
 	}
 	if bad := mustAPI(t, 400, "GET", nodes[0].URL("/api/analytics/dau?date=yesterday"), ""); bad.str("error") != "bad_request" {
 		t.Fatalf("a bad date: %v", bad)
+	}
+	checkDashboard(t, nodes)
+}
+
+// checkDashboard: /metrics of every node passes promlint (what `promtool check
+// metrics` runs), and every metric the Grafana dashboard in deploy/ queries is
+// one the nodes export.
+func checkDashboard(t *testing.T, nodes []*nodetest.Node) {
+	exported := map[string]bool{}
+	for _, n := range nodes {
+		resp, err := http.Get(n.URL("/metrics"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		problems, err := promlint.New(strings.NewReader(string(text))).Lint()
+		if err != nil {
+			t.Fatalf("node %s: /metrics does not parse: %v", n.ID, err)
+		}
+		for _, p := range problems {
+			if strings.HasPrefix(p.Metric, "actorhub_") {
+				t.Errorf("node %s: %s: %s", n.ID, p.Metric, p.Text)
+			}
+		}
+		for _, line := range strings.Split(string(text), "\n") {
+			if name, _, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(line, "#") {
+				name, _, _ = strings.Cut(name, "{")
+				exported[name] = true
+			}
+		}
+	}
+	raw, err := os.ReadFile("../../deploy/grafana/actorhub.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("deploy/grafana/actorhub.json: %v", err)
+	}
+	names := regexp.MustCompile(`\b(actorhub|process)_[a-z_]+\b`)
+	used := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range names.FindAllString(tg.Expr, -1) {
+				used++
+				if !exported[m] {
+					t.Errorf("dashboard panel %q queries %s, which no node exports", p.Title, m)
+				}
+			}
+		}
+	}
+	if used < 10 {
+		t.Fatalf("the dashboard queries %d metrics; it should chart the node's", used)
 	}
 }
