@@ -35,11 +35,11 @@ const (
 
 // Distribution names (a histogram is kept per day, and per job type where it has one).
 const (
-	SessionSeconds = "session.seconds"  // how long a connection lasted
-	TTFTMillis     = "ttft.ms"          // job created → first model:chunk:v1, per type
-	DurationMillis = "duration.ms"      // job created → terminal event, per type
-	TokensPerJob   = "tokens.per_job"   // per type
-	TokensPerSec   = "tokens.per_sec"   // chunks / (last chunk − first chunk), per type
+	SessionSeconds = "session.seconds" // how long a connection lasted
+	TTFTMillis     = "ttft.ms"         // job created → first model:chunk:v1, per type
+	DurationMillis = "duration.ms"     // job created → terminal event, per type
+	TokensPerJob   = "tokens.per_job"  // per type
+	TokensPerSec   = "tokens.per_sec"  // chunks / (last chunk − first chunk), per type
 )
 
 // Key names one counter or histogram of a day: name and the job type ("" for

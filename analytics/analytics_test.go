@@ -13,7 +13,7 @@ func TestSummarizeIsWithinTheBucketError(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, gen := range []func() float64{
-		func() float64 { return 1 + r.Float64()*1000 },           // uniform ms
+		func() float64 { return 1 + r.Float64()*1000 },            // uniform ms
 		func() float64 { return math.Exp(r.NormFloat64()*2 + 3) }, // log-normal, long tail
 	} {
 		vals := make([]float64, 20000)
