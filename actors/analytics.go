@@ -57,6 +57,14 @@ type analyticsActor struct {
 	types    map[string]bool // job types the metrics are labelled with (at most maxTypeLabels)
 }
 
+// add adds n to counter name of job type typ, for the day and for the
+// minute of now.
+func (a *analyticsActor) add(now time.Time, name, typ string, n int64) {
+	day := analytics.Day(now)
+	a.batch.Add(day, analytics.Key{Name: name, Type: typ}, n)
+	a.batch.Add(day, analytics.MinuteKey(name, now), n)
+}
+
 // label is the metrics label of job type typ.
 func (a *analyticsActor) label(typ string) string {
 	if a.types[typ] {
@@ -88,33 +96,33 @@ func (a *analyticsActor) Receive(ctx actor.Context) {
 		a.h.after(analyticsFlushEvery, ctx.Self(), &anFlush{})
 	case *anSession:
 		a.batch.User(day, m.user)
-		a.batch.Add(day, analytics.Key{Name: analytics.Sessions}, 1)
+		a.add(now, analytics.Sessions, "", 1)
 		a.h.metrics.Sessions.Inc()
 	case *anSessionEnd:
 		secs := now.Sub(m.opened).Seconds()
 		a.batch.Observe(day, analytics.Key{Name: analytics.SessionSeconds}, secs)
 		a.h.metrics.SessionDuration.Observe(secs)
 	case *anResume:
-		a.batch.Add(day, analytics.Key{Name: analytics.Resumes}, 1)
+		a.add(now, analytics.Resumes, "", 1)
 		a.h.metrics.Resumes.Inc()
 		if m.first {
 			a.batch.Add(day, analytics.Key{Name: analytics.Reconnects}, 1)
 			a.h.metrics.Reconnects.Inc()
 		}
 	case *anReplayed:
-		a.batch.Add(day, analytics.Key{Name: analytics.Replayed}, int64(m.n))
+		a.add(now, analytics.Replayed, "", int64(m.n))
 		a.h.metrics.Replayed.Add(float64(m.n))
 	case *anJobCreated:
 		if m.user != "" {
 			a.batch.User(day, m.user)
 		}
-		a.batch.Add(day, analytics.Key{Name: analytics.JobsCreated, Type: m.typ}, 1)
+		a.add(now, analytics.JobsCreated, m.typ, 1)
 		a.h.metrics.Jobs.WithLabelValues("created", a.label(m.typ)).Inc()
 	case *anJobEnded:
 		name := map[events.Status]string{events.StatusCompleted: analytics.JobsCompleted,
 			events.StatusFailed: analytics.JobsFailed, events.StatusCancelled: analytics.JobsCancelled}[m.status]
 		if name != "" {
-			a.batch.Add(day, analytics.Key{Name: name, Type: m.typ}, 1)
+			a.add(now, name, m.typ, 1)
 			a.h.metrics.Jobs.WithLabelValues(string(m.status), a.label(m.typ)).Inc()
 		}
 		if m.created > 0 && m.ended >= m.created {
@@ -124,7 +132,7 @@ func (a *analyticsActor) Receive(ctx actor.Context) {
 		a.readJournal(ctx, m, day)
 	case *anJournal:
 		k := func(name string) analytics.Key { return analytics.Key{Name: name, Type: m.typ} }
-		a.batch.Add(m.day, k(analytics.Tokens), m.tokens)
+		a.add(now, analytics.Tokens, m.typ, m.tokens)
 		a.batch.Observe(m.day, k(analytics.TokensPerJob), float64(m.tokens))
 		a.h.metrics.JobTokens.WithLabelValues(a.label(m.typ)).Add(float64(m.tokens))
 		if m.hasFirst {

@@ -42,6 +42,15 @@ const (
 	TokensPerSec   = "tokens.per_sec"  // chunks / (last chunk − first chunk), per type
 )
 
+// PerMinute are the counters also kept per minute (all job types together),
+// for series: MinuteKey names them.
+var PerMinute = []string{Sessions, Resumes, Replayed, JobsCreated, JobsCompleted, JobsFailed, JobsCancelled, Tokens}
+
+// MinuteKey is the key of counter name in the minute of t (UTC): name@HHMM.
+func MinuteKey(name string, t time.Time) Key {
+	return Key{Name: name + "@" + t.UTC().Format("1504")}
+}
+
 // Key names one counter or histogram of a day: name and the job type ("" for
 // none).
 type Key struct {

@@ -3,7 +3,10 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/actorhub/actorhub/analytics"
@@ -166,4 +169,119 @@ func unavailable(err error) error {
 		return err
 	}
 	return &events.CodedError{Code: events.CodeUnavailable, Err: err}
+}
+
+// seriesLimit bounds the points of one series answer.
+const seriesLimit = 2000
+
+// parseTime reads a time as unix ms or RFC 3339.
+func parseTime(v string, def time.Time) (time.Time, error) {
+	if v == "" {
+		return def, nil
+	}
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, badRequest("from and to are unix ms or RFC 3339 times")
+	}
+	return t.UTC(), nil
+}
+
+// GET /api/analytics/series?metric=M&from=T&to=T&step=S → {"metric","step",
+// "from","to","points":[[unix ms, value],…]}: a counter per step (1m or more;
+// default 1m; from and to default to the last hour), or dau per day (step 1d).
+func (s *Server) analyticsSeries(w http.ResponseWriter, r *http.Request) {
+	as := s.analyticsStore(w)
+	if as == nil {
+		return
+	}
+	q := r.URL.Query()
+	metric := q.Get("metric")
+	counter := false
+	for _, m := range analytics.PerMinute {
+		counter = counter || m == metric
+	}
+	if !counter && metric != "dau" {
+		writeError(w, badRequest("metric must be dau or one of "+strings.Join(analytics.PerMinute, ", ")))
+		return
+	}
+	now := time.Now().UTC()
+	to, err := parseTime(q.Get("to"), now)
+	if err == nil {
+		var from time.Time
+		if from, err = parseTime(q.Get("from"), to.Add(-time.Hour)); err == nil {
+			s.series(w, r, as, metric, from, to)
+			return
+		}
+	}
+	writeError(w, err)
+}
+
+func (s *Server) series(w http.ResponseWriter, r *http.Request, as analytics.Store, metric string, from, to time.Time) {
+	step := time.Minute
+	if v := r.URL.Query().Get("step"); v != "" {
+		var err error
+		if v == "1d" {
+			step = 24 * time.Hour
+		} else if step, err = time.ParseDuration(v); err != nil || step < time.Minute || step%time.Minute != 0 {
+			writeError(w, badRequest("step is a whole number of minutes (1m, 5m, 1h) or 1d"))
+			return
+		}
+	}
+	if metric == "dau" {
+		step = 24 * time.Hour
+	}
+	from, to = from.Truncate(step), to.Truncate(step)
+	if step == 24*time.Hour {
+		from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
+		to = time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	n := int(to.Sub(from)/step) + 1
+	if to.Before(from) || n > seriesLimit {
+		writeError(w, badRequest(fmt.Sprintf("from must be before to, with at most %d steps between them", seriesLimit)))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	vals := make([]int64, n)
+	for d := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC); !d.After(to); d = d.Add(24 * time.Hour) {
+		day := analytics.Day(d)
+		if metric == "dau" {
+			v, err := as.DAU(ctx, day)
+			if err != nil {
+				writeError(w, unavailable(err))
+				return
+			}
+			vals[int(d.Sub(from)/step)] = v
+			continue
+		}
+		counters, _, err := as.Day(ctx, day)
+		if err != nil {
+			writeError(w, unavailable(err))
+			return
+		}
+		for k, v := range counters {
+			name, hhmm, ok := strings.Cut(k.Name, "@")
+			if !ok || name != metric || len(hhmm) != 4 {
+				continue
+			}
+			hh, err1 := strconv.Atoi(hhmm[:2])
+			mm, err2 := strconv.Atoi(hhmm[2:])
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			t := d.Add(time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute)
+			if t.Before(from) || !t.Before(to.Add(step)) {
+				continue
+			}
+			vals[int(t.Sub(from)/step)] += v
+		}
+	}
+	points := make([][2]int64, n)
+	for i := range vals {
+		points[i] = [2]int64{from.Add(time.Duration(i) * step).UnixMilli(), vals[i]}
+	}
+	writeJSON(w, 200, map[string]any{"metric": metric, "step": step.String(), "from": from.UnixMilli(), "to": to.UnixMilli(), "points": points})
 }

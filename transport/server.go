@@ -202,6 +202,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/job/{id}/events", s.jobEvents)
 	s.mux.HandleFunc("GET /api/analytics/dau", s.analyticsDAU)
 	s.mux.HandleFunc("GET /api/analytics/metrics", s.analyticsMetrics)
+	s.mux.HandleFunc("GET /api/analytics/series", s.analyticsSeries)
 	s.mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { s.serveWS(w, r, false) })
 	s.mux.HandleFunc("GET /ws/worker", func(w http.ResponseWriter, r *http.Request) { s.serveWS(w, r, true) })
 }

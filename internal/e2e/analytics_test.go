@@ -73,6 +73,26 @@ func TestClusterAnalytics(t *testing.T) {
 			return nil
 		})
 	}
+	sum := func(url string) (total int64, points int) {
+		series := mustAPI(t, 200, "GET", url, "")
+		ps, _ := series["points"].([]any)
+		for _, p := range ps {
+			pair, _ := p.([]any)
+			if len(pair) == 2 {
+				v, _ := pair[1].(float64)
+				total += int64(v)
+			}
+		}
+		return total, len(ps)
+	}
+	if total, n := sum(nodes[1].URL("/api/analytics/series?metric=jobs.completed&step=1m")); total != 2 || n != 61 {
+		t.Fatalf("jobs.completed over the last hour by minute: %d in %d points, want 2 in 61", total, n)
+	}
+	if total, n := sum(nodes[2].URL("/api/analytics/series?metric=dau&from=" + fmt.Sprint(time.Now().Add(-48*time.Hour).UnixMilli()))); total != users || n != 3 {
+		t.Fatalf("dau of the last three days: %d in %d points", total, n)
+	}
+	mustAPI(t, 400, "GET", nodes[0].URL("/api/analytics/series?metric=nope"), "")
+	mustAPI(t, 400, "GET", nodes[0].URL("/api/analytics/series?metric=tokens&step=10s"), "")
 	if bad := mustAPI(t, 400, "GET", nodes[0].URL("/api/analytics/dau?date=yesterday"), ""); bad.str("error") != "bad_request" {
 		t.Fatalf("a bad date: %v", bad)
 	}
