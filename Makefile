@@ -24,12 +24,13 @@ demo:
 build:
 	$(GO) build -o $(BIN) ./cmd/actorhub
 
-## test: vet, format check, the whole suite under -race, every fuzz target briefly, then the JS client
-## (npm ci, its typecheck, node:test suites against real nodes, and the page in Debian's chromium)
-test: build vet fmt
+## test: vet, format check, the client's npm packages (the Go test of the bundles in demo/ reads them), the whole
+## suite under -race, every fuzz target briefly, then the JS client (its typecheck, node:test suites against real
+## nodes, and the pages in Debian's chromium)
+test: build vet fmt js
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
-	$(MAKE) js-test
+	cd clients/js && npm test && npm run test:browser
 
 ## js: install the client's npm packages (lockfile) and build it
 js:

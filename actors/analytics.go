@@ -55,6 +55,7 @@ type analyticsActor struct {
 	batch    *analytics.Batch
 	flushing bool
 	types    map[string]bool // job types the metrics are labelled with (at most maxTypeLabels)
+	conns    int64           // client connections open on this node (opened − closed)
 }
 
 // add adds n to counter name of job type typ, for the day and for the
@@ -95,10 +96,12 @@ func (a *analyticsActor) Receive(ctx actor.Context) {
 		a.types = map[string]bool{}
 		a.h.after(analyticsFlushEvery, ctx.Self(), &anFlush{})
 	case *anSession:
+		a.conns++
 		a.batch.User(day, m.user)
 		a.add(now, analytics.Sessions, "", 1)
 		a.h.metrics.Sessions.Inc()
 	case *anSessionEnd:
+		a.conns--
 		secs := now.Sub(m.opened).Seconds()
 		a.batch.Observe(day, analytics.Key{Name: analytics.SessionSeconds}, secs)
 		a.h.metrics.SessionDuration.Observe(secs)
@@ -161,10 +164,11 @@ func (a *analyticsActor) Receive(ctx actor.Context) {
 }
 
 func (a *analyticsActor) flush(ctx actor.Context) {
-	if a.flushing || a.batch.Empty() {
+	if a.flushing {
 		return
 	}
-	b := a.batch
+	b := a.batch // every flush carries the node's connections, so a quiet node stays listed
+	b.Node, b.Conns = a.h.cfg.NodeID, a.conns
 	a.batch = analytics.NewBatch()
 	a.flushing = true
 	store, retention := a.store, a.h.cfg.AnalyticsRetention

@@ -57,11 +57,16 @@ type Key struct {
 	Name, Type string
 }
 
-// Batch is what one node flushes at once: increments per day.
+// Batch is what one node flushes at once: increments per day, and the node's
+// open client connections now.
 type Batch struct {
 	Users    map[string]map[string]struct{} // day → user ids seen
 	Counters map[string]map[Key]int64       // day → counter → increment
 	Hists    map[string]map[Key]Hist        // day → histogram → bucket increments
+	// Node and Conns: the flushing node and its open client connections (a
+	// value, not an increment; Node "" leaves it out).
+	Node  string
+	Conns int64
 }
 
 // NewBatch returns an empty batch.
@@ -69,7 +74,7 @@ func NewBatch() *Batch {
 	return &Batch{Users: map[string]map[string]struct{}{}, Counters: map[string]map[Key]int64{}, Hists: map[string]map[Key]Hist{}}
 }
 
-// Empty reports whether the batch holds nothing.
+// Empty reports whether the batch holds no increment.
 func (b *Batch) Empty() bool {
 	return len(b.Users) == 0 && len(b.Counters) == 0 && len(b.Hists) == 0
 }
@@ -197,4 +202,7 @@ type Store interface {
 	DAU(ctx context.Context, day string) (int64, error)
 	// Day returns the counters and histograms of day.
 	Day(ctx context.Context, day string) (map[Key]int64, map[Key]Hist, error)
+	// Connections returns the open client connections of each node that
+	// flushed within the last fresh.
+	Connections(ctx context.Context, fresh time.Duration) (map[string]int64, error)
 }

@@ -30,6 +30,36 @@ func Page() http.Handler {
 //go:embed client.js
 var clientJS []byte
 
+// analyticsHTML, analyticsJS and uplotCSS are the analytics view at
+// /analytics: clients/js/page/analytics.ts with uPlot, bundled by
+// internal/webbundle.
+var (
+	//go:embed analytics.html
+	analyticsHTML []byte
+	//go:embed analytics.js
+	analyticsJS []byte
+	//go:embed uplot.css
+	uplotCSS []byte
+)
+
+// Analytics serves the analytics view (GET /analytics), its script
+// (/analytics.js) and its charts' stylesheet (/uplot.css).
+func Analytics(mux interface {
+	Handle(pattern string, h http.Handler)
+}) {
+	mux.Handle("GET /analytics", static("text/html; charset=utf-8", analyticsHTML))
+	mux.Handle("GET /analytics.js", script(analyticsJS))
+	mux.Handle("GET /uplot.css", static("text/css; charset=utf-8", uplotCSS))
+}
+
+func static(ctype string, b []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(b)
+	})
+}
+
 // Script serves the page's script (GET /app.js).
 func Script() http.Handler { return script(appJS) }
 

@@ -50,12 +50,19 @@ func analyticsKeys(day string) (users, counters, hists string) {
 	return p + "users", p + "c", p + "h"
 }
 
+// connsKey holds each node's open client connections: node → "count|unix ms".
+const connsKey = "ah:an:conns"
+
 // Flush implements analytics.Store.
 func (r *Redis) Flush(ctx context.Context, b *analytics.Batch, retention time.Duration) error {
 	if r.isClosed() {
 		return fmt.Errorf("flush analytics: %w", ErrClosed)
 	}
 	pipe := r.client.Pipeline()
+	if b.Node != "" {
+		pipe.HSet(ctx, connsKey, b.Node, strconv.FormatInt(b.Conns, 10)+"|"+strconv.FormatInt(time.Now().UnixMilli(), 10))
+		pipe.Expire(ctx, connsKey, retention)
+	}
 	days := map[string]bool{}
 	for day, users := range b.Users {
 		uk, _, _ := analyticsKeys(day)
@@ -113,6 +120,30 @@ func (r *Redis) Day(ctx context.Context, day string) (map[analytics.Key]int64, m
 	return parseDay(cs, hs)
 }
 
+// Connections implements analytics.Store.
+func (r *Redis) Connections(ctx context.Context, fresh time.Duration) (map[string]int64, error) {
+	all, err := r.client.HGetAll(ctx, connsKey).Result()
+	if err != nil {
+		return nil, r.fail("read the connections per node", err)
+	}
+	return freshConns(all, fresh), nil
+}
+
+// freshConns parses node → "count|unix ms" and keeps the entries younger than fresh.
+func freshConns(all map[string]string, fresh time.Duration) map[string]int64 {
+	out := map[string]int64{}
+	now := time.Now().UnixMilli()
+	for node, v := range all {
+		c, at, ok := strings.Cut(v, "|")
+		n, err1 := strconv.ParseInt(c, 10, 64)
+		ms, err2 := strconv.ParseInt(at, 10, 64)
+		if ok && err1 == nil && err2 == nil && now-ms <= fresh.Milliseconds() {
+			out[node] = n
+		}
+	}
+	return out
+}
+
 func parseDay(cs, hs map[string]string) (map[analytics.Key]int64, map[analytics.Key]analytics.Hist, error) {
 	counters := map[analytics.Key]int64{}
 	for f, v := range cs {
@@ -157,6 +188,16 @@ func (s *Bolt) Flush(ctx context.Context, b *analytics.Batch, retention time.Dur
 				return nil, err
 			}
 			return d.CreateBucketIfNotExists([]byte(sub))
+		}
+		if b.Node != "" {
+			cb, err := root.CreateBucketIfNotExists([]byte("conns"))
+			if err != nil {
+				return err
+			}
+			v := strconv.FormatInt(b.Conns, 10) + "|" + strconv.FormatInt(now.UnixMilli(), 10)
+			if err := cb.Put([]byte(b.Node), []byte(v)); err != nil {
+				return err
+			}
 		}
 		add := func(bk *bolt.Bucket, key string, n int64) error {
 			var cur int64
@@ -203,6 +244,9 @@ func (s *Bolt) Flush(ctx context.Context, b *analytics.Batch, retention time.Dur
 		// days whose last flush is older than the retention go
 		var old [][]byte
 		_ = root.ForEachBucket(func(day []byte) error {
+			if string(day) == "conns" {
+				return nil
+			}
 			d := root.Bucket(day)
 			if at := d.Get([]byte("at")); len(at) == 8 && now.UnixMilli()-int64(binary.BigEndian.Uint64(at)) > retention.Milliseconds() {
 				old = append(old, append([]byte(nil), day...))
@@ -254,6 +298,23 @@ func (s *Bolt) Day(ctx context.Context, day string) (map[analytics.Key]int64, ma
 		return nil, nil, err
 	}
 	return parseDay(cs, hs)
+}
+
+// Connections implements analytics.Store.
+func (s *Bolt) Connections(ctx context.Context, fresh time.Duration) (map[string]int64, error) {
+	all := map[string]string{}
+	err := s.read(ctx, "read the connections per node", func(t *boltTx) error {
+		if root := t.tx.Bucket(bucketAnalytics); root != nil {
+			if cb := root.Bucket([]byte("conns")); cb != nil {
+				return cb.ForEach(func(k, v []byte) error { all[string(k)] = string(v); return nil })
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return freshConns(all, fresh), nil
 }
 
 func dayBucketOf(tx *bolt.Tx, day, sub string) *bolt.Bucket {

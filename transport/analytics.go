@@ -134,10 +134,16 @@ func (s *Server) analyticsMetrics(w http.ResponseWriter, r *http.Request) {
 	for name, h := range merged {
 		summarizeInto(all, name, h)
 	}
+	conns, err := as.Connections(ctx, 10*time.Second)
+	if err != nil {
+		writeError(w, unavailable(err))
+		return
+	}
 	writeJSON(w, 200, map[string]any{
-		"dau":       dau,
-		"timestamp": time.Now().UnixMilli(),
-		"date":      d,
+		"dau":         dau,
+		"connections": conns,
+		"timestamp":   time.Now().UnixMilli(),
+		"date":        d,
 		"sessions": map[string]any{
 			"count":   counters[analytics.Key{Name: analytics.Sessions}],
 			"seconds": hists[analytics.Key{Name: analytics.SessionSeconds}].Summarize(),

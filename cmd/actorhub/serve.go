@@ -212,6 +212,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	n.server.Handle("GET /{$}", demo.Page())
 	n.server.Handle("GET /app.js", demo.Script())
 	n.server.Handle("GET /client.js", demo.Client())
+	demo.Analytics(n.server)
 	if err = n.server.Start(ctx); err != nil {
 		return nil, err
 	}

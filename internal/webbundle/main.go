@@ -26,6 +26,8 @@ var bundles = []struct {
 }{
 	{"app.js", "clients/js/page/main.ts", api.FormatIIFE},
 	{"client.js", "clients/js/src/index.ts", api.FormatESModule},
+	{"analytics.js", "clients/js/page/analytics.ts", api.FormatIIFE}, // imports uplot from clients/js/node_modules
+	{"uplot.css", "clients/js/node_modules/uplot/dist/uPlot.min.css", api.FormatDefault},
 }
 
 func main() {
@@ -44,8 +46,9 @@ func main() {
 	}
 }
 
-// bundle returns the minified bundle of entry for browsers of the last few
-// years (ES2022), with no source map and no absolute paths in it.
+// bundle returns the minified bundle of entry (a script, or a stylesheet) for
+// browsers of the last few years (ES2022), with no source map and no absolute
+// paths in it.
 func bundle(entry string, format api.Format) ([]byte, error) {
 	abs, err := filepath.Abs(entry)
 	if err != nil {
@@ -67,7 +70,11 @@ func bundle(entry string, format api.Format) ([]byte, error) {
 	})
 	if len(res.Errors) > 0 {
 		msgs := api.FormatMessages(res.Errors, api.FormatMessagesOptions{Kind: api.ErrorMessage})
-		return nil, errors.New(strings.Join(msgs, "\n"))
+		hint := ""
+		if strings.Contains(strings.Join(msgs, ""), "node_modules") || strings.Contains(strings.Join(msgs, ""), "Could not resolve") {
+			hint = "\n(the page's npm packages are missing: run `make js`, or `npm ci` in clients/js)"
+		}
+		return nil, errors.New(strings.Join(msgs, "\n") + hint)
 	}
 	if len(res.OutputFiles) != 1 {
 		return nil, fmt.Errorf("esbuild wrote %d files, want 1", len(res.OutputFiles))

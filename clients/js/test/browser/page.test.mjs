@@ -192,3 +192,19 @@ test("the demo's shape: the model in its own process, the page's node (and the j
   assert.ok(st.reconnects >= 1);
   assert.notEqual(await page.locator("#f-node").innerText(), a.id);
 });
+
+test("the analytics view charts what the hub's events add up to", async () => {
+  const node = await Node.create({ demo: true });
+  await node.start();
+  cleanup.push(() => node.stop());
+  const page = await open(node.http + "/");
+  await ask(page, "something to count");
+  await until(async () => ["completed", "failed", "cancelled"].includes((await pageState(page)).status), 60000, "the job to end");
+  const view = await open(node.http + "/analytics");
+  await until(async () => (await view.locator("#k-dau").textContent()) === "1", 20000, "one daily active user");
+  await until(async () => (await view.locator("canvas").count()) >= 3, 10000, "three charts");
+  await until(async () => /1 created · 1 completed/.test(await view.locator("#k-jobs").textContent()), 10000, "the job counted");
+  assert.match(await view.locator("#types").innerText(), /demo:llm/);
+  assert.match(await view.locator("#nodes").innerText(), /1 client connections|2 client connections/);
+  assert.equal(await view.locator("#error").textContent(), "");
+});
