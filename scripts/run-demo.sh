@@ -111,6 +111,7 @@ started $!
 for _ in $(seq 100); do curl -fs "http://$worker_addr/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 say "demo worker up on $worker_addr, streaming through all three nodes"
 say "open the page:   http://${http[1]}/   (any node's page works: http://${http[2]}/, http://${http[3]}/)"
+say "analytics view:  http://${http[1]}/analytics   (cluster-wide: every node shows the same figures)"
 say "members:         http://${http[1]}/api/cluster    metrics: http://${http[1]}/metrics"
 
 # the node holding the most jobs, by its actorhub_job_actors_active gauge
