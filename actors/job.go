@@ -76,6 +76,7 @@ type JobActor struct {
 	// the reason of the cancellation, once this incarnation knows it.
 	watchers     []*actor.PID
 	cancelReason *string
+	streaming    bool // counted in actorhub_jobs_streaming
 
 	// gap refusals wait for a check that this incarnation still owns the job:
 	// a stale one (another node took the job over) must not tell a worker an
@@ -124,6 +125,7 @@ func (j *JobActor) Receive(ctx actor.Context) {
 		j.feedList = nil
 	case *actor.Stopped:
 		j.h.metrics.JobActors.Dec()
+		j.setStreaming(false)
 		if j.phase != jobFailed && j.durable.Epoch > 0 {
 			j.h.release(j.id, j.durable.Epoch)
 		}
@@ -238,6 +240,7 @@ func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
 		return
 	}
 	j.st = m.state
+	j.setStreaming(j.st.Status == events.StatusRunning)
 	j.out = []byte(m.state.Output)
 	j.st.Output = ""
 	j.durable, j.durableLen = j.st, len(j.out)
@@ -355,6 +358,7 @@ func (j *JobActor) append(name string, data []byte, fold events.Fold, offset int
 	ev := events.Event{JobID: j.id, Seq: j.st.LastSequence + 1, Name: name, Data: data, TS: time.Now().UnixMilli()}
 	ev.Encode()
 	j.out = append(j.out, j.st.ApplyFold(&ev, fold)...)
+	j.setStreaming(j.st.Status == events.StatusRunning)
 	if offset != NoOffset {
 		j.st.NextOffset = offset + 1
 	}
@@ -436,6 +440,19 @@ func (j *JobActor) onAppendDone(ctx actor.Context, m *appendDone) {
 	}
 	j.flush(ctx)
 	j.stopIfDone(ctx)
+}
+
+// setStreaming keeps actorhub_jobs_streaming: the jobs this node holds that
+// are running.
+func (j *JobActor) setStreaming(on bool) {
+	if on != j.streaming {
+		j.streaming = on
+		if on {
+			j.h.metrics.JobsStreaming.Inc()
+		} else {
+			j.h.metrics.JobsStreaming.Dec()
+		}
+	}
 }
 
 // maxWatchers bounds the worker connections a job tells of its cancellation.

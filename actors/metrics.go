@@ -9,6 +9,7 @@ import (
 type Metrics struct {
 	ConnsOpen       *prometheus.GaugeVec   // actorhub_connections_open{kind}
 	JobActors       prometheus.Gauge       // actorhub_job_actors_active
+	JobsStreaming   prometheus.Gauge       // actorhub_jobs_streaming
 	Feeds           prometheus.Gauge       // actorhub_job_feeds_active
 	EventsAppended  prometheus.Counter     // actorhub_events_appended_total
 	EventsDelivered prometheus.Counter     // actorhub_events_delivered_total
@@ -41,6 +42,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Open WebSocket connections, by kind (client, worker)."}, []string{"kind"}),
 		JobActors: prometheus.NewGauge(prometheus.GaugeOpts{Name: "actorhub_job_actors_active",
 			Help: "Job actors alive on this node."}),
+		JobsStreaming: prometheus.NewGauge(prometheus.GaugeOpts{Name: "actorhub_jobs_streaming",
+			Help: "Jobs this node holds whose status is running (they have events and no terminal event yet)."}),
 		Feeds: prometheus.NewGauge(prometheus.GaugeOpts{Name: "actorhub_job_feeds_active",
 			Help: "Job feeds (watched jobs) on this node."}),
 		EventsAppended: prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_events_appended_total",
@@ -76,7 +79,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Client connections that resumed a subscription (a client coming back)."})
 	m.Replayed = prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_replayed_events_total",
 		Help: "Events sent to clients from the store (resumes and late joiners), which a pub/sub stack cannot send."})
-	reg.MustRegister(m.ConnsOpen, m.JobActors, m.Feeds, m.EventsAppended, m.EventsDelivered, m.StoreWrite,
+	reg.MustRegister(m.ConnsOpen, m.JobActors, m.JobsStreaming, m.Feeds, m.EventsAppended, m.EventsDelivered, m.StoreWrite,
 		m.Errors, m.StaleWrites, m.SlowConsumers, m.Jobs, m.JobTokens, m.TTFT, m.JobDuration, m.Sessions,
 		m.SessionDuration, m.Resumes, m.Reconnects, m.Replayed)
 	return m

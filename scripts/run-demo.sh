@@ -4,7 +4,7 @@
 # fails over between the nodes), and the page at / of each node.
 #
 #   scripts/run-demo.sh                       run until Ctrl-C; open the printed URL
-#   scripts/run-demo.sh --kill-after 20s      also SIGKILL, live, the node that holds the most jobs after 20 s,
+#   scripts/run-demo.sh --kill-after 20s      also SIGKILL, live, the node that holds the most streaming jobs after 20 s,
 #                                             and restart it 20 s later
 #   scripts/run-demo.sh --headless 60s        scripted users ask and watch for 60 s; exit 0 only if every
 #                                             watcher's text equals its job's journal (CI, rehearsals)
@@ -114,11 +114,11 @@ say "open the page:   http://${http[1]}/   (any node's page works: http://${http
 say "analytics view:  http://${http[1]}/analytics   (cluster-wide: every node shows the same figures)"
 say "members:         http://${http[1]}/api/cluster    metrics: http://${http[1]}/metrics"
 
-# the node holding the most jobs, by its actorhub_job_actors_active gauge
+# the node holding the most streaming jobs, by its actorhub_jobs_streaming gauge
 busiest() {
   local best=1 most=-1 n
   for i in 1 2 3; do
-    n=$(curl -fs "http://${http[$i]}/metrics" 2>/dev/null | awk '/^actorhub_job_actors_active /{print int($2)}')
+    n=$(curl -fs "http://${http[$i]}/metrics" 2>/dev/null | awk '/^actorhub_jobs_streaming /{print int($2)}')
     n=${n:-0}
     if [ "$n" -gt "$most" ]; then best=$i most=$n; fi
   done
@@ -129,7 +129,7 @@ fault() {
   local d; d=$(secs "$1")
   sleep "$d"
   read -r victim jobs < <(busiest)
-  say "FAULT: kill -9 node$victim (pid ${node_pid[$victim]}), which holds $jobs jobs"
+  say "FAULT: kill -9 node$victim (pid ${node_pid[$victim]}), which holds $jobs streaming jobs"
   kill -KILL "${node_pid[$victim]}" 2>/dev/null || true
   sleep "$d"
   say "restarting node$victim"
