@@ -30,7 +30,7 @@ type serveConfig struct {
 	demo                                                                                              bool
 	frameLimit, maxSubs, outbound                                                                     int
 	ping, writeTimeout, retention, commitDelay, drainTimeout, jobIdle, reconnectMax                   time.Duration
-	probeInterval, probeTimeout                                                                       time.Duration
+	probeInterval, probeTimeout, analyticsRetention                                                   time.Duration
 	suspicionMult, suspicionMaxMult                                                                   int
 }
 
@@ -59,6 +59,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.DurationVar(&c.writeTimeout, "write-timeout", td.WriteTimeout, "a connection whose frame has not been taken by the peer's TCP for this long is dropped")
 	fs.DurationVar(&c.commitDelay, "commit-delay", pd.CommitDelay, "Redis store: how long a group commit may wait for more appends while they arrive faster than one per this delay: less CPU, more latency (0: never wait)")
 	fs.DurationVar(&c.retention, "retention", pd.Retention, "how long a finished job stays in the store")
+	fs.DurationVar(&c.analyticsRetention, "analytics-retention", ad.AnalyticsRetention, "how long a day's analytics stay in the store after its last flush")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 30*time.Second, "bound on a graceful shutdown (SIGTERM)")
 	fs.DurationVar(&c.reconnectMax, "drain-reconnect-max", td.DrainReconnectMax, "upper bound of the jittered afterMs a draining node gives its clients")
 	fs.DurationVar(&c.jobIdle, "job-idle", ad.JobIdle, "passivate a job actor nobody watches after this long idle")
@@ -179,6 +180,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	acfg := actors.DefaultConfig()
 	acfg.NodeID, acfg.MaxSubscriptions, acfg.JobIdle, acfg.RemoteAddr = c.nodeID, c.maxSubs, c.jobIdle, c.remote
+	acfg.AnalyticsRetention = c.analyticsRetention
 	var _ actors.Store = n.store
 	if n.hub, err = actors.New(acfg, n.store, actors.NewMetrics(reg), log); err != nil {
 		return nil, err
