@@ -54,8 +54,9 @@ type NetworkConfig struct {
 	RequestTimeout time.Duration
 	// Log receives what the router drops; nil discards.
 	Log *slog.Logger
-	// Dropped, when set, counts what the router drops, by reason
-	// (cluster_version, cluster_decode, cluster_kind).
+	// Dropped, when set, counts what the router and the remote's guard drop,
+	// by reason (cluster_version, cluster_decode, cluster_kind, cluster_batch,
+	// cluster_panic).
 	Dropped func(reason string)
 }
 
@@ -108,7 +109,8 @@ func (n *Network) Start(system *actor.ActorSystem) error {
 	ln.Close()
 	n.system = system
 	n.remote = remote.NewRemote(system, remote.Configure(host, port,
-		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithContextDialer(dialPeer))))
+		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithContextDialer(dialPeer)),
+		remote.WithServerOptions(grpc.ChainStreamInterceptor(n.guardStreams), grpc.ChainUnaryInterceptor(n.guardCalls))))
 	n.remote.Start()
 	n.router, err = system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &router{n: n} }), routerName)
 	if err != nil {
