@@ -24,6 +24,7 @@ func TestNormalizeInput(t *testing.T) {
 		{`{ "a" : [1, 2] }`, `{"a":[1,2]}`, true},
 		{`"text"`, `"text"`, true},
 		{`{"a":`, "", false},
+		{"{\"a\":\"\xff\"}", "", false}, // invalid UTF-8
 	} {
 		got, err := NormalizeInput([]byte(tc.in))
 		if (err == nil) != tc.ok || string(got) != tc.want {

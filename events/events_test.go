@@ -49,6 +49,9 @@ func TestNormalizeData(t *testing.T) {
 		{"search:result:v1", ``, `{}`, true},
 		{"search:result:v1", `null`, `{}`, true},
 		{Completed, `{"result":{"text":"x"},"tokens":3}`, `{"result":{"text":"x"},"tokens":3}`, true},
+		{Chunk, "{\"chunk\":\"\xff\xfe\"}", "", false},            // invalid UTF-8 (json.Valid takes it)
+		{"search:result:v1", "{\"a\":\"ok\xc3\"}", "", false},     // a cut multi-byte sequence
+		{Chunk, "{\"chunk\":\"日本\"}", "{\"chunk\":\"日本\"}", true}, // valid multi-byte text
 	} {
 		got, err := NormalizeData(tc.name, json.RawMessage(tc.data))
 		if (err == nil) != tc.ok || (tc.ok && string(got) != tc.want) {

@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 )
 
 func FuzzDecodeFrame(f *testing.F) {
@@ -43,7 +44,7 @@ func FuzzNormalizeData(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !json.Valid(out) || out[0] != '{' || !isCompact(out) {
+		if !json.Valid(out) || !utf8.Valid(out) || out[0] != '{' || !isCompact(out) {
 			t.Fatalf("normalized %q to %q", data, out)
 		}
 		ev := Event{JobID: "j", Seq: 1, Name: "a:b:v1", Data: out, TS: 1}

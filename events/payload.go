@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 )
 
 // CreatedData is the payload of job:created:v1, the hub's own first event of
@@ -101,6 +102,9 @@ func CheckData(name string, data json.RawMessage) (json.RawMessage, Fold, error)
 	}
 	if data[0] != '{' {
 		return nil, Fold{}, fmt.Errorf("data of %s must be a JSON object", name)
+	}
+	if !utf8.Valid(data) { // a browser fails a connection whose text frame is not UTF-8, and would at every resume
+		return nil, Fold{}, fmt.Errorf("data of %s is not valid UTF-8", name)
 	}
 	f, err := validatePayload(name, data)
 	if err != nil {
