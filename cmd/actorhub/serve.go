@@ -26,7 +26,7 @@ import (
 
 // serveConfig is everything `actorhub serve` reads from flags and environment.
 type serveConfig struct {
-	http, nodeID, gossip, remote, join, store, auth, jwtSecret, logLevel, origins, pprof, demoWorkers string
+	http, nodeID, gossip, remote, join, store, auth, jwtSecret, jwtSecretFile, logLevel, origins, pprof, demoWorkers string
 	demo                                                                                              bool
 	frameLimit, maxSubs, outbound                                                                     int
 	ping, writeTimeout, retention, commitDelay, drainTimeout, jobIdle, reconnectMax                   time.Duration
@@ -46,7 +46,8 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.join, "join", "", "gossip addresses of existing members, comma-separated")
 	fs.StringVar(&c.store, "store", "bolt:./data/actorhub.db", "bolt:PATH, redis://host:port/db, rediss://… or a Redis Cluster URL with addr= parameters")
 	fs.StringVar(&c.auth, "auth", td.Auth, "none (user from ?user=) or jwt (HS256 tokens signed with --jwt-secret)")
-	fs.StringVar(&c.jwtSecret, "jwt-secret", "", "HMAC secret that verifies tokens with --auth jwt")
+	fs.StringVar(&c.jwtSecret, "jwt-secret", "", "HMAC secret that verifies tokens with --auth jwt (it shows in ps: prefer --jwt-secret-file or ACTORHUB_JWT_SECRET)")
+	fs.StringVar(&c.jwtSecretFile, "jwt-secret-file", "", "a file holding the HMAC secret of --auth jwt (a trailing newline is dropped)")
 	fs.BoolVar(&c.demo, "demo", false, "run the built-in demo worker (a simulated LLM) and its prompt box on the page at /")
 	fs.StringVar(&c.demoWorkers, "demo-worker", "", "URLs of actorhub demo-worker processes, comma-separated: the page's prompts go to them (instead of --demo's worker inside this node)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -79,6 +80,18 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	for name, addr := range map[string]string{"--http": c.http, "--gossip": c.gossip, "--remote": c.remote} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return nil, fmt.Errorf("%s %q: want host:port (port 0 picks a free one)", name, addr)
+		}
+	}
+	if c.jwtSecretFile != "" {
+		if c.jwtSecret != "" {
+			return nil, errors.New("--jwt-secret and --jwt-secret-file both given: keep one")
+		}
+		b, err := os.ReadFile(c.jwtSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
+		}
+		if c.jwtSecret = strings.TrimRight(string(b), "\r\n"); c.jwtSecret == "" {
+			return nil, fmt.Errorf("--jwt-secret-file %s is empty", c.jwtSecretFile)
 		}
 	}
 	if c.nodeID == "" {
