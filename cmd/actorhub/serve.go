@@ -27,11 +27,11 @@ import (
 // serveConfig is everything `actorhub serve` reads from flags and environment.
 type serveConfig struct {
 	http, nodeID, gossip, remote, join, store, auth, jwtSecret, jwtSecretFile, logLevel, origins, pprof, demoWorkers string
-	demo                                                                                              bool
-	frameLimit, maxSubs, outbound                                                                     int
-	ping, writeTimeout, retention, commitDelay, drainTimeout, jobIdle, reconnectMax                   time.Duration
-	probeInterval, probeTimeout, analyticsRetention                                                   time.Duration
-	suspicionMult, suspicionMaxMult                                                                   int
+	demo                                                                                                             bool
+	frameLimit, maxSubs, outbound                                                                                    int
+	ping, writeTimeout, retention, commitDelay, drainTimeout, jobIdle, reconnectMax                                  time.Duration
+	probeInterval, probeTimeout, analyticsRetention                                                                  time.Duration
+	suspicionMult, suspicionMaxMult                                                                                  int
 }
 
 func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
