@@ -152,7 +152,7 @@ func (a *analyticsActor) Receive(ctx actor.Context) {
 		a.flushing = false
 		if m.err != nil {
 			a.h.log.Warn("analytics: flush failed; its figures go with the next one", "err", m.err)
-			merge(a.batch, m.b)
+			a.batch.Merge(m.b)
 		}
 	case *actor.Stopping:
 		if !a.batch.Empty() { // the last second's figures, bounded by the store timeout
@@ -208,31 +208,6 @@ func (a *analyticsActor) readJournal(ctx actor.Context, m *anJobEnded, day strin
 		}
 		return j
 	})
-}
-
-// merge adds b's figures into into.
-func merge(into, b *analytics.Batch) {
-	for day, us := range b.Users {
-		for u := range us {
-			into.User(day, u)
-		}
-	}
-	for day, cs := range b.Counters {
-		for k, n := range cs {
-			into.Add(day, k, n)
-		}
-	}
-	for day, hs := range b.Hists {
-		for k, h := range hs {
-			if into.Hists[day] == nil {
-				into.Hists[day] = map[analytics.Key]analytics.Hist{}
-			}
-			if into.Hists[day][k] == nil {
-				into.Hists[day][k] = analytics.Hist{}
-			}
-			into.Hists[day][k].Merge(h)
-		}
-	}
 }
 
 // jobEndedOf is what the analytics actor is told of a job whose terminal

@@ -108,6 +108,31 @@ func (b *Batch) Observe(day string, k Key, v float64) {
 	h[Bucket(v)]++
 }
 
+// Merge adds o's figures to b (a flush that failed goes with the next one).
+func (b *Batch) Merge(o *Batch) {
+	for day, us := range o.Users {
+		for u := range us {
+			b.User(day, u)
+		}
+	}
+	for day, cs := range o.Counters {
+		for k, n := range cs {
+			b.Add(day, k, n)
+		}
+	}
+	for day, hs := range o.Hists {
+		if b.Hists[day] == nil {
+			b.Hists[day] = map[Key]Hist{}
+		}
+		for k, h := range hs {
+			if b.Hists[day][k] == nil {
+				b.Hists[day][k] = Hist{}
+			}
+			b.Hists[day][k].Merge(h)
+		}
+	}
+}
+
 // Hist counts values by bucket (Bucket): sparse, mergeable by adding counts.
 type Hist map[int]int64
 

@@ -49,3 +49,23 @@ func TestSummarizeIsWithinTheBucketError(t *testing.T) {
 		t.Fatal("bucket edges")
 	}
 }
+
+// TestBatchMerge: a merged batch holds the figures of both.
+func TestBatchMerge(t *testing.T) {
+	t.Parallel()
+	a, b := NewBatch(), NewBatch()
+	k := Key{Name: JobsCreated, Type: "llm"}
+	a.User("d", "ann")
+	a.Add("d", k, 2)
+	a.Observe("d", Key{Name: TTFTMillis}, 10)
+	b.User("d", "bob")
+	b.User("e", "ann")
+	b.Add("d", k, 3)
+	b.Observe("d", Key{Name: TTFTMillis}, 10)
+	b.Observe("e", Key{Name: TTFTMillis}, 20)
+	a.Merge(b)
+	if len(a.Users["d"]) != 2 || len(a.Users["e"]) != 1 || a.Counters["d"][k] != 5 ||
+		a.Hists["d"][Key{Name: TTFTMillis}].Summarize().Count != 2 || a.Hists["e"][Key{Name: TTFTMillis}].Summarize().Count != 1 {
+		t.Fatalf("merged %+v", a)
+	}
+}

@@ -15,13 +15,7 @@ var indexHTML []byte
 var appJS []byte
 
 // Page serves the demo page.
-func Page() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Write(indexHTML)
-	})
-}
+func Page() http.Handler { return static("text/html; charset=utf-8", indexHTML) }
 
 // clientJS is @actorhub/client as one ES module (clients/js/src/index.ts,
 // bundled by internal/webbundle): a page of this node, or its console, can
@@ -66,10 +60,4 @@ func Script() http.Handler { return script(appJS) }
 // Client serves the client as an ES module (GET /client.js).
 func Client() http.Handler { return script(clientJS) }
 
-func script(b []byte) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Write(b)
-	})
-}
+func script(b []byte) http.Handler { return static("text/javascript; charset=utf-8", b) }

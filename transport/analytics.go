@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -25,32 +24,33 @@ func (s *Server) analyticsStore(w http.ResponseWriter) analytics.Store {
 	return as
 }
 
-// day reads ?date=YYYY-MM-DD (default: today, UTC).
-func day(r *http.Request) (string, error) {
+// analyticsDay returns the store's analytics and the day of ?date=YYYY-MM-DD
+// (default: today, UTC), or writes the error and returns nil.
+func (s *Server) analyticsDay(w http.ResponseWriter, r *http.Request) (analytics.Store, string) {
+	as := s.analyticsStore(w)
+	if as == nil {
+		return nil, ""
+	}
 	d := r.URL.Query().Get("date")
 	if d == "" {
-		return analytics.Day(time.Now()), nil
+		return as, analytics.Day(time.Now())
 	}
 	if _, err := time.Parse(time.DateOnly, d); err != nil {
-		return "", badRequest("date must be YYYY-MM-DD")
+		writeError(w, badRequest("date must be YYYY-MM-DD"))
+		return nil, ""
 	}
-	return d, nil
+	return as, d
 }
 
 // GET /api/analytics/dau?date=YYYY-MM-DD → {"date","dau"}.
 func (s *Server) analyticsDAU(w http.ResponseWriter, r *http.Request) {
-	as := s.analyticsStore(w)
+	as, d := s.analyticsDay(w, r)
 	if as == nil {
-		return
-	}
-	d, err := day(r)
-	if err != nil {
-		writeError(w, err)
 		return
 	}
 	n, err := as.DAU(r.Context(), d)
 	if err != nil {
-		writeError(w, unavailable(err))
+		writeError(w, events.AsCoded(err, events.CodeUnavailable))
 		return
 	}
 	writeJSON(w, 200, map[string]any{"date": d, "dau": n})
@@ -73,25 +73,20 @@ type jobFigures struct {
 // summary of the stack actorhub replaces, with the day's sessions, jobs per
 // type and their distributions, reconnects, resumes and replayed events.
 func (s *Server) analyticsMetrics(w http.ResponseWriter, r *http.Request) {
-	as := s.analyticsStore(w)
+	as, d := s.analyticsDay(w, r)
 	if as == nil {
-		return
-	}
-	d, err := day(r)
-	if err != nil {
-		writeError(w, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	dau, err := as.DAU(ctx, d)
 	if err != nil {
-		writeError(w, unavailable(err))
+		writeError(w, events.AsCoded(err, events.CodeUnavailable))
 		return
 	}
 	counters, hists, err := as.Day(ctx, d)
 	if err != nil {
-		writeError(w, unavailable(err))
+		writeError(w, events.AsCoded(err, events.CodeUnavailable))
 		return
 	}
 	types := map[string]*jobFigures{}
@@ -136,7 +131,7 @@ func (s *Server) analyticsMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	conns, err := as.Connections(ctx, 10*time.Second)
 	if err != nil {
-		writeError(w, unavailable(err))
+		writeError(w, events.AsCoded(err, events.CodeUnavailable))
 		return
 	}
 	writeJSON(w, 200, map[string]any{
@@ -167,14 +162,6 @@ func summarizeInto(f *jobFigures, name string, h analytics.Hist) {
 	case analytics.TokensPerSec:
 		f.TokensPerSec = h.Summarize()
 	}
-}
-
-func unavailable(err error) error {
-	var ce *events.CodedError
-	if errors.As(err, &ce) {
-		return err
-	}
-	return &events.CodedError{Code: events.CodeUnavailable, Err: err}
 }
 
 // seriesLimit bounds the points of one series answer.
@@ -257,7 +244,7 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request, as analytics.Sto
 		if metric == "dau" {
 			v, err := as.DAU(ctx, day)
 			if err != nil {
-				writeError(w, unavailable(err))
+				writeError(w, events.AsCoded(err, events.CodeUnavailable))
 				return
 			}
 			vals[int(d.Sub(from)/step)] = v
@@ -265,7 +252,7 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request, as analytics.Sto
 		}
 		counters, _, err := as.Day(ctx, day)
 		if err != nil {
-			writeError(w, unavailable(err))
+			writeError(w, events.AsCoded(err, events.CodeUnavailable))
 			return
 		}
 		for k, v := range counters {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/actorhub/actorhub/actors"
 	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/nodetest"
 )
 
 // TestCancelPushedToWorker: the worker connections that emitted to a job get
@@ -87,7 +88,7 @@ func TestCancelledJobTellsALateWorker(t *testing.T) {
 	if _, err := n.hub.Cancel(t.Context(), "late", "gone"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() error { // the job passivates
+	nodetest.WaitFor(t, 10*time.Second, func() error { // the job passivates
 		if k := n.hub.ActiveJobs(); k != 0 {
 			return fmt.Errorf("%d job actors still active", k)
 		}

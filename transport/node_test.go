@@ -199,22 +199,6 @@ func count(names []string, name string) int {
 	return n
 }
 
-// waitFor polls cond until it returns nil, failing after d.
-func waitFor(t *testing.T, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func chunkEmit(jobID string, off int, text string) string {
 	return fmt.Sprintf(`{"type":"emit","jobId":%q,"offset":%d,"event":"model:chunk:v1","data":{"chunk":%q}}`, jobID, off, text)
 }

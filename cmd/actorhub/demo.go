@@ -22,6 +22,7 @@ import (
 	"github.com/actorhub/actorhub/client"
 	"github.com/actorhub/actorhub/demo"
 	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/backoff"
 )
 
 // runDemoWorker runs the simulated LLM outside the nodes: it answers POST
@@ -167,7 +168,7 @@ func runDemoUsers(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				jobID, err := ask(ctx, hc, bases, u+n, prompt)
 				if err != nil {
 					fmt.Fprintf(stdout, "%6.1fs  user%d: prompt refused: %v\n", time.Since(started).Seconds(), u+1, err)
-					sleepCtx(ctx, time.Second)
+					backoff.Sleep(ctx, time.Second)
 					continue
 				}
 				for _, w := range ws {
@@ -181,7 +182,7 @@ func runDemoUsers(ctx context.Context, args []string, stdout, stderr io.Writer) 
 					if st, err := jobState(ctx, hc, bases, jobID); err == nil && st.Status.Terminal() {
 						break
 					}
-					sleepCtx(ctx, 500*time.Millisecond)
+					backoff.Sleep(ctx, 500*time.Millisecond)
 				}
 			}
 		}()
@@ -227,7 +228,7 @@ func runDemoUsers(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				continue
 			}
 			for w.sub.LastSeq(jobID) < st.LastSequence && time.Now().Before(deadline) {
-				sleepCtx(ctx, 50*time.Millisecond)
+				backoff.Sleep(ctx, 50*time.Millisecond)
 			}
 			w.mu.Lock()
 			got := ""
@@ -329,15 +330,6 @@ func waitJob(ctx context.Context, hc *http.Client, bases []string, jobID string,
 			}
 			return st, err
 		}
-		sleepCtx(ctx, 250*time.Millisecond)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
+		backoff.Sleep(ctx, 250*time.Millisecond)
 	}
 }

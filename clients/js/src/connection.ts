@@ -36,14 +36,19 @@ export interface Status {
   reason?: string;
 }
 
+/** What a Hub and a Worker take alike. */
 export interface ConnectionOptions {
+  /** One or more endpoints (`ws(s)://host:port/ws` for a Hub, `…/ws/worker` for a Worker), tried in turn when one fails. */
   urls: string | string[];
+  /** A token (sent as `?token=`), or a function called again before every connection. */
   token?: TokenSource;
+  /** The WebSocket implementation (Node ≥ 20: pass the `ws` package's default export). */
   WebSocket?: WebSocketConstructor;
+  /** Reconnect waits: full jitter between floorMs (100) and capMs (5000). */
   backoff?: BackoffOptions;
   /** Ping the node after this long without a frame (default 15000 ms). */
   pingIntervalMs?: number;
-  /** Give a connection up when nothing came this long after a ping, or after dialing (default 10000 ms). */
+  /** Drop a connection that stays silent this long after a ping or a dial (default 10000 ms). */
   deadAfterMs?: number;
 }
 
@@ -145,14 +150,7 @@ export abstract class Connection {
 
   /** Sends objects as one text frame; false when no connection is live. */
   protected sendObjects(objs: unknown[]): boolean {
-    const ws = this.#ws;
-    if (!ws || ws.readyState !== OPEN || objs.length === 0) return false;
-    try {
-      ws.send(objs.map((o) => JSON.stringify(o)).join("\n"));
-      return true;
-    } catch {
-      return false;
-    }
+    return objs.length > 0 && this.sendText(objs.map((o) => JSON.stringify(o)).join("\n"));
   }
 
   /** Sends a prepared text frame; false when no connection is live. */

@@ -1,5 +1,4 @@
-import type { BackoffOptions } from "./backoff.js";
-import { Connection, unref, type Status, type TokenSource, type WebSocketConstructor } from "./connection.js";
+import { Connection, unref, type ConnectionOptions, type Status } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import { HubError, retryable } from "./errors.js";
 import { isSeq } from "./frames.js";
@@ -7,23 +6,12 @@ import type { ClientFrame, JobStatus } from "./protocol.js";
 import { defaultStorage, type Storage } from "./storage.js";
 import { Subscription, type JobEvent, type SubscribeOptions, type SubscriptionOwner } from "./subscription.js";
 
-export interface HubOptions {
-  /** One or more `ws(s)://host:port/ws` endpoints; the Hub goes through them in turn when one fails. */
-  urls: string | string[];
-  /** A token (sent as `?token=`), or a function called again before every connection. */
-  token?: TokenSource;
-  /** The WebSocket implementation (Node ≥ 20: pass the `ws` package's default export). */
-  WebSocket?: WebSocketConstructor;
+/** A Hub's options: its `urls` are `ws(s)://host:port/ws` endpoints. */
+export interface HubOptions extends ConnectionOptions {
   /** Where the outbox and the last seqs live (browser: IndexedDB; Node: memory; FileStorage from `@actorhub/client/node`). */
   storage?: Storage;
-  /** Reconnect waits: full jitter between floorMs (100) and capMs (5000). */
-  backoff?: BackoffOptions;
   /** Prefix of this Hub's keys in storage (default "actorhub/"), for several hubs on one storage. */
   namespace?: string;
-  /** Ping after this long without a frame (default 15000 ms). */
-  pingIntervalMs?: number;
-  /** Drop a connection that stays silent this long after a ping or a dial (default 10000 ms). */
-  deadAfterMs?: number;
 }
 
 /** A command waiting in the durable outbox. */

@@ -13,5 +13,5 @@ export { HubError } from "./errors.js";
 export { MemoryStorage, IndexedDBStorage, defaultStorage, type Storage } from "./storage.js";
 export { Backoff, type BackoffOptions } from "./backoff.js";
 export { parseFrame } from "./frames.js";
-export type { Status, ConnectionState, TokenSource, WebSocketLike, WebSocketConstructor } from "./connection.js";
+export type { Status, ConnectionState, ConnectionOptions, TokenSource, WebSocketLike, WebSocketConstructor } from "./connection.js";
 export * from "./protocol.js";

@@ -1,5 +1,4 @@
-import type { BackoffOptions } from "./backoff.js";
-import { Connection, type Status, type TokenSource, type WebSocketConstructor } from "./connection.js";
+import { Connection, type ConnectionOptions, type Status } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import { HubError } from "./errors.js";
 import { isSeq } from "./frames.js";
@@ -7,20 +6,8 @@ import { checkJobId, utf8Length } from "./hub.js";
 import type { EventDataMap, WorkerFrame } from "./protocol.js";
 import type { DataOf } from "./subscription.js";
 
-export interface WorkerOptions {
-  /** One or more `ws(s)://host:port/ws/worker` endpoints; the Worker goes through them in turn when one fails. */
-  urls: string | string[];
-  /** A token (sent as `?token=`), or a function called again before every connection. */
-  token?: TokenSource;
-  /** The WebSocket implementation (Node ≥ 20: pass the `ws` package's default export). */
-  WebSocket?: WebSocketConstructor;
-  /** Reconnect waits: full jitter between floorMs (100) and capMs (5000). */
-  backoff?: BackoffOptions;
-  /** Ping after this long without a frame (default 15000 ms). */
-  pingIntervalMs?: number;
-  /** Drop a connection that stays silent this long after a ping or a dial (default 10000 ms). */
-  deadAfterMs?: number;
-}
+/** A Worker's options: its `urls` are `ws(s)://host:port/ws/worker` endpoints. */
+export type WorkerOptions = ConnectionOptions;
 
 /** What emit resolves with once the event is durable. */
 export interface EmitAck {

@@ -152,6 +152,14 @@ export class Node {
   }
 }
 
+/** A started node (Node.create(opts), then start), stopped by cleanup: the test file's list of functions run after its tests. */
+export async function runningNode(cleanup, opts = {}) {
+  const node = await Node.create(opts);
+  await node.start();
+  cleanup.push(() => node.stop());
+  return node;
+}
+
 /** A cluster of n nodes on a private Redis. */
 export async function startCluster(n, opts = {}) {
   const redis = await startRedis();

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { Hub, Worker, MemoryStorage, HubError, isEvent } from "../dist/index.js";
 import { FileStorage } from "../dist/node.js";
-import { Node, startCluster, until } from "./harness.mjs";
+import { Node, runningNode, startCluster, until } from "./harness.mjs";
 
 const cleanup = [];
 after(async () => { for (const f of cleanup.reverse()) await f(); });
@@ -43,9 +43,7 @@ async function stream(worker, jobId, n, at = {}) {
 }
 
 test("one node: a job created through the hub streams to its subscription; the text equals the journal", async () => {
-  const node = await Node.create();
-  await node.start();
-  cleanup.push(() => node.stop());
+  const node = await runningNode(cleanup);
   const hub = new Hub({ urls: node.ws + "?user=alice", WebSocket, storage: new MemoryStorage() });
   const worker = new Worker({ urls: node.workerWs, WebSocket });
   try {
@@ -70,9 +68,7 @@ test("one node: a job created through the hub streams to its subscription; the t
 });
 
 test("kill -9 and restart of the only node mid-stream: the subscription resumes with no gap or repeat", async () => {
-  const node = await Node.create();
-  await node.start();
-  cleanup.push(() => node.stop());
+  const node = await runningNode(cleanup);
   const hub = new Hub({ urls: node.ws, WebSocket, storage: new MemoryStorage(), backoff: { floorMs: 50, capMs: 500 } });
   const worker = new Worker({ urls: node.workerWs, WebSocket, backoff: { floorMs: 50, capMs: 500 } });
   const states = [];
@@ -161,9 +157,7 @@ test("a subscription resumes after its last seq across a process restart (FileSt
   const dir = mkdtempSync(join(tmpdir(), "actorhub-seq-"));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, "hub.json");
-  const node = await Node.create();
-  await node.start();
-  cleanup.push(() => node.stop());
+  const node = await runningNode(cleanup);
   const worker = new Worker({ urls: node.workerWs, WebSocket });
   let hub = new Hub({ urls: node.ws, WebSocket, storage: new FileStorage(file) });
   try {
@@ -187,9 +181,7 @@ test("a subscription resumes after its last seq across a process restart (FileSt
 });
 
 test("a worker learns of a cancellation at once, and its later emits are refused", async () => {
-  const node = await Node.create();
-  await node.start();
-  cleanup.push(() => node.stop());
+  const node = await runningNode(cleanup);
   const hub = new Hub({ urls: node.ws, WebSocket, storage: new MemoryStorage() });
   const worker = new Worker({ urls: node.workerWs, WebSocket });
   try {
@@ -276,9 +268,7 @@ function jwt(secret, sub, ttl = 60) {
 
 test("--auth jwt: the token function is called again before every connection, and its user owns what the hub creates", async () => {
   const secret = "test-secret-of-32-bytes-or-more!!";
-  const node = await Node.create({ extra: ["--auth", "jwt", "--jwt-secret", secret] });
-  await node.start();
-  cleanup.push(() => node.stop());
+  const node = await runningNode(cleanup, { extra: ["--auth", "jwt", "--jwt-secret", secret] });
   let calls = 0;
   const hub = new Hub({ urls: node.ws, WebSocket, storage: new MemoryStorage(), backoff: { floorMs: 50, capMs: 300 },
     token: async () => { calls++; return jwt(secret, "carol"); } });
@@ -301,9 +291,7 @@ test("--auth jwt: the token function is called again before every connection, an
 });
 
 test("a worker packs multi-byte text into frames the node takes, and refuses an event over 64 KiB at once", async () => {
-  const node = await Node.create();
-  await node.start();
-  cleanup.push(() => node.stop());
+  const node = await runningNode(cleanup);
   const hub = new Hub({ urls: node.ws, WebSocket, storage: new MemoryStorage() });
   const worker = new Worker({ urls: node.workerWs, WebSocket });
   try {

@@ -10,7 +10,7 @@ import { chromium } from "playwright-core";
 import WebSocket from "ws";
 import { Hub, Worker, MemoryStorage } from "../../dist/index.js";
 import { spawn } from "node:child_process";
-import { Node, binary, freePort, startCluster, until } from "../harness.mjs";
+import { binary, freePort, runningNode, startCluster, until } from "../harness.mjs";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -62,9 +62,7 @@ async function ask(page, prompt) {
 }
 
 test("a prompt streams into the page; its text equals the journal", async () => {
-  const node = await Node.create({ demo: true });
-  await node.start();
-  cleanup.push(() => node.stop());
+  const node = await runningNode(cleanup, { demo: true });
   const page = await open(node.http + "/");
   await until(async () => (await page.locator("#f-conn").innerText()) === "live", 10000, "the page live");
   await ask(page, "what is an actor?");
@@ -74,9 +72,7 @@ test("a prompt streams into the page; its text equals the journal", async () => 
 });
 
 test("a reload mid-stream resumes after the last seq shown", async () => {
-  const node = await Node.create({ demo: true });
-  await node.start();
-  cleanup.push(() => node.stop());
+  const node = await runningNode(cleanup, { demo: true });
   const page = await open(node.http + "/");
   await ask(page, "tell me about journals and snapshots");
   await until(async () => (await pageState(page)).seq >= 8, 20000, "a few tokens");
@@ -87,9 +83,7 @@ test("a reload mid-stream resumes after the last seq shown", async () => {
 });
 
 test("offline: a prompt and a cancel wait in the outbox; the node comes back; one new job, one cancellation", async () => {
-  const node = await Node.create({ demo: true });
-  await node.start();
-  cleanup.push(() => node.stop());
+  const node = await runningNode(cleanup, { demo: true });
   const page = await open(node.http + "/");
   const first = await ask(page, "a long answer about failure detectors and gossip protocols, please");
   await until(async () => (await pageState(page)).seq >= 3, 20000, "the first job streaming");
@@ -194,9 +188,7 @@ test("the demo's shape: the model in its own process, the page's node (and the j
 });
 
 test("the analytics view charts what the hub's events add up to", async () => {
-  const node = await Node.create({ demo: true });
-  await node.start();
-  cleanup.push(() => node.stop());
+  const node = await runningNode(cleanup, { demo: true });
   const page = await open(node.http + "/");
   await ask(page, "something to count");
   await until(async () => ["completed", "failed", "cancelled"].includes((await pageState(page)).status), 60000, "the job to end");
