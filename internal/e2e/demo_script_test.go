@@ -1,14 +1,14 @@
 package e2e
 
 import (
+	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/actorhub/actorhub/internal/nodetest"
 )
 
 // TestRunDemoScript runs scripts/run-demo.sh as a person would for a
@@ -25,8 +25,7 @@ func TestRunDemoScript(t *testing.T) {
 	}
 	cmd := exec.Command("scripts/run-demo.sh", "--headless", "20s", "--kill-after", "8s")
 	cmd.Dir = root
-	// the script puts its processes on DEMO_PORT and fixed offsets from it
-	cmd.Env = append(os.Environ(), "DEMO_PORT="+strconv.Itoa(20000+nodetest.FreePort(t)%20000), "DEMO_USERS=6", "DEMO_DIR="+t.TempDir())
+	cmd.Env = append(os.Environ(), "DEMO_PORT="+strconv.Itoa(demoBase(t)), "DEMO_USERS=6", "DEMO_DIR="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("run-demo.sh: %v\n%s", err, out)
@@ -36,4 +35,30 @@ func TestRunDemoScript(t *testing.T) {
 			t.Fatalf("run-demo.sh printed no %q:\n%s", want, out)
 		}
 	}
+}
+
+// demoBase picks the DEMO_PORT of a run: the script puts its processes on it
+// and on fixed offsets from it, so every one of those ports must be free.
+// They are taken below the kernel's ephemeral range (32768 and up here), where
+// the other tests' port-0 listeners and outgoing connections land, and each is
+// checked.
+func demoBase(t *testing.T) int {
+	offsets := []int{0, 1, 2, 100, 101, 102, 200, 300, 301, 302, 1000}
+	for range 50 {
+		base := 10000 + rand.IntN(20000)
+		free := true
+		for _, o := range offsets {
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+o))
+			if err != nil {
+				free = false
+				break
+			}
+			ln.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatal("no base port with all of run-demo.sh's ports free")
+	return 0
 }
