@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/actorhub/actorhub/client"
+	"github.com/actorhub/actorhub/internal/svgplot"
 )
 
 // Fault is one injected fault.
@@ -149,35 +150,16 @@ func (r *Report) Write(dir string) error {
 
 // svg draws delivered events per second with the faults marked.
 func (r *Report) svg() string {
-	const w, h, left, bottom, top = 960, 320, 60, 40, 30
-	n := max(len(r.DeliveredPerSec), 1)
-	var peak int64 = 1
-	for _, v := range r.DeliveredPerSec {
-		peak = max(peak, v)
-	}
-	x := func(s float64) float64 { return left + s*float64(w-left-20)/float64(n) }
-	y := func(v int64) float64 { return float64(h-bottom) - float64(v)*float64(h-bottom-top)/float64(peak) }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`, w, h)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%d" y="18" font-size="13">delivered events per second (all clients), faults marked</text>`, left)
-	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999"/>`, left, h-bottom, w-20, h-bottom)
-	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999"/>`, left, top, left, h-bottom)
-	fmt.Fprintf(&b, `<text x="4" y="%.0f">%d/s</text><text x="4" y="%d">0</text>`, y(peak)+4, peak, h-bottom)
-	for s := 0; s <= n; s += max(1, n/10) {
-		fmt.Fprintf(&b, `<text x="%.0f" y="%d" text-anchor="middle">%ds</text>`, x(float64(s)), h-bottom+16, s)
-	}
-	for _, f := range r.Faults {
-		fx := x(f.AtS)
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#cf222e" stroke-dasharray="4 3"/>`, fx, top, fx, h-bottom)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#cf222e" transform="rotate(-90 %.1f %d)" text-anchor="end">%s %s</text>`,
-			fx+4, top+2, fx+4, top+2, f.Kind, f.Target)
-	}
-	var pts []string
+	c := svgplot.Chart{Title: "delivered events per second (all clients), faults marked", XUnit: "s", YUnit: "/s"}
+	line := svgplot.Series{Name: "delivered/s"}
 	for i, v := range r.DeliveredPerSec {
-		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(float64(i)+0.5), y(v)))
+		line.Points = append(line.Points, svgplot.Point{X: float64(i) + 0.5, Y: float64(v)})
 	}
-	fmt.Fprintf(&b, `<polyline fill="none" stroke="#1f6feb" stroke-width="1.5" points="%s"/></svg>`, strings.Join(pts, " "))
-	return b.String()
+	c.Series = []svgplot.Series{line}
+	for _, f := range r.Faults {
+		c.Marks = append(c.Marks, svgplot.Mark{X: f.AtS, Label: f.Kind + " " + f.Target})
+	}
+	return svgplot.Render(c)
 }
 
 // staleWrites reads actorhub_stale_writes_refused_total from a node (0 when
