@@ -75,10 +75,10 @@ func (c *Conn) Close() { c.h.system.Root.Stop(c.pid) }
 
 // OpenClient starts the actor of a client connection (/ws) that writes
 // through sink.
-func (h *Hub) OpenClient(sink Sink, session, user string) *Conn {
+func (h *Hub) OpenClient(sink Sink, session string, by Access) *Conn {
 	c := &Conn{h: h, credits: make(chan struct{}, h.cfg.MaxInflight)}
 	c.pid = h.system.Root.Spawn(h.props(func() actor.Actor {
-		return &ConnActor{h: h, conn: c, sink: sink, session: session, user: user}
+		return &ConnActor{h: h, conn: c, sink: sink, session: session, user: by.User, access: by}
 	}))
 	return c
 }
@@ -170,11 +170,26 @@ func (h *Hub) Emit(ctx context.Context, jobID string, items []EmitItem) (EmitRes
 }
 
 // Cancel appends job:cancelled:v1 (unless the job is cancelled already) and
-// returns the job's state once durable.
-func (h *Hub) Cancel(ctx context.Context, jobID, reason string) (events.JobState, error) {
-	st, _, err := h.askState(ctx, jobID, &cancelJob{Reason: reason})
+// returns the job's state once durable; the job refuses (forbidden) when by
+// may not cancel it.
+func (h *Hub) Cancel(ctx context.Context, jobID, reason string, by Access) (events.JobState, error) {
+	st, _, err := h.askState(ctx, jobID, &cancelJob{Reason: reason, By: by})
 	return st, err
 }
+
+// Access is who asks, and what they may do with jobs that are not their own
+// (a job is its creator's).
+type Access struct {
+	User      string `json:"user"`
+	ReadAny   bool   `json:"read,omitempty"`
+	CancelAny bool   `json:"cancel,omitempty"`
+}
+
+// MayRead reports whether a may read and subscribe to a job of owner.
+func (a Access) MayRead(owner string) bool { return a.ReadAny || a.User == owner }
+
+// MayCancel reports whether a may cancel a job of owner.
+func (a Access) MayCancel(owner string) bool { return a.CancelAny || a.User == owner }
 
 // State returns the job's durable state.
 func (h *Hub) State(ctx context.Context, jobID string) (events.JobState, error) {

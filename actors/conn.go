@@ -43,6 +43,7 @@ type ConnActor struct {
 	sink    Sink
 	session string
 	user    string
+	access  Access
 	subs    map[string]*connSub
 	opened  time.Time // for the session's duration (analytics)
 	resumed bool      // a subscribe of this connection resumed (fromSeq > 0)
@@ -134,7 +135,7 @@ func (c *ConnActor) onRequest(ctx actor.Context, r *Request) {
 		c.create(ctx, m)
 	case events.TypeCancel:
 		id, jobID := m.ID, m.JobID
-		f := ctx.RequestFuture(c.h.jobs, &cluster.JobMsg{JobID: jobID, Msg: &cancelJob{Reason: m.Reason}}, c.h.cfg.RequestTimeout)
+		f := ctx.RequestFuture(c.h.jobs, &cluster.JobMsg{JobID: jobID, Msg: &cancelJob{Reason: m.Reason, By: c.access}}, c.h.cfg.RequestTimeout)
 		ctx.ReenterAfter(f, func(res any, err error) {
 			c.conn.giveBack(1)
 			if sr, ok := res.(*stateReply); ok && err == nil && sr.Err != nil {
@@ -200,6 +201,12 @@ func (c *ConnActor) onFeedSubscribed(ctx actor.Context, m *feedSubscribed) {
 	if m.err != nil {
 		delete(c.subs, m.jobID)
 		c.sendError(s.id, m.jobID, codeOf(m.err, events.CodeUnavailable), m.err.Error())
+		return
+	}
+	if !c.access.MayRead(m.owner) { // before any event of it goes out
+		delete(c.subs, m.jobID)
+		ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.jobID, Msg: &feedUnsubscribe{jobID: m.jobID, conn: ctx.Self()}})
+		c.sendError(s.id, m.jobID, events.CodeForbidden, "job "+m.jobID+" belongs to another user; reading it needs a token with scope jobs:read:*")
 		return
 	}
 	s.feed = m.feed

@@ -21,6 +21,7 @@ type JobFeed struct {
 	ready      bool
 	status     events.Status
 	epoch      uint64
+	owner      string // the job's user
 	gap        gapFill
 	ring       []events.Event
 	conns      map[string]*actor.PID
@@ -174,7 +175,7 @@ func (f *JobFeed) onSubscribed(ctx actor.Context, m *jobSubscribed) {
 	}
 	f.job = m.Job
 	ctx.Watch(m.Job)
-	f.status, f.epoch = m.Status, m.Epoch
+	f.status, f.epoch, f.owner = m.Status, m.Epoch, m.Owner
 	if !f.ready {
 		f.ready = true
 		f.gap.have, f.gap.want = m.LastSeq, m.LastSeq
@@ -203,7 +204,7 @@ func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
 	f.stopping = false
 	f.conns[pidKey(m.conn)] = m.conn
 	ctx.Watch(m.conn)
-	ctx.Send(m.conn, &feedSubscribed{jobID: f.id, feed: ctx.Self(), status: f.status, lastSeq: f.gap.have, epoch: f.epoch, recent: recent})
+	ctx.Send(m.conn, &feedSubscribed{jobID: f.id, feed: ctx.Self(), status: f.status, lastSeq: f.gap.have, epoch: f.epoch, owner: f.owner, recent: recent})
 }
 
 func (f *JobFeed) deliver(ctx actor.Context, evs []events.Event) {

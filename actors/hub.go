@@ -51,6 +51,8 @@ type Config struct {
 	// RemoteAddr is the actor-remote (gRPC) bind address, host:port (port 0:
 	// pick one). Empty: no remote; the hub serves every job itself.
 	RemoteAddr string
+	// RemoteTLS, when set, makes the remote port mutual TLS (cluster.LoadMutualTLS).
+	RemoteTLS *cluster.MutualTLS
 	// AnalyticsRetention is how long a day's analytics stay in the store after
 	// its last flush (when the store keeps analytics: analytics.Store).
 	AnalyticsRetention time.Duration
@@ -138,7 +140,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }))
 	h.pool = newPool(max(4, 2*runtime.GOMAXPROCS(0)), 300)
 	if h.cfg.RemoteAddr != "" && h.placement != nil {
-		n, err := cluster.NewNetwork(cluster.NetworkConfig{NodeID: h.cfg.NodeID, Addr: h.cfg.RemoteAddr, Table: wire,
+		n, err := cluster.NewNetwork(cluster.NetworkConfig{NodeID: h.cfg.NodeID, Addr: h.cfg.RemoteAddr, Table: wire, TLS: h.cfg.RemoteTLS,
 			Placement: h.placement, RequestTimeout: h.cfg.RequestTimeout, Log: h.log,
 			Dropped: func(reason string) { h.metrics.Errors.WithLabelValues(reason).Inc() }})
 		if err == nil {

@@ -166,7 +166,7 @@ func (j *JobActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 		j.feedList = nil
 		ctx.Watch(m.Feed)
 		j.h.tell(ctx, &jobSubscribed{JobID: j.id, Job: ctx.Self(), Status: j.durable.Status,
-			LastSeq: j.durable.LastSequence, Epoch: j.durable.Epoch}, m.Feed)
+			LastSeq: j.durable.LastSequence, Epoch: j.durable.Epoch, Owner: j.durable.UserID}, m.Feed)
 	case *unsubscribeJob:
 		delete(j.feeds, pidKey(m.Feed))
 		j.feedList = nil
@@ -340,6 +340,10 @@ func (j *JobActor) onEpochChecked(ctx actor.Context, m *epochChecked) {
 
 func (j *JobActor) onCancel(ctx actor.Context, m *cancelJob, sender *actor.PID) {
 	switch {
+	case !m.By.MayCancel(j.st.UserID):
+		j.later(ctx, reply{to: sender, kind: replyState, err: &events.CodedError{Code: events.CodeForbidden,
+			Err: fmt.Errorf("job %s belongs to another user; cancelling it needs a token with scope worker or jobs:cancel:*", j.id)}})
+		return
 	case j.st.Status == events.StatusCancelled:
 	case j.st.Status.Terminal():
 		j.later(ctx, reply{to: sender, kind: replyState, err: &events.CodedError{Code: events.CodeJobFinished,

@@ -87,6 +87,7 @@ type feedSubscribed struct {
 	status  events.Status
 	lastSeq int64
 	epoch   uint64
+	owner   string
 	recent  []events.Event
 	err     error
 }

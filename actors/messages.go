@@ -122,9 +122,11 @@ func (m *createJob) Check() error {
 // getState asks for the job's durable state; reply: *stateReply.
 type getState struct{}
 
-// cancelJob appends job:cancelled:v1; reply: *stateReply.
+// cancelJob appends job:cancelled:v1; reply: *stateReply. The job checks
+// that By may cancel it.
 type cancelJob struct {
 	Reason string `json:"reason"`
+	By     Access `json:"by"`
 }
 
 // stateReply answers createJob, cancelJob and getState.
@@ -152,12 +154,15 @@ func (m *unsubscribeJob) Check() error { return checkPID(m.Feed) }
 
 // jobSubscribed tells a feed where the job is and how far its journal goes.
 type jobSubscribed struct {
-	JobID   string             `json:"job"`
-	Job     *actor.PID         `json:"pid,omitempty"`
-	Status  events.Status      `json:"status"`
-	LastSeq int64              `json:"last"`
-	Epoch   uint64             `json:"epoch"`
-	Err     *events.CodedError `json:"err,omitempty"`
+	JobID   string        `json:"job"`
+	Job     *actor.PID    `json:"pid,omitempty"`
+	Status  events.Status `json:"status"`
+	LastSeq int64         `json:"last"`
+	Epoch   uint64        `json:"epoch"`
+	// Owner is the job's user: each connection checks that its user may
+	// read the job before it hands out any event.
+	Owner string             `json:"owner,omitempty"`
+	Err   *events.CodedError `json:"err,omitempty"`
 }
 
 // Check implements cluster.Checker.

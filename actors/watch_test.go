@@ -39,10 +39,10 @@ func TestCancelTellsTheLastWatchers(t *testing.T) {
 			return nil
 		})
 	}
-	if _, err := h.Cancel(t.Context(), "j", "enough"); err != nil {
+	if _, err := h.Cancel(t.Context(), "j", "enough", actors.Access{CancelAny: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Cancel(t.Context(), "j", "twice"); err != nil { // idempotent, no second push
+	if _, err := h.Cancel(t.Context(), "j", "twice", actors.Access{CancelAny: true}); err != nil { // idempotent, no second push
 		t.Fatal(err)
 	}
 	for i, s := range sinks[1:] {

@@ -36,6 +36,10 @@ type Config struct {
 	Meta Meta
 	// Gossip is the memberlist bind address; port 0 picks a free one.
 	Gossip string
+	// Keys encrypt and authenticate gossip (memberlist's keyring, AES-GCM):
+	// the first encrypts, every one decrypts, and a message under no key is
+	// dropped. None: gossip in the clear, open to anyone who reaches the port.
+	Keys [][]byte
 	// Join lists gossip addresses of existing members; Start keeps trying them
 	// (in the background) until one answers.
 	Join []string
@@ -183,6 +187,11 @@ func (m *Membership) Start() error {
 	c.Events = (*eventDelegate)(m)
 	c.Ping = (*pings)(m)
 	c.Logger = log.New((*logSink)(m), "", 0)
+	if len(m.cfg.Keys) > 0 {
+		if c.Keyring, err = memberlist.NewKeyring(m.cfg.Keys, m.cfg.Keys[0]); err != nil {
+			return fmt.Errorf("gossip keys: %w", err)
+		}
+	}
 	ml, err := memberlist.Create(c)
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", m.cfg.Gossip, err)

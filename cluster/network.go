@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -54,6 +55,10 @@ type NetworkConfig struct {
 	RequestTimeout time.Duration
 	// Log receives what the router drops; nil discards.
 	Log *slog.Logger
+	// TLS, when set, makes the remote port mutual TLS: a peer without a
+	// certificate from the cluster's CA fails the handshake (counted as
+	// cluster_tls) before any byte of it is decoded.
+	TLS *MutualTLS
 	// Dropped, when set, counts what the router and the remote's guard drop,
 	// by reason (cluster_version, cluster_decode, cluster_kind, cluster_batch,
 	// cluster_panic).
@@ -108,9 +113,14 @@ func (n *Network) Start(system *actor.ActorSystem) error {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	n.system = system
+	dialCreds, serverOpts := insecure.NewCredentials(), []grpc.ServerOption{grpc.ChainStreamInterceptor(n.guardStreams), grpc.ChainUnaryInterceptor(n.guardCalls)}
+	if n.cfg.TLS != nil {
+		dialCreds = credentials.NewTLS(n.cfg.TLS.Client)
+		serverOpts = append(serverOpts, grpc.Creds(countRefused{credentials.NewTLS(n.cfg.TLS.Server), n}))
+	}
 	n.remote = remote.NewRemote(system, remote.Configure(host, port,
-		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithContextDialer(dialPeer)),
-		remote.WithServerOptions(grpc.ChainStreamInterceptor(n.guardStreams), grpc.ChainUnaryInterceptor(n.guardCalls))))
+		remote.WithDialOptions(grpc.WithTransportCredentials(dialCreds), grpc.WithContextDialer(dialPeer)),
+		remote.WithServerOptions(serverOpts...)))
 	n.remote.Start()
 	n.router, err = system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &router{n: n} }), routerName)
 	if err != nil {
@@ -118,6 +128,28 @@ func (n *Network) Start(system *actor.ActorSystem) error {
 		return fmt.Errorf("start router: %w", err)
 	}
 	return nil
+}
+
+// countRefused counts the handshakes the remote port's TLS refuses.
+type countRefused struct {
+	credentials.TransportCredentials
+	n *Network
+}
+
+func (c countRefused) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := c.TransportCredentials.ServerHandshake(raw)
+	if err != nil {
+		// debug, not warn: whoever scans the port would fill the log
+		c.n.cfg.Log.Debug("remote: TLS handshake refused", "peer", raw.RemoteAddr().String(), "err", err)
+		if c.n.cfg.Dropped != nil {
+			c.n.cfg.Dropped("cluster_tls")
+		}
+	}
+	return conn, info, err
+}
+
+func (c countRefused) Clone() credentials.TransportCredentials {
+	return countRefused{c.TransportCredentials.Clone(), c.n}
 }
 
 // Stop stops the router and its timers and shuts the remote down (the node

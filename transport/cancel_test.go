@@ -85,7 +85,7 @@ func TestCancelledJobTellsALateWorker(t *testing.T) {
 	if _, _, err := n.hub.CreateJob(t.Context(), "late", "u", "llm", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.hub.Cancel(t.Context(), "late", "gone"); err != nil {
+	if _, err := n.hub.Cancel(t.Context(), "late", "gone", actors.Access{CancelAny: true}); err != nil {
 		t.Fatal(err)
 	}
 	nodetest.WaitFor(t, 10*time.Second, func() error { // the job passivates

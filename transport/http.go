@@ -51,7 +51,7 @@ type createRequest struct {
 }
 
 func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
-	user, err := s.authenticate(r)
+	who, err := s.authenticate(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -61,8 +61,16 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if req.UserID == "" && s.cfg.Auth == "jwt" {
-		req.UserID = user
+	// A job is its creator's: the token's user, unless a worker (or admin)
+	// creates it on behalf of the userId it names.
+	switch {
+	case s.cfg.Auth != "jwt":
+	case req.UserID == "":
+		req.UserID = who.User
+	case req.UserID != who.User && !who.can(ScopeWorker):
+		writeError(w, s.counted(&events.CodedError{Code: events.CodeForbidden,
+			Err: fmt.Errorf("userId %q is not the token's user: creating a job for another user needs a token with scope worker", req.UserID)}))
+		return
 	}
 	if req.JobID == "" {
 		req.JobID = events.NewJobID()
@@ -130,7 +138,7 @@ func decodeEventsBody(b []byte, maxEvents int) ([]actors.EmitItem, error) {
 }
 
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.authenticate(r); err != nil {
+	if _, err := s.authorize(r, ScopeWorker); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -164,7 +172,8 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.authenticate(r); err != nil {
+	who, err := s.authenticate(r)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
@@ -178,7 +187,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	st, err := s.hub.Cancel(r.Context(), id, req.Reason)
+	st, err := s.hub.Cancel(r.Context(), id, req.Reason, who.Access())
 	if err != nil {
 		writeErrorJob(w, err, id)
 		return
@@ -186,11 +195,31 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, st)
 }
 
-func (s *Server) jobState(w http.ResponseWriter, r *http.Request) {
+// readable returns the state of the job named in r's path once r's
+// principal may read it; it answers the request itself otherwise.
+func (s *Server) readable(w http.ResponseWriter, r *http.Request) (events.JobState, bool) {
 	id := r.PathValue("id")
+	who, err := s.authenticate(r)
+	if err != nil {
+		writeError(w, err)
+		return events.JobState{}, false
+	}
 	st, err := s.hub.State(r.Context(), id)
 	if err != nil {
 		writeErrorJob(w, err, id)
+		return st, false
+	}
+	if !who.Access().MayRead(st.UserID) {
+		writeError(w, s.counted(&events.CodedError{Code: events.CodeForbidden,
+			Err: fmt.Errorf("job %s belongs to another user; reading it needs a token with scope jobs:read:*", id)}))
+		return st, false
+	}
+	return st, true
+}
+
+func (s *Server) jobState(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.readable(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, 200, st)
@@ -198,9 +227,8 @@ func (s *Server) jobState(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) jobStatus(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	st, err := s.hub.State(r.Context(), id)
-	if err != nil {
-		writeErrorJob(w, err, id)
+	st, ok := s.readable(w, r)
+	if !ok {
 		return
 	}
 	out := map[string]any{"jobId": st.JobID, "status": st.Status, "progress": st.Progress, "lastSequence": st.LastSequence}
@@ -230,6 +258,16 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
+	who, err := s.authenticate(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if !who.Access().ReadAny { // whose job is it? (a job's user never changes)
+		if _, ok := s.readable(w, r); !ok {
+			return
+		}
+	}
 	evs, err := s.hub.Events(r.Context(), id, from, limit)
 	if err != nil {
 		writeErrorJob(w, err, id)
@@ -248,7 +286,12 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf)
 }
 
+// bodyTimeout bounds how long a request body may take to arrive: a client
+// that trickles one in does not hold a connection and a handler for long.
+const bodyTimeout = 30 * time.Second
+
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

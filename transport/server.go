@@ -47,6 +47,10 @@ type Config struct {
 	Auth string
 	// JWTSecret verifies tokens when Auth is "jwt".
 	JWTSecret []byte
+	// AdminAddr, when set, serves /metrics, /api/cluster, /api/analytics/*,
+	// /healthz and /readyz on a listener of their own, without a token: bind
+	// it where only operators reach it.
+	AdminAddr string
 	// AllowedOrigins are extra Origin host patterns accepted on WebSockets (same
 	// origin always is).
 	AllowedOrigins []string
@@ -71,7 +75,7 @@ type Hub interface {
 	// through sink; OpenWorker the actor of a worker connection (/ws/worker).
 	// Neither blocks. The connection's reader hands the actor each request
 	// with Conn.Deliver and stops it with Conn.Close when the socket ends.
-	OpenClient(sink actors.Sink, session, user string) *actors.Conn
+	OpenClient(sink actors.Sink, session string, by actors.Access) *actors.Conn
 	OpenWorker(sink actors.Sink) *actors.Conn
 	// CreateJob creates a job, or returns the existing one's state with
 	// created false.
@@ -79,8 +83,9 @@ type Hub interface {
 	// Emit appends a worker's events and returns once they are durable; a
 	// refusal (offset_gap, job_finished) returns the offsets with the error.
 	Emit(ctx context.Context, jobID string, items []actors.EmitItem) (actors.EmitResult, error)
-	// Cancel cancels a job and returns its state once that is durable.
-	Cancel(ctx context.Context, jobID, reason string) (events.JobState, error)
+	// Cancel cancels a job and returns its state once that is durable; the
+	// job refuses (forbidden) when by may not cancel it.
+	Cancel(ctx context.Context, jobID, reason string, by actors.Access) (events.JobState, error)
 	// State returns a job's durable state.
 	State(ctx context.Context, jobID string) (events.JobState, error)
 	// Events returns up to limit durable events of a job with seq > after.
@@ -123,6 +128,9 @@ type Server struct {
 	mux      *http.ServeMux
 	srv      *http.Server
 	ln       net.Listener
+	admin    *http.Server // on cfg.AdminAddr
+	adminLn  net.Listener
+	adminErr chan error
 	draining atomic.Bool
 	sessions atomic.Uint64
 	serveErr chan error
@@ -177,7 +185,7 @@ func New(cfg Config, hub Hub, cluster ClusterView, g prometheus.Gatherer, log *s
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, hub: hub, cluster: cluster, gatherer: g, log: log, mux: http.NewServeMux(),
-		live: map[*session]struct{}{}, serveErr: make(chan error, 1)}
+		live: map[*session]struct{}{}, serveErr: make(chan error, 1), adminErr: make(chan error, 1)}
 	s.slots = make([]map[*session]struct{}, max(1, int(cfg.PingInterval/pingStep(&cfg))))
 	for i := range s.slots {
 		s.slots[i] = map[*session]struct{}{}
@@ -190,21 +198,39 @@ func New(cfg Config, hub Hub, cluster ClusterView, g prometheus.Gatherer, log *s
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	s.mux.HandleFunc("GET /healthz", healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("GET /api/cluster", s.clusterInfo)
+	s.mux.Handle("GET /metrics", s.guarded(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
+	s.mux.Handle("GET /api/cluster", s.guarded(http.HandlerFunc(s.clusterInfo)))
 	s.mux.HandleFunc("POST /api/jobs", s.createJob)
 	s.mux.HandleFunc("POST /api/jobs/{id}/events", s.postEvents)
 	s.mux.HandleFunc("POST /api/jobs/{id}/cancel", s.cancelJob)
 	s.mux.HandleFunc("GET /api/job/{id}/state", s.jobState)
 	s.mux.HandleFunc("GET /api/job/{id}/status", s.jobStatus)
 	s.mux.HandleFunc("GET /api/job/{id}/events", s.jobEvents)
-	s.mux.HandleFunc("GET /api/analytics/dau", s.analyticsDAU)
-	s.mux.HandleFunc("GET /api/analytics/metrics", s.analyticsMetrics)
-	s.mux.HandleFunc("GET /api/analytics/series", s.analyticsSeries)
+	s.mux.Handle("GET /api/analytics/dau", s.guarded(http.HandlerFunc(s.analyticsDAU)))
+	s.mux.Handle("GET /api/analytics/metrics", s.guarded(http.HandlerFunc(s.analyticsMetrics)))
+	s.mux.Handle("GET /api/analytics/series", s.guarded(http.HandlerFunc(s.analyticsSeries)))
 	s.mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { s.serveWS(w, r, false) })
 	s.mux.HandleFunc("GET /ws/worker", func(w http.ResponseWriter, r *http.Request) { s.serveWS(w, r, true) })
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, 200, map[string]string{"status": "ok"})
+}
+
+// adminRoutes are the operational endpoints of the admin listener: the same
+// handlers as on the main listener, without a token.
+func (s *Server) adminRoutes() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /healthz", healthz)
+	m.HandleFunc("GET /readyz", s.readyz)
+	m.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
+	m.HandleFunc("GET /api/cluster", s.clusterInfo)
+	m.HandleFunc("GET /api/analytics/dau", s.analyticsDAU)
+	m.HandleFunc("GET /api/analytics/metrics", s.analyticsMetrics)
+	m.HandleFunc("GET /api/analytics/series", s.analyticsSeries)
+	return m
 }
 
 // Start listens on cfg.Addr and serves in the background.
@@ -217,6 +243,17 @@ func (s *Server) Start(ctx context.Context) error {
 	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() { s.serveErr <- s.srv.Serve(ln) }()
+	if s.cfg.AdminAddr != "" {
+		if s.adminLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.AdminAddr); err != nil {
+			_ = s.srv.Close()
+			<-s.serveErr
+			s.srv = nil
+			return fmt.Errorf("listen admin http %s: %w", s.cfg.AdminAddr, err)
+		}
+		s.admin = &http.Server{Handler: s.adminRoutes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: time.Minute, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+		go func() { s.adminErr <- s.admin.Serve(s.adminLn) }()
+	}
 	pctx, cancel := context.WithCancel(context.Background())
 	s.stopPing = cancel
 	s.pings.Add(1)
@@ -272,6 +309,14 @@ func (s *Server) ping(ctx context.Context, sess *session) {
 	}
 }
 
+// AdminAddr returns the address of the admin listener ("" without one).
+func (s *Server) AdminAddr() string {
+	if s.adminLn == nil {
+		return ""
+	}
+	return s.adminLn.Addr().String()
+}
+
 // Addr returns the address the server listens on.
 func (s *Server) Addr() string {
 	if s.ln == nil {
@@ -322,6 +367,12 @@ func (s *Server) Stop(ctx context.Context) error {
 	if s.srv != nil {
 		err = s.srv.Shutdown(ctx)
 		if e := <-s.serveErr; e != nil && !errors.Is(e, http.ErrServerClosed) {
+			err = errors.Join(err, e)
+		}
+	}
+	if s.admin != nil {
+		err = errors.Join(err, s.admin.Shutdown(ctx))
+		if e := <-s.adminErr; e != nil && !errors.Is(e, http.ErrServerClosed) {
 			err = errors.Join(err, e)
 		}
 	}

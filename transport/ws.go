@@ -16,7 +16,11 @@ import (
 
 // serveWS runs one WebSocket (client or worker) until it ends.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
-	user, err := s.authenticate(r)
+	scope := ""
+	if worker {
+		scope = ScopeWorker // only workers emit
+	}
+	who, err := s.authorize(r, scope)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -49,7 +53,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	if worker {
 		ac = s.hub.OpenWorker(sess)
 	} else {
-		ac = s.hub.OpenClient(sess, s.newSessionID(), user)
+		ac = s.hub.OpenClient(sess, s.newSessionID(), who.Access())
 	}
 	// The connection lives on its own goroutine and the handler returns: what
 	// net/http keeps per request until then (its 4 KiB read and write buffers,

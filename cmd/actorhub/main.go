@@ -37,6 +37,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "chaos":
 		return runChaos(ctx, args[1:], stdout, stderr)
+	case "certs":
+		return runCerts(args[1:], stdout, stderr)
 	case "demo-worker":
 		return runDemoWorker(ctx, args[1:], stderr)
 	case "demo-users":
@@ -59,6 +61,7 @@ usage:
   actorhub serve [flags]   run a node (actorhub serve -h lists the flags)
   actorhub bench [flags]   start a node and measure it under load (actorhub bench -h)
   actorhub chaos [flags]   run a local cluster, inject faults, check the invariants (actorhub chaos -h)
+  actorhub certs NAME...   a development CA and node certificates for the cluster's mutual TLS, and a gossip key
   actorhub demo-worker     the demo's simulated LLM as its own process (scripts/run-demo.sh)
   actorhub demo-users      the demo's scripted audience: asks, watches, checks every text against its journal
   actorhub version

@@ -27,7 +27,11 @@ import (
 // serveConfig is everything `actorhub serve` reads from flags and environment.
 type serveConfig struct {
 	http, nodeID, gossip, remote, join, store, auth, jwtSecret, jwtSecretFile, logLevel, origins, pprof, demoWorkers string
-	demo                                                                                                             bool
+	gossipKey, gossipKeyFile, adminHTTP                                                                              string
+	tls                                                                                                              cluster.TLSFiles
+	demo, insecureCluster                                                                                            bool
+	gossipKeys                                                                                                       [][]byte
+	remoteTLS                                                                                                        *cluster.MutualTLS
 	frameLimit, maxSubs, outbound                                                                                    int
 	ping, writeTimeout, retention, commitDelay, drainTimeout, jobIdle, reconnectMax                                  time.Duration
 	probeInterval, probeTimeout, analyticsRetention                                                                  time.Duration
@@ -40,10 +44,17 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.http, "http", td.Addr, "HTTP + WebSocket listen address (port 0: pick a free port)")
+	fs.StringVar(&c.adminHTTP, "admin-http", "", "serve /metrics, /api/cluster, /api/analytics/*, /healthz and /readyz also on this address, without a token (bind it where only operators reach it)")
 	fs.StringVar(&c.nodeID, "node-id", "", "unique node name (default: derived from host and ports)")
 	fs.StringVar(&c.gossip, "gossip", cd.Gossip, "memberlist bind address")
 	fs.StringVar(&c.remote, "remote", "127.0.0.1:8090", "actor remote (gRPC) bind address")
 	fs.StringVar(&c.join, "join", "", "gossip addresses of existing members, comma-separated")
+	fs.StringVar(&c.tls.Cert, "tls-cert", "", "PEM certificate of this node for the actor-remote port's mutual TLS (actorhub certs makes a development set)")
+	fs.StringVar(&c.tls.Key, "tls-key", "", "PEM key of --tls-cert")
+	fs.StringVar(&c.tls.CA, "tls-ca", "", "PEM CA that signs every member's certificate: a peer without one is refused at the handshake")
+	fs.StringVar(&c.gossipKey, "gossip-key", "", "gossip encryption keys, base64 of 16, 24 or 32 bytes, comma-separated: the first encrypts, all decrypt (it shows in ps: prefer --gossip-key-file or ACTORHUB_GOSSIP_KEY)")
+	fs.StringVar(&c.gossipKeyFile, "gossip-key-file", "", "a file of gossip keys, one per line, the first the one that encrypts")
+	fs.BoolVar(&c.insecureCluster, "insecure-cluster", false, "allow gossip without keys or the remote port without TLS on addresses beyond loopback (anyone who reaches them joins the cluster)")
 	fs.StringVar(&c.store, "store", "bolt:./data/actorhub.db", "bolt:PATH, redis://host:port/db, rediss://… or a Redis Cluster URL with addr= parameters")
 	fs.StringVar(&c.auth, "auth", td.Auth, "none (user from ?user=) or jwt (HS256 tokens signed with --jwt-secret)")
 	fs.StringVar(&c.jwtSecret, "jwt-secret", "", "HMAC secret that verifies tokens with --auth jwt (it shows in ps: prefer --jwt-secret-file or ACTORHUB_JWT_SECRET)")
@@ -94,10 +105,68 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 			return nil, fmt.Errorf("--jwt-secret-file %s is empty", c.jwtSecretFile)
 		}
 	}
+	if err := c.clusterSecurity(); err != nil {
+		return nil, err
+	}
 	if c.nodeID == "" {
 		c.nodeID = deriveNodeID(c.http, c.gossip)
 	}
 	return c, nil
+}
+
+// clusterSecurity loads the gossip keys and the remote port's TLS, and
+// refuses cluster ports open to the network without them: whoever reaches an
+// unkeyed gossip port joins the cluster, and whoever reaches a remote port
+// without TLS talks to every actor. On loopback only local processes reach
+// them, and the node starts (and says what protects it at start-up).
+func (c *serveConfig) clusterSecurity() error {
+	keys := c.gossipKey
+	if c.gossipKeyFile != "" {
+		if keys != "" {
+			return errors.New("--gossip-key and --gossip-key-file both given: keep one")
+		}
+		b, err := os.ReadFile(c.gossipKeyFile)
+		if err != nil {
+			return fmt.Errorf("--gossip-key-file: %w", err)
+		}
+		if keys = string(b); strings.TrimSpace(keys) == "" {
+			return fmt.Errorf("--gossip-key-file %s is empty", c.gossipKeyFile)
+		}
+	}
+	var err error
+	if c.gossipKeys, err = cluster.ParseGossipKeys(keys); err != nil {
+		return err
+	}
+	if c.tls.Enabled() {
+		if c.remoteTLS, err = cluster.LoadMutualTLS(c.tls); err != nil {
+			return err
+		}
+	}
+	if c.insecureCluster {
+		return nil
+	}
+	if len(c.gossipKeys) == 0 && !cluster.IsLoopback(c.gossip) {
+		return fmt.Errorf("--gossip %s is reachable beyond this host and has no --gossip-key: anyone who reaches it would join the cluster (actorhub certs prints a key; --insecure-cluster to run without)", c.gossip)
+	}
+	if c.remoteTLS == nil && !cluster.IsLoopback(c.remote) {
+		return fmt.Errorf("--remote %s is reachable beyond this host without --tls-cert/--tls-key/--tls-ca: anyone who reaches it could send messages to any actor (actorhub certs makes a development CA; --insecure-cluster to run without)", c.remote)
+	}
+	return nil
+}
+
+// exposure lists, one sentence each, what this node leaves open.
+func (c *serveConfig) exposure() []string {
+	var out []string
+	if c.auth != "jwt" && !cluster.IsLoopback(c.http) {
+		out = append(out, "--auth none on "+c.http+", beyond loopback: anyone who reaches it may act as any user, read and cancel any job and emit into it as a worker; use --auth jwt")
+	}
+	if len(c.gossipKeys) == 0 && (c.join != "" || !cluster.IsLoopback(c.gossip)) {
+		out = append(out, "gossip without --gossip-key: any process that reaches "+c.gossip+" can join the cluster")
+	}
+	if c.remoteTLS == nil && (c.join != "" || !cluster.IsLoopback(c.remote)) {
+		out = append(out, "remote port without mutual TLS: any process that reaches "+c.remote+" can message this node's actors")
+	}
+	return out
 }
 
 // deriveNodeID names a node after its host and ports (unique per process on
@@ -151,7 +220,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "http", n.server.Addr(), "gossip", n.members.Addr(), "store", n.store.String(), "demo", c.demo)
+	log.Info("serving", "http", n.server.Addr(), "admin", n.server.AdminAddr(), "gossip", n.members.Addr(), "store", n.store.String(), "demo", c.demo,
+		"gossip_encrypted", len(c.gossipKeys) > 0, "remote_mtls", c.remoteTLS != nil, "auth", c.auth)
+	for _, w := range c.exposure() {
+		log.Warn(w)
+	}
 	<-ctx.Done()
 	log.Info("draining", "timeout", c.drainTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), c.drainTimeout)
@@ -193,13 +266,13 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	acfg := actors.DefaultConfig()
 	acfg.NodeID, acfg.MaxSubscriptions, acfg.JobIdle, acfg.RemoteAddr = c.nodeID, c.maxSubs, c.jobIdle, c.remote
-	acfg.AnalyticsRetention = c.analyticsRetention
+	acfg.AnalyticsRetention, acfg.RemoteTLS = c.analyticsRetention, c.remoteTLS
 	var _ actors.Store = n.store
 	if n.hub, err = actors.New(acfg, n.store, actors.NewMetrics(reg), log); err != nil {
 		return nil, err
 	}
 	mcfg := cluster.DefaultConfig()
-	mcfg.Gossip, mcfg.Logger = c.gossip, log.With("component", "gossip")
+	mcfg.Gossip, mcfg.Logger, mcfg.Keys = c.gossip, log.With("component", "gossip"), c.gossipKeys
 	mcfg.ProbeInterval, mcfg.ProbeTimeout, mcfg.SuspicionMult, mcfg.SuspicionMaxTimeoutMult = c.probeInterval, c.probeTimeout, c.suspicionMult, c.suspicionMaxMult
 	if c.join != "" {
 		mcfg.Join = strings.Split(c.join, ",")
@@ -217,7 +290,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	tcfg := transport.DefaultConfig()
 	tcfg.Addr, tcfg.NodeID, tcfg.FrameLimit, tcfg.OutboundQueue, tcfg.PingInterval = c.http, c.nodeID, c.frameLimit, c.outbound, c.ping
 	tcfg.Auth, tcfg.JWTSecret, tcfg.DrainReconnectMax = c.auth, []byte(c.jwtSecret), c.reconnectMax
-	tcfg.WriteTimeout = c.writeTimeout
+	tcfg.WriteTimeout, tcfg.AdminAddr = c.writeTimeout, c.adminHTTP
 	if c.origins != "" {
 		tcfg.AllowedOrigins = strings.Split(c.origins, ",")
 	}

@@ -413,3 +413,16 @@ func emitBig(t *testing.T, n *nodetest.Node, jobID string, from, count int) {
 	}
 	mustAPI(t, 200, "POST", n.URL("/api/jobs/"+jobID+"/events"), `{"events":[`+strings.Join(evs, ",")+`]}`)
 }
+
+// metricValue returns the value of the sample named exactly series (name and
+// labels as the text format writes them) in a /metrics body, 0 when absent.
+func metricValue(body, series string) float64 {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			var v float64
+			_, _ = fmt.Sscan(rest, &v)
+			return v
+		}
+	}
+	return 0
+}

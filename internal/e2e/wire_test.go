@@ -137,12 +137,21 @@ func (w *wsc) events(jobID string, after, last int64) []obj {
 // api calls the HTTP API and decodes the answer.
 func api(t testing.TB, method, url, body string) (int, obj) {
 	t.Helper()
+	return apiAs(t, "", method, url, body)
+}
+
+// apiAs is api with Authorization: Bearer token (none when token is "").
+func apiAs(t testing.TB, token, method, url, body string) (int, obj) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	req, _ := http.NewRequest(method, url, rd)
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)

@@ -75,6 +75,8 @@ type Node struct {
 	env    []string
 	HTTP   string // host:port
 	Gossip string // host:port
+	Remote string // host:port of the actor-remote (gRPC) port
+	Admin  string // host:port of the admin listener (--admin-http): /metrics, /api/cluster without a token
 	ID     string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -95,8 +97,10 @@ func Start(t testing.TB, o Options) *Node {
 	n.HTTP = "127.0.0.1:" + strconv.Itoa(FreePort(t))
 	n.ID = "t" + strconv.Itoa(FreePort(t))
 	n.Gossip = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	n.Remote = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	n.Admin = "127.0.0.1:" + strconv.Itoa(FreePort(t))
 	n.args = append([]string{"serve", "--http", n.HTTP, "--gossip", n.Gossip,
-		"--remote", "127.0.0.1:" + strconv.Itoa(FreePort(t)), "--node-id", n.ID, "--store", store,
+		"--remote", n.Remote, "--admin-http", n.Admin, "--node-id", n.ID, "--store", store,
 		"--log-level", "debug"}, o.Args...)
 	n.env = o.Env
 	t.Cleanup(func() {
@@ -309,7 +313,8 @@ func WaitConverged(t testing.TB, nodes []*Node, want int, d time.Duration) {
 	}
 }
 
-// AliveMembers returns how many members GET /api/cluster lists as alive.
+// AliveMembers returns how many members GET /api/cluster (of the admin
+// listener, which needs no token) lists as alive.
 func (n *Node) AliveMembers() (int, error) {
-	return client.AliveMembers(context.Background(), nil, n.URL(""))
+	return client.AliveMembers(context.Background(), nil, "http://"+n.Admin)
 }

@@ -139,8 +139,10 @@ export class Node {
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 
-  async state(jobId) {
-    const r = await fetch(`${this.http}/api/job/${encodeURIComponent(jobId)}/state`);
+  /** The job's state; with --auth jwt, pass a token that may read it. */
+  async state(jobId, token) {
+    const headers = token ? { Authorization: `Bearer ${token}` } : {};
+    const r = await fetch(`${this.http}/api/job/${encodeURIComponent(jobId)}/state`, { headers });
     if (r.status !== 200) throw new Error(`state of ${jobId}: ${r.status} ${await r.text()}`);
     return r.json();
   }

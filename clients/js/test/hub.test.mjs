@@ -277,7 +277,8 @@ test("--auth jwt: the token function is called again before every connection, an
   refused.on("status", (s) => states.push(s.state));
   try {
     const { jobId } = await hub.createJob({ type: "llm" });
-    assert.equal((await node.state(jobId)).userId, "carol");
+    assert.equal((await node.state(jobId, jwt(secret, "carol"))).userId, "carol");
+    await assert.rejects(node.state(jobId, jwt(secret, "dave")), /403/); // another user may not read it
     assert.equal(hub.session.userId, "carol");
     assert.equal(calls, 1);
     await node.restart();
