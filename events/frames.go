@@ -118,6 +118,28 @@ type ErrorFrame struct {
 	Epoch      uint64          `json:"epoch,omitempty"`
 }
 
+// RefreshFrame hands the connection a fresh token (--auth jwt) before the
+// one it connected with expires: the same user with the same scopes.
+type RefreshFrame struct {
+	Type  string          `json:"type"`
+	ID    json.RawMessage `json:"id,omitempty" ts:"string | number"`
+	Token string          `json:"token"`
+}
+
+// RefreshedFrame answers a refresh: the connection now lasts until ExpiresAt.
+type RefreshedFrame struct {
+	Type      string          `json:"type"`
+	ID        json.RawMessage `json:"id,omitempty" ts:"string | number"`
+	ExpiresAt int64           `json:"expiresAt"`
+}
+
+// TokenExpiringFrame warns that the connection's token expires at ExpiresAt:
+// without a refresh by then the node closes the connection (1008).
+type TokenExpiringFrame struct {
+	Type      string `json:"type"`
+	ExpiresAt int64  `json:"expiresAt"`
+}
+
 // ReconnectFrame comes before a draining node closes the socket: connect to
 // another node after AfterMs.
 type ReconnectFrame struct {
@@ -170,6 +192,7 @@ var (
 		{"CancelFrame", TypeCancel, CancelFrame{}},
 		{"CreateFrame", TypeCreate, CreateFrame{}},
 		{"PingFrame", TypePing, PingFrame{}},
+		{"RefreshFrame", TypeRefresh, RefreshFrame{}},
 	}
 	ServerFrames = []Frame{
 		{"ConnectedFrame", TypeConnected, ConnectedFrame{}},
@@ -181,10 +204,13 @@ var (
 		{"CreatedFrame", TypeCreated, CreatedFrame{}},
 		{"ErrorFrame", TypeError, ErrorFrame{}},
 		{"ReconnectFrame", TypeReconnect, ReconnectFrame{}},
+		{"RefreshedFrame", TypeRefreshed, RefreshedFrame{}},
+		{"TokenExpiringFrame", TypeTokenExpiry, TokenExpiringFrame{}},
 	}
 	WorkerFrames = []Frame{
 		{"EmitFrame", TypeEmit, EmitFrame{}},
 		{"PingFrame", TypePing, PingFrame{}},
+		{"RefreshFrame", TypeRefresh, RefreshFrame{}},
 	}
 	WorkerServerFrames = []Frame{
 		{"WorkerAckFrame", TypeAck, WorkerAckFrame{}},
@@ -192,6 +218,8 @@ var (
 		{"ErrorFrame", TypeError, ErrorFrame{}},
 		{"PongFrame", TypePong, ReplyFrame{}},
 		{"ReconnectFrame", TypeReconnect, ReconnectFrame{}},
+		{"RefreshedFrame", TypeRefreshed, RefreshedFrame{}},
+		{"TokenExpiringFrame", TypeTokenExpiry, TokenExpiringFrame{}},
 	}
 )
 
@@ -253,4 +281,14 @@ func AppendError(b []byte, id json.RawMessage, jobID, code, message string, next
 // AppendReconnect appends {"type":"reconnect","afterMs","reason"}.
 func AppendReconnect(b []byte, afterMs int64, reason string) []byte {
 	return appendJSON(b, ReconnectFrame{TypeReconnect, afterMs, reason})
+}
+
+// AppendRefreshed appends {"type":"refreshed","id"?,"expiresAt"}.
+func AppendRefreshed(b []byte, id json.RawMessage, expiresAt int64) []byte {
+	return appendJSON(b, RefreshedFrame{TypeRefreshed, id, expiresAt})
+}
+
+// AppendTokenExpiring appends {"type":"token_expiring","expiresAt"}.
+func AppendTokenExpiring(b []byte, expiresAt int64) []byte {
+	return appendJSON(b, TokenExpiringFrame{TypeTokenExpiry, expiresAt})
 }

@@ -14,6 +14,7 @@ const (
 	TypePing        = "ping"
 	TypeEmit        = "emit"
 	TypeCreate      = "create"
+	TypeRefresh     = "refresh" // a fresh token for the connection (--auth jwt)
 )
 
 // Types of the objects a node sends.
@@ -28,6 +29,8 @@ const (
 	TypeReconnect    = "reconnect"
 	TypeCreated      = "created"   // answers create
 	TypeCancelled    = "cancelled" // to a worker: a job it emitted to was cancelled
+	TypeRefreshed    = "refreshed"      // answers refresh
+	TypeTokenExpiry  = "token_expiring" // the connection's token ends soon: send refresh
 )
 
 // Inbound is any object a client or worker sends; which fields count depends on Type.
@@ -42,6 +45,7 @@ type Inbound struct {
 	Data    json.RawMessage `json:"data,omitempty"`    // emit
 	JobType string          `json:"jobType,omitempty"` // create
 	Input   json.RawMessage `json:"input,omitempty"`   // create
+	Token   string          `json:"token,omitempty"`   // refresh
 }
 
 // MaxJobIDLen bounds a job id.
@@ -106,6 +110,11 @@ func (m *Inbound) check() *CodedError {
 		}
 		if m.JobType == "" || len(m.JobType) > 128 {
 			return bad("create: jobType is required (at most 128 bytes)")
+		}
+		return nil
+	case TypeRefresh:
+		if m.Token == "" || len(m.Token) > 16<<10 {
+			return bad("refresh: token is required (at most 16 KiB)")
 		}
 		return nil
 	case TypeSubscribe, TypeUnsubscribe, TypeCancel, TypeEmit:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/actorhub/actorhub/actors"
 	"github.com/actorhub/actorhub/events"
@@ -33,9 +34,23 @@ const (
 
 // Principal is who made a request, and what it may do.
 type Principal struct {
-	User   string
-	scopes map[string]bool
-	open   bool // --auth none: everything, as anyone
+	User    string
+	Expires time.Time // the token's exp (zero with --auth none)
+	scopes  map[string]bool
+	open    bool // --auth none: everything, as anyone
+}
+
+// sameGrant reports whether p and q are the same user with the same scopes.
+func (p Principal) sameGrant(q Principal) bool {
+	if p.User != q.User || p.open != q.open || len(p.scopes) != len(q.scopes) {
+		return false
+	}
+	for s := range p.scopes {
+		if !q.scopes[s] {
+			return false
+		}
+	}
+	return true
 }
 
 // can reports whether p holds scope (admin holds every one; under --auth
@@ -113,16 +128,60 @@ func (s *Server) principal(r *http.Request) (Principal, error) {
 	if raw == "" {
 		return Principal{}, &events.CodedError{Code: events.CodeUnauthorized, Err: errors.New("a token is required: Authorization: Bearer JWT or ?token=JWT")}
 	}
-	var claims tokenClaims
-	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return s.cfg.JWTSecret, nil },
-		jwt.WithValidMethods([]string{"HS256", "HS384", "HS512"}), jwt.WithExpirationRequired())
-	if err != nil {
+	return s.verify(raw)
+}
+
+// Algorithms a token may be signed with: HMAC with --jwt-secret, the others
+// with a key of --jwt-jwks. A token's alg picks the kind of key, never the
+// other way: an HMAC token is never checked against a public key.
+var (
+	hmacAlgs       = []string{"HS256", "HS384", "HS512"}
+	asymmetricAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+// verify checks a token and returns its principal.
+func (s *Server) verify(raw string) (Principal, error) {
+	refuse := func(err error) (Principal, error) {
 		return Principal{}, &events.CodedError{Code: events.CodeUnauthorized, Err: fmt.Errorf("token refused: %v", err)}
 	}
-	if claims.Subject == "" {
-		return Principal{}, &events.CodedError{Code: events.CodeUnauthorized, Err: errors.New("token refused: it has no sub (the user id)")}
+	var algs []string
+	if len(s.cfg.JWTSecret) > 0 {
+		algs = append(algs, hmacAlgs...)
 	}
-	return Principal{User: claims.Subject, scopes: claims.scopes()}, nil
+	if s.cfg.JWKS != nil {
+		algs = append(algs, asymmetricAlgs...)
+	}
+	opts := []jwt.ParserOption{jwt.WithValidMethods(algs), jwt.WithExpirationRequired(), jwt.WithLeeway(5 * time.Second)}
+	if s.cfg.JWTAudience != "" {
+		opts = append(opts, jwt.WithAudience(s.cfg.JWTAudience))
+	}
+	if s.cfg.JWTIssuer != "" {
+		opts = append(opts, jwt.WithIssuer(s.cfg.JWTIssuer))
+	}
+	var claims tokenClaims
+	_, err := jwt.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
+		if _, ok := t.Method.(*jwt.SigningMethodHMAC); ok {
+			return s.cfg.JWTSecret, nil
+		}
+		return s.cfg.JWKS(t)
+	}, opts...)
+	if err != nil {
+		return refuse(err)
+	}
+	if claims.Subject == "" {
+		return refuse(errors.New("it has no sub (the user id)"))
+	}
+	exp := claims.ExpiresAt.Time
+	if max := s.cfg.MaxTokenLifetime; max > 0 {
+		from := time.Now()
+		if claims.IssuedAt != nil {
+			from = claims.IssuedAt.Time
+		}
+		if exp.Sub(from) > max+5*time.Second {
+			return refuse(fmt.Errorf("it lives %s, longer than this node accepts (%s)", exp.Sub(from).Round(time.Second), max))
+		}
+	}
+	return Principal{User: claims.Subject, Expires: exp, scopes: claims.scopes()}, nil
 }
 
 // authorize authenticates r and checks that the principal holds scope ("" for

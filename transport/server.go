@@ -16,6 +16,7 @@ import (
 	"github.com/actorhub/actorhub/actors"
 	"github.com/actorhub/actorhub/events"
 	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -45,8 +46,16 @@ type Config struct {
 	WriteTimeout time.Duration
 	// Auth is "none" (user from ?user=) or "jwt" (HS256 with JWTSecret).
 	Auth string
-	// JWTSecret verifies tokens when Auth is "jwt".
+	// JWTSecret verifies HMAC tokens (HS256/384/512) when Auth is "jwt".
 	JWTSecret []byte
+	// JWKS, when set, finds the public key of an asymmetric token (RS*, PS*,
+	// ES*, EdDSA) by its kid (keyfunc over a JWKS file or URL).
+	JWKS jwt.Keyfunc
+	// JWTAudience and JWTIssuer, when set, are required in aud and iss.
+	JWTAudience, JWTIssuer string
+	// MaxTokenLifetime refuses a token that lives longer (exp − iat, or
+	// exp − now without iat); 0: no bound.
+	MaxTokenLifetime time.Duration
 	// AdminAddr, when set, serves /metrics, /api/cluster, /api/analytics/*,
 	// /healthz and /readyz on a listener of their own, without a token: bind
 	// it where only operators reach it.
@@ -172,8 +181,8 @@ func New(cfg Config, hub Hub, cluster ClusterView, g prometheus.Gatherer, log *s
 	case "", "none":
 		cfg.Auth = "none"
 	case "jwt":
-		if len(cfg.JWTSecret) == 0 {
-			return nil, errors.New("transport: --auth jwt needs a secret (--jwt-secret or ACTORHUB_JWT_SECRET)")
+		if len(cfg.JWTSecret) == 0 && cfg.JWKS == nil {
+			return nil, errors.New("transport: --auth jwt needs a key: --jwt-secret-file (HMAC) or --jwt-jwks (public keys)")
 		}
 	default:
 		return nil, fmt.Errorf("transport: --auth %q: use none or jwt", cfg.Auth)

@@ -59,10 +59,12 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	// net/http keeps per request until then (its 4 KiB read and write buffers,
 	// the request and its headers, a deep stack) is garbage from here on, about
 	// 10 KiB of every idle connection's heap.
+	life := s.watchToken(sess, who)
 	go func() {
 		defer s.untrack(sess)
 		defer gauge.Dec()
-		err := s.readLoop(ctx, conn, ac, worker)
+		defer life.stop()
+		err := s.readLoop(ctx, conn, ac, worker, life)
 		ac.Close()
 		if errors.Is(err, actors.ErrBusy) { // the worker resends what was not acked, elsewhere or later
 			_ = conn.Close(actors.CloseTryAgainLater, "retry: requests to jobs got no answer in time")
@@ -78,8 +80,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 // connection stays open. It does not read while the connection's actor holds
 // MaxInflight requests that wait for jobs (backpressure), and ends with
 // actors.ErrBusy when they got no answer in time.
-func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.Conn, worker bool) error {
+func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.Conn, worker bool, life *tokenLife) error {
 	d := deliverer{conn: ac}
+	deliver := func(r *actors.Request) {
+		if r.Err == nil && r.Msg.Type == events.TypeRefresh { // the connection's own business, not its actor's
+			life.refresh(r.Msg)
+			return
+		}
+		d.deliver(ctx, r)
+	}
 	for d.err == nil {
 		typ, rd, err := conn.Reader(ctx)
 		if err != nil {
@@ -105,10 +114,10 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.
 			continue
 		}
 		if worker {
-			decodeWorkerFrame(buf, func(r *actors.Request) { d.deliver(ctx, r) })
+			decodeWorkerFrame(buf, deliver)
 		} else {
 			events.DecodeFrame(buf, func(m *events.Inbound, err *events.CodedError) {
-				d.deliver(ctx, &actors.Request{Msg: m, Err: err})
+				deliver(&actors.Request{Msg: m, Err: err})
 			})
 		}
 		putReadBuf(bp, buf) // decoding copied what it keeps

@@ -27,7 +27,8 @@ import (
 // serveConfig is everything `actorhub serve` reads from flags and environment.
 type serveConfig struct {
 	http, nodeID, gossip, remote, join, store, auth, jwtSecret, jwtSecretFile, logLevel, origins, pprof, demoWorkers string
-	gossipKey, gossipKeyFile, adminHTTP                                                                              string
+	gossipKey, gossipKeyFile, adminHTTP, jwks, audience, issuer                                                      string
+	maxTokenLife                                                                                                     time.Duration
 	tls                                                                                                              cluster.TLSFiles
 	demo, insecureCluster                                                                                            bool
 	gossipKeys                                                                                                       [][]byte
@@ -59,6 +60,10 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.auth, "auth", td.Auth, "none (user from ?user=) or jwt (HS256 tokens signed with --jwt-secret)")
 	fs.StringVar(&c.jwtSecret, "jwt-secret", "", "HMAC secret that verifies tokens with --auth jwt (it shows in ps: prefer --jwt-secret-file or ACTORHUB_JWT_SECRET)")
 	fs.StringVar(&c.jwtSecretFile, "jwt-secret-file", "", "a file holding the HMAC secret of --auth jwt (a trailing newline is dropped)")
+	fs.StringVar(&c.jwks, "jwt-jwks", "", "JSON Web Key Set (a file, or an http(s) URL refreshed every 15 min) whose keys verify RS/PS/ES/EdDSA tokens by kid, with --auth jwt")
+	fs.StringVar(&c.audience, "jwt-audience", "", "with --auth jwt: a token must name this in aud")
+	fs.StringVar(&c.issuer, "jwt-issuer", "", "with --auth jwt: a token must name this in iss")
+	fs.DurationVar(&c.maxTokenLife, "jwt-max-lifetime", 24*time.Hour, "with --auth jwt: refuse a token that lives longer (exp − iat, or exp − now without iat); 0: no bound")
 	fs.BoolVar(&c.demo, "demo", false, "run the built-in demo worker (a simulated LLM) and its prompt box on the page at /")
 	fs.StringVar(&c.demoWorkers, "demo-worker", "", "URLs of actorhub demo-worker processes, comma-separated: the page's prompts go to them (instead of --demo's worker inside this node)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -291,6 +296,12 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	tcfg.Addr, tcfg.NodeID, tcfg.FrameLimit, tcfg.OutboundQueue, tcfg.PingInterval = c.http, c.nodeID, c.frameLimit, c.outbound, c.ping
 	tcfg.Auth, tcfg.JWTSecret, tcfg.DrainReconnectMax = c.auth, []byte(c.jwtSecret), c.reconnectMax
 	tcfg.WriteTimeout, tcfg.AdminAddr = c.writeTimeout, c.adminHTTP
+	tcfg.JWTAudience, tcfg.JWTIssuer, tcfg.MaxTokenLifetime = c.audience, c.issuer, c.maxTokenLife
+	if c.jwks != "" {
+		if tcfg.JWKS, err = loadJWKS(ctx, c.jwks, log.With("component", "jwks")); err != nil {
+			return nil, err
+		}
+	}
 	if c.origins != "" {
 		tcfg.AllowedOrigins = strings.Split(c.origins, ",")
 	}

@@ -255,6 +255,11 @@ export abstract class Connection {
         if (obj.type === "reconnect" && typeof obj.afterMs === "number" && obj.afterMs >= 0) {
           this.#hint = Math.min(obj.afterMs, 60000);
         }
+        if (obj.type === "token_expiring") { // the node closes at expiresAt unless it gets a fresh token
+          void this.#refresh(ws);
+          continue;
+        }
+        if (obj.type === "refreshed") continue;
         this.onFrame(obj);
         if (this.#ws !== ws) return; // the owner dropped it
       }
@@ -263,6 +268,22 @@ export abstract class Connection {
     ws.onerror = () => {}; // a close follows
     clearInterval(this.#ticker);
     this.#ticker = setInterval(() => this.#tick(ws), Math.min(this.#pingMs, this.#deadMs) / 2);
+  }
+
+  /**
+   * Hands the live connection a fresh token from the token function (a fixed token cannot be refreshed: the
+   * node closes the connection at its expiry and the next connection fails the same way until it is replaced).
+   * A refusal or a failing function changes nothing: the node closes at expiry and the reconnect asks again.
+   */
+  async #refresh(ws: WebSocketLike): Promise<void> {
+    if (typeof this.#token !== "function") return;
+    let token: string;
+    try {
+      token = await this.#token();
+    } catch {
+      return;
+    }
+    if (this.#ws === ws) this.sendObjects([{ type: "refresh", token }]);
   }
 
   /** Pings a quiet connection and drops one that stays silent. */

@@ -201,8 +201,18 @@ export interface PingFrame {
   id?: string | number;
 }
 
+/**
+ * RefreshFrame hands the connection a fresh token (--auth jwt) before the
+ * one it connected with expires: the same user with the same scopes.
+ */
+export interface RefreshFrame {
+  type: "refresh";
+  id?: string | number;
+  token: string;
+}
+
 /** What a client sends on /ws. */
-export type ClientFrame = SubscribeFrame | UnsubscribeFrame | CancelFrame | CreateFrame | PingFrame;
+export type ClientFrame = SubscribeFrame | UnsubscribeFrame | CancelFrame | CreateFrame | PingFrame | RefreshFrame;
 
 /** ConnectedFrame is the first object on a connection. */
 export interface ConnectedFrame {
@@ -290,8 +300,24 @@ export interface ReconnectFrame {
   reason: string;
 }
 
+/** RefreshedFrame answers a refresh: the connection now lasts until ExpiresAt. */
+export interface RefreshedFrame {
+  type: "refreshed";
+  id?: string | number;
+  expiresAt: number;
+}
+
+/**
+ * TokenExpiringFrame warns that the connection's token expires at ExpiresAt:
+ * without a refresh by then the node closes the connection (1008).
+ */
+export interface TokenExpiringFrame {
+  type: "token_expiring";
+  expiresAt: number;
+}
+
 /** What a node sends on /ws. */
-export type ServerFrame = ConnectedFrame | SubscribedFrame | EventFrame | UnsubscribedFrame | AckFrame | PongFrame | CreatedFrame | ErrorFrame | ReconnectFrame;
+export type ServerFrame = ConnectedFrame | SubscribedFrame | EventFrame | UnsubscribedFrame | AckFrame | PongFrame | CreatedFrame | ErrorFrame | ReconnectFrame | RefreshedFrame | TokenExpiringFrame;
 
 /** EmitFrame is a worker's event for a job. */
 export interface EmitFrame {
@@ -303,7 +329,7 @@ export interface EmitFrame {
 }
 
 /** What a worker sends on /ws/worker. */
-export type WorkerFrame = EmitFrame | PingFrame;
+export type WorkerFrame = EmitFrame | PingFrame | RefreshFrame;
 
 /** WorkerAckFrame says a job's events up to NextOffset are durable. */
 export interface WorkerAckFrame {
@@ -325,4 +351,4 @@ export interface CancelledFrame {
 }
 
 /** What a node sends on /ws/worker. */
-export type WorkerServerFrame = WorkerAckFrame | CancelledFrame | ErrorFrame | PongFrame | ReconnectFrame;
+export type WorkerServerFrame = WorkerAckFrame | CancelledFrame | ErrorFrame | PongFrame | ReconnectFrame | RefreshedFrame | TokenExpiringFrame;

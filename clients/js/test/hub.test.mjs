@@ -291,6 +291,25 @@ test("--auth jwt: the token function is called again before every connection, an
   }
 });
 
+test("--auth jwt: a connection whose token runs out is refreshed in place by the token function, not dropped", async () => {
+  const secret = "test-secret-of-32-bytes-or-more!!";
+  const node = await runningNode(cleanup, { extra: ["--auth", "jwt", "--jwt-secret", secret] });
+  let calls = 0;
+  const hub = new Hub({ urls: node.ws, WebSocket, storage: new MemoryStorage(), token: () => { calls++; return jwt(secret, "erin", 4); } });
+  const states = [];
+  hub.on("status", (s) => states.push(s.state));
+  try {
+    const { jobId } = await hub.createJob({ type: "llm" });
+    const session = hub.session.sessionId;
+    await until(() => calls >= 3, 20000, "two refreshes of a 4 s token");
+    await hub.cancel(jobId); // still the same connection, and it still works
+    assert.equal(hub.session.sessionId, session);
+    assert.deepEqual(states.filter((s) => s === "reconnecting" || s === "offline"), []);
+  } finally {
+    await hub.close();
+  }
+});
+
 test("a worker packs multi-byte text into frames the node takes, and refuses an event over 64 KiB at once", async () => {
   const node = await runningNode(cleanup);
   const hub = new Hub({ urls: node.ws, WebSocket, storage: new MemoryStorage() });
