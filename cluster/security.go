@@ -82,15 +82,15 @@ func ParseGossipKeys(s string) ([][]byte, error) {
 	return keys, nil
 }
 
-// IsLoopback reports whether a bind address reaches only this host:
-// 127.0.0.0/8, ::1 or localhost. An empty host or 0.0.0.0 binds every
-// interface.
+// IsLoopback reports whether an address (host:port or a host) reaches only
+// this host: 127.0.0.0/8, ::1 or localhost. An empty host or 0.0.0.0 binds
+// every interface.
 func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		host = addr
+		host = strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
 	}
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)

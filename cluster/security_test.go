@@ -111,7 +111,7 @@ func TestParseGossipKeys(t *testing.T) {
 }
 
 func TestIsLoopback(t *testing.T) {
-	for addr, want := range map[string]bool{"127.0.0.1:80": true, "127.3.2.1:0": true, "[::1]:7946": true, "localhost:1": true,
+	for addr, want := range map[string]bool{"127.0.0.1:80": true, "127.3.2.1:0": true, "[::1]:7946": true, "localhost:1": true, "LOCALHOST": true, "[::1]": true, "::1": true,
 		"0.0.0.0:7946": false, ":7946": false, "10.0.0.1:1": false, "example.com:1": false, "[::]:1": false} {
 		if got := IsLoopback(addr); got != want {
 			t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, want)

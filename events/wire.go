@@ -27,8 +27,8 @@ const (
 	TypePong         = "pong"
 	TypeError        = "error"
 	TypeReconnect    = "reconnect"
-	TypeCreated      = "created"   // answers create
-	TypeCancelled    = "cancelled" // to a worker: a job it emitted to was cancelled
+	TypeCreated      = "created"        // answers create
+	TypeCancelled    = "cancelled"      // to a worker: a job it emitted to was cancelled
 	TypeRefreshed    = "refreshed"      // answers refresh
 	TypeTokenExpiry  = "token_expiring" // the connection's token ends soon: send refresh
 )

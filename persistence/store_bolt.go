@@ -171,6 +171,17 @@ func (s *Bolt) Create(ctx context.Context, st events.JobState, first events.Even
 // Acquire implements actors.Store.
 func (s *Bolt) Acquire(ctx context.Context, jobID, owner string) (events.JobState, error) {
 	action := "acquire job " + jobID
+	// A request about a job that does not exist costs a read, not a write
+	// transaction and its fsync (whoever asks for unknown ids cannot make the
+	// node sync its file for each).
+	missing := false
+	if err := s.read(ctx, action, func(t *boltTx) error {
+		_, live, err := t.load(jobID)
+		missing = err == nil && !live
+		return nil
+	}); err == nil && missing {
+		return events.JobState{}, wrapAction(action, events.ErrJobNotFound)
+	}
 	var out events.JobState
 	var res error
 	err := s.write(ctx, action, func(t *boltTx) error {

@@ -2,6 +2,8 @@ package persistence
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,4 +181,24 @@ func TestBoltBadPath(t *testing.T) {
 func BenchmarkBoltAppend(b *testing.B) {
 	s := openBolt(b, filepath.Join(b.TempDir(), "jobs.db"), DefaultConfig())
 	benchAppend(b, s, 100)
+}
+
+// TestBoltAcquireUnknownReadsOnly: asking for jobs that do not exist commits
+// no write transaction (each would sync the file).
+func TestBoltAcquireUnknownReadsOnly(t *testing.T) {
+	s := openBolt(t, filepath.Join(t.TempDir(), "b.db"), DefaultConfig())
+	txid := func() int {
+		var id int
+		_ = s.db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
+		return id
+	}
+	before := txid()
+	for i := 0; i < 50; i++ {
+		if _, err := s.Acquire(t.Context(), fmt.Sprintf("nope-%d", i), "n1"); !errors.Is(err, events.ErrJobNotFound) {
+			t.Fatalf("acquire of an unknown job: %v", err)
+		}
+	}
+	if after := txid(); after != before {
+		t.Fatalf("%d write transactions for 50 unknown jobs", after-before)
+	}
 }

@@ -3,11 +3,15 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"mime"
+	"net"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
 	"github.com/actorhub/actorhub/actors"
+	"github.com/actorhub/actorhub/cluster"
 	"github.com/actorhub/actorhub/events"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -204,4 +208,57 @@ func (s *Server) guarded(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// hostGuard refuses, on a node that listens on loopback only, a request
+// whose Host is not a loopback name: a web page whose own name a DNS
+// rebinding pointed at 127.0.0.1 would otherwise pass the WebSocket Origin
+// check (Origin and Host both its own name) and drive the node. Names in
+// --allowed-origins are accepted too (a local proxy's).
+func (s *Server) hostGuard(h http.Handler) http.Handler {
+	if !cluster.IsLoopback(s.cfg.Addr) {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			host = hh
+		}
+		if !cluster.IsLoopback(host) && !matchesAny(s.cfg.AllowedOrigins, host) {
+			writeError(w, s.counted(&events.CodedError{Code: events.CodeForbidden,
+				Err: fmt.Errorf("Host %q does not name this node, which listens on loopback only (a DNS rebinding?); add it to --allowed-origins if a local proxy uses it", r.Host)}))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// jsonOnly refuses a POST whose body is not declared JSON: a web page of
+// another origin can send text/plain or a form without asking, never
+// application/json.
+func (s *Server) jsonOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ct := r.Header.Get("Content-Type")
+		if ct == "" && r.ContentLength == 0 {
+			h(w, r) // no body at all (a cancel without a reason)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			w.Header().Set("Accept", "application/json")
+			writeError(w, s.counted(&events.CodedError{Code: events.CodeBadRequest,
+				Err: fmt.Errorf("Content-Type %q: send the body as application/json", ct)}))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// matchesAny reports whether host matches one of the path.Match patterns.
+func matchesAny(patterns []string, host string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(host)); ok {
+			return true
+		}
+	}
+	return false
 }

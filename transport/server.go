@@ -56,6 +56,8 @@ type Config struct {
 	// MaxTokenLifetime refuses a token that lives longer (exp − iat, or
 	// exp − now without iat); 0: no bound.
 	MaxTokenLifetime time.Duration
+	// Limits bound connections, request rates and error floods.
+	Limits Limits
 	// AdminAddr, when set, serves /metrics, /api/cluster, /api/analytics/*,
 	// /healthz and /readyz on a listener of their own, without a token: bind
 	// it where only operators reach it.
@@ -72,7 +74,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", FrameLimit: 64 << 10, HardFrameLimit: 1 << 20, MaxBody: 1 << 20,
 		MaxEventsPerRequest: 1000, OutboundQueue: 4096, PingInterval: 25 * time.Second,
-		PingTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, Auth: "none",
+		PingTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, Auth: "none", Limits: DefaultLimits(),
 		DrainReconnectMax: 2 * time.Second}
 }
 
@@ -142,6 +144,7 @@ type Server struct {
 	adminErr chan error
 	draining atomic.Bool
 	sessions atomic.Uint64
+	users    users
 	serveErr chan error
 
 	mu       sync.Mutex
@@ -211,9 +214,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", s.guarded(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
 	s.mux.Handle("GET /api/cluster", s.guarded(http.HandlerFunc(s.clusterInfo)))
-	s.mux.HandleFunc("POST /api/jobs", s.createJob)
-	s.mux.HandleFunc("POST /api/jobs/{id}/events", s.postEvents)
-	s.mux.HandleFunc("POST /api/jobs/{id}/cancel", s.cancelJob)
+	s.mux.HandleFunc("POST /api/jobs", s.jsonOnly(s.createJob))
+	s.mux.HandleFunc("POST /api/jobs/{id}/events", s.jsonOnly(s.postEvents))
+	s.mux.HandleFunc("POST /api/jobs/{id}/cancel", s.jsonOnly(s.cancelJob))
 	s.mux.HandleFunc("GET /api/job/{id}/state", s.jobState)
 	s.mux.HandleFunc("GET /api/job/{id}/status", s.jobStatus)
 	s.mux.HandleFunc("GET /api/job/{id}/events", s.jobEvents)
@@ -249,7 +252,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listen http %s: %w", s.cfg.Addr, err)
 	}
 	s.ln = ln
-	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	s.srv = &http.Server{Handler: s.hostGuard(s.mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() { s.serveErr <- s.srv.Serve(ln) }()
 	if s.cfg.AdminAddr != "" {

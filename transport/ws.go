@@ -12,6 +12,7 @@ import (
 	"github.com/actorhub/actorhub/actors"
 	"github.com/actorhub/actorhub/events"
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 )
 
 // serveWS runs one WebSocket (client or worker) until it ends.
@@ -30,9 +31,16 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 		writeError(w, &events.CodedError{Code: events.CodeUnavailable, Err: errors.New("node is draining; connect to another node")})
 		return
 	}
+	adm, err := s.admit(who, worker)
+	if err != nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, err)
+		return
+	}
 	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled, OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
+		adm.release()
 		return // Accept answered the request already
 	}
 	conn.SetReadLimit(int64(s.cfg.HardFrameLimit))
@@ -43,6 +51,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sess := newSession(ctx.Done(), conn, &s.cfg, !worker, s.hub.Metrics().SlowConsumers.Inc)
 	if !s.track(sess) {
+		adm.release()
 		cancel()
 		conn.Close(websocket.StatusGoingAway, "node is shutting down")
 		return
@@ -64,10 +73,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 		defer s.untrack(sess)
 		defer gauge.Dec()
 		defer life.stop()
-		err := s.readLoop(ctx, conn, ac, worker, life)
+		defer adm.release()
+		err := s.readLoop(ctx, conn, ac, worker, life, adm)
 		ac.Close()
-		if errors.Is(err, actors.ErrBusy) { // the worker resends what was not acked, elsewhere or later
+		switch {
+		case errors.Is(err, actors.ErrBusy): // the worker resends what was not acked, elsewhere or later
 			_ = conn.Close(actors.CloseTryAgainLater, "retry: requests to jobs got no answer in time")
+		case errors.Is(err, errTooManyErrors):
+			s.hub.Metrics().Errors.WithLabelValues("error_flood").Inc()
+			_ = conn.Close(websocket.StatusPolicyViolation, errTooManyErrors.Error())
 		}
 		cancel()
 		conn.CloseNow()
@@ -80,16 +94,44 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 // connection stays open. It does not read while the connection's actor holds
 // MaxInflight requests that wait for jobs (backpressure), and ends with
 // actors.ErrBusy when they got no answer in time.
-func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.Conn, worker bool, life *tokenLife) error {
+func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.Conn, worker bool, life *tokenLife, adm *admission) error {
 	d := deliverer{conn: ac}
+	lim := s.cfg.Limits
+	var errBudget *rate.Limiter
+	if lim.ErrorsPerSecond > 0 {
+		errBudget = rate.NewLimiter(rate.Limit(lim.ErrorsPerSecond), max(1, int(lim.ErrorsPerSecond)))
+	}
+	frameErrs, flood := 0, false
 	deliver := func(r *actors.Request) {
 		if r.Err == nil && r.Msg.Type == events.TypeRefresh { // the connection's own business, not its actor's
 			life.refresh(r.Msg)
 			return
 		}
+		if r.Err == nil && !adm.allow() {
+			r = &actors.Request{Msg: r.Msg, Err: &events.CodedError{Code: events.CodeRateLimited, Err: errRateLimited}}
+		}
+		if r.Err != nil {
+			// a frame of bad lines gets a bounded answer, and a connection
+			// that keeps earning errors is closed
+			if frameErrs++; lim.ErrorsPerFrame > 0 && frameErrs > lim.ErrorsPerFrame {
+				if frameErrs == lim.ErrorsPerFrame+1 {
+					d.deliver(ctx, &actors.Request{Msg: &events.Inbound{}, Err: &events.CodedError{Code: events.CodeBadRequest,
+						Err: fmt.Errorf("more than %d refused requests in one frame: the rest of it was dropped", lim.ErrorsPerFrame)}})
+				}
+				return
+			}
+			if errBudget != nil && !errBudget.Allow() {
+				flood = true
+				return
+			}
+		}
 		d.deliver(ctx, r)
 	}
-	for d.err == nil {
+	refuse := func(code, msg string) {
+		deliver(&actors.Request{Msg: &events.Inbound{}, Err: &events.CodedError{Code: code, Err: errors.New(msg)}})
+	}
+	for d.err == nil && !flood {
+		frameErrs = 0
 		typ, rd, err := conn.Reader(ctx)
 		if err != nil {
 			return err
@@ -103,14 +145,14 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.
 			if _, err := io.Copy(io.Discard, rd); err != nil {
 				return err
 			}
-			d.refuse(ctx, events.CodeFrameTooLarge, fmt.Sprintf("frame over %d bytes was dropped; split it", s.cfg.FrameLimit))
+			refuse(events.CodeFrameTooLarge, fmt.Sprintf("frame over %d bytes was dropped; split it", s.cfg.FrameLimit))
 			continue
 		case err != nil:
 			putReadBuf(bp, buf)
 			return err
 		case typ != websocket.MessageText:
 			putReadBuf(bp, buf)
-			d.refuse(ctx, events.CodeBadFrame, "binary frames are not accepted; send text frames of JSON objects")
+			refuse(events.CodeBadFrame, "binary frames are not accepted; send text frames of JSON objects")
 			continue
 		}
 		if worker {
@@ -122,8 +164,13 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.
 		}
 		putReadBuf(bp, buf) // decoding copied what it keeps
 	}
+	if flood {
+		return errTooManyErrors
+	}
 	return d.err
 }
+
+var errTooManyErrors = errors.New("too many refused requests in a second; fix the client and connect again")
 
 // deliverer hands a connection's requests to its actor; after the first
 // failure (the connection ended while it waited for a credit, or its requests
@@ -137,10 +184,6 @@ func (d *deliverer) deliver(ctx context.Context, r *actors.Request) {
 	if d.err == nil {
 		d.err = d.conn.Deliver(ctx, r)
 	}
-}
-
-func (d *deliverer) refuse(ctx context.Context, code, msg string) {
-	d.deliver(ctx, &actors.Request{Msg: &events.Inbound{}, Err: &events.CodedError{Code: code, Err: errors.New(msg)}})
 }
 
 // readBufs holds frame buffers between reads, so an idle connection holds none.

@@ -30,7 +30,9 @@ func loadJWKS(ctx context.Context, src string, log *slog.Logger) (jwt.Keyfunc, e
 			NoErrorReturnFirstHTTPReq: &fail,
 			RefreshUnknownKID:         rateEvery(time.Minute),
 			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-				return func(_ context.Context, err error) { log.Warn("jwks: refresh failed; the keys read before stay", "url", u, "err", err) }
+				return func(_ context.Context, err error) {
+					log.Warn("jwks: refresh failed; the keys read before stay", "url", u, "err", err)
+				}
 			},
 		})
 		if err != nil {

@@ -29,6 +29,7 @@ type serveConfig struct {
 	http, nodeID, gossip, remote, join, store, auth, jwtSecret, jwtSecretFile, logLevel, origins, pprof, demoWorkers string
 	gossipKey, gossipKeyFile, adminHTTP, jwks, audience, issuer                                                      string
 	maxTokenLife                                                                                                     time.Duration
+	limits                                                                                                           transport.Limits
 	tls                                                                                                              cluster.TLSFiles
 	demo, insecureCluster                                                                                            bool
 	gossipKeys                                                                                                       [][]byte
@@ -69,6 +70,15 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.origins, "allowed-origins", "", "extra Origin host patterns accepted on WebSockets, comma-separated")
 	fs.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
+	c.limits = td.Limits
+	fs.IntVar(&c.limits.MaxConnections, "max-connections", c.limits.MaxConnections, "WebSockets this node holds; one more is refused 503 so that it goes to another node (0: no cap)")
+	fs.IntVar(&c.limits.MaxConnectionsPerUser, "max-connections-per-user", c.limits.MaxConnectionsPerUser, "WebSockets of one authenticated user on this node (--auth jwt); one more is refused 429 (0: no cap)")
+	fs.Float64Var(&c.limits.ClientRate, "client-rate", c.limits.ClientRate, "requests per second of one client connection (burst --client-burst); more get rate_limited (0: no limit)")
+	fs.IntVar(&c.limits.ClientBurst, "client-burst", c.limits.ClientBurst, "burst of --client-rate")
+	fs.Float64Var(&c.limits.UserRate, "user-rate", c.limits.UserRate, "requests per second of all of one authenticated user's client connections on this node (burst --user-burst; 0: no limit)")
+	fs.IntVar(&c.limits.UserBurst, "user-burst", c.limits.UserBurst, "burst of --user-rate")
+	fs.IntVar(&c.limits.ErrorsPerFrame, "errors-per-frame", c.limits.ErrorsPerFrame, "error objects answered for one frame; the rest of the frame is dropped with one more error")
+	fs.Float64Var(&c.limits.ErrorsPerSecond, "errors-per-second", c.limits.ErrorsPerSecond, "a connection earning more refused requests than this in a second is closed 1008")
 	fs.IntVar(&c.frameLimit, "frame-limit", td.FrameLimit, "largest WebSocket frame accepted (bytes)")
 	fs.IntVar(&c.maxSubs, "max-subscriptions", ad.MaxSubscriptions, "subscriptions per client connection")
 	fs.IntVar(&c.outbound, "outbound-queue", td.OutboundQueue, "objects waiting for one connection before it is closed as too slow (1008)")
@@ -295,7 +305,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	tcfg := transport.DefaultConfig()
 	tcfg.Addr, tcfg.NodeID, tcfg.FrameLimit, tcfg.OutboundQueue, tcfg.PingInterval = c.http, c.nodeID, c.frameLimit, c.outbound, c.ping
 	tcfg.Auth, tcfg.JWTSecret, tcfg.DrainReconnectMax = c.auth, []byte(c.jwtSecret), c.reconnectMax
-	tcfg.WriteTimeout, tcfg.AdminAddr = c.writeTimeout, c.adminHTTP
+	tcfg.WriteTimeout, tcfg.AdminAddr, tcfg.Limits = c.writeTimeout, c.adminHTTP, c.limits
 	tcfg.JWTAudience, tcfg.JWTIssuer, tcfg.MaxTokenLifetime = c.audience, c.issuer, c.maxTokenLife
 	if c.jwks != "" {
 		if tcfg.JWKS, err = loadJWKS(ctx, c.jwks, log.With("component", "jwks")); err != nil {
