@@ -275,6 +275,9 @@ func (j *JobActor) onEmit(ctx actor.Context, m *emit, sender *actor.PID) {
 		if err = j.st.CheckAppend(it.Name); err != nil {
 			break
 		}
+		if err = j.checkSize(it); err != nil {
+			break
+		}
 		if it.Offset != NoOffset && it.Offset > j.st.NextOffset {
 			gap := &events.CodedError{Code: events.CodeOffsetGap,
 				Err: fmt.Errorf("job %s: offset %d is past the next expected offset %d; resend from %d", j.id, it.Offset, j.st.NextOffset, j.st.NextOffset)}
@@ -291,6 +294,24 @@ func (j *JobActor) onEmit(ctx actor.Context, m *emit, sender *actor.PID) {
 	}
 	j.later(ctx, reply{to: sender, kind: replyEmit, err: events.AsCoded(err, events.CodeInvalidEvent)})
 	j.flush(ctx)
+}
+
+// checkSize refuses an event past the job's bounds (MaxJobEvents,
+// MaxJobOutput); the terminal events always fit, so a worker can end a job
+// that is full.
+func (j *JobActor) checkSize(it EmitItem) error {
+	if it.Name == events.Completed || it.Name == events.Failed || it.Name == events.Cancelled {
+		return nil
+	}
+	if limit := j.h.cfg.MaxJobEvents; limit > 0 && j.st.LastSequence >= limit {
+		return &events.CodedError{Code: events.CodeTooLarge,
+			Err: fmt.Errorf("job %s holds %d events, the most one job may (--max-job-events); end it", j.id, j.st.LastSequence)}
+	}
+	if limit := j.h.cfg.MaxJobOutput; limit > 0 && len(j.out)+len(it.Fold.Chunk) > limit {
+		return &events.CodedError{Code: events.CodeTooLarge,
+			Err: fmt.Errorf("job %s: its output would pass %d bytes, the most one job may (--max-job-output); end it", j.id, limit)}
+	}
+	return nil
 }
 
 // holdGap keeps an offset_gap refusal until the store confirms this

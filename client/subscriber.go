@@ -49,6 +49,9 @@ type SubscriberConfig struct {
 	User string
 	// Token, when set, is sent as Authorization: Bearer (a node with --auth jwt).
 	Token string
+	// TokenFunc, when set, gives the token of every connection instead
+	// (short-lived tokens: see TokenFunc).
+	TokenFunc TokenFunc
 	// Backoff paces reconnects after failures. Default DefaultBackoff.
 	Backoff Backoff
 	// Handler receives every event of the subscribed jobs once, in seq order per

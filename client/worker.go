@@ -48,8 +48,12 @@ type WorkerConfig struct {
 	// MaxFrameBytes bounds a frame (ws) or a request body (http) of batched
 	// events; one event must fit in it. Default DefaultMaxFrameBytes.
 	MaxFrameBytes int
-	// Token, when set, is sent as Authorization: Bearer.
+	// Token, when set, is sent as Authorization: Bearer (a token with scope
+	// worker, on a node with --auth jwt).
 	Token string
+	// TokenFunc, when set, gives the token of every connection and request
+	// instead (short-lived tokens: see TokenFunc).
+	TokenFunc TokenFunc
 	// HTTPClient sends the HTTP requests and dials the WebSockets. Default: a
 	// client of the Worker's own, closed by Close.
 	HTTPClient *http.Client

@@ -152,8 +152,8 @@ func (w *Worker) post(ctx context.Context, u string, body []byte) (int, httpAnsw
 		return 0, ans, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if w.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+w.cfg.Token)
+	if err := setAuth(req, w.cfg.Token, w.cfg.TokenFunc); err != nil {
+		return 0, ans, 0, fmt.Errorf("token: %w", err)
 	}
 	resp, err := w.hc.Do(req)
 	if err != nil {
@@ -234,8 +234,8 @@ func (w *Worker) createOnce(ctx context.Context, base, jobID string, body []byte
 		return Job{}, 0, &EmitError{JobID: jobID, Code: events.CodeBadRequest, Message: err.Error(), NextOffset: -1}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if w.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+w.cfg.Token)
+	if err := setAuth(req, w.cfg.Token, w.cfg.TokenFunc); err != nil {
+		return Job{}, 0, &EmitError{JobID: jobID, Code: events.CodeUnauthorized, Message: "token: " + err.Error(), NextOffset: -1}
 	}
 	resp, err := w.hc.Do(req)
 	if err != nil {

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -96,10 +95,6 @@ func (l *lane) writeReady(ctx context.Context, c *wsConn) error {
 // the lane's first dial). It returns nil when ctx ended.
 func (l *lane) connectWS(ctx context.Context, first bool, attempt *int) *wsConn {
 	w := l.w
-	var hdr http.Header
-	if w.cfg.Token != "" {
-		hdr = http.Header{"Authorization": {"Bearer " + w.cfg.Token}}
-	}
 	for {
 		if !first && !backoff.Sleep(ctx, w.cfg.Backoff.Delay(*attempt)) {
 			return nil
@@ -108,7 +103,11 @@ func (l *lane) connectWS(ctx context.Context, first bool, attempt *int) *wsConn 
 		*attempt++
 		u := w.wsURLs[l.node%len(w.wsURLs)]
 		dctx, cancel := context.WithTimeout(ctx, w.cfg.DialTimeout)
-		conn, _, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: w.hc, HTTPHeader: hdr})
+		hdr, err := authHeader(dctx, w.cfg.Token, w.cfg.TokenFunc)
+		var conn *websocket.Conn
+		if err == nil {
+			conn, _, err = websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: w.hc, HTTPHeader: hdr})
+		}
 		cancel()
 		if err == nil {
 			conn.SetReadLimit(1 << 20)

@@ -49,6 +49,22 @@ type Config struct {
 	// Default 4096.
 	QueueSize int
 
+	// WaitReplicas, when above 0, makes every Redis group commit wait until
+	// that many replicas have its writes (WAIT, in the same pipeline) before
+	// any of its appends is acknowledged; with WaitAOF also until the primary
+	// has fsynced them to its append-only file and the replicas to theirs
+	// (WAITAOF 1 WaitReplicas). A commit they do not confirm within
+	// WaitTimeout fails as unavailable: the worker resends and the offsets make
+	// the resend harmless. Single-server Redis only (not Redis Cluster).
+	WaitReplicas int
+	WaitAOF      bool
+	// WaitTimeout bounds that wait. Default 500ms.
+	WaitTimeout time.Duration
+	// TLSCert, TLSKey and TLSCA are PEM files for rediss://: a client
+	// certificate and its key (for a server with tls-auth-clients), and the CA
+	// that signs the server's certificate (default: the system's roots).
+	TLSCert, TLSKey, TLSCA string
+
 	// SweepInterval is how often the embedded store deletes jobs whose
 	// retention passed. Default 1m.
 	SweepInterval time.Duration
@@ -65,6 +81,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Retention:     24 * time.Hour,
+		WaitTimeout:   500 * time.Millisecond,
 		DialTimeout:   time.Second,
 		ReadTimeout:   time.Second,
 		WriteTimeout:  time.Second,
@@ -107,6 +124,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"SweepInterval", &c.SweepInterval, d.SweepInterval},
 		{"BatchDelay", &c.BatchDelay, d.BatchDelay},
 		{"LockTimeout", &c.LockTimeout, d.LockTimeout},
+		{"WaitTimeout", &c.WaitTimeout, d.WaitTimeout},
 	}
 	for _, f := range durs {
 		if *f.v < 0 {
@@ -142,6 +160,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.WaitReplicas < 0 {
+		return c, fmt.Errorf("persistence config: WaitReplicas is %d; it must be 0 (no wait) or more", c.WaitReplicas)
+	}
+	if c.WaitReplicas > 0 || c.WaitAOF {
+		// the reply to WAIT comes after up to WaitTimeout: reading it must not time out first
+		c.ReadTimeout = max(c.ReadTimeout, c.WaitTimeout+time.Second)
 	}
 	return c, nil
 }

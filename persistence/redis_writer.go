@@ -122,6 +122,7 @@ func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 	for i := range calls {
 		calls[i].cmd = appendScript.EvalSha(ctx, pipe, calls[i].keys, calls[i].args...)
 	}
+	wait := r.waitCmd(ctx, pipe)
 	if len(calls) > 0 {
 		_, _ = pipe.Exec(ctx) // each command carries its own error
 	}
@@ -134,11 +135,17 @@ func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 			calls[i].cmd = appendScript.Eval(ctx, again, calls[i].keys, calls[i].args...)
 		}
 	}
+	var waitAgain *redis.Cmd
 	if again != nil {
+		waitAgain = r.waitCmd(ctx, again)
 		_, _ = again.Exec(ctx)
 	}
+	notReplicated := errors.Join(r.waited(wait), r.waited(waitAgain))
 	for i := range calls {
 		vals, err := calls[i].cmd.Slice()
+		if err == nil && notReplicated != nil {
+			err = notReplicated // written, not yet safe: not acked (a resend is deduplicated)
+		}
 		if err == nil && len(vals) != len(calls[i].reqs) {
 			err = fmt.Errorf("%w: %d replies to an append of %d jobs", ErrCorrupt, len(vals), len(calls[i].reqs))
 		}
@@ -164,6 +171,45 @@ func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 		calls[i] = scriptCall{keys: calls[i].keys[:0], args: calls[i].args[:0], reqs: calls[i].reqs[:0]}
 	}
 	return calls
+}
+
+// waitCmd queues WAIT (or WAITAOF) behind a group commit's scripts, on the
+// same connection: it returns once the replicas have everything before it.
+func (r *Redis) waitCmd(ctx context.Context, pipe redis.Pipeliner) *redis.Cmd {
+	if r.cfg.WaitReplicas <= 0 && !r.cfg.WaitAOF {
+		return nil
+	}
+	ms := r.cfg.WaitTimeout.Milliseconds()
+	if r.cfg.WaitAOF {
+		return pipe.Do(ctx, "WAITAOF", 1, r.cfg.WaitReplicas, ms)
+	}
+	return pipe.Do(ctx, "WAIT", r.cfg.WaitReplicas, ms)
+}
+
+// waited checks a WAIT or WAITAOF reply: nil when the commit is on as many
+// replicas (and AOFs) as asked.
+func (r *Redis) waited(cmd *redis.Cmd) error {
+	if cmd == nil {
+		return nil
+	}
+	v, err := cmd.Result()
+	if err != nil {
+		return fmt.Errorf("wait for replicas: %w", err)
+	}
+	local, replicas := int64(1), int64(0)
+	switch v := v.(type) {
+	case int64: // WAIT
+		replicas = v
+	case []any: // WAITAOF: [local fsynced, replicas fsynced]
+		if len(v) == 2 {
+			local, _ = v[0].(int64)
+			replicas, _ = v[1].(int64)
+		}
+	}
+	if local < 1 || replicas < int64(r.cfg.WaitReplicas) {
+		return fmt.Errorf("written, but on %d of %d replicas (local AOF %d) within %s: not acknowledged", replicas, r.cfg.WaitReplicas, local, r.cfg.WaitTimeout)
+	}
+	return nil
 }
 
 // maxJobsPerCall bounds the jobs of one script call, so that one call does

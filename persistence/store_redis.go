@@ -2,9 +2,12 @@ package persistence
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,6 +64,12 @@ func OpenRedis(ctx context.Context, rawURL string, cfg Config) (*Redis, error) {
 		_ = client.Close()
 		return nil, fmt.Errorf("open store %s: %w", r.name, err)
 	}
+	if cfg.WaitAOF { // WAITAOF needs Redis ≥ 7.2, and an AOF on the primary
+		if err := client.Do(ctx, "WAITAOF", 1, 0, 0).Err(); err != nil {
+			_ = client.Close()
+			return nil, fmt.Errorf("open store %s: --store-wait-aof: WAITAOF 1 0 0 answered %v (it needs Redis ≥ 7.2 with appendonly yes)", r.name, err)
+		}
+	}
 	r.wg.Add(cfg.Writers)
 	for range cfg.Writers {
 		go r.writer()
@@ -75,7 +84,14 @@ func newRedisClient(rawURL string, cfg Config) (redis.UniversalClient, string, e
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrBadURL, redactErr(err, rawURL))
 	}
+	tlsConf, err := redisTLS(u.Scheme, cfg)
+	if err != nil {
+		return nil, "", err
+	}
 	if u.Query().Has("addr") {
+		if cfg.WaitReplicas > 0 || cfg.WaitAOF {
+			return nil, "", fmt.Errorf("%w: waiting for replicas (WAIT) is for a single Redis server with replicas, not Redis Cluster", ErrBadURL)
+		}
 		if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
 			return nil, "", fmt.Errorf("%w: Redis Cluster has only database 0, the URL names %q", ErrBadURL, p)
 		}
@@ -92,6 +108,9 @@ func newRedisClient(rawURL string, cfg Config) (redis.UniversalClient, string, e
 		setInt(&o.DialerRetries, 1)
 		o.ContextTimeoutEnabled = true
 		o.PipelinePoolSize = noPipelinePool
+		if tlsConf != nil {
+			o.TLSConfig = tlsConf
+		}
 		return redis.NewClusterClient(o), strings.Join(o.Addrs, ","), nil
 	}
 	o, err := redis.ParseURL(rawURL)
@@ -106,7 +125,41 @@ func newRedisClient(rawURL string, cfg Config) (redis.UniversalClient, string, e
 	setInt(&o.DialerRetries, 1)
 	o.ContextTimeoutEnabled = true
 	o.PipelinePoolSize = noPipelinePool
+	if tlsConf != nil {
+		// ParseURL set these from the host and the URL's skip_verify
+		tlsConf.ServerName, tlsConf.InsecureSkipVerify = o.TLSConfig.ServerName, o.TLSConfig.InsecureSkipVerify
+		o.TLSConfig = tlsConf
+	}
 	return redis.NewClient(o), o.Addr, nil
+}
+
+// redisTLS loads cfg's TLS files for a rediss:// URL (nil when none is set).
+func redisTLS(scheme string, cfg Config) (*tls.Config, error) {
+	if cfg.TLSCert == "" && cfg.TLSKey == "" && cfg.TLSCA == "" {
+		return nil, nil
+	}
+	if scheme != "rediss" {
+		return nil, fmt.Errorf("%w: TLS files are for a rediss:// URL", ErrBadURL)
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("store TLS: the Redis client certificate %s / key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
+		}
+		c.Certificates = []tls.Certificate{pair}
+	}
+	if cfg.TLSCA != "" {
+		pem, err := os.ReadFile(cfg.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("store TLS: the Redis CA: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("store TLS: the Redis CA %s holds no PEM certificate", cfg.TLSCA)
+		}
+	}
+	return c, nil
 }
 
 // noPipelinePool: pipelines share the connection pool of single commands.

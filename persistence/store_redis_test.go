@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/actorhub/actorhub/actors"
 	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/devcerts"
+	"github.com/actorhub/actorhub/internal/freeport"
 	"github.com/actorhub/actorhub/internal/redistest"
 )
 
@@ -400,5 +403,112 @@ func TestRedisFormat1(t *testing.T) {
 	checkJournal(t, s, j.st.JobID, j.st.LastSequence, j.output)
 	if st, err := s.Snapshot(ctx, j.st.JobID); err != nil || st.NextOffset != j.st.NextOffset {
 		t.Fatalf("Snapshot = offset %d, %v; want %d", st.NextOffset, err, j.st.NextOffset)
+	}
+}
+
+// TestRedisWaitForReplicas: with WaitReplicas an append is acknowledged only
+// once a replica has it (WAIT, or WAITAOF with the AOFs, in the commit's
+// pipeline); without the replica the append fails as unavailable: written on
+// the primary, not acknowledged (the worker resends; offsets make it harmless).
+func TestRedisWaitForReplicas(t *testing.T) {
+	for _, aof := range []bool{false, true} {
+		t.Run(fmt.Sprintf("aof=%v", aof), func(t *testing.T) {
+			var opts []redistest.Option
+			if aof {
+				opts = append(opts, redistest.AOF())
+			}
+			primary := redistest.Start(t, opts...)
+			host, port, _ := strings.Cut(primary.Addr(), ":")
+			replica := redistest.Start(t, append(opts, redistest.Args("--replicaof", host, port))...)
+			rc := redis.NewClient(&redis.Options{Addr: primary.Addr()})
+			defer rc.Close()
+			linked := func() error {
+				out, err := rc.Info(ctxT(t), "replication").Result()
+				if err != nil || !strings.Contains(out, "connected_slaves:1") || !strings.Contains(out, "state=online") {
+					return fmt.Errorf("replica not online yet: %v %s", err, out)
+				}
+				return nil
+			}
+			waitFor(t, 20*time.Second, linked)
+			cfg := testConfig()
+			cfg.WaitReplicas, cfg.WaitAOF, cfg.WaitTimeout = 1, aof, 300*time.Millisecond
+			if aof && rc.Do(ctxT(t), "WAITAOF", 0, 0, 0).Err() != nil { // Redis < 7.2
+				if _, err := OpenRedis(context.Background(), primary.URL(), cfg); err == nil || !strings.Contains(err.Error(), "WAITAOF") {
+					t.Fatalf("--store-wait-aof on a Redis without WAITAOF: %v, want an error naming it", err)
+				}
+				return
+			}
+			s := openRedis(t, primary.URL(), cfg)
+			j := newJob(jobID(t, "wait"))
+			j.create(t, s)
+			j.appendN(t, s, 3)
+
+			replica.Kill()
+			delta, evs := j.chunks(2)
+			err := s.Append(ctxT(t), j.st, delta, evs)
+			if !errors.Is(err, events.ErrStoreUnavailable) || !strings.Contains(err.Error(), "0 of 1 replicas") {
+				t.Fatalf("an append no replica confirmed: %v, want unavailable (0 of 1 replicas)", err)
+			}
+			checkJournal(t, s, j.st.JobID, 6, j.output) // on the primary, not acknowledged
+		})
+	}
+	// the options are for one server with replicas
+	cfg := testConfig()
+	cfg.WaitReplicas = 1
+	if _, err := OpenRedis(context.Background(), "redis://?addr=127.0.0.1:1", cfg); !errors.Is(err, ErrBadURL) {
+		t.Errorf("WAIT with a Redis Cluster URL: %v, want ErrBadURL", err)
+	}
+}
+
+// TestRedisTLSClientCert: rediss:// with a client certificate, against a
+// redis-server that requires one (tls-auth-clients yes).
+func TestRedisTLSClientCert(t *testing.T) {
+	dir := t.TempDir()
+	certs, err := devcerts.Make(dir, []string{"redis", "client"}, []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := freeport.Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal("redis-server is not on PATH; install Redis ≥ 7 (apt-get install redis-server)")
+	}
+	srv := exec.Command(bin, "--port", "0", "--tls-port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--tls-cert-file", certs.Nodes["redis"][0], "--tls-key-file", certs.Nodes["redis"][1],
+		"--tls-ca-cert-file", certs.CA, "--tls-auth-clients", "yes")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	url := fmt.Sprintf("rediss://127.0.0.1:%d/0", port)
+	cfg := testConfig()
+	cfg.TLSCert, cfg.TLSKey, cfg.TLSCA = certs.Nodes["client"][0], certs.Nodes["client"][1], certs.CA
+	var s *Redis
+	waitFor(t, 15*time.Second, func() error { // until the server listens
+		var err error
+		s, err = OpenRedis(context.Background(), url, cfg)
+		return err
+	})
+	t.Cleanup(func() { _ = s.Close() })
+	j := newJob(jobID(t, "tls"))
+	j.create(t, s)
+	j.appendN(t, s, 3)
+	checkJournal(t, s, j.st.JobID, 4, j.output)
+
+	noCert := cfg
+	noCert.TLSCert, noCert.TLSKey = "", ""
+	noCA := cfg
+	noCA.TLSCA = ""
+	for name, c := range map[string]Config{"no client certificate": noCert, "the system's roots only": noCA} {
+		if s, err := OpenRedis(context.Background(), url, c); err == nil {
+			_ = s.Close()
+			t.Errorf("%s: opened", name)
+		}
+	}
+	if _, err := OpenRedis(context.Background(), fmt.Sprintf("redis://127.0.0.1:%d/0", port), cfg); !errors.Is(err, ErrBadURL) {
+		t.Errorf("TLS files with redis://: %v, want ErrBadURL", err)
 	}
 }

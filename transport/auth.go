@@ -226,7 +226,7 @@ func (s *Server) hostGuard(h http.Handler) http.Handler {
 		}
 		if !cluster.IsLoopback(host) && !matchesAny(s.cfg.AllowedOrigins, host) {
 			writeError(w, s.counted(&events.CodedError{Code: events.CodeForbidden,
-				Err: fmt.Errorf("Host %q does not name this node, which listens on loopback only (a DNS rebinding?); add it to --allowed-origins if a local proxy uses it", r.Host)}))
+				Err: fmt.Errorf("the Host header %q does not name this node, which listens on loopback only (a DNS rebinding?); add it to --allowed-origins if a local proxy uses it", r.Host)}))
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -246,7 +246,7 @@ func (s *Server) jsonOnly(h http.HandlerFunc) http.HandlerFunc {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			w.Header().Set("Accept", "application/json")
 			writeError(w, s.counted(&events.CodedError{Code: events.CodeBadRequest,
-				Err: fmt.Errorf("Content-Type %q: send the body as application/json", ct)}))
+				Err: fmt.Errorf("the Content-Type %q is not JSON: send the body as application/json", ct)}))
 			return
 		}
 		h(w, r)

@@ -30,6 +30,11 @@ type serveConfig struct {
 	gossipKey, gossipKeyFile, adminHTTP, jwks, audience, issuer                                                      string
 	maxTokenLife                                                                                                     time.Duration
 	limits                                                                                                           transport.Limits
+	maxJobEvents                                                                                                     int64
+	maxJobOutput, waitReplicas                                                                                       int
+	waitAOF                                                                                                          bool
+	waitTimeout                                                                                                      time.Duration
+	storeTLS                                                                                                         cluster.TLSFiles
 	tls                                                                                                              cluster.TLSFiles
 	demo, insecureCluster                                                                                            bool
 	gossipKeys                                                                                                       [][]byte
@@ -58,6 +63,12 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.gossipKeyFile, "gossip-key-file", "", "a file of gossip keys, one per line, the first the one that encrypts")
 	fs.BoolVar(&c.insecureCluster, "insecure-cluster", false, "allow gossip without keys or the remote port without TLS on addresses beyond loopback (anyone who reaches them joins the cluster)")
 	fs.StringVar(&c.store, "store", "bolt:./data/actorhub.db", "bolt:PATH, redis://host:port/db, rediss://… or a Redis Cluster URL with addr= parameters")
+	fs.IntVar(&c.waitReplicas, "store-wait-replicas", 0, "Redis: acknowledge an event only once this many replicas have it (WAIT after each group commit); a commit they do not confirm in --store-wait-timeout fails as unavailable and the worker resends")
+	fs.BoolVar(&c.waitAOF, "store-wait-aof", false, "Redis: acknowledge an event only once the primary (and --store-wait-replicas replicas) fsynced it to the append-only file (WAITAOF)")
+	fs.DurationVar(&c.waitTimeout, "store-wait-timeout", pd.WaitTimeout, "Redis: how long a group commit waits for --store-wait-replicas / --store-wait-aof")
+	fs.StringVar(&c.storeTLS.Cert, "store-tls-cert", "", "rediss://: a PEM client certificate (for a Redis with tls-auth-clients)")
+	fs.StringVar(&c.storeTLS.Key, "store-tls-key", "", "rediss://: the key of --store-tls-cert")
+	fs.StringVar(&c.storeTLS.CA, "store-tls-ca", "", "rediss://: the PEM CA of the Redis server's certificate (default: the system's roots)")
 	fs.StringVar(&c.auth, "auth", td.Auth, "none (user from ?user=) or jwt (HS256 tokens signed with --jwt-secret)")
 	fs.StringVar(&c.jwtSecret, "jwt-secret", "", "HMAC secret that verifies tokens with --auth jwt (it shows in ps: prefer --jwt-secret-file or ACTORHUB_JWT_SECRET)")
 	fs.StringVar(&c.jwtSecretFile, "jwt-secret-file", "", "a file holding the HMAC secret of --auth jwt (a trailing newline is dropped)")
@@ -71,6 +82,8 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.origins, "allowed-origins", "", "extra Origin host patterns accepted on WebSockets, comma-separated")
 	fs.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
 	c.limits = td.Limits
+	fs.Int64Var(&c.maxJobEvents, "max-job-events", ad.MaxJobEvents, "events one job may hold; past it emits get too_large, except the terminal event (0: no bound)")
+	fs.IntVar(&c.maxJobOutput, "max-job-output", ad.MaxJobOutput, "bytes of one job's output (its model:chunk:v1 text); past it chunks get too_large (0: no bound)")
 	fs.IntVar(&c.limits.MaxConnections, "max-connections", c.limits.MaxConnections, "WebSockets this node holds; one more is refused 503 so that it goes to another node (0: no cap)")
 	fs.IntVar(&c.limits.MaxConnectionsPerUser, "max-connections-per-user", c.limits.MaxConnectionsPerUser, "WebSockets of one authenticated user on this node (--auth jwt); one more is refused 429 (0: no cap)")
 	fs.Float64Var(&c.limits.ClientRate, "client-rate", c.limits.ClientRate, "requests per second of one client connection (burst --client-burst); more get rate_limited (0: no limit)")
@@ -274,6 +287,8 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	pcfg := persistence.DefaultConfig()
 	pcfg.Retention, pcfg.Logger = c.retention, log.With("component", "store")
 	pcfg.CommitDelay = c.commitDelay
+	pcfg.WaitReplicas, pcfg.WaitAOF, pcfg.WaitTimeout = c.waitReplicas, c.waitAOF, c.waitTimeout
+	pcfg.TLSCert, pcfg.TLSKey, pcfg.TLSCA = c.storeTLS.Cert, c.storeTLS.Key, c.storeTLS.CA
 	if n.store, err = persistence.Open(ctx, c.store, pcfg); err != nil {
 		return nil, err
 	}
@@ -282,6 +297,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	acfg := actors.DefaultConfig()
 	acfg.NodeID, acfg.MaxSubscriptions, acfg.JobIdle, acfg.RemoteAddr = c.nodeID, c.maxSubs, c.jobIdle, c.remote
 	acfg.AnalyticsRetention, acfg.RemoteTLS = c.analyticsRetention, c.remoteTLS
+	acfg.MaxJobEvents, acfg.MaxJobOutput = c.maxJobEvents, c.maxJobOutput
 	var _ actors.Store = n.store
 	if n.hub, err = actors.New(acfg, n.store, actors.NewMetrics(reg), log); err != nil {
 		return nil, err

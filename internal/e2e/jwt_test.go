@@ -10,9 +10,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/actorhub/actorhub/client"
+	"github.com/actorhub/actorhub/events"
 	"github.com/actorhub/actorhub/internal/nodetest"
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
@@ -134,5 +138,73 @@ func TestJWTKeysAndLifetime(t *testing.T) {
 	if got := metricValue(metricsAs(t, sign(tok{jwt.SigningMethodHS256, []byte("hmac-secret-for-tests"), "", claims("ops", hour, func(c jwt.MapClaims) { c["scope"] = "ops" })}), n),
 		`actorhub_errors_total{code="token_expired"}`); got != 1 {
 		t.Errorf("token_expired counted %v times, want 1", got)
+	}
+}
+
+// TestSDKShortLivedTokens: the Go SDK's TokenFunc gives each connection a
+// fresh token; a node closes a connection whose token expired, and the
+// subscriber and the worker connect again with a new one and go on with no
+// gap or repeat.
+func TestSDKShortLivedTokens(t *testing.T) {
+	t.Parallel()
+	const secret = "sdk-secret-for-tests"
+	f := filepath.Join(t.TempDir(), "jwt")
+	_ = os.WriteFile(f, []byte(secret), 0o600)
+	n := nodetest.Start(t, nodetest.Options{Args: []string{"--auth", "jwt", "--jwt-secret-file", f}})
+	var calls atomic.Int64
+	tokens := func(sub, scope string) client.TokenFunc {
+		return func(context.Context) (string, error) {
+			calls.Add(1)
+			return jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "scope": scope,
+				"exp": time.Now().Add(2 * time.Second).Unix()}).SignedString([]byte(secret))
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	bo := client.Backoff{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond}
+	w := client.NewWorker(client.WorkerConfig{BaseURLs: []string{n.URL("")}, TokenFunc: tokens("svc", "worker"), Backoff: bo})
+	defer w.Close()
+	if _, err := w.CreateJob(ctx, "short-1", "ann", "llm", nil); err != nil {
+		t.Fatal(err)
+	}
+	col := &collector{t: t}
+	sub := client.NewSubscriber(client.SubscriberConfig{URLs: []string{n.WS("/ws")}, TokenFunc: tokens("ann", ""), Handler: col.handle, Backoff: bo})
+	sub.Subscribe("short-1", 0)
+	subDone := make(chan error, 1)
+	go func() { subDone <- sub.Run(ctx) }()
+	var want strings.Builder
+	for i := 0; sub.Stats().Reconnects < 2 || i < 50; i++ { // until the subscriber's tokens ran out twice
+		if i > 5000 {
+			t.Fatalf("no second reconnect after %d chunks: %+v", i, sub.Stats())
+		}
+		chunk := fmt.Sprintf("t%d ", i)
+		want.WriteString(chunk)
+		if _, err := w.Emit(ctx, "short-1", events.Chunk, map[string]any{"chunk": chunk}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := w.Emit(ctx, "short-1", events.Completed, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx, "short-1"); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	nodetest.WaitFor(t, 20*time.Second, func() error {
+		if !col.done() {
+			return fmt.Errorf("subscriber at seq %d, no terminal event yet", sub.LastSeq("short-1"))
+		}
+		return nil
+	})
+	cancel()
+	<-subDone
+	col.mu.Lock()
+	got := col.text.String()
+	col.mu.Unlock()
+	if got != want.String() {
+		t.Fatalf("subscriber text differs from what the worker emitted:\n got %.200q\nwant %.200q", got, want.String())
+	}
+	if st := sub.Stats(); st.Gaps != 0 || st.OutOfOrder != 0 || calls.Load() < 4 {
+		t.Fatalf("stats %+v, %d tokens: want no gap and fresh tokens for every connection", st, calls.Load())
 	}
 }

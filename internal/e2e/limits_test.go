@@ -170,3 +170,30 @@ func TestBrowserGuards(t *testing.T) {
 		t.Fatalf("a rebound page's WebSocket: %v %v, want 403", err, resp)
 	}
 }
+
+// TestJobSizeLimits: a job holds at most --max-job-events events and
+// --max-job-output bytes of output; past them emits get too_large, while the
+// terminal event still ends the job.
+func TestJobSizeLimits(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Start(t, nodetest.Options{Args: []string{"--max-job-events", "5", "--max-job-output", "10"}})
+	chunk := func(off int, text string) string {
+		return fmt.Sprintf(`{"events":[{"offset":%d,"event":"model:chunk:v1","data":{"chunk":%q}}]}`, off, text)
+	}
+	mustAPI(t, 201, "POST", n.URL("/api/jobs"), `{"jobId":"big-1","userId":"u","type":"t"}`)
+	for off := 0; off < 4; off++ { // created + 4 chunks = 5 events
+		mustAPI(t, 200, "POST", n.URL("/api/jobs/big-1/events"), chunk(off, "ab"))
+	}
+	if o := mustAPI(t, 413, "POST", n.URL("/api/jobs/big-1/events"), chunk(4, "ab")); o.str("error") != "too_large" {
+		t.Fatalf("an event past --max-job-events: %v", o)
+	}
+	mustAPI(t, 200, "POST", n.URL("/api/jobs/big-1/events"), `{"events":[{"offset":4,"event":"job:completed:v1","data":{}}]}`)
+	if o := mustAPI(t, 200, "GET", n.URL("/api/job/big-1/state"), ""); o.str("status") != "completed" || o.num("lastSequence") != 6 {
+		t.Fatalf("the full job after its terminal event: %v", o)
+	}
+
+	mustAPI(t, 201, "POST", n.URL("/api/jobs"), `{"jobId":"big-2","userId":"u","type":"t"}`)
+	mustAPI(t, 200, "POST", n.URL("/api/jobs/big-2/events"), chunk(0, "0123456789"))
+	mustAPI(t, 413, "POST", n.URL("/api/jobs/big-2/events"), chunk(1, "x"))
+	mustAPI(t, 200, "POST", n.URL("/api/jobs/big-2/events"), `{"events":[{"offset":1,"event":"job:progress:v1","data":{"progress":50}}]}`)
+}
