@@ -43,11 +43,10 @@ type Config struct {
 	// emit past it is refused with unavailable (a worker connection closes
 	// with 1013 and its worker resends after a backoff).
 	MaxPending int
-	// MaxJobEvents and MaxJobOutput bound one job: its events, and the bytes
-	// of its output (the model:chunk:v1 text). Past either, emits are refused
-	// with too_large, except the terminal event that ends the job. 0: no bound.
-	MaxJobEvents int64
-	MaxJobOutput int
+	// MaxJobEvents and MaxJobBytes bound one job: its events, and the bytes
+	// of their data (JobState.DataBytes). Past either, emits are refused with
+	// too_large, except the terminal event that ends the job. 0: no bound.
+	MaxJobEvents, MaxJobBytes int64
 	// MaxAsks bounds the HTTP requests to jobs in flight on this node; past it
 	// they are refused with unavailable (503).
 	MaxAsks int
@@ -67,7 +66,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{StoreTimeout: 5 * time.Second, RequestTimeout: 10 * time.Second, JobIdle: time.Minute,
 		FeedLinger: 10 * time.Second, FeedRing: 256, MaxSubscriptions: 100, MaxInflight: 1024,
-		MaxPending: 4096, MaxAsks: 4096, MaxJobEvents: 1_000_000, MaxJobOutput: 16 << 20, RetryMin: 50 * time.Millisecond, RetryMax: 2 * time.Second,
+		MaxPending: 4096, MaxAsks: 4096, MaxJobEvents: 1_000_000, MaxJobBytes: 8 << 20, RetryMin: 50 * time.Millisecond, RetryMax: 2 * time.Second,
 		AnalyticsRetention: 90 * 24 * time.Hour}
 }
 

@@ -297,7 +297,7 @@ func (j *JobActor) onEmit(ctx actor.Context, m *emit, sender *actor.PID) {
 }
 
 // checkSize refuses an event past the job's bounds (MaxJobEvents,
-// MaxJobOutput); the terminal events always fit, so a worker can end a job
+// MaxJobBytes); the terminal events always fit, so a worker can end a job
 // that is full.
 func (j *JobActor) checkSize(it EmitItem) error {
 	if it.Name == events.Completed || it.Name == events.Failed || it.Name == events.Cancelled {
@@ -307,9 +307,9 @@ func (j *JobActor) checkSize(it EmitItem) error {
 		return &events.CodedError{Code: events.CodeTooLarge,
 			Err: fmt.Errorf("job %s holds %d events, the most one job may (--max-job-events); end it", j.id, j.st.LastSequence)}
 	}
-	if limit := j.h.cfg.MaxJobOutput; limit > 0 && len(j.out)+len(it.Fold.Chunk) > limit {
+	if limit := j.h.cfg.MaxJobBytes; limit > 0 && j.st.DataBytes+int64(len(it.Data)) > limit {
 		return &events.CodedError{Code: events.CodeTooLarge,
-			Err: fmt.Errorf("job %s: its output would pass %d bytes, the most one job may (--max-job-output); end it", j.id, limit)}
+			Err: fmt.Errorf("job %s: its events' data would pass %d bytes, the most one job may (--max-job-bytes); end it", j.id, limit)}
 	}
 	return nil
 }

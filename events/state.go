@@ -42,6 +42,9 @@ type JobState struct {
 	UpdatedAt    int64           `json:"updatedAt"`
 	CompletedAt  *int64          `json:"completedAt"`
 	FailedAt     *int64          `json:"failedAt"`
+	// DataBytes is the size of the data of every event after job:created:v1,
+	// the measure of a job's journal that --max-job-bytes bounds.
+	DataBytes int64 `json:"dataBytes,omitempty"`
 }
 
 // NewJob returns the state of a job that was just created, and its first event
@@ -85,9 +88,11 @@ func (s *JobState) Apply(ev *Event) (output string) {
 func (s *JobState) ApplyFold(ev *Event, f Fold) (output string) {
 	s.LastSequence = ev.Seq
 	s.UpdatedAt = ev.TS
-	switch ev.Name {
-	case Created:
+	if ev.Name == Created {
 		return ""
+	}
+	s.DataBytes += int64(len(ev.Data))
+	switch ev.Name {
 	case Progress:
 		if f.Progress != nil {
 			s.Progress = *f.Progress

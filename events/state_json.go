@@ -51,6 +51,10 @@ func (s *JobState) AppendJSON(b []byte) []byte {
 	b = appendIntPtr(b, s.CompletedAt)
 	b = append(b, `,"failedAt":`...)
 	b = appendIntPtr(b, s.FailedAt)
+	if s.DataBytes != 0 {
+		b = append(b, `,"dataBytes":`...)
+		b = strconv.AppendInt(b, s.DataBytes, 10)
+	}
 	return append(b, '}')
 }
 

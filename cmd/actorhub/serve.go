@@ -30,8 +30,8 @@ type serveConfig struct {
 	gossipKey, gossipKeyFile, adminHTTP, jwks, audience, issuer                                                      string
 	maxTokenLife                                                                                                     time.Duration
 	limits                                                                                                           transport.Limits
-	maxJobEvents                                                                                                     int64
-	maxJobOutput, waitReplicas                                                                                       int
+	maxJobEvents, maxJobBytes                                                                                        int64
+	waitReplicas                                                                                                     int
 	waitAOF                                                                                                          bool
 	waitTimeout                                                                                                      time.Duration
 	storeTLS                                                                                                         cluster.TLSFiles
@@ -83,7 +83,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
 	c.limits = td.Limits
 	fs.Int64Var(&c.maxJobEvents, "max-job-events", ad.MaxJobEvents, "events one job may hold; past it emits get too_large, except the terminal event (0: no bound)")
-	fs.IntVar(&c.maxJobOutput, "max-job-output", ad.MaxJobOutput, "bytes of one job's output (its model:chunk:v1 text); past it chunks get too_large (0: no bound)")
+	fs.Int64Var(&c.maxJobBytes, "max-job-bytes", ad.MaxJobBytes, "bytes of data of one job's events; past it emits get too_large, except the terminal event (0: no bound)")
 	fs.IntVar(&c.limits.MaxConnections, "max-connections", c.limits.MaxConnections, "WebSockets this node holds; one more is refused 503 so that it goes to another node (0: no cap)")
 	fs.IntVar(&c.limits.MaxConnectionsPerUser, "max-connections-per-user", c.limits.MaxConnectionsPerUser, "WebSockets of one authenticated user on this node (--auth jwt); one more is refused 429 (0: no cap)")
 	fs.Float64Var(&c.limits.ClientRate, "client-rate", c.limits.ClientRate, "requests per second of one client connection (burst --client-burst); more get rate_limited (0: no limit)")
@@ -297,7 +297,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	acfg := actors.DefaultConfig()
 	acfg.NodeID, acfg.MaxSubscriptions, acfg.JobIdle, acfg.RemoteAddr = c.nodeID, c.maxSubs, c.jobIdle, c.remote
 	acfg.AnalyticsRetention, acfg.RemoteTLS = c.analyticsRetention, c.remoteTLS
-	acfg.MaxJobEvents, acfg.MaxJobOutput = c.maxJobEvents, c.maxJobOutput
+	acfg.MaxJobEvents, acfg.MaxJobBytes = c.maxJobEvents, c.maxJobBytes
 	var _ actors.Store = n.store
 	if n.hub, err = actors.New(acfg, n.store, actors.NewMetrics(reg), log); err != nil {
 		return nil, err

@@ -172,11 +172,11 @@ func TestBrowserGuards(t *testing.T) {
 }
 
 // TestJobSizeLimits: a job holds at most --max-job-events events and
-// --max-job-output bytes of output; past them emits get too_large, while the
-// terminal event still ends the job.
+// --max-job-bytes bytes of event data; past them emits get too_large, while
+// the terminal event still ends the job.
 func TestJobSizeLimits(t *testing.T) {
 	t.Parallel()
-	n := nodetest.Start(t, nodetest.Options{Args: []string{"--max-job-events", "5", "--max-job-output", "10"}})
+	n := nodetest.Start(t, nodetest.Options{Args: []string{"--max-job-events", "5", "--max-job-bytes", "64"}})
 	chunk := func(off int, text string) string {
 		return fmt.Sprintf(`{"events":[{"offset":%d,"event":"model:chunk:v1","data":{"chunk":%q}}]}`, off, text)
 	}
@@ -193,7 +193,10 @@ func TestJobSizeLimits(t *testing.T) {
 	}
 
 	mustAPI(t, 201, "POST", n.URL("/api/jobs"), `{"jobId":"big-2","userId":"u","type":"t"}`)
-	mustAPI(t, 200, "POST", n.URL("/api/jobs/big-2/events"), chunk(0, "0123456789"))
-	mustAPI(t, 413, "POST", n.URL("/api/jobs/big-2/events"), chunk(1, "x"))
-	mustAPI(t, 200, "POST", n.URL("/api/jobs/big-2/events"), `{"events":[{"offset":1,"event":"job:progress:v1","data":{"progress":50}}]}`)
+	mustAPI(t, 200, "POST", n.URL("/api/jobs/big-2/events"), chunk(0, "0123456789012345678901234")) // {"chunk":"…"}: 37 bytes
+	if o := mustAPI(t, 200, "GET", n.URL("/api/job/big-2/state"), ""); o.num("dataBytes") != 37 {
+		t.Fatalf("dataBytes: %v", o)
+	}
+	mustAPI(t, 413, "POST", n.URL("/api/jobs/big-2/events"), chunk(1, strings.Repeat("x", 20))) // 37 + 32 > 64
+	mustAPI(t, 200, "POST", n.URL("/api/jobs/big-2/events"), `{"events":[{"offset":1,"event":"job:failed:v1","data":{}}]}`)
 }

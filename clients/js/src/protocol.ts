@@ -152,6 +152,11 @@ export interface JobState {
   updatedAt: number;
   completedAt: number | null;
   failedAt: number | null;
+  /**
+   * DataBytes is the size of the data of every event after job:created:v1,
+   * the measure of a job's journal that --max-job-bytes bounds.
+   */
+  dataBytes?: number;
 }
 
 /** SubscribeFrame asks for a job's events with seq > FromSeq, then live ones. */
