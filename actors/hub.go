@@ -66,7 +66,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{StoreTimeout: 5 * time.Second, RequestTimeout: 10 * time.Second, JobIdle: time.Minute,
 		FeedLinger: 10 * time.Second, FeedRing: 256, MaxSubscriptions: 100, MaxInflight: 1024,
-		MaxPending: 4096, MaxAsks: 4096, MaxJobEvents: 1_000_000, MaxJobBytes: 8 << 20, RetryMin: 50 * time.Millisecond, RetryMax: 2 * time.Second,
+		MaxPending: 4096, MaxAsks: 4096, MaxJobEvents: 1_000_000, MaxJobBytes: 16 << 20, RetryMin: 50 * time.Millisecond, RetryMax: 2 * time.Second,
 		AnalyticsRetention: 90 * 24 * time.Hour}
 }
 

@@ -197,7 +197,7 @@ func TestRedisOutage(t *testing.T) {
 func TestSlowConsumerIsClosed(t *testing.T) {
 	t.Parallel()
 	// a write timeout far off: what closes the slow client here is its full queue
-	n := nodetest.Start(t, nodetest.Options{Args: []string{"--outbound-queue", "64", "--write-timeout", "10m"}})
+	n := nodetest.Start(t, nodetest.Options{Args: []string{"--outbound-queue", "64", "--write-timeout", "10m", "--max-job-bytes", "0"}})
 	mustAPI(t, 201, "POST", n.URL("/api/jobs"), `{"jobId":"sc","userId":"u","type":"t"}`)
 	ctx := context.Background()
 	slow := nonReader(t, n, "sc")
@@ -365,7 +365,7 @@ func TestDeadPeerDropped(t *testing.T) {
 // its outbound queue and no ping due; the node serves others meanwhile.
 func TestStuckWriteDropped(t *testing.T) {
 	t.Parallel()
-	n := nodetest.Start(t, nodetest.Options{Args: []string{"--write-timeout", "1s", "--outbound-queue", "1000000", "--ping-interval", "1h"}})
+	n := nodetest.Start(t, nodetest.Options{Args: []string{"--write-timeout", "1s", "--outbound-queue", "1000000", "--ping-interval", "1h", "--max-job-bytes", "0"}})
 	mustAPI(t, 201, "POST", n.URL("/api/jobs"), `{"jobId":"sw","userId":"u","type":"t"}`)
 	nonReader(t, n, "sw")
 	off := 0
