@@ -432,7 +432,7 @@ func TestRedisWaitForReplicas(t *testing.T) {
 			waitFor(t, 20*time.Second, linked)
 			cfg := testConfig()
 			cfg.WaitReplicas, cfg.WaitAOF, cfg.WaitTimeout = 1, aof, 2*time.Second // generous: a busy machine acks late
-			if aof && rc.Do(ctxT(t), "WAITAOF", 0, 0, 0).Err() != nil { // Redis < 7.2
+			if aof && rc.Do(ctxT(t), "WAITAOF", 0, 0, 0).Err() != nil {            // Redis < 7.2
 				if _, err := OpenRedis(context.Background(), primary.URL(), cfg); err == nil || !strings.Contains(err.Error(), "WAITAOF") {
 					t.Fatalf("--store-wait-aof on a Redis without WAITAOF: %v, want an error naming it", err)
 				}
