@@ -27,7 +27,12 @@ type Config struct {
 	JobIdle time.Duration
 	// FeedLinger stops a feed this long after its last conn left.
 	FeedLinger time.Duration
-	// FeedRing is how many recent events a feed keeps for conns that (re)subscribe.
+	// FeedRing is how many recent events a feed keeps for conns that
+	// (re)subscribe (between FeedRing and twice that); older ones come from
+	// the store. Every feed's ring is live heap that each GC marks: with one
+	// job per client, 256 held ~100 MB at 1,000 jobs, whose GC cycles on a
+	// one-core node put 60–150 ms on p99 (docs/BENCHMARKS.md C3); 32 covers a
+	// client that reconnects within a second or two at LLM token rates.
 	FeedRing int
 	// MaxSubscriptions per client connection.
 	MaxSubscriptions int
@@ -65,7 +70,7 @@ type Config struct {
 // DefaultConfig returns production settings.
 func DefaultConfig() Config {
 	return Config{StoreTimeout: 5 * time.Second, RequestTimeout: 10 * time.Second, JobIdle: time.Minute,
-		FeedLinger: 10 * time.Second, FeedRing: 256, MaxSubscriptions: 100, MaxInflight: 1024,
+		FeedLinger: 10 * time.Second, FeedRing: 32, MaxSubscriptions: 100, MaxInflight: 1024,
 		MaxPending: 4096, MaxAsks: 4096, MaxJobEvents: 1_000_000, MaxJobBytes: 16 << 20, RetryMin: 50 * time.Millisecond, RetryMax: 2 * time.Second,
 		AnalyticsRetention: 90 * 24 * time.Hour}
 }
