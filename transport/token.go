@@ -28,16 +28,15 @@ type tokenLife struct {
 // fifth of what is left when that is shorter.
 func expiryWarning(left time.Duration) time.Duration { return min(30*time.Second, left/5) }
 
-// watchToken starts the clock of who's token on sess; nil when the token has
-// no end (--auth none).
+// watchToken starts the clock of who's token on sess (none when the token
+// has no end: --auth none).
 func (s *Server) watchToken(sess *session, who Principal) *tokenLife {
-	if who.Expires.IsZero() {
-		return nil
-	}
 	l := &tokenLife{s: s, sess: sess, who: who}
-	l.mu.Lock()
-	l.scheduleLocked()
-	l.mu.Unlock()
+	if !who.Expires.IsZero() {
+		l.mu.Lock()
+		l.scheduleLocked()
+		l.mu.Unlock()
+	}
 	return l
 }
 
@@ -65,7 +64,7 @@ func (l *tokenLife) refresh(m *events.Inbound) {
 		l.s.hub.Metrics().Errors.WithLabelValues(code).Inc()
 		l.sess.Send(events.AppendError(nil, m.ID, "", code, err.Error(), -1, 0))
 	}
-	if l == nil {
+	if l.who.Expires.IsZero() {
 		fail(events.CodeBadRequest, errors.New("refresh: this connection has no token to refresh (--auth none)"))
 		return
 	}
@@ -92,12 +91,11 @@ func (l *tokenLife) refresh(m *events.Inbound) {
 
 // stop ends the clock (the connection ended).
 func (l *tokenLife) stop() {
-	if l == nil {
-		return
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.stopped = true
-	l.warn.Stop()
-	l.end.Stop()
+	if l.warn != nil {
+		l.warn.Stop()
+		l.end.Stop()
+	}
 }

@@ -161,6 +161,19 @@ func TestBrowserGuards(t *testing.T) {
 			t.Errorf("%s %s (Host %s, %s): %d, want %d", c.method, c.path, c.host, c.ctype, got, c.want)
 		}
 	}
+	// a refresh where there is no token (--auth none) is refused, on both sockets, and the node stays up
+	for _, path := range []string{"/ws", "/ws/worker"} {
+		c := dial(t, n.WS(path))
+		if path == "/ws" {
+			c.expect("connected")
+		}
+		c.send(`{"type":"refresh","id":1,"token":"x"}`)
+		if o, _ := c.expect("error"); o.str("code") != "bad_request" {
+			t.Fatalf("%s: refresh without --auth jwt: %v", path, o)
+		}
+		c.send(`{"type":"ping","id":2}`)
+		c.expect("pong")
+	}
 	// the WebSocket of a rebound page: Origin and Host both the page's name
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
