@@ -33,7 +33,7 @@ func (single) Members() (string, []transport.Member) { return "n1", nil }
 func (single) Joined() bool                          { return true }
 
 // startNode runs a node; tune, if not nil, adjusts the hub's config.
-func startNode(t *testing.T, tune func(*actors.Config)) *node {
+func startNode(t testing.TB, tune func(*actors.Config)) *node {
 	t.Helper()
 	store, err := persistence.OpenBolt(filepath.Join(t.TempDir(), "node.db"), persistence.DefaultLocalConfig())
 	if err != nil {
