@@ -195,15 +195,10 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, st)
 }
 
-// readable returns the state of the job named in r's path once r's
-// principal may read it; it answers the request itself otherwise.
-func (s *Server) readable(w http.ResponseWriter, r *http.Request) (events.JobState, bool) {
+// readable returns the state of the job named in r's path once who may read
+// it; it answers the request itself otherwise.
+func (s *Server) readable(w http.ResponseWriter, r *http.Request, who Principal) (events.JobState, bool) {
 	id := r.PathValue("id")
-	who, err := s.authenticate(r)
-	if err != nil {
-		writeError(w, err)
-		return events.JobState{}, false
-	}
 	st, err := s.hub.State(r.Context(), id)
 	if err != nil {
 		writeErrorJob(w, err, id)
@@ -218,7 +213,12 @@ func (s *Server) readable(w http.ResponseWriter, r *http.Request) (events.JobSta
 }
 
 func (s *Server) jobState(w http.ResponseWriter, r *http.Request) {
-	st, ok := s.readable(w, r)
+	who, err := s.authenticate(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	st, ok := s.readable(w, r, who)
 	if !ok {
 		return
 	}
@@ -226,8 +226,13 @@ func (s *Server) jobState(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) jobStatus(w http.ResponseWriter, r *http.Request) {
+	who, err := s.authenticate(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	id := r.PathValue("id")
-	st, ok := s.readable(w, r)
+	st, ok := s.readable(w, r, who)
 	if !ok {
 		return
 	}
@@ -264,7 +269,7 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !who.Access().ReadAny { // whose job is it? (a job's user never changes)
-		if _, ok := s.readable(w, r); !ok {
+		if _, ok := s.readable(w, r, who); !ok {
 			return
 		}
 	}
