@@ -121,17 +121,9 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 			return nil, fmt.Errorf("%s %q: want host:port (port 0 picks a free one)", name, addr)
 		}
 	}
-	if c.jwtSecretFile != "" {
-		if c.jwtSecret != "" {
-			return nil, errors.New("--jwt-secret and --jwt-secret-file both given: keep one")
-		}
-		b, err := os.ReadFile(c.jwtSecretFile)
-		if err != nil {
-			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
-		}
-		if c.jwtSecret = strings.TrimRight(string(b), "\r\n"); c.jwtSecret == "" {
-			return nil, fmt.Errorf("--jwt-secret-file %s is empty", c.jwtSecretFile)
-		}
+	var err error
+	if c.jwtSecret, err = secretFlag("--jwt-secret", c.jwtSecret, c.jwtSecretFile); err != nil {
+		return nil, err
 	}
 	if err := c.clusterSecurity(); err != nil {
 		return nil, err
@@ -142,28 +134,41 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	return c, nil
 }
 
+// secretFlag returns a secret given as the flag name (value) or in the file
+// of its -file twin, without the file's trailing newline: both given, an
+// unreadable file or an empty one is an error.
+func secretFlag(name, value, file string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	if value != "" {
+		return "", fmt.Errorf("%s and %s-file both given: keep one", name, name)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s-file: %w", name, err)
+	}
+	if value = strings.TrimRight(string(b), "\r\n"); value == "" {
+		return "", fmt.Errorf("%s-file %s is empty", name, file)
+	}
+	return value, nil
+}
+
 // clusterSecurity loads the gossip keys and the remote port's TLS, and
 // refuses cluster ports open to the network without them: whoever reaches an
 // unkeyed gossip port joins the cluster, and whoever reaches a remote port
 // without TLS talks to every actor. On loopback only local processes reach
 // them, and the node starts (and says what protects it at start-up).
 func (c *serveConfig) clusterSecurity() error {
-	keys := c.gossipKey
-	if c.gossipKeyFile != "" {
-		if keys != "" {
-			return errors.New("--gossip-key and --gossip-key-file both given: keep one")
-		}
-		b, err := os.ReadFile(c.gossipKeyFile)
-		if err != nil {
-			return fmt.Errorf("--gossip-key-file: %w", err)
-		}
-		if keys = string(b); strings.TrimSpace(keys) == "" {
-			return fmt.Errorf("--gossip-key-file %s is empty", c.gossipKeyFile)
-		}
+	keys, err := secretFlag("--gossip-key", c.gossipKey, c.gossipKeyFile)
+	if err != nil {
+		return err
 	}
-	var err error
 	if c.gossipKeys, err = cluster.ParseGossipKeys(keys); err != nil {
 		return err
+	}
+	if c.gossipKeyFile != "" && len(c.gossipKeys) == 0 {
+		return fmt.Errorf("--gossip-key-file %s holds no key", c.gossipKeyFile)
 	}
 	if c.tls.Enabled() {
 		if c.remoteTLS, err = cluster.LoadMutualTLS(c.tls); err != nil {
