@@ -51,6 +51,8 @@ func TestClusterSecurityFlags(t *testing.T) {
 	key := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes
 	keyFile := filepath.Join(dir, "gossip.key")
 	_ = os.WriteFile(keyFile, []byte(key+"\nMDEyMzQ1Njc4OWFiY2RlZg==\n"), 0o600)
+	noKeyFile := filepath.Join(dir, "commas.key")
+	_ = os.WriteFile(noKeyFile, []byte(",\n"), 0o600)
 	tlsArgs := "--tls-cert " + f.Nodes["n1"][0] + " --tls-key " + f.Nodes["n1"][1] + " --tls-ca " + f.CA
 	for args, want := range map[string]string{
 		"--gossip 0.0.0.0:7946":                                                                               "has no --gossip-key",
@@ -61,6 +63,7 @@ func TestClusterSecurityFlags(t *testing.T) {
 		"--gossip-key c2hvcnQ=":                                                                               "gossip key 1: 5 bytes",
 		"--gossip-key not-base64!":                                                                            "not base64",
 		"--gossip-key " + key + " --gossip-key-file " + keyFile:                                               "both given",
+		"--gossip-key-file " + noKeyFile:                                                                      "holds no key",
 		"--tls-cert " + f.Nodes["n1"][0]:                                                                      "needs all of",
 		"--tls-cert " + f.Nodes["n1"][0] + " --tls-key " + f.Nodes["n1"][1] + " --tls-ca " + other.CA:         "is not signed by --tls-ca",
 		"--tls-cert " + f.Nodes["n1"][0] + " --tls-key " + other.Nodes["n1"][1] + " --tls-ca " + f.CA:         "private key does not match",
