@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 
+	"github.com/actorhub/actorhub/internal/pemfile"
 	"github.com/hashicorp/memberlist"
 )
 
@@ -39,13 +39,9 @@ func LoadMutualTLS(f TLSFiles) (*MutualTLS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--tls-cert %s / --tls-key %s: %w", f.Cert, f.Key, err)
 	}
-	pem, err := os.ReadFile(f.CA)
+	pool, err := pemfile.CertPool(f.CA)
 	if err != nil {
 		return nil, fmt.Errorf("--tls-ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--tls-ca %s holds no PEM certificate", f.CA)
 	}
 	leaf, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {

@@ -3,11 +3,9 @@ package persistence
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/pemfile"
 )
 
 // Redis is the store on Redis (one server or a cluster). Appends of all jobs
@@ -150,13 +149,9 @@ func redisTLS(scheme string, cfg Config) (*tls.Config, error) {
 		c.Certificates = []tls.Certificate{pair}
 	}
 	if cfg.TLSCA != "" {
-		pem, err := os.ReadFile(cfg.TLSCA)
-		if err != nil {
+		var err error
+		if c.RootCAs, err = pemfile.CertPool(cfg.TLSCA); err != nil {
 			return nil, fmt.Errorf("store TLS: the Redis CA: %w", err)
-		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("store TLS: the Redis CA %s holds no PEM certificate", cfg.TLSCA)
 		}
 	}
 	return c, nil

@@ -3,7 +3,6 @@ package e2e
 import (
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/actorhub/actorhub/internal/devcerts"
 	"github.com/actorhub/actorhub/internal/nodetest"
+	"github.com/actorhub/actorhub/internal/pemfile"
 	"github.com/actorhub/actorhub/internal/redistest"
 	"github.com/hashicorp/memberlist"
 )
@@ -56,9 +56,10 @@ func TestClusterSecurity(t *testing.T) {
 	c.events("sec-1", 0, 2)
 
 	// The remote port: no TLS, TLS without a certificate, a certificate of another CA.
-	pool := x509.NewCertPool()
-	pem, _ := os.ReadFile(certs.CA)
-	pool.AppendCertsFromPEM(pem)
+	pool, err := pemfile.CertPool(certs.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
 	otherCert, err := tls.LoadX509KeyPair(foreign.Nodes["node"][0], foreign.Nodes["node"][1])
 	if err != nil {
 		t.Fatal(err)
