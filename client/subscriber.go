@@ -93,7 +93,6 @@ type Subscriber struct {
 	urls    []string // dial URLs with the query
 	urlErr  error
 	log     *slog.Logger
-	header  http.Header
 	running atomic.Bool
 	wake    chan struct{} // cap 1: out has lines to write
 
@@ -124,9 +123,6 @@ func NewSubscriber(cfg SubscriberConfig) *Subscriber {
 		subs: map[string]*subscription{}, errs: map[string]int64{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Token != "" {
-		s.header = http.Header{"Authorization": {"Bearer " + cfg.Token}}
 	}
 	for _, u := range cfg.URLs {
 		d, err := dialURL(u, "/ws", "user", cfg.User)

@@ -94,13 +94,9 @@ func (s *Subscriber) session(ctx context.Context, u string, buf *[]byte) session
 func (s *Subscriber) dial(ctx context.Context, u string, buf *[]byte, m *serverMsg) (*websocket.Conn, []byte, error) {
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
-	hdr := s.header
-	if s.cfg.TokenFunc != nil {
-		h, err := authHeader(dctx, "", s.cfg.TokenFunc)
-		if err != nil {
-			return nil, nil, fmt.Errorf("token: %w", err)
-		}
-		hdr = h
+	hdr, err := authHeader(dctx, s.cfg.Token, s.cfg.TokenFunc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("token: %w", err)
 	}
 	conn, _, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: s.cfg.HTTPClient, HTTPHeader: hdr})
 	if err != nil {
