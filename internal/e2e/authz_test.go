@@ -4,16 +4,12 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/actorhub/actorhub/internal/nodetest"
 	"github.com/actorhub/actorhub/internal/redistest"
 	"github.com/coder/websocket"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // TestJobAuthorization: with --auth jwt a job is its creator's. Two nodes,
@@ -22,24 +18,10 @@ import (
 func TestJobAuthorization(t *testing.T) {
 	t.Parallel()
 	const secret = "authz-secret-for-tests"
-	f := filepath.Join(t.TempDir(), "jwt")
-	if err := os.WriteFile(f, []byte(secret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	rs := redistest.Start(t)
-	nodes := nodetest.StartCluster(t, 2, rs.URL(), "--auth", "jwt", "--jwt-secret-file", f)
+	nodes := nodetest.StartCluster(t, 2, rs.URL(), "--auth", "jwt", "--jwt-secret-file", jwtSecretFile(t, secret))
 	a, b := nodes[0], nodes[1]
-	tok := func(sub, scope string) string {
-		claims := jwt.MapClaims{"sub": sub, "exp": time.Now().Add(time.Hour).Unix()}
-		if scope != "" {
-			claims["scope"] = scope
-		}
-		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	tok := func(sub, scope string) string { return token(t, secret, sub, scope) }
 	alice, bob, worker, reader, ops := tok("alice", ""), tok("bob", ""), tok("svc", "worker"), tok("audit", "jobs:read:*"), tok("prom", "ops")
 	want := func(code int, token, method, url, body, errCode string) obj {
 		t.Helper()
@@ -126,11 +108,14 @@ func TestJobAuthorization(t *testing.T) {
 	}
 }
 
-// getAs GETs url with a bearer token and returns the status and body.
+// getAs GETs url with a bearer token (none when "") and returns the status
+// and body.
 func getAs(t testing.TB, token, url string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)

@@ -328,13 +328,7 @@ func TestMetricsExposed(t *testing.T) {
 
 func metrics(t testing.TB, n *nodetest.Node) string {
 	t.Helper()
-	resp, err := http.Get(n.URL("/metrics"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return metricsAs(t, "", n)
 }
 
 // TestDeadPeerDropped: a client that stops answering pings (it never reads, so

@@ -148,15 +148,12 @@ func TestJWTKeysAndLifetime(t *testing.T) {
 func TestSDKShortLivedTokens(t *testing.T) {
 	t.Parallel()
 	const secret = "sdk-secret-for-tests"
-	f := filepath.Join(t.TempDir(), "jwt")
-	_ = os.WriteFile(f, []byte(secret), 0o600)
-	n := nodetest.Start(t, nodetest.Options{Args: []string{"--auth", "jwt", "--jwt-secret-file", f}})
+	n := nodetest.Start(t, nodetest.Options{Args: []string{"--auth", "jwt", "--jwt-secret-file", jwtSecretFile(t, secret)}})
 	var calls atomic.Int64
 	tokens := func(sub, scope string) client.TokenFunc {
 		return func(context.Context) (string, error) {
 			calls.Add(1)
-			return jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "scope": scope,
-				"exp": time.Now().Add(2 * time.Second).Unix()}).SignedString([]byte(secret))
+			return hsToken(secret, sub, scope, 2*time.Second)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -184,27 +181,8 @@ func TestSDKShortLivedTokens(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if _, err := w.Emit(ctx, "short-1", events.Completed, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(ctx, "short-1"); err != nil {
-		t.Fatalf("flush: %v", err)
-	}
-	nodetest.WaitFor(t, 20*time.Second, func() error {
-		if !col.done() {
-			return fmt.Errorf("subscriber at seq %d, no terminal event yet", sub.LastSeq("short-1"))
-		}
-		return nil
-	})
-	cancel()
-	<-subDone
-	col.mu.Lock()
-	got := col.text.String()
-	col.mu.Unlock()
-	if got != want.String() {
-		t.Fatalf("subscriber text differs from what the worker emitted:\n got %.200q\nwant %.200q", got, want.String())
-	}
-	if st := sub.Stats(); st.Gaps != 0 || st.OutOfOrder != 0 || calls.Load() < 4 {
+	st := endAndCheck(ctx, t, w, "short-1", nil, col, sub, cancel, subDone, want.String())
+	if st.Gaps != 0 || st.OutOfOrder != 0 || calls.Load() < 4 {
 		t.Fatalf("stats %+v, %d tokens: want no gap and fresh tokens for every connection", st, calls.Load())
 	}
 }

@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/actorhub/actorhub/internal/nodetest"
 	"github.com/coder/websocket"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // TestLimits: connection caps per node and per user, a request rate per
@@ -21,15 +18,10 @@ import (
 func TestLimits(t *testing.T) {
 	t.Parallel()
 	const secret = "limits-secret-for-tests"
-	f := filepath.Join(t.TempDir(), "jwt")
-	_ = os.WriteFile(f, []byte(secret), 0o600)
-	n := nodetest.Start(t, nodetest.Options{Args: []string{"--auth", "jwt", "--jwt-secret-file", f,
+	n := nodetest.Start(t, nodetest.Options{Args: []string{"--auth", "jwt", "--jwt-secret-file", jwtSecretFile(t, secret),
 		"--max-connections", "3", "--max-connections-per-user", "2", "--client-rate", "5", "--client-burst", "5",
 		"--errors-per-frame", "4", "--errors-per-second", "20"}})
-	tok := func(sub string) string {
-		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
-		return s
-	}
+	tok := func(sub string) string { return token(t, secret, sub, "") }
 	open := func(user string) (*websocket.Conn, int) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -106,21 +98,12 @@ func TestLimits(t *testing.T) {
 	if code := w.closed(10 * time.Second); code != websocket.StatusPolicyViolation {
 		t.Fatalf("an error flood: close %d, want 1008", code)
 	}
-	m := metricsAs(t, tokScoped(t, secret, "prom", "ops"), n)
+	m := metricsAs(t, token(t, secret, "prom", "ops"), n)
 	for _, code := range []string{"rate_limited", "unavailable", "error_flood"} {
 		if metricValue(m, `actorhub_errors_total{code="`+code+`"}`) < 1 {
 			t.Errorf("%s is not counted", code)
 		}
 	}
-}
-
-func tokScoped(t testing.TB, secret, sub, scope string) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "scope": scope, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // TestBrowserGuards: a page of another site cannot drive a default node on

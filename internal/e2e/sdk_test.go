@@ -14,6 +14,36 @@ import (
 	"github.com/actorhub/actorhub/internal/redistest"
 )
 
+// endAndCheck emits jobID's terminal event (job:completed:v1 with data),
+// waits until the subscriber handed it on, stops the subscriber (stop, then
+// its Run's end on done) and checks that its text is exactly want; it
+// returns the subscriber's stats.
+func endAndCheck(ctx context.Context, t *testing.T, w *client.Worker, jobID string, data any, col *collector,
+	sub *client.Subscriber, stop context.CancelFunc, done <-chan error, want string) client.SubscriberStats {
+	t.Helper()
+	if _, err := w.Emit(ctx, jobID, events.Completed, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx, jobID); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	nodetest.WaitFor(t, 20*time.Second, func() error {
+		if !col.done() {
+			return fmt.Errorf("subscriber at seq %d, no terminal event yet", sub.LastSeq(jobID))
+		}
+		return nil
+	})
+	stop()
+	<-done
+	col.mu.Lock()
+	got := col.text.String()
+	col.mu.Unlock()
+	if got != want {
+		t.Fatalf("subscriber text differs from what the worker emitted:\n got %.200q\nwant %.200q", got, want)
+	}
+	return sub.Stats()
+}
+
 // collector gathers what a Subscriber hands on, checking seq order.
 type collector struct {
 	mu   sync.Mutex
@@ -83,27 +113,8 @@ func TestSDKAcrossNodeRestart(t *testing.T) {
 				}
 				time.Sleep(2 * time.Millisecond)
 			}
-			if _, err := w.Emit(ctx, "sdk-1", events.Completed, map[string]any{"tokens": 300}); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Flush(ctx, "sdk-1"); err != nil {
-				t.Fatalf("flush: %v", err)
-			}
-			nodetest.WaitFor(t, 20*time.Second, func() error {
-				if !col.done() {
-					return fmt.Errorf("subscriber at seq %d, no terminal event yet", sub.LastSeq("sdk-1"))
-				}
-				return nil
-			})
-			cancel()
-			<-subDone
-			col.mu.Lock()
-			got := col.text.String()
-			col.mu.Unlock()
-			if got != want.String() {
-				t.Fatalf("subscriber text differs from what the worker emitted:\n got %.200q\nwant %.200q", got, want.String())
-			}
-			if st := sub.Stats(); st.Gaps != 0 || st.OutOfOrder != 0 || st.Reconnects < 1 {
+			st := endAndCheck(ctx, t, w, "sdk-1", map[string]any{"tokens": 300}, col, sub, cancel, subDone, want.String())
+			if st.Gaps != 0 || st.OutOfOrder != 0 || st.Reconnects < 1 {
 				t.Fatalf("subscriber stats %+v: want no gap, and at least one reconnect", st)
 			}
 			chunks, _ := journalText(t, n, "sdk-1")
