@@ -42,8 +42,7 @@ type ConnActor struct {
 	conn    *Conn
 	sink    Sink
 	session string
-	user    string
-	access  Access
+	access  Access // its user, and what it may do with others' jobs
 	subs    map[string]*connSub
 	opened  time.Time // for the session's duration (analytics)
 	resumed bool      // a subscribe of this connection resumed (fromSeq > 0)
@@ -55,8 +54,8 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		c.subs = map[string]*connSub{}
 		c.opened = time.Now()
-		c.h.track(&anSession{user: c.user})
-		c.sink.Send(events.AppendConnected(nil, c.session, c.h.cfg.NodeID, c.user))
+		c.h.track(&anSession{user: c.access.User})
+		c.sink.Send(events.AppendConnected(nil, c.session, c.h.cfg.NodeID, c.access.User))
 	case *Request:
 		c.onRequest(ctx, m)
 	case *feedSubscribed:
@@ -167,7 +166,7 @@ func (c *ConnActor) create(ctx actor.Context, m *events.Inbound) {
 		c.sendError(id, jobID, events.CodeBadRequest, "create: "+err.Error())
 		return
 	}
-	st, first := events.NewJob(jobID, c.user, typ, input, time.Now().UnixMilli())
+	st, first := events.NewJob(jobID, c.access.User, typ, input, time.Now().UnixMilli())
 	f := ctx.RequestFuture(c.h.jobs, &cluster.JobMsg{JobID: jobID, Msg: &createJob{State: st, First: first}, Place: true},
 		c.h.cfg.RequestTimeout)
 	ctx.ReenterAfter(f, func(res any, err error) {
@@ -181,7 +180,7 @@ func (c *ConnActor) create(ctx actor.Context, m *events.Inbound) {
 			err = &events.CodedError{Code: events.CodeInternal, Err: fmt.Errorf("job %s answered %T", jobID, res)}
 		case sr.Err != nil:
 			err = sr.Err
-		case !sr.Created && (sr.State.UserID != c.user || sr.State.Type != typ):
+		case !sr.Created && (sr.State.UserID != c.access.User || sr.State.Type != typ):
 			err = &events.CodedError{Code: events.CodeJobExists,
 				Err: fmt.Errorf("job %s exists with another user or type; create it under another jobId", jobID)}
 		}

@@ -300,7 +300,7 @@ func (j *JobActor) onEmit(ctx actor.Context, m *emit, sender *actor.PID) {
 // MaxJobBytes); the terminal events always fit, so a worker can end a job
 // that is full.
 func (j *JobActor) checkSize(it EmitItem) error {
-	if it.Name == events.Completed || it.Name == events.Failed || it.Name == events.Cancelled {
+	if events.Terminal(it.Name) {
 		return nil
 	}
 	if limit := j.h.cfg.MaxJobEvents; limit > 0 && j.st.LastSequence >= limit {
