@@ -144,32 +144,41 @@ var (
 )
 
 // verify checks a token and returns its principal.
+// newTokenParser builds, once, the parser of cfg's tokens: the algorithms
+// its keys verify, exp required, aud and iss when set.
+func newTokenParser(cfg *Config) *jwt.Parser {
+	var algs []string
+	if len(cfg.JWTSecret) > 0 {
+		algs = append(algs, hmacAlgs...)
+	}
+	if cfg.JWKS != nil {
+		algs = append(algs, asymmetricAlgs...)
+	}
+	opts := []jwt.ParserOption{jwt.WithValidMethods(algs), jwt.WithExpirationRequired(), jwt.WithLeeway(5 * time.Second)}
+	if cfg.JWTAudience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.JWTAudience))
+	}
+	if cfg.JWTIssuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.JWTIssuer))
+	}
+	return jwt.NewParser(opts...)
+}
+
+// tokenKey finds the key of a token the parser let through: the secret for
+// HMAC, a JWKS key by kid for the others.
+func (s *Server) tokenKey(t *jwt.Token) (any, error) {
+	if _, ok := t.Method.(*jwt.SigningMethodHMAC); ok {
+		return s.cfg.JWTSecret, nil
+	}
+	return s.cfg.JWKS(t)
+}
+
 func (s *Server) verify(raw string) (Principal, error) {
 	refuse := func(err error) (Principal, error) {
 		return Principal{}, &events.CodedError{Code: events.CodeUnauthorized, Err: fmt.Errorf("token refused: %v", err)}
 	}
-	var algs []string
-	if len(s.cfg.JWTSecret) > 0 {
-		algs = append(algs, hmacAlgs...)
-	}
-	if s.cfg.JWKS != nil {
-		algs = append(algs, asymmetricAlgs...)
-	}
-	opts := []jwt.ParserOption{jwt.WithValidMethods(algs), jwt.WithExpirationRequired(), jwt.WithLeeway(5 * time.Second)}
-	if s.cfg.JWTAudience != "" {
-		opts = append(opts, jwt.WithAudience(s.cfg.JWTAudience))
-	}
-	if s.cfg.JWTIssuer != "" {
-		opts = append(opts, jwt.WithIssuer(s.cfg.JWTIssuer))
-	}
 	var claims tokenClaims
-	_, err := jwt.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
-		if _, ok := t.Method.(*jwt.SigningMethodHMAC); ok {
-			return s.cfg.JWTSecret, nil
-		}
-		return s.cfg.JWKS(t)
-	}, opts...)
-	if err != nil {
+	if _, err := s.tokens.ParseWithClaims(raw, &claims, s.tokenKey); err != nil {
 		return refuse(err)
 	}
 	if claims.Subject == "" {

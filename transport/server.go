@@ -145,6 +145,7 @@ type Server struct {
 	draining atomic.Bool
 	sessions atomic.Uint64
 	users    users
+	tokens   *jwt.Parser // with --auth jwt
 	serveErr chan error
 
 	mu       sync.Mutex
@@ -201,6 +202,9 @@ func New(cfg Config, hub Hub, cluster ClusterView, g prometheus.Gatherer, log *s
 	s.slots = make([]map[*session]struct{}, max(1, int(cfg.PingInterval/pingStep(&cfg))))
 	for i := range s.slots {
 		s.slots[i] = map[*session]struct{}{}
+	}
+	if cfg.Auth == "jwt" {
+		s.tokens = newTokenParser(&s.cfg)
 	}
 	s.routes()
 	return s, nil
