@@ -216,17 +216,15 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", s.guarded(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
-	s.mux.Handle("GET /api/cluster", s.guarded(http.HandlerFunc(s.clusterInfo)))
+	for pattern, h := range s.opsRoutes() {
+		s.mux.Handle(pattern, s.guarded(h))
+	}
 	s.mux.HandleFunc("POST /api/jobs", s.jsonOnly(s.createJob))
 	s.mux.HandleFunc("POST /api/jobs/{id}/events", s.jsonOnly(s.postEvents))
 	s.mux.HandleFunc("POST /api/jobs/{id}/cancel", s.jsonOnly(s.cancelJob))
 	s.mux.HandleFunc("GET /api/job/{id}/state", s.jobState)
 	s.mux.HandleFunc("GET /api/job/{id}/status", s.jobStatus)
 	s.mux.HandleFunc("GET /api/job/{id}/events", s.jobEvents)
-	s.mux.Handle("GET /api/analytics/dau", s.guarded(http.HandlerFunc(s.analyticsDAU)))
-	s.mux.Handle("GET /api/analytics/metrics", s.guarded(http.HandlerFunc(s.analyticsMetrics)))
-	s.mux.Handle("GET /api/analytics/series", s.guarded(http.HandlerFunc(s.analyticsSeries)))
 	s.mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { s.serveWS(w, r, false) })
 	s.mux.HandleFunc("GET /ws/worker", func(w http.ResponseWriter, r *http.Request) { s.serveWS(w, r, true) })
 }
@@ -235,17 +233,27 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, 200, map[string]string{"status": "ok"})
 }
 
-// adminRoutes are the operational endpoints of the admin listener: the same
-// handlers as on the main listener, without a token.
+// opsRoutes are the operational endpoints: behind the ops scope on the main
+// listener (guarded), as they are on the admin listener.
+func (s *Server) opsRoutes() map[string]http.Handler {
+	return map[string]http.Handler{
+		"GET /metrics":               promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}),
+		"GET /api/cluster":           http.HandlerFunc(s.clusterInfo),
+		"GET /api/analytics/dau":     http.HandlerFunc(s.analyticsDAU),
+		"GET /api/analytics/metrics": http.HandlerFunc(s.analyticsMetrics),
+		"GET /api/analytics/series":  http.HandlerFunc(s.analyticsSeries),
+	}
+}
+
+// adminRoutes are the admin listener's: the health checks and the
+// operational endpoints, without a token.
 func (s *Server) adminRoutes() http.Handler {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /healthz", healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
-	m.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
-	m.HandleFunc("GET /api/cluster", s.clusterInfo)
-	m.HandleFunc("GET /api/analytics/dau", s.analyticsDAU)
-	m.HandleFunc("GET /api/analytics/metrics", s.analyticsMetrics)
-	m.HandleFunc("GET /api/analytics/series", s.analyticsSeries)
+	for pattern, h := range s.opsRoutes() {
+		m.Handle(pattern, h)
+	}
 	return m
 }
 
