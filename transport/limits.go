@@ -68,7 +68,10 @@ type admission struct {
 // WebSocket of who and takes a place.
 func (s *Server) admit(who Principal, worker bool) (*admission, error) {
 	l := s.cfg.Limits
-	if l.MaxConnections > 0 && s.openConns() >= l.MaxConnections {
+	// The place is taken here, before the handshake answers: a client whose
+	// upgrade succeeded must already be counted when the next one asks.
+	if n := s.admitted.Add(1); l.MaxConnections > 0 && n > int64(l.MaxConnections) {
+		s.admitted.Add(-1)
 		return nil, s.counted(&events.CodedError{Code: events.CodeUnavailable,
 			Err: fmt.Errorf("this node holds its limit of %d connections; connect to another node", l.MaxConnections)})
 	}
@@ -93,6 +96,7 @@ func (s *Server) admit(who Principal, worker bool) (*admission, error) {
 		s.users.byID[who.User] = u
 	}
 	if l.MaxConnectionsPerUser > 0 && u.conns >= l.MaxConnectionsPerUser {
+		s.admitted.Add(-1)
 		return nil, s.counted(&events.CodedError{Code: events.CodeRateLimited,
 			Err: fmt.Errorf("user %s holds %d connections to this node, its limit; close one first", who.User, u.conns)})
 	}
@@ -106,7 +110,11 @@ func (s *Server) admit(who Principal, worker bool) (*admission, error) {
 
 // release gives the connection's place back.
 func (a *admission) release() {
-	if a == nil || a.user == nil {
+	if a == nil {
+		return
+	}
+	a.s.admitted.Add(-1)
+	if a.user == nil {
 		return
 	}
 	us := &a.s.users
@@ -125,10 +133,4 @@ func (a *admission) allow() bool {
 		return false
 	}
 	return a.userLim == nil || a.userLim.Allow()
-}
-
-func (s *Server) openConns() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.live)
 }

@@ -145,7 +145,8 @@ type Server struct {
 	draining atomic.Bool
 	sessions atomic.Uint64
 	users    users
-	tokens   *jwt.Parser // with --auth jwt
+	admitted atomic.Int64 // WebSockets admitted and not yet released
+	tokens   *jwt.Parser  // with --auth jwt
 	serveErr chan error
 
 	mu       sync.Mutex
