@@ -159,6 +159,10 @@ func validatePayload(name string, data json.RawMessage) (Fold, error) {
 		}
 		f.Progress = p.Progress
 	case Chunk:
+		if chunk, ok := chunkFoldFast(data); ok {
+			f.Chunk = chunk
+			return f, nil
+		}
 		var c struct {
 			Chunk *string `json:"chunk"`
 			Index *int64  `json:"index"`

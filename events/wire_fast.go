@@ -160,6 +160,15 @@ func (p *fastParser) plainString() (string, bool) {
 
 // int reads a JSON integer that fits an int64 (no fraction, no exponent).
 func (p *fastParser) int() (*int64, bool) {
+	v, ok := p.intValue()
+	if !ok {
+		return nil, false
+	}
+	return &v, true
+}
+
+// intValue is int without the pointer.
+func (p *fastParser) intValue() (int64, bool) {
 	p.ws()
 	start := p.i
 	if p.i < len(p.b) && p.b[p.i] == '-' {
@@ -171,19 +180,16 @@ func (p *fastParser) int() (*int64, bool) {
 	}
 	n := p.i - digits
 	if n == 0 || (n > 1 && p.b[digits] == '0') {
-		return nil, false
+		return 0, false
 	}
 	if p.i < len(p.b) {
 		switch p.b[p.i] {
 		case '.', 'e', 'E':
-			return nil, false
+			return 0, false
 		}
 	}
 	v, err := strconv.ParseInt(string(p.b[start:p.i]), 10, 64)
-	if err != nil {
-		return nil, false
-	}
-	return &v, true
+	return v, err == nil
 }
 
 // skipObject moves past an object, strings and nesting included; its caller

@@ -90,3 +90,42 @@ func BenchmarkDecodeFrameEmit(b *testing.B) {
 		DecodeFrame(frame, func(*Inbound, *CodedError) {})
 	}
 }
+
+func FuzzChunkFoldFast(f *testing.F) {
+	for _, s := range []string{`{"chunk":"hello","ts":1733}`, `{"chunk":"a b","index":3,"total":-4,"x":{"y":[1,"}"]}}`,
+		`{"chunk":"é"}`, `{"chunk":"a\nb"}`, `{"chunk":"a","CHUNK":"b"}`, `{"index":1}`, `{"chunk":"a","index":1.5}`,
+		`{"chunk":"a","chunk":"b"}`, `{"chunk":null}`, `{"chunk":"x","t":true,"n":null,"f":-1.5e3}`, `{}`, `{"chunk":"a",}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := chunkFoldFast(data)
+		if !ok {
+			return
+		}
+		var slow struct {
+			Chunk *string `json:"chunk"`
+			Index *int64  `json:"index"`
+			Total *int64  `json:"total"`
+		}
+		if err := json.Unmarshal(data, &slow); err != nil || slow.Chunk == nil {
+			t.Fatalf("the fast path took %q (chunk %q), which encoding/json refuses or finds no chunk in: %v", data, fast, err)
+		}
+		if *slow.Chunk != fast {
+			t.Fatalf("%q: fast path chunk %q, encoding/json %q", data, fast, *slow.Chunk)
+		}
+	})
+}
+
+func TestChunkFoldFastTakesTheUsualShape(t *testing.T) {
+	for in, want := range map[string]string{`{"chunk":"hello","ts":1733}`: "hello", ` { "index" : 2 , "chunk" : "é b" } `: "é b",
+		`{"chunk":"x","meta":{"a":["}",1]},"n":null}`: "x"} {
+		if got, ok := chunkFoldFast([]byte(in)); !ok || got != want {
+			t.Errorf("%s: %q %v, want %q", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{`{"chunk":"a\nb"}`, `{"chunk":"a","CHUNK":"b"}`, `{"chunk":"a","index":1.5}`, `{"chunk":"a","chunk":"b"}`, `{}`, `{"index":1}`} {
+		if got, ok := chunkFoldFast([]byte(in)); ok {
+			t.Errorf("%s: taken (%q); encoding/json should decide", in, got)
+		}
+	}
+}

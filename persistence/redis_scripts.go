@@ -123,7 +123,12 @@ return {0}
 // last entry is in the journal at last seq: a retry after a lost reply)
 // succeeds without writing again. One job's refusal does not touch the
 // others.
-var appendScript = redis.NewScript(`
+var appendScript = redis.NewScript(appendSrc)
+
+// appendSrc is appendScript's source, for EVAL when Redis lost the script. A
+// job's reply is the integer 1 when it was written (the common case, which
+// costs the reply no array), else an array whose first element is its code.
+const appendSrc = `
 local function append(st, log, out, a, z)
   local e = redis.call('HGET', st, 'epoch')
   if not e then return {-1} end
@@ -158,7 +163,7 @@ local function append(st, log, out, a, z)
     redis.call('PEXPIRE', log, ttl)
     redis.call('PEXPIRE', out, ttl)
   end
-  return {1}
+  return 1
 end
 local res, a = {}, 1
 for k = 1, #KEYS, 3 do
@@ -167,4 +172,4 @@ for k = 1, #KEYS, 3 do
   a = a + n + 1
 end
 return res
-`)
+`

@@ -14,7 +14,7 @@ import (
 // appendReq is one Append waiting for a group commit.
 type appendReq struct {
 	cancelled <-chan struct{} // the caller's ctx.Done(): skip the write if closed before it is sent
-	keys      []string
+	keys      []any // the job's three keys (strings), boxed once per job (scriptKeys)
 	args      []any
 	vals      []any
 	err       error
@@ -27,7 +27,7 @@ var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan stru
 
 // submit queues the append script for the next pipeline and waits for its
 // reply. It blocks while the queue is full, until ctx ends.
-func (r *Redis) submit(ctx context.Context, keys []string, args []any) ([]any, error) {
+func (r *Redis) submit(ctx context.Context, keys []any, args []any) ([]any, error) {
 	req := reqPool.Get().(*appendReq)
 	req.cancelled, req.keys, req.args = ctx.Done(), keys, args
 	if err := r.enqueue(ctx, req, true); err != nil {
@@ -120,7 +120,7 @@ func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 	calls = r.group(batch, calls[:0])
 	pipe := r.client.Pipeline()
 	for i := range calls {
-		calls[i].cmd = appendScript.EvalSha(ctx, pipe, calls[i].keys, calls[i].args...)
+		calls[i].cmd = calls[i].run(ctx, pipe, "evalsha", appendScript.Hash())
 	}
 	wait := r.waitCmd(ctx, pipe)
 	if len(calls) > 0 {
@@ -132,7 +132,7 @@ func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 			if again == nil {
 				again = r.client.Pipeline()
 			}
-			calls[i].cmd = appendScript.Eval(ctx, again, calls[i].keys, calls[i].args...)
+			calls[i].cmd = calls[i].run(ctx, again, "eval", appendSrc)
 		}
 	}
 	var waitAgain *redis.Cmd
@@ -152,9 +152,14 @@ func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 		for k, req := range calls[i].reqs {
 			req.vals, req.err = nil, err
 			if err == nil {
-				if v, ok := vals[k].([]any); ok {
+				switch v := vals[k].(type) {
+				case []any:
 					req.vals = v
-				} else {
+				case int64:
+					if req.vals = replyWritten; v != codeWritten {
+						req.err = fmt.Errorf("%w: append reply %d", ErrCorrupt, v)
+					}
+				default:
 					req.err = fmt.Errorf("%w: append reply of type %T", ErrCorrupt, vals[k])
 				}
 			}
@@ -168,7 +173,8 @@ func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 		req.done <- struct{}{}
 	}
 	for i := range calls {
-		calls[i] = scriptCall{keys: calls[i].keys[:0], args: calls[i].args[:0], reqs: calls[i].reqs[:0]}
+		clear(calls[i].line)
+		calls[i] = scriptCall{keys: calls[i].keys[:0], args: calls[i].args[:0], reqs: calls[i].reqs[:0], line: calls[i].line[:0]}
 	}
 	return calls
 }
@@ -216,12 +222,28 @@ func (r *Redis) waited(cmd *redis.Cmd) error {
 // not hold Redis (single-threaded) for long.
 const maxJobsPerCall = 64
 
+// replyWritten is the reply of every job an append wrote (the script's 1),
+// shared: readers of a reply do not change it.
+var replyWritten = []any{int64(codeWritten)}
+
 // scriptCall is one append script of a group commit and the appends it carries.
 type scriptCall struct {
-	keys []string
+	keys []any
 	args []any
 	reqs []*appendReq
+	line []any // the command: verb, script, key count, keys, arguments
 	cmd  *redis.Cmd
+}
+
+// run queues the call on pipe as verb ("evalsha" with the script's hash, or
+// "eval" with its source). The command is built here rather than by
+// go-redis's EvalSha, which would copy the keys and arguments into a new
+// slice and box every key again; Do keeps line, which stays untouched until
+// the reply was read. Redis Cluster routes it by its first key (go-redis
+// reads the EVAL layout).
+func (c *scriptCall) run(ctx context.Context, pipe redis.Pipeliner, verb, script string) *redis.Cmd {
+	c.line = append(append(append(c.line[:0], verb, script, int64(len(c.keys))), c.keys...), c.args...)
+	return pipe.Do(ctx, c.line...)
 }
 
 // group puts the batch's appends (those whose caller still waits) into script
@@ -240,7 +262,7 @@ func (r *Redis) group(batch []*appendReq, calls []scriptCall) []scriptCall {
 		}
 		slot := -1
 		if cluster {
-			slot = keySlot(req.keys[0])
+			slot = keySlot(req.keys[0].(string))
 		}
 		i, ok := open[slot]
 		if !ok || len(calls[i].reqs) == maxJobsPerCall {

@@ -199,6 +199,12 @@ func jobKeys(jobID string) []string {
 	return []string{tag + ":state", tag + ":log", tag + ":out"}
 }
 
+// scriptKeys is jobKeys boxed as a script command's arguments.
+func scriptKeys(jobID string) []any {
+	k := jobKeys(jobID)
+	return []any{k[0], k[1], k[2]}
+}
+
 // Create implements actors.Store.
 func (r *Redis) Create(ctx context.Context, st events.JobState, first events.Event, owner string) (events.JobState, bool, error) {
 	action := "create job " + st.JobID
@@ -312,7 +318,7 @@ func (r *Redis) AppendAsync(st events.JobState, outputDelta string, evs []events
 // appendArgs checks an append and builds its script's keys and arguments
 // (appendScript): the journal entries, the last one with the offset after
 // the append, and the snapshot when the job's tail says it is due.
-func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events.Event) ([]string, []any, appendPlan, error) {
+func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events.Event) ([]any, []any, appendPlan, error) {
 	if err := checkAppend(st, outputDelta, evs); err != nil {
 		return nil, nil, appendPlan{}, fmt.Errorf("append job %s: %w", st.JobID, err)
 	}
@@ -320,7 +326,10 @@ func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events
 	if st.Status.Terminal() {
 		ttl = r.retentionMs
 	}
-	plan, snapOut := r.tails.plan(st, outputDelta, first)
+	plan, snapOut, keys := r.tails.plan(st, outputDelta, first)
+	if keys == nil {
+		keys = scriptKeys(st.JobID)
+	}
 	args := make([]any, 0, 7+len(evs))
 	args = append(args, st.Epoch, st.LastSequence, len(evs))
 	for i := range evs {
@@ -342,7 +351,7 @@ func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events
 	case ttl > 0:
 		args = append(args, ttl)
 	}
-	return jobKeys(st.JobID), args, plan, nil
+	return keys, args, plan, nil
 }
 
 // firstSeq is the seq an append starts at: its first event's, or the one after
@@ -363,6 +372,11 @@ func (r *Redis) appendResult(st *events.JobState, evs []events.Event, plan appen
 }
 
 func (r *Redis) appendError(st *events.JobState, evs []events.Event, vals []any, err error) error {
+	if err == nil {
+		if c := replyCode(vals); c == codeWritten || c == codeRetried {
+			return nil
+		}
+	}
 	action := "append job " + st.JobID
 	if err != nil {
 		return r.fail(action, err)

@@ -132,7 +132,12 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.
 	}
 	for d.err == nil && !flood {
 		frameErrs = 0
-		typ, rd, err := conn.Reader(ctx)
+		// No ctx for the read: coder/websocket arms a context.AfterFunc for
+		// every frame header and payload read under a context that can end
+		// (7 allocations per worker frame, and one registration held by every
+		// idle connection). Nothing ends ctx before this loop returns; the
+		// server's shutdown and the pinger close the connection instead.
+		typ, rd, err := conn.Reader(context.Background())
 		if err != nil {
 			return err
 		}
