@@ -14,7 +14,7 @@ import (
 // appendReq is one Append waiting for a group commit.
 type appendReq struct {
 	cancelled <-chan struct{} // the caller's ctx.Done(): skip the write if closed before it is sent
-	keys      []any // the job's three keys (strings), boxed once per job (scriptKeys)
+	keys      []any           // the job's three keys (strings), boxed once per job (scriptKeys)
 	args      []any
 	vals      []any
 	err       error
