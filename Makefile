@@ -83,11 +83,13 @@ proto:
 
 ## failover: kill -9 the owner of streaming jobs 20 times (3 nodes, real redis) and print the stall percentiles
 failover:
-	set -o pipefail; ACTORHUB_KILLS=$${KILLS:-20} ACTORHUB_FAILOVER_OUT=$${OUT:-/dev/null} $(GO) test -count=1 -timeout 30m -v -run 'TestFailoverStall$$' ./internal/e2e/ | grep -E 'failover_test|^(ok|FAIL|---)'
+	set -o pipefail; ACTORHUB_NODES=$${NODES:-3} ACTORHUB_KILLS=$${KILLS:-20} ACTORHUB_FAILOVER_OUT=$${OUT:-/dev/null} $(GO) test -count=1 -timeout 30m -v -run 'TestFailoverStall$$' ./internal/e2e/ | grep -E 'failover_test|^(ok|FAIL|---)'
 
-## cluster: the full cluster tests (kill -9, SIGSTOP, join + rolling restart, busy nodes, failover stall) under -race
+## cluster: the full cluster tests (kill -9, SIGSTOP, join + rolling restart, busy nodes, failover stall) under -race, then busy nodes and failover on ten nodes
 cluster:
 	set -o pipefail; ACTORHUB_BUSY_SECONDS=20 ACTORHUB_KILLS=$${KILLS:-20} $(GO) test -race -count=1 -p 1 -timeout 30m -v -run 'TestCluster|TestFailoverStall' ./internal/e2e/ | grep -E '^(ok|FAIL|---|\s+\w+_test)'
+	@echo "ten nodes (without -race: ten race-instrumented nodes would measure the race detector on two cores)"
+	set -o pipefail; ACTORHUB_NODES=10 ACTORHUB_BUSY_SECONDS=20 ACTORHUB_KILLS=$${KILLS10:-10} $(GO) test -count=1 -p 1 -timeout 30m -v -run 'TestClusterBusyNodesStayAlive|TestFailoverStall' ./internal/e2e/ | grep -E '^(ok|FAIL|---|\s+\w+_test)'
 
 ## chaos: 5 minutes of every fault kind on 3 nodes (SEED=…, DURATION=…); report and timeline in results/chaos-<seed>/
 chaos: build

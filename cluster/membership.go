@@ -84,6 +84,14 @@ type Membership struct {
 	// suspects holds when each alive member became suspect to this node (see
 	// setSuspect); the view shows those members as suspect
 	suspects map[string]time.Time
+	// downs holds when each alive member was found down (down.go): its
+	// gossip port refused a dial; the view shows it dead. checking holds the
+	// members being dialed.
+	downs    map[string]time.Time
+	checking map[string]bool
+	stopped  bool // Stop began: no check starts any more
+
+	broadcasts *memberlist.TransmitLimitedQueue // this node's "down" messages
 
 	changed chan struct{}
 	stop    chan struct{}
@@ -116,7 +124,13 @@ func New(cfg Config) (*Membership, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Membership{cfg: cfg, self: cfg.Meta.ID, members: map[string]Member{}, suspects: map[string]time.Time{}, changed: make(chan struct{}, 1), stop: make(chan struct{})}
+	m := &Membership{cfg: cfg, self: cfg.Meta.ID, members: map[string]Member{}, suspects: map[string]time.Time{},
+		downs: map[string]time.Time{}, checking: map[string]bool{}, changed: make(chan struct{}, 1), stop: make(chan struct{})}
+	m.broadcasts = &memberlist.TransmitLimitedQueue{RetransmitMult: 3, NumNodes: func() int {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return max(1, len(m.members))
+	}}
 	if err := m.SetMeta(cfg.Meta); err != nil {
 		return nil, err
 	}
@@ -252,6 +266,7 @@ func (m *Membership) watch() {
 			return
 		case <-m.changed:
 		case <-tick.C:
+			m.recheckDowns()
 		}
 		m.refresh()
 	}
@@ -282,6 +297,9 @@ func (m *Membership) build() *View {
 		if _, ok := m.suspects[name]; ok {
 			mem.State = StateSuspect
 		}
+		if _, ok := m.downs[name]; ok {
+			mem.State = StateDead
+		}
 		v.Members = append(v.Members, mem)
 	}
 	m.mu.Unlock()
@@ -311,6 +329,7 @@ func (m *Membership) Stop(timeout time.Duration) error {
 	m.mu.Lock()
 	ml := m.ml
 	m.ml = nil
+	m.stopped = true
 	m.mu.Unlock()
 	if ml == nil {
 		return nil
@@ -349,10 +368,12 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	}
 	return d.meta
 }
-func (d *delegate) NotifyMsg([]byte)                           {}
-func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (d *delegate) LocalState(join bool) []byte                { return nil }
-func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
+func (d *delegate) NotifyMsg(msg []byte) { (*Membership)(d).onDownMessage(msg) }
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	return d.broadcasts.GetBroadcasts(overhead, limit)
+}
+func (d *delegate) LocalState(join bool) []byte            { return nil }
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {}
 
 // eventDelegate records joins, updates and departures and wakes the watcher;
 // memberlist calls it under its own lock, so it only copies and signals.
@@ -363,10 +384,11 @@ func (e *eventDelegate) NotifyJoin(n *memberlist.Node) { e.alive(n) }
 func (e *eventDelegate) NotifyUpdate(n *memberlist.Node) { e.alive(n) }
 
 func (e *eventDelegate) alive(n *memberlist.Node) {
-	mem := Member{Meta: decodeMeta(n), State: StateAlive}
+	mem := Member{Meta: decodeMeta(n), State: StateAlive, Gossip: gossipAddr(n)}
 	e.mu.Lock()
 	e.members[n.Name] = mem
 	delete(e.suspects, n.Name)
+	delete(e.downs, n.Name)
 	e.mu.Unlock()
 	(*Membership)(e).signal()
 }
@@ -381,8 +403,9 @@ func (e *eventDelegate) NotifyLeave(n *memberlist.Node) {
 		state = StateLeft
 	}
 	e.mu.Lock()
-	e.members[n.Name] = Member{Meta: meta, State: state}
+	e.members[n.Name] = Member{Meta: meta, State: state, Gossip: gossipAddr(n)}
 	delete(e.suspects, n.Name)
+	delete(e.downs, n.Name)
 	e.mu.Unlock()
 	(*Membership)(e).signal()
 }

@@ -15,13 +15,19 @@ import (
 // the first, and stops them at cleanup.
 func startMembers(t *testing.T, n int) []*Membership {
 	t.Helper()
+	return startMembersWith(t, n, nil)
+}
+
+// startMembersWith is startMembers with each member's config changed by tune.
+func startMembersWith(t *testing.T, n int, tune func(*Config)) []*Membership {
+	t.Helper()
 	var ms []*Membership
 	for i := range n {
 		var join []string
 		if i > 0 {
 			join = []string{ms[0].Addr()}
 		}
-		ms = append(ms, startMember(t, i, join))
+		ms = append(ms, startMemberWith(t, i, join, tune))
 	}
 	for _, m := range ms {
 		waitState(t, m, 10*time.Second, func(v *View) error {
@@ -38,6 +44,11 @@ func startMembers(t *testing.T, n int) []*Membership {
 // join, and stops it at cleanup; it does not wait for the join.
 func startMember(t *testing.T, i int, join []string) *Membership {
 	t.Helper()
+	return startMemberWith(t, i, join, nil)
+}
+
+func startMemberWith(t *testing.T, i int, join []string, tune func(*Config)) *Membership {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Gossip = "127.0.0.1:0"
 	cfg.Meta = Meta{ID: fmt.Sprintf("n%d", i+1), Remote: fmt.Sprintf("127.0.0.1:%d", 9000+i)}
@@ -45,6 +56,9 @@ func startMember(t *testing.T, i int, join []string) *Membership {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", cfg.Meta.ID)
 	}
 	cfg.Join = join
+	if tune != nil {
+		tune(&cfg)
+	}
 	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/actorhub/actorhub/cluster/clusterpb"
@@ -118,8 +119,20 @@ func (n *Network) Start(system *actor.ActorSystem) error {
 		dialCreds = credentials.NewTLS(n.cfg.TLS.Client)
 		serverOpts = append(serverOpts, grpc.Creds(countRefused{credentials.NewTLS(n.cfg.TLS.Server), n}))
 	}
+	// A broken connection or a refused dial to a member is a reason to check
+	// whether it is down (Membership.PeerLost, down.go).
+	var lost func(string)
+	if w, ok := n.cfg.Placement.(interface{ PeerLost(remote string) }); ok {
+		lost = w.PeerLost
+		system.EventStream.Subscribe(func(evt any) {
+			if e, ok := evt.(*remote.EndpointTerminatedEvent); ok {
+				lost(e.Address)
+			}
+		})
+	}
+	dial := func(ctx context.Context, addr string) (net.Conn, error) { return dialPeer(ctx, addr, lost) }
 	n.remote = remote.NewRemote(system, remote.Configure(host, port,
-		remote.WithDialOptions(grpc.WithTransportCredentials(dialCreds), grpc.WithContextDialer(dialPeer)),
+		remote.WithDialOptions(grpc.WithTransportCredentials(dialCreds), grpc.WithContextDialer(dial)),
 		remote.WithServerOptions(serverOpts...)))
 	n.remote.Start()
 	n.router, err = system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &router{n: n} }), routerName)
@@ -288,13 +301,20 @@ const (
 // connect deadline, ctx, allows): a node that comes back is reached within
 // dialRetry. gRPC keeps the connection "connecting" meanwhile, so the
 // writer's stream waits instead of failing.
-func dialPeer(ctx context.Context, addr string) (net.Conn, error) {
+//
+// The first refusal is told to refused (when set): a node whose port refuses
+// may be down (PeerLost).
+func dialPeer(ctx context.Context, addr string, refused func(string)) (net.Conn, error) {
 	var d net.Dialer
 	deadline := time.Now().Add(dialPatience)
 	for {
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err == nil {
 			return c, nil
+		}
+		if refused != nil && errors.Is(err, syscall.ECONNREFUSED) {
+			refused(addr)
+			refused = nil
 		}
 		if time.Now().Add(dialRetry).After(deadline) {
 			return nil, err

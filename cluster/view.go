@@ -14,8 +14,9 @@ const (
 
 // Member is one node as this node sees it.
 type Member struct {
-	Meta  Meta
-	State string
+	Meta   Meta
+	State  string
+	Gossip string // its gossip address (host:port), as memberlist knows it
 }
 
 // placeable reports whether jobs may be placed on the member: alive or

@@ -65,48 +65,94 @@ func (a *arrivals) stalls(from, to time.Time) []time.Duration {
 // TestFailoverStall kills the owner of streaming jobs again and again (the
 // victim restarts and rejoins each time) and measures, at subscribers on the
 // surviving nodes, the longest pause in each stream around the kill: kill -9
-// → the stream moving again on the new owner. `make failover` runs 20 kills
-// (ACTORHUB_KILLS=20) and prints the percentiles; `make test` runs 3.
+// → the stream moving again on the new owner; and how long until every
+// survivor's view shows the victim dead (the failure detection). `make
+// failover` runs 20 kills (ACTORHUB_KILLS=20) and prints the percentiles,
+// `make cluster` also on ten nodes (ACTORHUB_NODES=10); `make test` runs 3
+// kills on three nodes.
 func TestFailoverStall(t *testing.T) {
-	kills := 3
+	kills, size := 3, 3
 	if v, err := strconv.Atoi(os.Getenv("ACTORHUB_KILLS")); err == nil && v > 0 {
 		kills = v
 	}
+	if v, err := strconv.Atoi(os.Getenv("ACTORHUB_NODES")); err == nil && v >= 3 {
+		size = v
+	}
 	rs := redistest.Start(t)
-	nodes := nodetest.StartCluster(t, 3, rs.URL())
-	var all []time.Duration
+	nodes := nodetest.StartCluster(t, size, rs.URL())
+	var all, seen []time.Duration
 	for k := 0; k < kills; k++ {
-		victim := nodes[k%3]
+		victim := nodes[k%size]
 		var survivors []*nodetest.Node
 		for _, n := range nodes {
 			if n != victim {
 				survivors = append(survivors, n)
 			}
 		}
-		stalls := failoverOnce(t, rs, victim, survivors, fmt.Sprintf("fo%d", k))
+		stalls, dead := failoverOnce(t, rs, victim, survivors, fmt.Sprintf("fo%d", k))
 		sort.Slice(stalls, func(i, j int) bool { return stalls[i] < stalls[j] })
-		t.Logf("kill %2d of %s: stall median %v max %v over %d streams", k+1, victim.ID,
-			stalls[len(stalls)/2].Round(time.Millisecond), stalls[len(stalls)-1].Round(time.Millisecond), len(stalls))
-		all = append(all, stalls...)
+		t.Logf("kill %2d of %s: stall median %v max %v over %d streams; seen dead by all %d others after %v", k+1, victim.ID,
+			stalls[len(stalls)/2].Round(time.Millisecond), stalls[len(stalls)-1].Round(time.Millisecond), len(stalls),
+			len(survivors), dead.Round(time.Millisecond))
+		all, seen = append(all, stalls...), append(seen, dead)
 		victim.RestartWith(t, "--join", survivors[0].Gossip)
-		nodetest.WaitConverged(t, nodes, 3, 30*time.Second)
+		nodetest.WaitConverged(t, nodes, size, 30*time.Second)
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	pct := func(p float64) time.Duration {
-		return all[min(len(all)-1, int(p*float64(len(all))))].Round(time.Millisecond)
+	pct := func(ds []time.Duration, p float64) time.Duration {
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		return ds[min(len(ds)-1, int(p*float64(len(ds))))].Round(time.Millisecond)
 	}
-	t.Logf("failover stall over %d kills, %d streams: p50 %v p99 %v max %v", kills, len(all), pct(0.50), pct(0.99), all[len(all)-1].Round(time.Millisecond))
+	t.Logf("failover stall over %d kills on %d nodes, %d streams: p50 %v p99 %v max %v; seen dead by all: p50 %v max %v",
+		kills, size, len(all), pct(all, 0.50), pct(all, 0.99), pct(all, 1), pct(seen, 0.5), pct(seen, 1))
 	if out := os.Getenv("ACTORHUB_FAILOVER_OUT"); out != "" {
-		line := fmt.Sprintf("| %d | %d | %v | %v | %v |\n", kills, len(all), pct(0.50), pct(0.99), all[len(all)-1].Round(time.Millisecond))
+		line := fmt.Sprintf("| %d | %d | %d | %v | %v | %v | %v | %v |\n", size, kills, len(all), pct(all, 0.50), pct(all, 0.99),
+			pct(all, 1), pct(seen, 0.5), pct(seen, 1))
 		if err := os.WriteFile(out, []byte(line), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
+// seenDead returns how long after killAt every node of survivors showed
+// victim dead (or gone) in its GET /api/cluster; it waits up to 15 s.
+func seenDead(survivors []*nodetest.Node, victim *nodetest.Node, killAt time.Time) time.Duration {
+	var mu sync.Mutex
+	var worst time.Duration
+	var wg sync.WaitGroup
+	for _, n := range survivors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Since(killAt) < 15*time.Second {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				ms, err := client.ClusterMembers(ctx, nil, "http://"+n.Admin)
+				cancel()
+				gone := err == nil
+				for _, m := range ms {
+					if m.ID == victim.ID && (m.State == "alive" || m.State == "suspect") {
+						gone = false
+					}
+				}
+				if gone {
+					mu.Lock()
+					worst = max(worst, time.Since(killAt))
+					mu.Unlock()
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			mu.Lock()
+			worst = max(worst, 15*time.Second)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return worst
+}
+
 // failoverOnce streams to three jobs owned by victim, with subscribers on the
 // survivors, kills the victim and returns the stalls seen.
-func failoverOnce(t *testing.T, rs *redistest.Server, victim *nodetest.Node, survivors []*nodetest.Node, prefix string) []time.Duration {
+func failoverOnce(t *testing.T, rs *redistest.Server, victim *nodetest.Node, survivors []*nodetest.Node, prefix string) ([]time.Duration, time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	jobs := heldBy(t, rs, victim, prefix, 3)
@@ -149,7 +195,10 @@ func failoverOnce(t *testing.T, rs *redistest.Server, victim *nodetest.Node, sur
 	time.Sleep(700 * time.Millisecond)
 	killAt := time.Now()
 	victim.Kill()
-	time.Sleep(4 * time.Second)
+	dead := seenDead(survivors, victim, killAt)
+	if rest := 4*time.Second - time.Since(killAt); rest > 0 {
+		time.Sleep(rest)
+	}
 	close(stop)
 	<-emitted
 	stalls := arr.stalls(killAt.Add(-200*time.Millisecond), killAt.Add(4*time.Second))
@@ -160,5 +209,5 @@ func failoverOnce(t *testing.T, rs *redistest.Server, victim *nodetest.Node, sur
 	if len(arr.bad) > 0 {
 		t.Fatalf("streams broke the seq contract: %v", arr.bad[:min(5, len(arr.bad))])
 	}
-	return stalls
+	return stalls, dead
 }
