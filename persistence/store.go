@@ -33,6 +33,11 @@ var (
 //	bolt:PATH                          the embedded store in file PATH (parent directories are created)
 //	redis://[user:pass@]host:port/db   one Redis server; rediss:// for TLS
 //	redis://host:port?addr=h2:p2&...   Redis Cluster, seeded with every address given
+//	redis+sentinel://host:port/db?master_name=NAME&addr=h2:p2&...
+//	                                   a primary with replicas under Redis Sentinel: the
+//	                                   addresses are the sentinels'; user:pass@ are the
+//	                                   sentinels' credentials, password= (and username=)
+//	                                   the master's; rediss+sentinel:// for TLS
 //
 // go-redis query parameters (dial_timeout=3s, pool_size=20, ...) are honoured
 // and win over cfg. Open checks that the store answers before it returns.
@@ -50,24 +55,32 @@ func Open(ctx context.Context, rawURL string, cfg Config) (Store, error) {
 			return nil, err
 		}
 		return s, nil
-	case "redis", "rediss":
+	case "redis", "rediss", "redis+sentinel", "rediss+sentinel":
 		s, err := OpenRedis(ctx, rawURL, cfg)
 		if err != nil {
 			return nil, err
 		}
 		return s, nil
 	default:
-		return nil, fmt.Errorf("open store %q: %w: unknown scheme %q; use bolt:PATH, redis://host:port/db or rediss://host:port/db", redact(rawURL), ErrBadURL, scheme)
+		return nil, fmt.Errorf("open store %q: %w: unknown scheme %q; use bolt:PATH, redis://host:port/db, rediss://host:port/db or redis+sentinel://host:port/db?master_name=NAME", redact(rawURL), ErrBadURL, scheme)
 	}
 }
 
 // redact hides the password of a URL for messages and logs.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		if i := strings.LastIndex(raw, "@"); err != nil && i >= 0 {
+	if err != nil {
+		if i := strings.LastIndex(raw, "@"); i >= 0 {
 			return "…" + raw[i:] // unparsable, but may hold credentials
 		}
+		return raw
+	}
+	if q := u.Query(); q.Has("password") { // a sentinel URL's master password
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+		return u.Redacted()
+	}
+	if u.User == nil {
 		return raw
 	}
 	return u.Redacted()

@@ -83,9 +83,13 @@ func newRedisClient(rawURL string, cfg Config) (redis.UniversalClient, string, e
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrBadURL, redactErr(err, rawURL))
 	}
-	tlsConf, err := redisTLS(u.Scheme, cfg)
+	base, sentinel := strings.CutSuffix(strings.ToLower(u.Scheme), "+sentinel")
+	tlsConf, err := redisTLS(base, cfg)
 	if err != nil {
 		return nil, "", err
+	}
+	if sentinel {
+		return newFailoverClient(u, base, tlsConf, cfg, rawURL)
 	}
 	if u.Query().Has("addr") {
 		if cfg.WaitReplicas > 0 || cfg.WaitAOF {
@@ -130,6 +134,36 @@ func newRedisClient(rawURL string, cfg Config) (redis.UniversalClient, string, e
 		o.TLSConfig = tlsConf
 	}
 	return redis.NewClient(o), o.Addr, nil
+}
+
+// newFailoverClient builds the client of a redis+sentinel:// URL (see Open):
+// go-redis's failover client asks the sentinels for the master's address,
+// and again after a failover.
+func newFailoverClient(u *url.URL, base string, tlsConf *tls.Config, cfg Config, rawURL string) (redis.UniversalClient, string, error) {
+	if !u.Query().Has("master_name") {
+		return nil, "", fmt.Errorf("%w: a redis+sentinel:// URL names the master: add ?master_name=NAME", ErrBadURL)
+	}
+	v := *u
+	v.Scheme = base
+	o, err := redis.ParseFailoverURL(v.String())
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrBadURL, redactErr(err, rawURL))
+	}
+	setDur(&o.DialTimeout, cfg.DialTimeout)
+	setDur(&o.ReadTimeout, cfg.ReadTimeout)
+	setDur(&o.WriteTimeout, cfg.WriteTimeout)
+	setInt(&o.MaxRetries, cfg.MaxRetries)
+	setInt(&o.PoolSize, cfg.PoolSize)
+	setInt(&o.DialerRetries, 1)
+	o.ContextTimeoutEnabled = true
+	o.PipelinePoolSize = noPipelinePool
+	if tlsConf != nil {
+		if o.TLSConfig != nil {
+			tlsConf.ServerName, tlsConf.InsecureSkipVerify = o.TLSConfig.ServerName, o.TLSConfig.InsecureSkipVerify
+		}
+		o.TLSConfig = tlsConf
+	}
+	return redis.NewFailoverClient(o), "sentinel " + o.MasterName + "@" + strings.Join(o.SentinelAddrs, ","), nil
 }
 
 // redisTLS loads cfg's TLS files for a rediss:// URL (nil when none is set).

@@ -62,7 +62,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.gossipKey, "gossip-key", "", "gossip encryption keys, base64 of 16, 24 or 32 bytes, comma-separated: the first encrypts, all decrypt (it shows in ps: prefer --gossip-key-file or ACTORHUB_GOSSIP_KEY)")
 	fs.StringVar(&c.gossipKeyFile, "gossip-key-file", "", "a file of gossip keys, one per line, the first the one that encrypts")
 	fs.BoolVar(&c.insecureCluster, "insecure-cluster", false, "allow gossip without keys or the remote port without TLS on addresses beyond loopback (anyone who reaches them joins the cluster)")
-	fs.StringVar(&c.store, "store", "bolt:./data/actorhub.db", "bolt:PATH, redis://host:port/db, rediss://… or a Redis Cluster URL with addr= parameters")
+	fs.StringVar(&c.store, "store", "bolt:./data/actorhub.db", "bolt:PATH, redis://host:port/db, rediss://…, a Redis Cluster URL with addr= parameters, or redis+sentinel://sentinel:port/db?master_name=NAME")
 	fs.IntVar(&c.waitReplicas, "store-wait-replicas", 0, "Redis: acknowledge an event only once this many replicas have it (WAIT after each group commit); a commit they do not confirm in --store-wait-timeout fails as unavailable and the worker resends")
 	fs.BoolVar(&c.waitAOF, "store-wait-aof", false, "Redis: acknowledge an event only once the primary (and --store-wait-replicas replicas) fsynced it to the append-only file (WAITAOF)")
 	fs.DurationVar(&c.waitTimeout, "store-wait-timeout", pd.WaitTimeout, "Redis: how long a group commit waits for --store-wait-replicas / --store-wait-aof")

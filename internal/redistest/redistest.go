@@ -33,6 +33,9 @@ type options struct {
 	aof     bool
 	cluster bool
 	args    []string
+	// sentinel, when set, runs the process as a Redis Sentinel with this
+	// configuration (the port is added)
+	sentinel string
 }
 
 // AOF turns on the append-only file with appendfsync always, so that a write
@@ -45,6 +48,47 @@ func Cluster() Option { return func(o *options) { o.cluster = true } }
 
 // Args adds command-line arguments for redis-server (e.g. "--maxmemory", "1mb").
 func Args(args ...string) Option { return func(o *options) { o.args = append(o.args, args...) } }
+
+// ReplicaOf makes the server a replica of primary.
+func ReplicaOf(primary *Server) Option {
+	return func(o *options) {
+		host, port, _ := net.SplitHostPort(primary.Addr())
+		o.args = append(o.args, "--replicaof", host, port)
+	}
+}
+
+// StartSentinel runs a Redis Sentinel (redis-server --sentinel) that monitors
+// primary as master name, with a quorum of one and failure detection after
+// downAfter, and kills it when the test ends.
+func StartSentinel(t testing.TB, primary *Server, name string, downAfter time.Duration) *Server {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(primary.Addr())
+	conf := fmt.Sprintf("bind 127.0.0.1\nprotected-mode no\nsentinel resolve-hostnames no\n"+
+		"sentinel monitor %[1]s %[2]s %[3]s 1\nsentinel down-after-milliseconds %[1]s %[4]d\n"+
+		"sentinel failover-timeout %[1]s 10000\nsentinel parallel-syncs %[1]s 1\n", name, host, port, downAfter.Milliseconds())
+	return Start(t, func(o *options) { o.sentinel = conf })
+}
+
+// WaitReplicated waits until replica's link to its primary is up, or fails
+// the test after readyTimeout.
+func WaitReplicated(t testing.TB, replica *Server) {
+	t.Helper()
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		info, err := command(replica.Addr(), "INFO replication")
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: replica %s not in sync with its primary after %v: %v\n%s", replica.Addr(), readyTimeout, err, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Command sends one inline command to the server and returns the first line
+// of the reply (or the whole bulk string).
+func (s *Server) Command(cmd string) (string, error) { return command(s.Addr(), cmd) }
 
 // Server is one redis-server process.
 type Server struct {
@@ -171,6 +215,15 @@ func (s *Server) start(port int) error {
 	defer s.mu.Unlock()
 	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--dir", s.dir,
 		"--appendonly", "no", "--protected-mode", "no"}
+	if s.opts.sentinel != "" { // a sentinel rewrites its configuration file: it must be its own
+		conf := filepath.Join(s.dir, "sentinel.conf")
+		if _, err := os.Stat(conf); err != nil {
+			if err := os.WriteFile(conf, []byte(s.opts.sentinel), 0o644); err != nil {
+				return err
+			}
+		}
+		args = []string{conf, "--sentinel", "--port", strconv.Itoa(port), "--dir", s.dir}
+	}
 	if s.opts.aof {
 		args[len(args)-3] = "yes"
 		args = append(args, "--appendfsync", "always")
