@@ -83,3 +83,37 @@ func TestChaosCatchesAckBeforeDurable(t *testing.T) {
 		t.Fatalf("the violations should name invariant 2 or 5: %v", rep.Violations)
 	}
 }
+
+// TestChaosRedisFailover: the store is a primary, two replicas and a
+// sentinel; the primary is killed, a replica promoted, the old primary
+// comes back as a replica, and with --store-wait-replicas 1 nothing
+// acknowledged is lost.
+func TestChaosRedisFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 25 s of chaos on a sentinel-managed Redis")
+	}
+	cfg := DefaultConfig()
+	cfg.Bin, cfg.Dir, cfg.Duration, cfg.Every, cfg.Seed = nodetest.Binary(t), t.TempDir(), 25*time.Second, 6*time.Second, 5
+	cfg.Faults = []string{FaultRedisFailover}
+	var progress bytes.Buffer
+	cfg.Progress = &progress
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("chaos: %v\n%s", err, progress.String())
+	}
+	var sum bytes.Buffer
+	rep.Print(&sum)
+	t.Logf("%s%s", progress.String(), sum.String())
+	promoted := 0
+	for _, f := range rep.Faults {
+		if f.Kind == FaultRedisFailover && strings.Contains(f.Note, "promoted") {
+			promoted++
+		}
+	}
+	if promoted == 0 || rep.Delivered == 0 {
+		t.Fatalf("no failover happened (%d faults, %d delivered):\n%s", len(rep.Faults), rep.Delivered, progress.String())
+	}
+	if rep.Failed() {
+		t.Fatalf("invariants violated across a Redis failover (logs in %s)", cfg.Dir)
+	}
+}

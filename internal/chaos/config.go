@@ -14,10 +14,18 @@ const (
 	FaultTerm         = "term"          // SIGTERM (drain, exit 0 expected), then start it again
 	FaultRestart      = "restart"       // SIGKILL and start again at once
 	FaultRedisRestart = "redis-restart" // SIGKILL redis-server, start it again (AOF keeps what it acked)
+	// FaultRedisFailover runs the store as a primary, two replicas and a
+	// sentinel (redis+sentinel://): SIGKILL the primary, the sentinel
+	// promotes a replica, the old primary comes back as a replica.
+	FaultRedisFailover = "redis-failover"
 )
 
 // AllFaults lists every kind.
+// (redis-failover changes the store's topology, so it is asked for by name).
 var AllFaults = []string{FaultKill, FaultStop, FaultTerm, FaultRestart, FaultRedisRestart}
+
+// KnownFaults lists every kind, redis-failover included.
+var KnownFaults = append(append([]string(nil), AllFaults...), FaultRedisFailover)
 
 // Config describes one chaos run.
 type Config struct {
@@ -42,6 +50,10 @@ type Config struct {
 	Clients int
 	// ChunkBytes is the length of each chunk's text (at least its number).
 	ChunkBytes int
+	// NoWait runs the nodes of a redis-failover run without
+	// --store-wait-replicas: an event is acknowledged once the primary has it,
+	// and what a failover loses shows as violations of invariant 2.
+	NoWait bool
 	// Dir receives the nodes' logs, report.json and timeline.svg.
 	Dir string
 	// Progress receives one line per fault and the summary.
@@ -86,8 +98,12 @@ func (c Config) withDefaults() (Config, error) {
 	for _, f := range c.Faults {
 		switch f {
 		case FaultKill, FaultStop, FaultTerm, FaultRestart, FaultRedisRestart:
+		case FaultRedisFailover:
+			if c.Store != "" {
+				return c, fmt.Errorf("chaos: redis-failover needs the harness's own Redis (a primary, replicas and a sentinel); drop --store")
+			}
 		default:
-			return c, fmt.Errorf("chaos: unknown fault %q; use %s", f, strings.Join(AllFaults, ","))
+			return c, fmt.Errorf("chaos: unknown fault %q; use %s", f, strings.Join(KnownFaults, ","))
 		}
 	}
 	if c.Bin == "" || c.Dir == "" {

@@ -159,14 +159,18 @@ func (n *node) waitReady(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// redis is the private redis-server, with AOF (appendfsync always) so that a
-// restart keeps every write it acknowledged.
+// redis is one private redis-server (or sentinel), with AOF (appendfsync
+// always) so that a restart keeps every write it acknowledged.
 type redis struct {
 	proc
 	port int
 }
 
-func startRedis(dir string) (*redis, error) {
+func startRedis(dir string) (*redis, error) { return startRedisNamed(dir, "redis", nil) }
+
+// startRedisNamed starts redis-server name with extra arguments; a name other
+// than "redis" gets a folder of its own in dir.
+func startRedisNamed(dir, name string, extra []string) (*redis, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("chaos needs redis-server on PATH (apt-get install redis-server), or --store")
@@ -175,22 +179,59 @@ func startRedis(dir string) (*redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	// a run starts from an empty store, whatever an earlier run with the same
-	// --out left there
-	for _, name := range []string{"appendonlydir", "appendonly.aof", "dump.rdb"} {
-		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+	data := dir
+	if name != "redis" {
+		data = filepath.Join(dir, name)
+		if err := os.MkdirAll(data, 0o755); err != nil {
 			return nil, err
 		}
 	}
-	f, err := os.Create(filepath.Join(dir, "redis.log"))
+	// a run starts from an empty store, whatever an earlier run with the same
+	// --out left there
+	for _, f := range []string{"appendonlydir", "appendonly.aof", "dump.rdb", "sentinel.conf"} {
+		if err := os.RemoveAll(filepath.Join(data, f)); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
-	r := &redis{port: port, proc: proc{name: "redis-server", bin: bin, log: f,
-		args: []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-			"--appendfsync", "always", "--dir", dir}}}
+	r := &redis{port: port, proc: proc{name: name, bin: bin, log: f,
+		args: append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+			"--appendfsync", "always", "--dir", data}, extra...)}}
 	return r, r.startWait()
 }
+
+// startSentinel starts a Redis Sentinel that watches the primary at port as
+// master sentinelMaster (quorum one: it is the only one) and promotes a
+// replica a second after the primary stops answering.
+func startSentinel(dir string, primary int) (*redis, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("chaos needs redis-server on PATH (apt-get install redis-server)")
+	}
+	port, err := freeport.Pick()
+	if err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(dir, "sentinel.conf") // the sentinel rewrites it
+	body := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\nsentinel resolve-hostnames no\n"+
+		"sentinel monitor %[2]s 127.0.0.1 %[3]d 1\nsentinel down-after-milliseconds %[2]s 1000\n"+
+		"sentinel failover-timeout %[2]s 10000\nsentinel parallel-syncs %[2]s 2\n", port, sentinelMaster, primary)
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(dir, "sentinel.log"))
+	if err != nil {
+		return nil, err
+	}
+	r := &redis{port: port, proc: proc{name: "sentinel", bin: bin, log: f, args: []string{conf, "--sentinel"}}}
+	return r, r.startWait()
+}
+
+// sentinelMaster is the name the chaos sentinel gives the primary.
+const sentinelMaster = "chaos"
 
 func (r *redis) startWait() error {
 	if err := r.start(); err != nil {

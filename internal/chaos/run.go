@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,7 +20,11 @@ type cluster struct {
 	cfg   Config
 	store string
 	redis *redis
-	nodes []*node
+	// servers and sentinel are the store of a redis-failover run (redis is
+	// nil then): servers[0] starts as the primary
+	servers  []*redis
+	sentinel *redis
+	nodes    []*node
 }
 
 // Run runs the chaos schedule and returns its report; the report's
@@ -69,7 +74,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 func (c *cluster) start(ctx context.Context) error {
-	if c.store == "" {
+	var extra []string
+	switch {
+	case c.store == "" && slices.Contains(c.cfg.Faults, FaultRedisFailover):
+		if err := c.startSentinel(ctx); err != nil {
+			return err
+		}
+		if !c.cfg.NoWait {
+			extra = []string{"--store-wait-replicas", "1", "--store-wait-timeout", "1s"}
+		}
+	case c.store == "":
 		r, err := startRedis(c.cfg.Dir)
 		if err != nil {
 			return err
@@ -85,6 +99,7 @@ func (c *cluster) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		n.args = append(n.args, extra...)
 		c.nodes = append(c.nodes, n)
 		if err := n.start(); err != nil {
 			return err
@@ -119,10 +134,23 @@ func (c *cluster) stop() {
 		n.kill()
 		n.log.Close()
 	}
-	if c.redis != nil {
-		c.redis.kill()
-		c.redis.log.Close()
+	for _, r := range c.stores() {
+		r.kill()
+		r.log.Close()
 	}
+}
+
+// stores lists the harness's redis-server processes (and sentinel).
+func (c *cluster) stores() []*redis {
+	var out []*redis
+	if c.redis != nil {
+		out = append(out, c.redis)
+	}
+	out = append(out, c.servers...)
+	if c.sentinel != nil {
+		out = append(out, c.sentinel)
+	}
+	return out
 }
 
 func (c *cluster) urls(path string) []string {
@@ -191,7 +219,7 @@ func (c *cluster) faults(ctx context.Context, rec *record, rep *Report) {
 	// again) must fall inside the streaming phase to be measured
 	lastStart := end.Add(-min(10*time.Second, c.cfg.Duration/4))
 	kinds := c.cfg.Faults
-	if c.redis == nil {
+	if c.redis == nil && c.sentinel == nil {
 		kinds = without(kinds, FaultRedisRestart)
 	}
 	for i := 0; ; i++ {
@@ -251,12 +279,23 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 		}
 		f.Note = c.rejoin(ctx, n, rec, &f, time.Now())
 	case FaultRedisRestart:
+		r := c.redis
+		if c.sentinel != nil {
+			r = c.primary()
+		}
 		f.Target = "redis"
-		c.redis.kill()
+		if r == nil {
+			f.Note = " (the sentinel names no primary of ours)"
+			break
+		}
+		r.kill()
 		backoff.Sleep(ctx, time.Second)
-		if err := c.redis.startWait(); err != nil {
+		if err := r.startWait(); err != nil {
 			f.Note = " (redis did not come back: " + err.Error() + ")"
 		}
+	case FaultRedisFailover:
+		f.Target = "redis"
+		f.Note = c.failover(ctx)
 	}
 	f.ResumedMs = <-resumed
 	return f

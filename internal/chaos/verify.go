@@ -59,8 +59,8 @@ func (c *cluster) verify(rec *record, rep *Report, jobs []string, subs []*client
 		}
 		rep.StaleWritesRefused += staleWrites(n)
 	}
-	if c.redis != nil {
-		for _, e := range c.redis.unexpected() {
+	for _, r := range c.stores() {
+		for _, e := range r.unexpected() {
 			rec.violate(Inv6NoCrash, "%s", e)
 		}
 	}
