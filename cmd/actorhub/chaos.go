@@ -39,7 +39,9 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&c.Rate, "rate", d.Rate, "chunks per second per job")
 	fs.IntVar(&c.Clients, "clients", d.Clients, "subscriber connections, each following every job")
 	fs.IntVar(&c.ChunkBytes, "chunk-bytes", d.ChunkBytes, "length of each chunk's text")
-	fs.StringVar(&out, "out", "", "folder for logs, report.json and timeline.svg (default: chaos-<time>)")
+	fs.StringVar(&out, "out", "", "folder for logs, report.json, timeline.svg and resources.svg (default: chaos-<time>)")
+	var soak time.Duration
+	fs.DurationVar(&soak, "soak", 0, "a long run: --duration this, a fault every 30 s unless --every is given; the report stays bounded (samples, examples)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,6 +49,14 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	c.Faults = strings.Split(faults, ",")
+	if soak > 0 {
+		c.Duration = soak
+		every := false
+		fs.Visit(func(f *flag.Flag) { every = every || f.Name == "every" })
+		if !every {
+			c.Every = 30 * time.Second
+		}
+	}
 	if out == "" {
 		out = "chaos-" + time.Now().Format("20060102-150405")
 	}

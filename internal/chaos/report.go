@@ -42,7 +42,10 @@ type Report struct {
 	StaleWritesRefused int64                 `json:"staleWritesRefused"`
 	Stall              map[string]StallStats `json:"stallMsByFault"`
 	Rejoin             StallStats            `json:"rejoinGapMs"` // over every stream of every rejoin
-	Violations         map[string][]string   `json:"violations"`
+	Violations         map[string][]string   `json:"violations"`  // examples (up to 1,000 per invariant)
+	ViolationCounts    map[string]int        `json:"violationCounts"`
+	// Nodes holds each node's memory and goroutines over the run.
+	Nodes map[string]NodeResources `json:"nodes"`
 }
 
 // StallStats are percentiles of ResumedMs for one fault kind.
@@ -70,9 +73,10 @@ func reportConfig(c Config) map[string]any {
 
 func (r *Report) finishStats(rec *record, ws client.WorkerStats) {
 	rec.mu.Lock()
-	r.Violations = map[string][]string{}
+	r.Violations, r.ViolationCounts = map[string][]string{}, map[string]int{}
 	for _, inv := range []string{Inv1Seq, Inv2Acked, Inv3Durable, Inv4OneOwner, Inv5Journal, Inv6NoCrash} {
 		r.Violations[inv] = append([]string{}, rec.viol[inv]...)
+		r.ViolationCounts[inv] = max(len(rec.viol[inv]), rec.violN[inv])
 	}
 	rec.mu.Unlock()
 	r.Emitted, r.Acked = ws.Emitted, ws.Acked
@@ -127,8 +131,9 @@ func (r *Report) Print(w io.Writer) {
 	for _, k := range slices.Sorted(maps.Keys(r.Violations)) {
 		v := r.Violations[k]
 		ex := v[:min(3, len(v))]
-		fmt.Fprintf(w, "| %s | %d | %s |\n", k, len(v), strings.Join(ex, "; "))
+		fmt.Fprintf(w, "| %s | %d | %s |\n", k, max(len(v), r.ViolationCounts[k]), strings.Join(ex, "; "))
 	}
+	printResources(w, r.Nodes)
 	if r.Failed() {
 		fmt.Fprintln(w, "\nverdict: FAILED — invariants violated")
 	} else {
@@ -136,7 +141,7 @@ func (r *Report) Print(w io.Writer) {
 	}
 }
 
-// Write stores report.json and timeline.svg in dir.
+// Write stores report.json, timeline.svg and resources.svg in dir.
 func (r *Report) Write(dir string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -145,7 +150,10 @@ func (r *Report) Write(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "timeline.svg"), []byte(r.svg()), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "timeline.svg"), []byte(r.svg()), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "resources.svg"), []byte(resourcesSVG(r.Nodes, r.Faults)), 0o644)
 }
 
 // svg draws delivered events per second with the faults marked.

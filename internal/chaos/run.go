@@ -57,6 +57,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, fmt.Errorf("create job %s: %w", j, err)
 		}
 	}
+	sampleCtx, stopSampling := context.WithCancel(runCtx)
+	smp := newSampler(rec.start, cfg.Duration)
+	sampled := make(chan struct{})
+	go func() { defer close(sampled); smp.run(sampleCtx, c.nodes) }()
 	subs, subsDone := c.subscribe(runCtx, rec, jobs)
 	emitDone := make(chan struct{})
 	stopEmit := make(chan struct{})
@@ -66,6 +70,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	close(stopEmit)
 	<-emitDone
 	c.finish(runCtx, w, rec, rep, jobs)
+	stopSampling()
+	<-sampled
+	rep.Nodes = smp.resources()
 	cancel()
 	subsDone.Wait()
 	c.verify(rec, rep, jobs, subs)

@@ -28,8 +28,9 @@ type record struct {
 	mu        sync.Mutex
 	emitted   map[string]*strings.Builder
 	clients   map[string]map[string]*seen // client → job → seen
-	viol      map[string][]string
-	delivered []atomic.Int64 // per second since start
+	viol      map[string][]string         // examples, at most maxExamples per invariant
+	violN     map[string]int              // how many violate counted, examples or not
+	delivered []atomic.Int64              // per second since start
 }
 
 type seen struct {
@@ -45,7 +46,7 @@ type seen struct {
 
 func newRecord(jobs []string, clients int, seconds int) *record {
 	r := &record{start: time.Now(), emitted: map[string]*strings.Builder{}, clients: map[string]map[string]*seen{},
-		viol: map[string][]string{}, delivered: make([]atomic.Int64, seconds)}
+		viol: map[string][]string{}, violN: map[string]int{}, delivered: make([]atomic.Int64, seconds)}
 	for _, j := range jobs {
 		r.emitted[j] = &strings.Builder{}
 	}
@@ -64,8 +65,13 @@ func clientName(c int) string { return fmt.Sprintf("client%d", c+1) }
 func (r *record) violate(inv, format string, a ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.viol[inv] = append(r.viol[inv], fmt.Sprintf(format, a...))
+	if r.violN[inv]++; len(r.viol[inv]) < maxExamples { // a soak of a broken build stays bounded
+		r.viol[inv] = append(r.viol[inv], fmt.Sprintf(format, a...))
+	}
 }
+
+// maxExamples bounds the examples kept of each invariant's violations.
+const maxExamples = 1000
 
 // handler checks and records what one client receives.
 func (r *record) handler(client string) func(events.Event) {
