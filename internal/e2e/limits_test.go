@@ -75,7 +75,7 @@ func TestLimits(t *testing.T) {
 	w2.send(strings.TrimSpace(strings.Repeat(`{"type":"ping"}`+"\n", 8)))
 	pongs, limited := 0, 0
 	for pongs+limited < 8 {
-		o := w2.next(10 * time.Second)
+		o := w2.next(objectWait)
 		switch {
 		case o.str("type") == "pong":
 			pongs++

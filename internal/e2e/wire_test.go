@@ -85,12 +85,17 @@ func (w *wsc) next(d time.Duration) obj {
 	return nil
 }
 
+// objectWait bounds the wait for an expected object: longer than a node's own
+// RequestTimeout (10 s), so that on a busy machine a test sees the answer, or
+// the error the node gives when a request got none, instead of giving up first.
+const objectWait = 30 * time.Second
+
 // expect reads objects until one of type typ arrives (others are returned too).
 func (w *wsc) expect(typ string) (obj, []obj) {
 	w.t.Helper()
 	var skipped []obj
 	for {
-		o := w.next(10 * time.Second)
+		o := w.next(objectWait)
 		if o.str("type") == typ {
 			return o, skipped
 		}
@@ -121,7 +126,7 @@ func (w *wsc) events(jobID string, after, last int64) []obj {
 	var out []obj
 	want := after + 1
 	for want <= last {
-		o := w.next(10 * time.Second)
+		o := w.next(objectWait)
 		if o.str("type") != "event" || o.str("jobId") != jobID {
 			continue
 		}
