@@ -26,8 +26,9 @@ import (
 //     check it too. Each member checks for itself: no member can talk
 //     another out of the placement.
 //   - It stays down until memberlist hears from it again (a join or an
-//     update: it restarted) or declares it dead or gone, or until a later
-//     dial connects (checked every watch tick).
+//     update) or declares it dead or gone, or until a later dial connects
+//     (every downRecheck): a node restarted at once on its ports is alive to
+//     memberlist all along, which tells of it by no event.
 //
 // A stopped (SIGSTOP), busy or cut-off member does not refuse: its kernel
 // still completes the handshake, or nothing answers at all. Those are
@@ -110,6 +111,9 @@ func (m *Membership) checkDown(name string) {
 		}
 	}()
 }
+
+// downRecheck is how often members marked down are dialed again.
+const downRecheck = 100 * time.Millisecond
 
 // recheckDowns dials the members marked down again: one that connects is
 // taken back (it came back, or was never gone).

@@ -260,13 +260,20 @@ func (m *Membership) watch() {
 	defer m.wg.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	// Members found down are dialed again often: one that restarted at once
+	// is alive to memberlist all along (no event tells of it) and must not
+	// stay out of the placement for long.
+	recheck := time.NewTicker(downRecheck)
+	defer recheck.Stop()
 	for {
 		select {
 		case <-m.stop:
 			return
 		case <-m.changed:
 		case <-tick.C:
+		case <-recheck.C:
 			m.recheckDowns()
+			continue // a member back signals changed
 		}
 		m.refresh()
 	}
