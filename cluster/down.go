@@ -183,3 +183,61 @@ func (m *Membership) onDownMessage(msg []byte) {
 		m.checkDown(name)
 	}
 }
+
+// Reconnecting after a partition. memberlist probes only the members it
+// holds alive or suspect, and gossips to the dead only what it has to tell
+// at the time: once both sides of a partition declared the other dead, a
+// healed network does not bring them together again (measured: two nodes
+// cut apart for 6 s each still saw the other dead long after). So every
+// second this node joins again the members memberlist declared dead (not
+// those that left), for reconnectFor after their death: a join that reaches
+// one merges the two views, and the member refutes its death. A member whose
+// process is gone refuses the dial at once; one still cut off costs a join
+// that waits for its timeout, one round at a time.
+
+// reconnectFor is how long after its death a member is joined again.
+const reconnectFor = 10 * time.Minute
+
+// reconnectDead starts a round of joins to the dead members, unless one runs.
+func (m *Membership) reconnectDead() {
+	m.mu.Lock()
+	ml := m.ml
+	var addrs []string
+	for name, since := range m.deadSince {
+		mem := m.members[name]
+		if time.Since(since) > reconnectFor || mem.State != StateDead {
+			delete(m.deadSince, name)
+			continue
+		}
+		if mem.Gossip != "" {
+			addrs = append(addrs, mem.Gossip)
+		}
+	}
+	start := len(addrs) > 0 && ml != nil && !m.rejoining && !m.stopped
+	if start {
+		m.rejoining = true
+		m.wg.Add(1)
+	}
+	m.mu.Unlock()
+	if !start {
+		return
+	}
+	go func() {
+		defer m.wg.Done()
+		for _, a := range addrs {
+			// a short dial first: memberlist's own join would wait out its
+			// TCP timeout (10 s) for a member still cut off, and hold Stop
+			c, err := net.DialTimeout("tcp", a, downDialTimeout)
+			if err != nil {
+				continue
+			}
+			c.Close()
+			if n, _ := ml.Join([]string{a}); n > 0 {
+				m.cfg.Logger.Info("joined a member declared dead again", "gossip", a)
+			}
+		}
+		m.mu.Lock()
+		m.rejoining = false
+		m.mu.Unlock()
+	}()
+}

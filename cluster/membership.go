@@ -90,6 +90,10 @@ type Membership struct {
 	downs    map[string]time.Time
 	checking map[string]bool
 	stopped  bool // Stop began: no check starts any more
+	// deadSince holds when each member memberlist declared dead died, for
+	// reconnectDead; rejoining says whether a reconnect round runs
+	deadSince map[string]time.Time
+	rejoining bool
 
 	broadcasts *memberlist.TransmitLimitedQueue // this node's "down" messages
 
@@ -125,7 +129,8 @@ func New(cfg Config) (*Membership, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Membership{cfg: cfg, self: cfg.Meta.ID, members: map[string]Member{}, suspects: map[string]time.Time{},
-		downs: map[string]time.Time{}, checking: map[string]bool{}, changed: make(chan struct{}, 1), stop: make(chan struct{})}
+		downs: map[string]time.Time{}, checking: map[string]bool{}, deadSince: map[string]time.Time{},
+		changed: make(chan struct{}, 1), stop: make(chan struct{})}
 	m.broadcasts = &memberlist.TransmitLimitedQueue{RetransmitMult: 3, NumNodes: func() int {
 		m.mu.Lock()
 		defer m.mu.Unlock()
@@ -187,6 +192,14 @@ func (m *Membership) Start() error {
 	}
 	c := memberlist.DefaultLANConfig()
 	c.Name = m.self
+	c.Logger = log.New((*logSink)(m), "", 0)
+	st, port, err := newSourceTransport(host, port, c.Logger)
+	if err != nil {
+		return fmt.Errorf("start gossip on %s: %w", m.cfg.Gossip, err)
+	}
+	if st != nil {
+		c.Transport = st
+	}
 	c.BindAddr, c.BindPort = host, port
 	c.AdvertiseAddr, c.AdvertisePort = host, port
 	c.ProbeInterval, c.ProbeTimeout, c.SuspicionMult = m.cfg.ProbeInterval, m.cfg.ProbeTimeout, m.cfg.SuspicionMult
@@ -200,7 +213,6 @@ func (m *Membership) Start() error {
 	c.Delegate = (*delegate)(m)
 	c.Events = (*eventDelegate)(m)
 	c.Ping = (*pings)(m)
-	c.Logger = log.New((*logSink)(m), "", 0)
 	if len(m.cfg.Keys) > 0 {
 		if c.Keyring, err = memberlist.NewKeyring(m.cfg.Keys, m.cfg.Keys[0]); err != nil {
 			return fmt.Errorf("gossip keys: %w", err)
@@ -208,6 +220,9 @@ func (m *Membership) Start() error {
 	}
 	ml, err := memberlist.Create(c)
 	if err != nil {
+		if st != nil {
+			_ = st.Shutdown()
+		}
 		return fmt.Errorf("start gossip on %s: %w", m.cfg.Gossip, err)
 	}
 	m.mu.Lock()
@@ -271,6 +286,7 @@ func (m *Membership) watch() {
 			return
 		case <-m.changed:
 		case <-tick.C:
+			m.reconnectDead()
 		case <-recheck.C:
 			m.recheckDowns()
 			continue // a member back signals changed
@@ -396,6 +412,7 @@ func (e *eventDelegate) alive(n *memberlist.Node) {
 	e.members[n.Name] = mem
 	delete(e.suspects, n.Name)
 	delete(e.downs, n.Name)
+	delete(e.deadSince, n.Name)
 	e.mu.Unlock()
 	(*Membership)(e).signal()
 }
@@ -413,6 +430,9 @@ func (e *eventDelegate) NotifyLeave(n *memberlist.Node) {
 	e.members[n.Name] = Member{Meta: meta, State: state, Gossip: gossipAddr(n)}
 	delete(e.suspects, n.Name)
 	delete(e.downs, n.Name)
+	if state == StateDead {
+		e.deadSince[n.Name] = time.Now()
+	}
 	e.mu.Unlock()
 	(*Membership)(e).signal()
 }

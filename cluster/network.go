@@ -130,7 +130,8 @@ func (n *Network) Start(system *actor.ActorSystem) error {
 			}
 		})
 	}
-	dial := func(ctx context.Context, addr string) (net.Conn, error) { return dialPeer(ctx, addr, lost) }
+	local := sourceAddr(host) // dial from the bind address (source.go)
+	dial := func(ctx context.Context, addr string) (net.Conn, error) { return dialPeer(ctx, addr, local, lost) }
 	n.remote = remote.NewRemote(system, remote.Configure(host, port,
 		remote.WithDialOptions(grpc.WithTransportCredentials(dialCreds), grpc.WithContextDialer(dial)),
 		remote.WithServerOptions(serverOpts...)))
@@ -304,8 +305,11 @@ const (
 //
 // The first refusal is told to refused (when set): a node whose port refuses
 // may be down (PeerLost).
-func dialPeer(ctx context.Context, addr string, refused func(string)) (net.Conn, error) {
-	var d net.Dialer
+func dialPeer(ctx context.Context, addr string, local *net.TCPAddr, refused func(string)) (net.Conn, error) {
+	d := net.Dialer{}
+	if local != nil {
+		d.LocalAddr = local
+	}
 	deadline := time.Now().Add(dialPatience)
 	for {
 		c, err := d.DialContext(ctx, "tcp", addr)

@@ -40,7 +40,7 @@ func TestDialPeerWaitsForANodeThatComesBack(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		c, err := dialPeer(ctx, addr, nil)
+		c, err := dialPeer(ctx, addr, nil, nil)
 		if err == nil {
 			c.Close()
 		}
@@ -64,7 +64,7 @@ func TestDialPeerWaitsForANodeThatComesBack(t *testing.T) {
 	stopped, stop := context.WithCancel(context.Background())
 	stop()
 	ln2.Close()
-	if c, err := dialPeer(stopped, addr, nil); err == nil {
+	if c, err := dialPeer(stopped, addr, nil, nil); err == nil {
 		c.Close()
 		t.Fatalf("dialPeer with an ended ctx connected")
 	}
