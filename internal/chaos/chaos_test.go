@@ -117,3 +117,41 @@ func TestChaosRedisFailover(t *testing.T) {
 		t.Fatalf("invariants violated across a Redis failover (logs in %s)", cfg.Dir)
 	}
 }
+
+// TestChaosPartition: a node cut from the others' cluster traffic by
+// nftables (both ways, then one way) while it keeps its clients and Redis:
+// the others take its jobs over, its stale writes are refused, the cluster is
+// whole again after the heal, and no invariant breaks. It needs root and
+// nftables (CI has both; .ci/run installs nftables).
+func TestChaosPartition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 30 s of chaos with partitions")
+	}
+	if err := checkNft(); err != nil {
+		t.Skipf("%v", err)
+	}
+	cfg := DefaultConfig()
+	cfg.Bin, cfg.Dir, cfg.Duration, cfg.Every, cfg.Seed = nodetest.Binary(t), t.TempDir(), 30*time.Second, 6*time.Second, 4
+	cfg.Faults = []string{FaultPartition, FaultAsymmetric}
+	var progress bytes.Buffer
+	cfg.Progress = &progress
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("chaos: %v\n%s", err, progress.String())
+	}
+	var sum bytes.Buffer
+	rep.Print(&sum)
+	t.Logf("%s%s", progress.String(), sum.String())
+	healed := 0
+	for _, f := range rep.Faults {
+		if strings.Contains(f.Note, "whole again") {
+			healed++
+		}
+	}
+	if healed == 0 || rep.Delivered == 0 {
+		t.Fatalf("no partition healed into a whole cluster (%d faults, %d delivered):\n%s", len(rep.Faults), rep.Delivered, progress.String())
+	}
+	if rep.Failed() {
+		t.Fatalf("invariants violated across partitions (logs in %s)", cfg.Dir)
+	}
+}

@@ -18,14 +18,21 @@ const (
 	// sentinel (redis+sentinel://): SIGKILL the primary, the sentinel
 	// promotes a replica, the old primary comes back as a replica.
 	FaultRedisFailover = "redis-failover"
+	// FaultPartition cuts a node's cluster traffic from the others (both
+	// ways) for 4 s with nftables; it keeps its clients and Redis.
+	FaultPartition = "partition"
+	// FaultAsymmetric is a partition one way: the node reaches the others,
+	// they do not reach it.
+	FaultAsymmetric = "asymmetric"
 )
 
 // AllFaults lists every kind.
-// (redis-failover changes the store's topology, so it is asked for by name).
+// (redis-failover changes the store's topology, and the partitions need root
+// and nftables, so those are asked for by name).
 var AllFaults = []string{FaultKill, FaultStop, FaultTerm, FaultRestart, FaultRedisRestart}
 
 // KnownFaults lists every kind, redis-failover included.
-var KnownFaults = append(append([]string(nil), AllFaults...), FaultRedisFailover)
+var KnownFaults = append(append([]string(nil), AllFaults...), FaultRedisFailover, FaultPartition, FaultAsymmetric)
 
 // Config describes one chaos run.
 type Config struct {
@@ -97,7 +104,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	for _, f := range c.Faults {
 		switch f {
-		case FaultKill, FaultStop, FaultTerm, FaultRestart, FaultRedisRestart:
+		case FaultKill, FaultStop, FaultTerm, FaultRestart, FaultRedisRestart, FaultPartition, FaultAsymmetric:
 		case FaultRedisFailover:
 			if c.Store != "" {
 				return c, fmt.Errorf("chaos: redis-failover needs the harness's own Redis (a primary, replicas and a sentinel); drop --store")

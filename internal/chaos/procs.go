@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -109,9 +110,12 @@ func cleanEnv() []string {
 type node struct {
 	proc
 	id, http, gossip, remote string
+	host                     string // of its gossip and remote ports
 }
 
-func newNode(bin, dir, store string, i int, join string) (*node, error) {
+// newNode prepares node i; host is the address of its gossip and remote
+// ports ("" for 127.0.0.1).
+func newNode(bin, dir, store string, i int, join, host string) (*node, error) {
 	ports := make([]int, 3)
 	for k := range ports {
 		p, err := freeport.Pick()
@@ -120,7 +124,11 @@ func newNode(bin, dir, store string, i int, join string) (*node, error) {
 		}
 		ports[k] = p
 	}
-	n := &node{id: "c" + strconv.Itoa(i+1), http: addr(ports[0]), gossip: addr(ports[1]), remote: addr(ports[2])}
+	n := &node{id: "c" + strconv.Itoa(i+1), http: addr(ports[0]), gossip: addr(ports[1]), remote: addr(ports[2]), host: "127.0.0.1"}
+	if host != "" {
+		n.host = host
+		n.gossip, n.remote = net.JoinHostPort(host, strconv.Itoa(ports[1])), net.JoinHostPort(host, strconv.Itoa(ports[2]))
+	}
 	f, err := os.Create(filepath.Join(dir, n.id+".log"))
 	if err != nil {
 		return nil, err

@@ -81,6 +81,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 func (c *cluster) start(ctx context.Context) error {
+	if needsOwnHosts(c.cfg.Faults) {
+		if err := checkNft(); err != nil {
+			return err
+		}
+	}
 	var extra []string
 	switch {
 	case c.store == "" && slices.Contains(c.cfg.Faults, FaultRedisFailover):
@@ -102,7 +107,11 @@ func (c *cluster) start(ctx context.Context) error {
 		if i > 0 {
 			join = c.nodes[0].gossip
 		}
-		n, err := newNode(c.cfg.Bin, c.cfg.Dir, c.store, i, join)
+		host := ""
+		if needsOwnHosts(c.cfg.Faults) {
+			host = nodeHost(i)
+		}
+		n, err := newNode(c.cfg.Bin, c.cfg.Dir, c.store, i, join, host)
 		if err != nil {
 			return err
 		}
@@ -137,6 +146,9 @@ func (c *cluster) converged(ctx context.Context, d time.Duration) error {
 }
 
 func (c *cluster) stop() {
+	if needsOwnHosts(c.cfg.Faults) {
+		_ = c.heal() // a cut left by an interrupted fault (an error: there was none)
+	}
 	for _, n := range c.nodes {
 		n.kill()
 		n.log.Close()
@@ -303,6 +315,8 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 	case FaultRedisFailover:
 		f.Target = "redis"
 		f.Note = c.failover(ctx)
+	case FaultPartition, FaultAsymmetric:
+		f.Note = c.partition(ctx, n, kind == FaultAsymmetric)
 	}
 	f.ResumedMs = <-resumed
 	return f
