@@ -52,6 +52,25 @@ export async function until(fn, ms = 20000, what = "condition") {
   }
 }
 
+/**
+ * Waits for p, or throws after ms (what: a text or a function giving one, read
+ * then) with the tail of each node's log: a test whose
+ * stream stops fails with what the nodes said instead of running into the
+ * file's timeout with nothing to show.
+ */
+export async function bounded(p, ms, what, nodes = []) {
+  let timer;
+  const timeout = new Promise((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms waiting for ${typeof what === "function" ? what() : what}\n` +
+      nodes.map((n) => `--- node ${n.id} (log tail) ---\n${n.log.slice(-4000)}`).join("\n"))), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A private redis-server on a free port (no persistence). */
 export async function startRedis() {
   const port = await freePort();
@@ -106,7 +125,7 @@ export class Node {
   /** Starts the process and waits for /readyz. */
   async start() {
     const args = ["serve", "--http", `127.0.0.1:${this.httpPort}`, "--gossip", this.gossip, "--remote", `127.0.0.1:${this.remotePort}`,
-      "--node-id", this.id, "--store", this.store, "--log-level", "warn", ...this.extra];
+      "--node-id", this.id, "--store", this.store, "--log-level", "info", ...this.extra];
     if (this.joinAddrs.length) args.push("--join", this.joinAddrs.join(","));
     if (this.demo) args.push("--demo");
     this.proc = spawn(binary(), args, { stdio: ["ignore", "ignore", "pipe"] });

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { Hub, Worker, MemoryStorage, HubError, isEvent } from "../dist/index.js";
 import { FileStorage } from "../dist/node.js";
-import { Node, runningNode, startCluster, until } from "./harness.mjs";
+import { Node, bounded, runningNode, startCluster, until } from "./harness.mjs";
 
 const cleanup = [];
 after(async () => { for (const f of cleanup.reverse()) await f(); });
@@ -208,7 +208,7 @@ test("three nodes on Redis: kill -9 the node the hub is on mid-stream; the hub g
     const { jobId } = await hub.createJob({ type: "llm" }); // it lives on js1
     const sub = hub.subscribe(jobId);
     const got = follow(sub);
-    const sent = await stream(worker, jobId, 40, {
+    const [sent, { seqs, text }] = await bounded(Promise.all([stream(worker, jobId, 40, {
       10: async () => {
         await until(() => sub.lastSeq >= 12, 10000, "seq 12");
         await a.kill(); // the hub's node, and the job's
@@ -217,8 +217,7 @@ test("three nodes on Redis: kill -9 the node the hub is on mid-stream; the hub g
         await until(() => sub.lastSeq >= 27, 20000, "seq 27");
         await b.kill(); // the worker's first node
       },
-    });
-    const { seqs, text } = await got;
+    }), got]), 120000, () => `the stream across two kills (the hub at seq ${sub.lastSeq}, on ${hub.nodeId})`, c.nodes);
     contiguous(seqs, 1, 42);
     assert.equal(text, sent);
     assert.equal((await d.state(jobId)).output, text);
