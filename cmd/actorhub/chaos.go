@@ -37,7 +37,8 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Int64Var(&c.Seed, "seed", d.Seed, "seed of the schedule (kinds, targets, timing)")
 	fs.IntVar(&c.Jobs, "jobs", d.Jobs, "jobs streaming at once")
 	fs.Float64Var(&c.Rate, "rate", d.Rate, "chunks per second per job")
-	fs.IntVar(&c.Clients, "clients", d.Clients, "subscriber connections, each following every job")
+	fs.IntVar(&c.Clients, "clients", d.Clients, "subscriber connections, each following every job (or --follow of them)")
+	fs.IntVar(&c.Follow, "follow", 0, "jobs each client follows, the clients spread evenly over the jobs (0: every job)")
 	fs.IntVar(&c.ChunkBytes, "chunk-bytes", d.ChunkBytes, "length of each chunk's text")
 	fs.StringVar(&out, "out", "", "folder for logs, report.json, timeline.svg and resources.svg (default: chaos-<time>)")
 	var soak time.Duration

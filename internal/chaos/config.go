@@ -51,10 +51,12 @@ type Config struct {
 	// Seed makes the schedule (kinds, targets, jitter) reproducible.
 	Seed int64
 	// Jobs streaming at once, Rate chunks/s per job, Clients subscriber
-	// connections (spread over the nodes, each following every job).
+	// connections (spread over the nodes), each following Follow of the jobs
+	// (0: every job).
 	Jobs    int
 	Rate    float64
 	Clients int
+	Follow  int
 	// ChunkBytes is the length of each chunk's text (at least its number).
 	ChunkBytes int
 	// NoWait runs the nodes of a redis-failover run without

@@ -68,7 +68,7 @@ func (r *Report) Failed() bool {
 
 func reportConfig(c Config) map[string]any {
 	return map[string]any{"nodes": c.Nodes, "faults": c.Faults, "everyS": c.Every.Seconds(), "durationS": c.Duration.Seconds(),
-		"seed": c.Seed, "jobs": c.Jobs, "ratePerJob": c.Rate, "clients": c.Clients, "chunkBytes": c.ChunkBytes, "store": c.Store}
+		"seed": c.Seed, "jobs": c.Jobs, "ratePerJob": c.Rate, "clients": c.Clients, "follow": c.Follow, "chunkBytes": c.ChunkBytes, "store": c.Store}
 }
 
 func (r *Report) finishStats(rec *record, ws client.WorkerStats) {

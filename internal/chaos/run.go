@@ -44,7 +44,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		jobs[i] = fmt.Sprintf("chaos-%d-%d", cfg.Seed, i)
 	}
 	seconds := int((cfg.Duration+2*time.Minute)/time.Second) + 1
-	rec := newRecord(jobs, cfg.Clients, seconds)
+	rec := newRecord(jobs, cfg.Clients, cfg.Follow, seconds)
 	rep := &Report{Config: reportConfig(cfg), Start: rec.start}
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration+3*time.Minute) // a hard bound on everything below
 	defer cancel()
@@ -192,7 +192,7 @@ func (c *cluster) subscribe(ctx context.Context, rec *record, jobs []string) ([]
 		}
 		sub := client.NewSubscriber(client.SubscriberConfig{URLs: urls, User: clientName(k), Handler: rec.handler(clientName(k)),
 			Backoff: client.Backoff{Min: 50 * time.Millisecond, Max: time.Second}})
-		for _, j := range jobs {
+		for _, j := range followed(k, jobs, c.cfg.Follow) {
 			sub.Subscribe(j, 0)
 		}
 		wg.Add(1)

@@ -44,7 +44,8 @@ type seen struct {
 	windowGap  time.Duration
 }
 
-func newRecord(jobs []string, clients int, seconds int) *record {
+// newRecord prepares the record of a run: client k follows followed(k, …).
+func newRecord(jobs []string, clients, follow, seconds int) *record {
 	r := &record{start: time.Now(), emitted: map[string]*strings.Builder{}, clients: map[string]map[string]*seen{},
 		viol: map[string][]string{}, violN: map[string]int{}, delivered: make([]atomic.Int64, seconds)}
 	for _, j := range jobs {
@@ -52,7 +53,7 @@ func newRecord(jobs []string, clients int, seconds int) *record {
 	}
 	for c := 0; c < clients; c++ {
 		m := map[string]*seen{}
-		for _, j := range jobs {
+		for _, j := range followed(c, jobs, follow) {
 			m[j] = &seen{}
 		}
 		r.clients[clientName(c)] = m
@@ -62,11 +63,31 @@ func newRecord(jobs []string, clients int, seconds int) *record {
 
 func clientName(c int) string { return fmt.Sprintf("client%d", c+1) }
 
+// followed returns the jobs client k follows: every job when follow is 0 (or
+// not fewer than the jobs), else follow of them, the clients spread evenly
+// over the jobs.
+func followed(k int, jobs []string, follow int) []string {
+	if follow <= 0 || follow >= len(jobs) {
+		return jobs
+	}
+	out := make([]string, 0, follow)
+	for i := range follow {
+		out = append(out, jobs[(k*follow+i)%len(jobs)])
+	}
+	return out
+}
+
 func (r *record) violate(inv, format string, a ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.violN[inv]++; len(r.viol[inv]) < maxExamples { // a soak of a broken build stays bounded
-		r.viol[inv] = append(r.viol[inv], fmt.Sprintf(format, a...))
+	r.violateLocked(inv, fmt.Sprintf(format, a...))
+}
+
+// violateLocked counts a violation and keeps its text while there are fewer
+// than maxExamples (a soak of a broken build stays bounded); r.mu is held.
+func (r *record) violateLocked(inv, text string) {
+	if r.violN[inv]++; len(r.viol[inv]) < maxExamples {
+		r.viol[inv] = append(r.viol[inv], text)
 	}
 }
 
@@ -84,14 +105,14 @@ func (r *record) handler(client string) func(events.Event) {
 		defer r.mu.Unlock()
 		s := r.clients[client][ev.JobID]
 		if s == nil {
-			r.viol[Inv1Seq] = append(r.viol[Inv1Seq], fmt.Sprintf("%s got an event of job %s it did not subscribe to", client, ev.JobID))
+			r.violateLocked(Inv1Seq, fmt.Sprintf("%s got an event of job %s it did not subscribe to", client, ev.JobID))
 			return
 		}
 		if ev.Seq != s.last+1 {
-			r.viol[Inv1Seq] = append(r.viol[Inv1Seq], fmt.Sprintf("%s, job %s: seq %d after %d", client, ev.JobID, ev.Seq, s.last))
+			r.violateLocked(Inv1Seq, fmt.Sprintf("%s, job %s: seq %d after %d", client, ev.JobID, ev.Seq, s.last))
 		}
 		if s.terminal {
-			r.viol[Inv5Journal] = append(r.viol[Inv5Journal], fmt.Sprintf("%s, job %s: seq %d (%s) after the terminal event", client, ev.JobID, ev.Seq, ev.Name))
+			r.violateLocked(Inv5Journal, fmt.Sprintf("%s, job %s: seq %d (%s) after the terminal event", client, ev.JobID, ev.Seq, ev.Name))
 		}
 		if !s.windowFrom.IsZero() {
 			s.windowGap = max(s.windowGap, now.Sub(later(s.lastAt, s.windowFrom)))

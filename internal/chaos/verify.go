@@ -37,13 +37,17 @@ func (c *cluster) verify(rec *record, rep *Report, jobs []string, subs []*client
 		}
 		rec.mu.Lock()
 		for name, jobs := range rec.clients {
-			got := jobs[j].text.String()
+			s := jobs[j]
+			if s == nil {
+				continue // a job this client does not follow
+			}
+			got := s.text.String()
 			switch {
 			case got == journal.text:
 			case strings.HasPrefix(journal.text, got):
-				rec.viol[Inv2Acked] = append(rec.viol[Inv2Acked], fmt.Sprintf("%s, job %s: received %d of the journal's %d bytes", name, j, len(got), len(journal.text)))
+				rec.violateLocked(Inv2Acked, fmt.Sprintf("%s, job %s: received %d of the journal's %d bytes", name, j, len(got), len(journal.text)))
 			default:
-				rec.viol[Inv3Durable] = append(rec.viol[Inv3Durable], fmt.Sprintf("%s, job %s: received chunks that are not the journal's (first difference at byte %d)", name, j, firstDiff(got, journal.text)))
+				rec.violateLocked(Inv3Durable, fmt.Sprintf("%s, job %s: received chunks that are not the journal's (first difference at byte %d)", name, j, firstDiff(got, journal.text)))
 			}
 		}
 		rec.mu.Unlock()
