@@ -87,6 +87,10 @@ type JobActor struct {
 	// holds the job it is refused (retry), not passed on again
 	here bool
 	sure time.Time // when the store last confirmed this incarnation's epoch
+	// forgotten: the directory no longer routes to this actor (its passivate
+	// came); until then the actor does not stop, since what the directory
+	// sent it meanwhile would go to the dead letters and its requests fail
+	forgotten bool
 }
 
 func newJobActor(h *Hub, id string, create *createJob, sender *actor.PID, here bool) *JobActor {
@@ -114,6 +118,7 @@ func (j *JobActor) Receive(ctx actor.Context) {
 		if j.phase != jobFailed {
 			j.phase = jobPassivating
 		}
+		j.forgotten = true
 		j.stopIfDone(ctx)
 	case *actor.ReceiveTimeout:
 		if j.phase == jobActive && len(j.feeds) == 0 && !j.inflight && len(j.pending) == 0 {
@@ -611,7 +616,7 @@ func (j *JobActor) fail(ctx actor.Context) {
 }
 
 func (j *JobActor) stopIfDone(ctx actor.Context) {
-	if (j.phase == jobPassivating || j.phase == jobFailed) && !j.inflight && len(j.pending) == 0 && !j.verifying {
+	if (j.phase == jobPassivating || j.phase == jobFailed) && j.forgotten && !j.inflight && len(j.pending) == 0 && !j.verifying {
 		ctx.Stop(ctx.Self())
 	}
 }
