@@ -26,7 +26,7 @@ import (
 //     check it too. Each member checks for itself: no member can talk
 //     another out of the placement.
 //   - It stays down until memberlist hears from it again (a join or an
-//     update) or declares it dead or gone, or until a later dial connects
+//     update) or declares it dead or gone, or until a later dial is not refused
 //     (every downRecheck): a node restarted at once on its ports is alive to
 //     memberlist all along, which tells of it by no event.
 //
@@ -115,8 +115,9 @@ func (m *Membership) checkDown(name string) {
 // downRecheck is how often members marked down are dialed again.
 const downRecheck = 100 * time.Millisecond
 
-// recheckDowns dials the members marked down again: one that connects is
-// taken back (it came back, or was never gone).
+// recheckDowns dials the members marked down again: one that no longer
+// refuses is taken back (it came back, or was never gone; a dial that times
+// out leaves it to memberlist's judgement).
 func (m *Membership) recheckDowns() {
 	m.mu.Lock()
 	var check []string
@@ -152,13 +153,16 @@ func (m *Membership) recheckDowns() {
 
 // refuses reports whether a TCP dial to addr is refused: nothing listens
 // there, while the host answers.
-func refuses(addr string) bool {
+func refuses(addr string) bool { return errors.Is(dial(addr), syscall.ECONNREFUSED) }
+
+// dial connects to addr within downDialTimeout, closes the connection at
+// once and returns the dial's error.
+func dial(addr string) error {
 	c, err := net.DialTimeout("tcp", addr, downDialTimeout)
 	if err == nil {
 		c.Close()
-		return false
 	}
-	return errors.Is(err, syscall.ECONNREFUSED)
+	return err
 }
 
 // gossipAddr is a memberlist node's gossip address.
@@ -227,11 +231,9 @@ func (m *Membership) reconnectDead() {
 		for _, a := range addrs {
 			// a short dial first: memberlist's own join would wait out its
 			// TCP timeout (10 s) for a member still cut off, and hold Stop
-			c, err := net.DialTimeout("tcp", a, downDialTimeout)
-			if err != nil {
+			if dial(a) != nil {
 				continue
 			}
-			c.Close()
 			if n, _ := ml.Join([]string{a}); n > 0 {
 				m.cfg.Logger.Info("joined a member declared dead again", "gossip", a)
 			}

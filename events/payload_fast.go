@@ -75,26 +75,6 @@ func chunkFoldFast(data []byte) (string, bool) {
 	}
 }
 
-// unescaped reads a string without escapes or control characters (any other
-// bytes, UTF-8 included, as they are) and returns its content.
-func (p *fastParser) unescaped() ([]byte, bool) {
-	if !p.eat('"') {
-		return nil, false
-	}
-	start := p.i
-	for ; p.i < len(p.b); p.i++ {
-		c := p.b[p.i]
-		if c == '"' {
-			p.i++
-			return p.b[start : p.i-1], true
-		}
-		if c < 0x20 || c == '\\' {
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
 // skipValue moves past one value of JSON its caller knows to be valid.
 func (p *fastParser) skipValue() bool {
 	switch p.peek() {

@@ -135,7 +135,15 @@ func (p *fastParser) done() bool {
 
 // plain reads a string of printable ASCII without escapes and returns its
 // content (sharing the line).
-func (p *fastParser) plain() ([]byte, bool) {
+func (p *fastParser) plain() ([]byte, bool) { return p.str(true) }
+
+// unescaped reads a string without escapes or control characters (any other
+// bytes, UTF-8 included, as they are) and returns its content.
+func (p *fastParser) unescaped() ([]byte, bool) { return p.str(false) }
+
+// str reads a string without escapes or control characters, and with ascii
+// without bytes past 0x7e either, and returns its content (sharing the line).
+func (p *fastParser) str(ascii bool) ([]byte, bool) {
 	if !p.eat('"') {
 		return nil, false
 	}
@@ -146,7 +154,7 @@ func (p *fastParser) plain() ([]byte, bool) {
 			p.i++
 			return p.b[start : p.i-1], true
 		}
-		if c < 0x20 || c > 0x7e || c == '\\' {
+		if c < 0x20 || c == '\\' || (ascii && c > 0x7e) {
 			return nil, false
 		}
 	}

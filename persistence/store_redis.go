@@ -103,14 +103,8 @@ func newRedisClient(rawURL string, cfg Config) (redis.UniversalClient, string, e
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: %v", ErrBadURL, redactErr(err, rawURL))
 		}
-		setDur(&o.DialTimeout, cfg.DialTimeout)
-		setDur(&o.ReadTimeout, cfg.ReadTimeout)
-		setDur(&o.WriteTimeout, cfg.WriteTimeout)
-		setInt(&o.MaxRetries, cfg.MaxRetries)
-		setInt(&o.PoolSize, cfg.PoolSize)
-		setInt(&o.DialerRetries, 1)
-		o.ContextTimeoutEnabled = true
-		o.PipelinePoolSize = noPipelinePool
+		clientSettings{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.PoolSize, &o.DialerRetries,
+			&o.ContextTimeoutEnabled, &o.PipelinePoolSize}.apply(cfg)
 		if tlsConf != nil {
 			o.TLSConfig = tlsConf
 		}
@@ -120,14 +114,8 @@ func newRedisClient(rawURL string, cfg Config) (redis.UniversalClient, string, e
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrBadURL, redactErr(err, rawURL))
 	}
-	setDur(&o.DialTimeout, cfg.DialTimeout)
-	setDur(&o.ReadTimeout, cfg.ReadTimeout)
-	setDur(&o.WriteTimeout, cfg.WriteTimeout)
-	setInt(&o.MaxRetries, cfg.MaxRetries)
-	setInt(&o.PoolSize, cfg.PoolSize)
-	setInt(&o.DialerRetries, 1)
-	o.ContextTimeoutEnabled = true
-	o.PipelinePoolSize = noPipelinePool
+	clientSettings{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.PoolSize, &o.DialerRetries,
+		&o.ContextTimeoutEnabled, &o.PipelinePoolSize}.apply(cfg)
 	if tlsConf != nil {
 		// ParseURL set these from the host and the URL's skip_verify
 		tlsConf.ServerName, tlsConf.InsecureSkipVerify = o.TLSConfig.ServerName, o.TLSConfig.InsecureSkipVerify
@@ -149,14 +137,8 @@ func newFailoverClient(u *url.URL, base string, tlsConf *tls.Config, cfg Config,
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrBadURL, redactErr(err, rawURL))
 	}
-	setDur(&o.DialTimeout, cfg.DialTimeout)
-	setDur(&o.ReadTimeout, cfg.ReadTimeout)
-	setDur(&o.WriteTimeout, cfg.WriteTimeout)
-	setInt(&o.MaxRetries, cfg.MaxRetries)
-	setInt(&o.PoolSize, cfg.PoolSize)
-	setInt(&o.DialerRetries, 1)
-	o.ContextTimeoutEnabled = true
-	o.PipelinePoolSize = noPipelinePool
+	clientSettings{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.PoolSize, &o.DialerRetries,
+		&o.ContextTimeoutEnabled, &o.PipelinePoolSize}.apply(cfg)
 	if tlsConf != nil {
 		if o.TLSConfig != nil {
 			tlsConf.ServerName, tlsConf.InsecureSkipVerify = o.TLSConfig.ServerName, o.TLSConfig.InsecureSkipVerify
@@ -196,6 +178,27 @@ func redisTLS(scheme string, cfg Config) (*tls.Config, error) {
 // failure, which doubled the time a group commit took to fail against a hung
 // server (4s instead of 2s with ReadTimeout 1s and MaxRetries 1, measured).
 const noPipelinePool = -1
+
+// clientSettings points at the fields that go-redis's options of one
+// server, a cluster and a failover client share; apply sets them from cfg
+// where the URL left them unset, and the ones this store always wants.
+type clientSettings struct {
+	dialTimeout, readTimeout, writeTimeout *time.Duration
+	maxRetries, poolSize, dialerRetries    *int
+	contextTimeout                         *bool
+	pipelinePoolSize                       *int
+}
+
+func (c clientSettings) apply(cfg Config) {
+	setDur(c.dialTimeout, cfg.DialTimeout)
+	setDur(c.readTimeout, cfg.ReadTimeout)
+	setDur(c.writeTimeout, cfg.WriteTimeout)
+	setInt(c.maxRetries, cfg.MaxRetries)
+	setInt(c.poolSize, cfg.PoolSize)
+	setInt(c.dialerRetries, 1)
+	*c.contextTimeout = true
+	*c.pipelinePoolSize = noPipelinePool
+}
 
 func setDur(v *time.Duration, def time.Duration) {
 	if *v == 0 {

@@ -13,6 +13,33 @@ import (
 	"github.com/actorhub/actorhub/internal/nodetest"
 )
 
+// runLogged runs cfg, logs its progress lines and summary, and returns the
+// report and the progress text; a run that cannot start fails the test.
+func runLogged(t *testing.T, cfg Config) (*Report, string) {
+	t.Helper()
+	var progress bytes.Buffer
+	cfg.Progress = &progress
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("chaos: %v\n%s", err, progress.String())
+	}
+	var sum bytes.Buffer
+	rep.Print(&sum)
+	t.Logf("%s%s", progress.String(), sum.String())
+	return rep, progress.String()
+}
+
+// faultsNoting counts the faults whose note says note.
+func faultsNoting(rep *Report, note string) int {
+	n := 0
+	for _, f := range rep.Faults {
+		if strings.Contains(f.Note, note) {
+			n++
+		}
+	}
+	return n
+}
+
 // TestChaosSmoke is the 60-second smoke of `actorhub chaos` that make test
 // runs: every fault kind on 3 nodes, and no invariant may break.
 // ACTORHUB_CHAOS_DURATION changes the length.
@@ -23,15 +50,7 @@ func TestChaosSmoke(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Bin, cfg.Dir, cfg.Duration, cfg.Seed = nodetest.Binary(t), t.TempDir(), d, 7
-	var progress bytes.Buffer
-	cfg.Progress = &progress
-	rep, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("chaos: %v\n%s", err, progress.String())
-	}
-	var sum bytes.Buffer
-	rep.Print(&sum)
-	t.Logf("%s%s", progress.String(), sum.String())
+	rep, _ := runLogged(t, cfg)
 	// a fault takes seconds itself (a restart waits for the node to rejoin), so
 	// fewer than Duration/Every fit; under -race on 2 cores about half do
 	if len(rep.Faults) < 3 || rep.Delivered == 0 {
@@ -95,23 +114,9 @@ func TestChaosRedisFailover(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Bin, cfg.Dir, cfg.Duration, cfg.Every, cfg.Seed = nodetest.Binary(t), t.TempDir(), 25*time.Second, 6*time.Second, 5
 	cfg.Faults = []string{FaultRedisFailover}
-	var progress bytes.Buffer
-	cfg.Progress = &progress
-	rep, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("chaos: %v\n%s", err, progress.String())
-	}
-	var sum bytes.Buffer
-	rep.Print(&sum)
-	t.Logf("%s%s", progress.String(), sum.String())
-	promoted := 0
-	for _, f := range rep.Faults {
-		if f.Kind == FaultRedisFailover && strings.Contains(f.Note, "promoted") {
-			promoted++
-		}
-	}
-	if promoted == 0 || rep.Delivered == 0 {
-		t.Fatalf("no failover happened (%d faults, %d delivered):\n%s", len(rep.Faults), rep.Delivered, progress.String())
+	rep, progress := runLogged(t, cfg)
+	if faultsNoting(rep, "promoted") == 0 || rep.Delivered == 0 {
+		t.Fatalf("no failover happened (%d faults, %d delivered):\n%s", len(rep.Faults), rep.Delivered, progress)
 	}
 	if rep.Failed() {
 		t.Fatalf("invariants violated across a Redis failover (logs in %s)", cfg.Dir)
@@ -133,23 +138,9 @@ func TestChaosPartition(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Bin, cfg.Dir, cfg.Duration, cfg.Every, cfg.Seed = nodetest.Binary(t), t.TempDir(), 30*time.Second, 6*time.Second, 4
 	cfg.Faults = []string{FaultPartition, FaultAsymmetric}
-	var progress bytes.Buffer
-	cfg.Progress = &progress
-	rep, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("chaos: %v\n%s", err, progress.String())
-	}
-	var sum bytes.Buffer
-	rep.Print(&sum)
-	t.Logf("%s%s", progress.String(), sum.String())
-	healed := 0
-	for _, f := range rep.Faults {
-		if strings.Contains(f.Note, "whole again") {
-			healed++
-		}
-	}
-	if healed == 0 || rep.Delivered == 0 {
-		t.Fatalf("no partition healed into a whole cluster (%d faults, %d delivered):\n%s", len(rep.Faults), rep.Delivered, progress.String())
+	rep, progress := runLogged(t, cfg)
+	if faultsNoting(rep, "whole again") == 0 || rep.Delivered == 0 {
+		t.Fatalf("no partition healed into a whole cluster (%d faults, %d delivered):\n%s", len(rep.Faults), rep.Delivered, progress)
 	}
 	if rep.Failed() {
 		t.Fatalf("invariants violated across partitions (logs in %s)", cfg.Dir)

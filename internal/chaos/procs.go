@@ -179,11 +179,7 @@ func startRedis(dir string) (*redis, error) { return startRedisNamed(dir, "redis
 // startRedisNamed starts redis-server name with extra arguments; a name other
 // than "redis" gets a folder of its own in dir.
 func startRedisNamed(dir, name string, extra []string) (*redis, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, fmt.Errorf("chaos needs redis-server on PATH (apt-get install redis-server), or --store")
-	}
-	port, err := freeport.Pick()
+	bin, port, err := redisBinPort()
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +192,7 @@ func startRedisNamed(dir, name string, extra []string) (*redis, error) {
 	}
 	// a run starts from an empty store, whatever an earlier run with the same
 	// --out left there
-	for _, f := range []string{"appendonlydir", "appendonly.aof", "dump.rdb", "sentinel.conf"} {
+	for _, f := range []string{"appendonlydir", "appendonly.aof", "dump.rdb"} {
 		if err := os.RemoveAll(filepath.Join(data, f)); err != nil {
 			return nil, err
 		}
@@ -211,15 +207,21 @@ func startRedisNamed(dir, name string, extra []string) (*redis, error) {
 	return r, r.startWait()
 }
 
+// redisBinPort finds redis-server and picks a port for one more of them.
+func redisBinPort() (string, int, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", 0, fmt.Errorf("chaos needs redis-server on PATH (apt-get install redis-server), or --store")
+	}
+	port, err := freeport.Pick()
+	return bin, port, err
+}
+
 // startSentinel starts a Redis Sentinel that watches the primary at port as
 // master sentinelMaster (quorum one: it is the only one) and promotes a
 // replica a second after the primary stops answering.
 func startSentinel(dir string, primary int) (*redis, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, fmt.Errorf("chaos needs redis-server on PATH (apt-get install redis-server)")
-	}
-	port, err := freeport.Pick()
+	bin, port, err := redisBinPort()
 	if err != nil {
 		return nil, err
 	}
