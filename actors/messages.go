@@ -15,7 +15,7 @@ import (
 // by it. A new cross-node message is a type below with exported, JSON-tagged
 // fields (a Check method if it needs validating) and one line here.
 var wire = cluster.MustTable(
-	cluster.Message{Name: "emit", Type: (*emit)(nil), Kind: cluster.Request, Fail: failEmit},
+	cluster.Message{Name: "emit", Type: (*emit)(nil), Kind: cluster.Request, Fail: failEmit, Once: emitOnce},
 	cluster.Message{Name: "create", Type: (*createJob)(nil), Kind: cluster.Request, Fail: failState},
 	cluster.Message{Name: "getState", Type: (*getState)(nil), Kind: cluster.Request, Fail: failState},
 	cluster.Message{Name: "cancel", Type: (*cancelJob)(nil), Kind: cluster.Request, Fail: failState},
@@ -57,6 +57,17 @@ type EmitItem struct {
 	// checked, so the job decodes nothing again. Not on the wire: the node
 	// that receives an emit checks its data again.
 	Fold events.Fold `json:"-"`
+}
+
+// emitOnce: an emit with an event without offset must not be appended twice
+// (the job does not dedup it).
+func emitOnce(msg any) bool {
+	for _, it := range msg.(*emit).Items {
+		if it.Offset == NoOffset {
+			return true
+		}
+	}
+	return false
 }
 
 // emit appends events; reply (after they are durable, or refused): *EmitResult.

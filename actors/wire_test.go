@@ -159,3 +159,19 @@ func FuzzDecodeMsg(f *testing.F) {
 		}
 	})
 }
+
+// TestEmitOnce: an emit with an event without offset is declared Once (not
+// rerouted when its node dies: it may be appended there yet); one whose
+// events all have offsets is not (the job drops a resend).
+func TestEmitOnce(t *testing.T) {
+	m, ok := wire.Lookup(&emit{})
+	if !ok || m.Once == nil {
+		t.Fatal("emit has no Once")
+	}
+	if m.Once(&emit{Items: []EmitItem{{Offset: 0}, {Offset: 1}}}) {
+		t.Error("an emit with offsets is Once")
+	}
+	if !m.Once(&emit{Items: []EmitItem{{Offset: 3}, {Offset: NoOffset}}}) {
+		t.Error("an emit with an event without offset is not Once")
+	}
+}

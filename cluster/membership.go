@@ -28,6 +28,14 @@ type Meta struct {
 	HTTP     string `json:"http"`
 	Version  string `json:"v"`
 	Draining bool   `json:"d,omitempty"`
+	// Standby: the node holds no jobs for now (it sees only a minority of the
+	// cluster, or cannot reach the store; see Standby). Unlike Draining it
+	// ends, and a node that dies on standby died (it did not leave).
+	Standby bool `json:"s,omitempty"`
+	// StoreDown: the node's last heartbeat to the store failed. A node that
+	// cannot reach the store goes on standby only when another node can
+	// (when none can, the store is down, not the node cut off).
+	StoreDown bool `json:"sd,omitempty"`
 }
 
 // Config tunes membership.
@@ -162,20 +170,36 @@ func (m *Membership) SetMeta(meta Meta) error {
 	ml := m.ml
 	m.mu.Unlock()
 	if ml != nil {
-		if err := ml.UpdateNode(2 * time.Second); err != nil {
+		err := ml.UpdateNode(2 * time.Second) // the meta is ours at once; err: no peer took the news yet
+		m.signal()
+		if err != nil {
 			return fmt.Errorf("gossip node meta: %w", err)
 		}
-		m.signal()
 	}
 	return nil
 }
 
 // SetDraining flags this node as draining: placement leaves it out everywhere.
 func (m *Membership) SetDraining() error {
+	return m.updateMeta(func(meta *Meta) { meta.Draining = true })
+}
+
+// SetStandby flags this node as on standby, or no longer: placement leaves a
+// node on standby out everywhere.
+func (m *Membership) SetStandby(on bool) error {
+	return m.updateMeta(func(meta *Meta) { meta.Standby = on })
+}
+
+// SetStoreDown tells the others whether this node reaches the store.
+func (m *Membership) SetStoreDown(down bool) error {
+	return m.updateMeta(func(meta *Meta) { meta.StoreDown = down })
+}
+
+func (m *Membership) updateMeta(change func(*Meta)) error {
 	m.mu.Lock()
 	meta := m.cfg.Meta
 	m.mu.Unlock()
-	meta.Draining = true
+	change(&meta)
 	return m.SetMeta(meta)
 }
 

@@ -198,6 +198,11 @@ func (r *router) reroute(ctx actor.Context, p *pendingReq) {
 			Err: fmt.Errorf("job %s: its owner changed twice during the request; retry", p.msg.JobID)})
 		return
 	}
+	if r.n.cfg.Table.once(p.msg.Msg) {
+		r.fail(ctx, p, &events.CodedError{Code: events.CodeUnavailable,
+			Err: fmt.Errorf("job %s: node %s was declared dead before it answered, and may still append what it got; events without an offset are not sent twice; retry (with offsets a retry is safe)", p.msg.JobID, p.remote)})
+		return
+	}
 	// one hop spent: the node that gets it may still pass it to the job's
 	// holder once
 	nodeID, remote, ok := r.n.cfg.Placement.Owner(p.msg.JobID)

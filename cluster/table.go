@@ -56,6 +56,12 @@ type Message struct {
 	// job (no node can own it, its owner changed twice, no answer in time). A
 	// nil to means the requester. A nil Fail (or a nil reply) tells nobody.
 	Fail func(jobID string, msg any, err error) (to *actor.PID, reply any)
+	// Once, when set, says whether this message must not be served twice
+	// (events without offsets are appended as they come). Such a message
+	// whose node is declared dead before it answered is not routed to the
+	// new owner: the node may only have been cut off or slow, and may serve
+	// it yet. It fails (Fail, unavailable) and the sender decides.
+	Once func(msg any) bool
 }
 
 // WireMarshaler is a message with an encoding of its own (a batch of events,
@@ -161,6 +167,12 @@ func (t *Table) Decode(name string, b []byte) (any, *Message, error) {
 		return nil, nil, fmt.Errorf("decode %s: %w", name, err)
 	}
 	return msg, m, nil
+}
+
+// once reports whether msg must not be served twice (Message.Once).
+func (t *Table) once(msg any) bool {
+	m, ok := t.Lookup(msg)
+	return ok && m.Once != nil && m.Once(msg)
 }
 
 // Fail returns who is told what when msg, from sender, cannot reach job

@@ -21,10 +21,13 @@ type Member struct {
 
 // placeable reports whether jobs may be placed on the member: alive or
 // suspect (a suspect may just be busy; it is dropped once declared dead), and
-// not draining.
+// neither draining nor on standby.
 func (m *Member) placeable() bool {
-	return (m.State == StateAlive || m.State == StateSuspect) && !m.Meta.Draining
+	return m.up() && !m.Meta.Draining && !m.Meta.Standby
 }
+
+// up reports whether the member is alive or suspect.
+func (m *Member) up() bool { return m.State == StateAlive || m.State == StateSuspect }
 
 // View is an immutable snapshot of the membership.
 type View struct {
@@ -69,6 +72,29 @@ func (v *View) Placeable(nodeID string) (remote string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// Up returns the ids of the members that are alive or suspect, this node
+// among them.
+func (v *View) Up() []string {
+	var out []string
+	for i := range v.Members {
+		if v.Members[i].up() {
+			out = append(out, v.Members[i].Meta.ID)
+		}
+	}
+	return out
+}
+
+// OthersCanHold reports whether a member other than this node may hold jobs
+// and reaches the store.
+func (v *View) OthersCanHold() bool {
+	for i := range v.Members {
+		if m := &v.Members[i]; m.Meta.ID != v.Self && m.placeable() && !m.Meta.StoreDown {
+			return true
+		}
+	}
+	return false
 }
 
 // Known reports whether the view has a member with that id, in any state.

@@ -3,6 +3,7 @@ package persistence
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 )
 
@@ -64,6 +65,11 @@ type Config struct {
 	// certificate and its key (for a server with tls-auth-clients), and the CA
 	// that signs the server's certificate (default: the system's roots).
 	TLSCert, TLSKey, TLSCA string
+	// SourceAddr, when set, is the local IP address the Redis connections are
+	// dialled from (a host with several addresses whose store is reached
+	// through one of them; the chaos harness cuts one node from its store by
+	// its address).
+	SourceAddr string
 
 	// SweepInterval is how often the embedded store deletes jobs whose
 	// retention passed. Default 1m.
@@ -163,6 +169,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WaitReplicas < 0 {
 		return c, fmt.Errorf("persistence config: WaitReplicas is %d; it must be 0 (no wait) or more", c.WaitReplicas)
+	}
+	if c.SourceAddr != "" && net.ParseIP(c.SourceAddr) == nil {
+		return c, fmt.Errorf("persistence config: SourceAddr %q is not an IP address", c.SourceAddr)
 	}
 	if c.WaitReplicas > 0 || c.WaitAOF {
 		// the reply to WAIT comes after up to WaitTimeout: reading it must not time out first

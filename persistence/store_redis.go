@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -104,7 +105,7 @@ func newRedisClient(rawURL string, cfg Config) (redis.UniversalClient, string, e
 			return nil, "", fmt.Errorf("%w: %v", ErrBadURL, redactErr(err, rawURL))
 		}
 		clientSettings{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.PoolSize, &o.DialerRetries,
-			&o.ContextTimeoutEnabled, &o.PipelinePoolSize}.apply(cfg)
+			&o.ContextTimeoutEnabled, &o.PipelinePoolSize, &o.Dialer, &o.TLSConfig}.apply(cfg)
 		if tlsConf != nil {
 			o.TLSConfig = tlsConf
 		}
@@ -115,7 +116,7 @@ func newRedisClient(rawURL string, cfg Config) (redis.UniversalClient, string, e
 		return nil, "", fmt.Errorf("%w: %v", ErrBadURL, redactErr(err, rawURL))
 	}
 	clientSettings{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.PoolSize, &o.DialerRetries,
-		&o.ContextTimeoutEnabled, &o.PipelinePoolSize}.apply(cfg)
+		&o.ContextTimeoutEnabled, &o.PipelinePoolSize, &o.Dialer, &o.TLSConfig}.apply(cfg)
 	if tlsConf != nil {
 		// ParseURL set these from the host and the URL's skip_verify
 		tlsConf.ServerName, tlsConf.InsecureSkipVerify = o.TLSConfig.ServerName, o.TLSConfig.InsecureSkipVerify
@@ -138,7 +139,7 @@ func newFailoverClient(u *url.URL, base string, tlsConf *tls.Config, cfg Config,
 		return nil, "", fmt.Errorf("%w: %v", ErrBadURL, redactErr(err, rawURL))
 	}
 	clientSettings{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.PoolSize, &o.DialerRetries,
-		&o.ContextTimeoutEnabled, &o.PipelinePoolSize}.apply(cfg)
+		&o.ContextTimeoutEnabled, &o.PipelinePoolSize, &o.Dialer, &o.TLSConfig}.apply(cfg)
 	if tlsConf != nil {
 		if o.TLSConfig != nil {
 			tlsConf.ServerName, tlsConf.InsecureSkipVerify = o.TLSConfig.ServerName, o.TLSConfig.InsecureSkipVerify
@@ -187,6 +188,8 @@ type clientSettings struct {
 	maxRetries, poolSize, dialerRetries    *int
 	contextTimeout                         *bool
 	pipelinePoolSize                       *int
+	dialer                                 *func(ctx context.Context, network, addr string) (net.Conn, error)
+	tlsConfig                              **tls.Config // read at each dial: the caller sets it after apply
 }
 
 func (c clientSettings) apply(cfg Config) {
@@ -198,6 +201,26 @@ func (c clientSettings) apply(cfg Config) {
 	setInt(c.dialerRetries, 1)
 	*c.contextTimeout = true
 	*c.pipelinePoolSize = noPipelinePool
+	if cfg.SourceAddr != "" {
+		*c.dialer = sourceDialer(cfg.SourceAddr, *c.dialTimeout, c.tlsConfig)
+	}
+}
+
+// sourceDialer dials from the local address src, and wraps the connection in
+// TLS when *tlsConf is set (what go-redis's own dialer does).
+func sourceDialer(src string, timeout time.Duration, tlsConf **tls.Config) func(context.Context, string, string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 5 * time.Minute, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil || *tlsConf == nil {
+			return c, err
+		}
+		conf := (*tlsConf).Clone()
+		if conf.ServerName == "" {
+			conf.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		return tls.Client(c, conf), nil
+	}
 }
 
 func setDur(v *time.Duration, def time.Duration) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -510,5 +511,48 @@ func TestRedisTLSClientCert(t *testing.T) {
 	}
 	if _, err := OpenRedis(context.Background(), fmt.Sprintf("redis://127.0.0.1:%d/0", port), cfg); !errors.Is(err, ErrBadURL) {
 		t.Errorf("TLS files with redis://: %v, want ErrBadURL", err)
+	}
+}
+
+// TestRedisHeartbeat: the witness of cluster.Standby. Nodes heartbeat, each
+// sees the others that did lately, a node that leaves is gone at once, and
+// a store with SourceAddr connects from that address.
+func TestRedisHeartbeat(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	cfg := testConfig()
+	cfg.SourceAddr = "127.0.0.2"
+	a, b := openRedis(t, srv.URL(), testConfig()), openRedis(t, srv.URL(), cfg)
+	ctx := ctxT(t)
+	if _, err := a.Heartbeat(ctx, "a", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	live, err := b.Heartbeat(ctx, "b", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Sort(live); !slices.Equal(live, []string{"a", "b"}) {
+		t.Fatalf("live = %v, want [a b]", live)
+	}
+	clients, err := srv.Command("CLIENT LIST")
+	if err != nil || !strings.Contains(clients, "addr=127.0.0.2:") {
+		t.Fatalf("no connection from SourceAddr 127.0.0.2 (%v):\n%s", err, clients)
+	}
+	if err := b.Leave(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if live, err = a.Heartbeat(ctx, "a", time.Minute); err != nil || !slices.Equal(live, []string{"a"}) {
+		t.Fatalf("after b left: live = %v, %v; want [a]", live, err)
+	}
+	// a heartbeat ages out of fresh (by the server's clock)
+	waitFor(t, 10*time.Second, func() error {
+		live, err := a.Heartbeat(ctx, "c", 50*time.Millisecond)
+		if err != nil || slices.Contains(live, "a") {
+			return fmt.Errorf("a is still fresh after 50ms: %v %v", live, err)
+		}
+		return nil
+	})
+	if _, err := OpenRedis(ctx, srv.URL(), Config{SourceAddr: "nowhere"}); err == nil || !strings.Contains(err.Error(), "not an IP") {
+		t.Fatalf("a SourceAddr that is not an IP: %v", err)
 	}
 }

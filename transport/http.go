@@ -19,6 +19,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 503, map[string]string{"status": "draining"})
 		return
 	}
+	if why := s.standbyReason(); why != "" {
+		writeJSON(w, 503, map[string]string{"status": "standby", "reason": why})
+		return
+	}
 	if !s.cluster.Joined() {
 		writeJSON(w, 503, map[string]string{"status": "joining the cluster"})
 		return

@@ -143,6 +143,7 @@ type Server struct {
 	adminLn  net.Listener
 	adminErr chan error
 	draining atomic.Bool
+	standby  atomic.Pointer[string] // why the node is on standby; nil when it is not
 	sessions atomic.Uint64
 	users    users
 	admitted atomic.Int64 // WebSockets admitted and not yet released
@@ -357,18 +358,48 @@ func (s *Server) SetDraining() { s.draining.Store(true) }
 // after a jittered delay and closes the client sockets once that is written.
 func (s *Server) Drain() {
 	s.draining.Store(true)
+	s.sendAway("node draining", false)
+}
+
+// SetStandby puts the node on standby for reason (cluster.Standby), or takes
+// it off with "": on standby /readyz answers 503, new WebSockets are refused,
+// and the open ones are sent to other nodes (clients get reconnect first,
+// workers are closed with 1012 and resend there).
+func (s *Server) SetStandby(reason string) {
+	if reason == "" {
+		s.standby.Store(nil)
+		return
+	}
+	s.standby.Store(&reason)
+	s.sendAway("node on standby", true)
+}
+
+// standbyReason returns why the node is on standby ("" when it is not).
+func (s *Server) standbyReason() string {
+	if r := s.standby.Load(); r != nil {
+		return *r
+	}
+	return ""
+}
+
+// sendAway tells every client to reconnect elsewhere after a jittered delay
+// and closes its socket once that is written; with workers it closes the
+// workers' sockets too.
+func (s *Server) sendAway(why string, workers bool) {
 	s.mu.Lock()
-	clients := make([]*session, 0, len(s.live))
+	away := make([]*session, 0, len(s.live))
 	for sess := range s.live {
-		if sess.client {
-			clients = append(clients, sess)
+		if sess.client || workers {
+			away = append(away, sess)
 		}
 	}
 	s.mu.Unlock()
-	for _, sess := range clients {
-		after := rand.Int64N(int64(s.cfg.DrainReconnectMax/time.Millisecond)) + 1
-		sess.Send(events.AppendReconnect(nil, after, "node draining"))
-		sess.Close(int(websocket.StatusServiceRestart), "node draining; reconnect to another node")
+	for _, sess := range away {
+		if sess.client {
+			after := rand.Int64N(int64(s.cfg.DrainReconnectMax/time.Millisecond)) + 1
+			sess.Send(events.AppendReconnect(nil, after, why))
+		}
+		sess.Close(int(websocket.StatusServiceRestart), why+"; reconnect to another node")
 	}
 }
 

@@ -31,6 +31,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 		writeError(w, &events.CodedError{Code: events.CodeUnavailable, Err: errors.New("node is draining; connect to another node")})
 		return
 	}
+	if why := s.standbyReason(); why != "" {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, &events.CodedError{Code: events.CodeUnavailable, Err: fmt.Errorf("node is on standby (%s); connect to another node", why)})
+		return
+	}
 	adm, err := s.admit(who, worker)
 	if err != nil {
 		w.Header().Set("Retry-After", "1")

@@ -36,7 +36,8 @@ type serveConfig struct {
 	waitTimeout                                                                                                      time.Duration
 	storeTLS                                                                                                         cluster.TLSFiles
 	tls                                                                                                              cluster.TLSFiles
-	demo, insecureCluster                                                                                            bool
+	demo, insecureCluster, standby                                                                                   bool
+	storeSource                                                                                                      string
 	gossipKeys                                                                                                       [][]byte
 	remoteTLS                                                                                                        *cluster.MutualTLS
 	frameLimit, maxSubs, outbound                                                                                    int
@@ -66,6 +67,8 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.IntVar(&c.waitReplicas, "store-wait-replicas", 0, "Redis: acknowledge an event only once this many replicas have it (WAIT after each group commit); a commit they do not confirm in --store-wait-timeout fails as unavailable and the worker resends")
 	fs.BoolVar(&c.waitAOF, "store-wait-aof", false, "Redis: acknowledge an event only once the primary (and --store-wait-replicas replicas) fsynced it to the append-only file (WAITAOF)")
 	fs.DurationVar(&c.waitTimeout, "store-wait-timeout", pd.WaitTimeout, "Redis: how long a group commit waits for --store-wait-replicas / --store-wait-aof")
+	fs.StringVar(&c.storeSource, "store-source", "", "Redis: the local IP address to connect to the store from (a host with several addresses)")
+	fs.BoolVar(&c.standby, "standby", true, "Redis store, several nodes: go on standby (hold no jobs, send clients and workers to other nodes, /readyz 503) while this node reaches fewer than half of the nodes that heartbeat to the store, or cannot reach the store while another node can hold its jobs")
 	fs.StringVar(&c.storeTLS.Cert, "store-tls-cert", "", "rediss://: a PEM client certificate (for a Redis with tls-auth-clients)")
 	fs.StringVar(&c.storeTLS.Key, "store-tls-key", "", "rediss://: the key of --store-tls-cert")
 	fs.StringVar(&c.storeTLS.CA, "store-tls-ca", "", "rediss://: the PEM CA of the Redis server's certificate (default: the system's roots)")
@@ -278,6 +281,50 @@ type node struct {
 	server  *transport.Server
 	members *cluster.Membership
 	demo    *demo.Worker
+	// stopStandby ends the standby loop and waits for it (nil without one)
+	stopStandby func()
+	standbyOn   prometheus.Gauge
+	log         *slog.Logger
+}
+
+// startStandby runs the node's cluster.Standby: a node on the minority side
+// of a partition, or cut from its store, holds no jobs and sends its clients
+// and workers to the other nodes until that is over.
+func (n *node) startStandby(w cluster.Witness, reg prometheus.Registerer, log *slog.Logger) {
+	n.log = log
+	n.standbyOn = prometheus.NewGauge(prometheus.GaugeOpts{Name: "actorhub_standby",
+		Help: "1 while the node is on standby (it sees a minority of the cluster or cannot reach the store), else 0"})
+	reg.MustRegister(n.standbyOn)
+	sb := cluster.NewStandby(cluster.StandbyConfig{Witness: w, View: n.members.View, Joined: n.members.Joined,
+		Enter: n.enterStandby, Leave: n.leaveStandby, StoreDown: n.storeDown, Logger: log})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); sb.Run(ctx) }()
+	n.stopStandby = func() { cancel(); <-done }
+}
+
+func (n *node) storeDown(down bool) {
+	if err := n.members.SetStoreDown(down); err != nil {
+		n.log.Warn("standby: tell the others whether the store answers", "err", err)
+	}
+}
+
+func (n *node) enterStandby(reason string) {
+	n.standbyOn.Set(1)
+	n.server.SetStandby(reason)
+	if err := n.members.SetStandby(true); err != nil {
+		n.log.Warn("standby: tell the others", "err", err) // they learn it when gossip reaches them
+	}
+	n.hub.MembershipChanged()
+}
+
+func (n *node) leaveStandby() {
+	if err := n.members.SetStandby(false); err != nil {
+		n.log.Warn("standby over: tell the others", "err", err)
+	}
+	n.hub.MembershipChanged()
+	n.server.SetStandby("")
+	n.standbyOn.Set(0)
 }
 
 func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, err error) {
@@ -294,6 +341,7 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	pcfg.CommitDelay = c.commitDelay
 	pcfg.WaitReplicas, pcfg.WaitAOF, pcfg.WaitTimeout = c.waitReplicas, c.waitAOF, c.waitTimeout
 	pcfg.TLSCert, pcfg.TLSKey, pcfg.TLSCA = c.storeTLS.Cert, c.storeTLS.Key, c.storeTLS.CA
+	pcfg.SourceAddr = c.storeSource
 	if n.store, err = persistence.Open(ctx, c.store, pcfg); err != nil {
 		return nil, err
 	}
@@ -353,6 +401,9 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 	if err = n.members.Start(); err != nil {
 		return nil, err
 	}
+	if w, ok := n.store.(cluster.Witness); ok && c.standby {
+		n.startStandby(w, reg, log.With("component", "standby"))
+	}
 	switch {
 	case c.demoWorkers != "":
 		n.server.Handle("POST /api/demo/prompt", demo.Forward(strings.Split(c.demoWorkers, ",")))
@@ -370,6 +421,9 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 // leaves the gossip and closes the store.
 func (n *node) shutdown(ctx context.Context) error {
 	var errs []error
+	if n.stopStandby != nil {
+		n.stopStandby() // it removes the node's heartbeat: the others stop counting it
+	}
 	if n.server != nil {
 		n.server.SetDraining()
 	}

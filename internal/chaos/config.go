@@ -24,15 +24,22 @@ const (
 	// FaultAsymmetric is a partition one way: the node reaches the others,
 	// they do not reach it.
 	FaultAsymmetric = "asymmetric"
+	// FaultIsolateStore cuts one node from Redis (nftables, its store
+	// connections come from its own address) for 6 s; gossip stays.
+	FaultIsolateStore = "isolate-store"
+	// FaultSlowNet makes all traffic between the nodes slow and lossy for 8 s
+	// (tc on lo; slownet.go).
+	FaultSlowNet = "slow-net"
 )
 
 // AllFaults lists every kind.
-// (redis-failover changes the store's topology, and the partitions need root
-// and nftables, so those are asked for by name).
+// (redis-failover changes the store's topology, and the network faults need
+// root, nftables and tc, so those are asked for by name).
 var AllFaults = []string{FaultKill, FaultStop, FaultTerm, FaultRestart, FaultRedisRestart}
 
 // KnownFaults lists every kind, redis-failover included.
-var KnownFaults = append(append([]string(nil), AllFaults...), FaultRedisFailover, FaultPartition, FaultAsymmetric)
+var KnownFaults = append(append([]string(nil), AllFaults...), FaultRedisFailover, FaultPartition, FaultAsymmetric,
+	FaultIsolateStore, FaultSlowNet)
 
 // Config describes one chaos run.
 type Config struct {
@@ -106,7 +113,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	for _, f := range c.Faults {
 		switch f {
-		case FaultKill, FaultStop, FaultTerm, FaultRestart, FaultRedisRestart, FaultPartition, FaultAsymmetric:
+		case FaultKill, FaultStop, FaultTerm, FaultRestart, FaultRedisRestart, FaultPartition, FaultAsymmetric,
+			FaultSlowNet:
+		case FaultIsolateStore:
+			if c.Store != "" {
+				return c, fmt.Errorf("chaos: isolate-store cuts a node from the harness's own Redis; drop --store")
+			}
 		case FaultRedisFailover:
 			if c.Store != "" {
 				return c, fmt.Errorf("chaos: redis-failover needs the harness's own Redis (a primary, replicas and a sentinel); drop --store")

@@ -2,8 +2,10 @@ package chaos
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -22,12 +24,14 @@ import (
 // node keeps its clients and its store.
 
 // partitionFor is how long a cut lasts: past failure detection, so that the
-// others declare the node dead and take its jobs over.
-const partitionFor = 4 * time.Second
+// others declare the node dead and take its jobs over, and past the cut
+// node's standby (cluster.Standby: it sees a minority, 2 s after it saw the
+// others gone).
+const partitionFor = 6 * time.Second
 
 // partitionFaults lists the kinds that need the nodes on addresses of their
 // own and nftables.
-var partitionFaults = []string{FaultPartition, FaultAsymmetric}
+var partitionFaults = []string{FaultPartition, FaultAsymmetric, FaultIsolateStore, FaultSlowNet}
 
 // nodeHost is the address of node i's cluster ports in a partition run.
 func nodeHost(i int) string { return "127.0.1." + strconv.Itoa(i+1) }
@@ -62,17 +66,38 @@ func nft(script string) error {
 // cut drops what the other nodes send to n and, unless oneWay, what n sends
 // to them.
 func (c *cluster) cut(n *node, oneWay bool) error {
+	set := c.othersSet(n)
+	rules := fmt.Sprintf("    ip saddr %s ip daddr %s drop\n", set, n.host)
+	if !oneWay {
+		rules += fmt.Sprintf("    ip saddr %s ip daddr %s drop\n", n.host, set)
+	}
+	return nftCut(rules)
+}
+
+// cutStore drops what n and the store's processes (Redis, its replicas and
+// the sentinel) send each other: n dials the store from its own address
+// (--store-source), the other nodes from 127.0.0.1.
+func (c *cluster) cutStore(n *node) error {
+	var ports []string
+	for _, r := range c.stores() {
+		ports = append(ports, strconv.Itoa(r.port))
+	}
+	set := "{ " + strings.Join(ports, ", ") + " }"
+	return nftCut(fmt.Sprintf("    ip saddr %[1]s tcp dport %[2]s drop\n    ip daddr %[1]s tcp sport %[2]s drop\n", n.host, set))
+}
+
+func (c *cluster) othersSet(n *node) string {
 	var others []string
 	for _, o := range c.nodes {
 		if o != n {
 			others = append(others, o.host)
 		}
 	}
-	set := "{ " + strings.Join(others, ", ") + " }"
-	rules := fmt.Sprintf("    ip saddr %s ip daddr %s drop\n", set, n.host)
-	if !oneWay {
-		rules += fmt.Sprintf("    ip saddr %s ip daddr %s drop\n", n.host, set)
-	}
+	return "{ " + strings.Join(others, ", ") + " }"
+}
+
+// nftCut installs the run's table with rules in an input-hook chain.
+func nftCut(rules string) error {
 	return nft(fmt.Sprintf("table inet %[1]s {\n  chain cut {\n    type filter hook input priority 0; policy accept;\n%[2]s  }\n}\n", nftTable(), rules))
 }
 
@@ -82,21 +107,76 @@ func (c *cluster) heal() error {
 }
 
 // partition cuts n from the others (one way: the others do not reach n,
-// n reaches them) for partitionFor, heals, and waits until every node sees
-// every node alive again. It returns the fault's note.
+// n reaches them) for partitionFor, with a split-brain probe writing on both
+// sides (probe.go), heals, and waits until every node sees every node alive
+// again. It returns the fault's note.
 func (c *cluster) partition(ctx context.Context, n *node, oneWay bool) string {
+	p, note := c.startProbe(ctx, n, len(c.probes))
+	if p != nil {
+		c.probes = append(c.probes, p)
+	}
 	if err := c.cut(n, oneWay); err != nil {
+		if p != nil {
+			p.end()
+		}
 		return " (" + err.Error() + ")"
 	}
-	backoff.Sleep(ctx, partitionFor)
+	note = c.standbyDuring(ctx, n, partitionFor) + note
+	if p != nil {
+		note += p.end()
+	}
+	return c.healed(ctx, note)
+}
+
+// isolateStore cuts n from the store for partitionFor: n goes on standby
+// (the store does not answer while the others can hold its jobs), its jobs
+// move to the others, and nothing acknowledged is lost.
+func (c *cluster) isolateStore(ctx context.Context, n *node) string {
+	if err := c.cutStore(n); err != nil {
+		return " (" + err.Error() + ")"
+	}
+	return c.healed(ctx, c.standbyDuring(ctx, n, partitionFor))
+}
+
+// healed heals, waits until the cluster is whole and adds that to note.
+func (c *cluster) healed(ctx context.Context, note string) string {
 	if err := c.heal(); err != nil {
-		return " (heal: " + err.Error() + ")"
+		return note + " (heal: " + err.Error() + ")"
 	}
 	healed := time.Now()
 	if err := c.converged(ctx, 30*time.Second); err != nil {
-		return " (after the heal: " + err.Error() + ")"
+		return note + " (after the heal: " + err.Error() + ")"
 	}
-	return fmt.Sprintf(" (the cluster whole again %d ms after the heal)", time.Since(healed).Milliseconds())
+	return fmt.Sprintf("%s; the cluster whole again %d ms after the heal", note, time.Since(healed).Milliseconds())
+}
+
+// standbyDuring waits d, watching n's /readyz; it returns when n went on
+// standby (cluster.Standby), if it did.
+func (c *cluster) standbyDuring(ctx context.Context, n *node, d time.Duration) string {
+	start := time.Now()
+	note := fmt.Sprintf(" (%s not on standby)", n.id)
+	hc := &http.Client{Timeout: 200 * time.Millisecond}
+	for time.Since(start) < d && ctx.Err() == nil {
+		if onStandby(hc, n) {
+			note = fmt.Sprintf(" (%s on standby after %d ms)", n.id, time.Since(start).Milliseconds())
+			break
+		}
+		backoff.Sleep(ctx, 100*time.Millisecond)
+	}
+	backoff.Sleep(ctx, d-time.Since(start))
+	return note
+}
+
+func onStandby(hc *http.Client, n *node) bool {
+	resp, err := hc.Get(n.url("/readyz"))
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Status string `json:"status"`
+	}
+	return resp.StatusCode == 503 && json.NewDecoder(resp.Body).Decode(&st) == nil && st.Status == "standby"
 }
 
 // needsOwnHosts reports whether the run has a partition fault.

@@ -202,7 +202,7 @@ func startRedisNamed(dir, name string, extra []string) (*redis, error) {
 		return nil, err
 	}
 	r := &redis{port: port, proc: proc{name: name, bin: bin, log: f,
-		args: append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+		args: append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--protected-mode", "no", "--save", "", "--appendonly", "yes",
 			"--appendfsync", "always", "--dir", data}, extra...)}}
 	return r, r.startWait()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/actorhub/actorhub/client"
 	"github.com/actorhub/actorhub/events"
 	"github.com/actorhub/actorhub/internal/backoff"
+	"github.com/actorhub/actorhub/persistence"
 )
 
 // cluster is the running system under test.
@@ -25,6 +26,8 @@ type cluster struct {
 	servers  []*redis
 	sentinel *redis
 	nodes    []*node
+	probes   []*probe           // of the partitions so far (probe.go)
+	audit    *persistence.Redis // the store, read by verify
 }
 
 // Run runs the chaos schedule and returns its report; the report's
@@ -86,6 +89,11 @@ func (c *cluster) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if slices.Contains(c.cfg.Faults, FaultSlowNet) {
+		if err := checkTc(); err != nil {
+			return err
+		}
+	}
 	var extra []string
 	switch {
 	case c.store == "" && slices.Contains(c.cfg.Faults, FaultRedisFailover):
@@ -116,6 +124,9 @@ func (c *cluster) start(ctx context.Context) error {
 			return err
 		}
 		n.args = append(n.args, extra...)
+		if host != "" { // its store connections come from its address too: isolate-store cuts them
+			n.args = append(n.args, "--store-source", host)
+		}
 		c.nodes = append(c.nodes, n)
 		if err := n.start(); err != nil {
 			return err
@@ -149,9 +160,15 @@ func (c *cluster) stop() {
 	if needsOwnHosts(c.cfg.Faults) {
 		_ = c.heal() // a cut left by an interrupted fault (an error: there was none)
 	}
+	if slices.Contains(c.cfg.Faults, FaultSlowNet) {
+		_ = unshape()
+	}
 	for _, n := range c.nodes {
 		n.kill()
 		n.log.Close()
+	}
+	if c.audit != nil {
+		_ = c.audit.Close()
 	}
 	for _, r := range c.stores() {
 		r.kill()
@@ -317,6 +334,11 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 		f.Note = c.failover(ctx)
 	case FaultPartition, FaultAsymmetric:
 		f.Note = c.partition(ctx, n, kind == FaultAsymmetric)
+	case FaultIsolateStore:
+		f.Note = c.isolateStore(ctx, n)
+	case FaultSlowNet:
+		f.Target = "cluster"
+		f.Note = c.slowNet(ctx)
 	}
 	f.ResumedMs = <-resumed
 	return f

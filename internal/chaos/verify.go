@@ -1,13 +1,15 @@
 package chaos
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
+	"time"
 
 	"github.com/actorhub/actorhub/client"
 	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/persistence"
 )
 
 // verify checks the end state: every journal against what the worker emitted,
@@ -52,6 +54,7 @@ func (c *cluster) verify(rec *record, rep *Report, jobs []string, subs []*client
 		}
 		rec.mu.Unlock()
 	}
+	c.verifyProbes(rec)
 	for i, s := range subs {
 		if st := s.Stats(); st.Gaps != 0 || st.OutOfOrder != 0 {
 			rec.violate(Inv1Seq, "%s: the SDK counted %d gaps, %d out of order", clientName(i), st.Gaps, st.OutOfOrder)
@@ -76,53 +79,41 @@ type journal struct {
 	dupSeq    string
 }
 
-// journal reads a job's whole journal through any node that answers.
+// journal reads a job's whole journal from the store itself: what is
+// written, entry by entry, whatever the nodes make of it.
 func (c *cluster) journal(jobID string) (journal, error) {
-	var lastErr error
-	for _, n := range c.nodes {
-		j, err := readJournal(n, jobID)
-		if err == nil {
-			return j, nil
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if c.audit == nil {
+		cfg := persistence.DefaultConfig()
+		cfg.ReadTimeout = 5 * time.Second
+		s, err := persistence.OpenRedis(ctx, c.store, cfg)
+		if err != nil {
+			return journal{}, err
 		}
-		lastErr = err
+		c.audit = s
 	}
-	return journal{}, lastErr
-}
-
-func readJournal(n *node, jobID string) (journal, error) {
+	evs, err := c.audit.Journal(ctx, jobID)
+	if err != nil {
+		return journal{}, err
+	}
 	var j journal
 	var b strings.Builder
 	after := int64(0)
-	for {
-		resp, err := http.Get(n.url(fmt.Sprintf("/api/job/%s/events?fromSeq=%d&limit=5000", jobID, after)))
-		if err != nil {
-			return j, err
+	for _, ev := range evs {
+		if ev.Seq != after+1 && j.dupSeq == "" {
+			j.dupSeq = fmt.Sprintf("journal seq %d follows %d", ev.Seq, after)
 		}
-		var page struct {
-			Events []events.Event `json:"events"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 {
-			return j, fmt.Errorf("GET events of %s: %d %v", jobID, resp.StatusCode, err)
-		}
-		if len(page.Events) == 0 {
-			j.text = b.String()
-			return j, nil
-		}
-		for _, ev := range page.Events {
-			if ev.Seq != after+1 && j.dupSeq == "" {
-				j.dupSeq = fmt.Sprintf("journal seq %d follows %d", ev.Seq, after)
-			}
-			after = ev.Seq
-			j.lastEvent = ev.Name
-			if ev.Name == events.Chunk {
-				var d events.ChunkData
-				_ = json.Unmarshal(ev.Data, &d)
-				b.WriteString(d.Chunk)
-			}
+		after = ev.Seq
+		j.lastEvent = ev.Name
+		if ev.Name == events.Chunk {
+			var d events.ChunkData
+			_ = json.Unmarshal(ev.Data, &d)
+			b.WriteString(d.Chunk)
 		}
 	}
+	j.text = b.String()
+	return j, nil
 }
 
 func firstDiff(a, b string) int {
