@@ -88,7 +88,7 @@ func (r *Redis) fail(action string, err error) error {
 	switch {
 	case errors.Is(err, ErrClosed), errors.Is(err, redis.ErrClosed) && r.isClosed():
 		return fmt.Errorf("%s: %w", action, ErrClosed)
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), errors.Is(err, events.ErrStoreUnavailable):
 		return fmt.Errorf("%s: %w", action, err)
 	case errors.Is(err, redis.Nil):
 		return fmt.Errorf("%s: %w: empty reply from redis %s", action, ErrCorrupt, r.addr)

@@ -271,7 +271,7 @@ func (r *Redis) Create(ctx context.Context, st events.JobState, first events.Eve
 	if err := checkCreate(&st, &first); err != nil {
 		return events.JobState{}, false, fmt.Errorf("%s: %w", action, err)
 	}
-	vals, err := r.run(ctx, createScript, jobKeys(st.JobID), encodeSnapshot(st), first.Raw, owner)
+	vals, err := r.runConfirmed(ctx, createScript, jobKeys(st.JobID), encodeSnapshot(st), first.Raw, owner)
 	if err != nil {
 		return events.JobState{}, false, r.fail(action, err)
 	}
@@ -285,7 +285,7 @@ func (r *Redis) Create(ctx context.Context, st events.JobState, first events.Eve
 
 // Acquire implements actors.Store.
 func (r *Redis) Acquire(ctx context.Context, jobID, owner string) (events.JobState, error) {
-	rs, err := r.readState(ctx, "acquire job "+jobID, acquireScript, jobID, owner)
+	rs, err := r.readState(ctx, "acquire job "+jobID, acquireScript, jobID, owner) // confirmed: it writes
 	if err != nil {
 		return events.JobState{}, err
 	}
@@ -300,7 +300,11 @@ func (r *Redis) Snapshot(ctx context.Context, jobID string) (events.JobState, er
 }
 
 func (r *Redis) readState(ctx context.Context, action string, s *redis.Script, jobID string, args ...any) (readState, error) {
-	vals, err := r.run(ctx, s, jobKeys(jobID), args...)
+	run := r.run
+	if s == acquireScript {
+		run = r.runConfirmed
+	}
+	vals, err := run(ctx, s, jobKeys(jobID), args...)
 	if err != nil {
 		return readState{}, r.fail(action, err)
 	}
@@ -501,6 +505,38 @@ func (r *Redis) run(ctx context.Context, s *redis.Script, keys []string, args ..
 		return nil, ErrClosed
 	}
 	return s.Run(ctx, r.client, keys, args...).Slice()
+}
+
+// runConfirmed is run followed, when the store waits for replicas
+// (WaitReplicas, WaitAOF), by the WAIT an append's commit has, for the
+// scripts that take a job over (Create, Acquire). An append whose WAIT
+// failed was not acknowledged, but it is on the primary all the same: the
+// new owner reads it back, and the worker's resend of those offsets is then
+// acknowledged as already written. The WAIT after the take-over (a write, so
+// it waits for everything the primary had before it) makes sure that what
+// the owner starts from is on the replicas too; when they do not confirm it,
+// the take-over fails as unavailable and is retried. Without it a failover
+// lost events that had been acknowledged this way (chaos, redis-restart and
+// redis-failover under a sentinel).
+func (r *Redis) runConfirmed(ctx context.Context, s *redis.Script, keys []string, args ...any) ([]any, error) {
+	if r.cfg.WaitReplicas <= 0 && !r.cfg.WaitAOF {
+		return r.run(ctx, s, keys, args...)
+	}
+	if r.isClosed() {
+		return nil, ErrClosed
+	}
+	pipe := r.client.Pipeline()
+	cmd := s.Eval(ctx, pipe, keys, args...) // a take-over is rare: the whole script, no NOSCRIPT round
+	wait := r.waitCmd(ctx, pipe)
+	_, _ = pipe.Exec(ctx)
+	vals, err := cmd.Slice()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.waited(wait); err != nil {
+		return nil, fmt.Errorf("%w: redis %s: %w", events.ErrStoreUnavailable, r.addr, err)
+	}
+	return vals, nil
 }
 
 func (r *Redis) isClosed() bool {

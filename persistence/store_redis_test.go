@@ -451,6 +451,11 @@ func TestRedisWaitForReplicas(t *testing.T) {
 				t.Fatalf("an append no replica confirmed: %v, want unavailable (0 of 1 replicas)", err)
 			}
 			checkJournal(t, s, j.st.JobID, 6, j.output) // on the primary, not acknowledged
+			// and no new owner starts from it (it would take the resend for
+			// written and acknowledge it) while no replica confirms it
+			if _, err := s.Acquire(ctxT(t), j.st.JobID, "another"); !errors.Is(err, events.ErrStoreUnavailable) {
+				t.Fatalf("a take-over no replica confirmed: %v, want unavailable", err)
+			}
 		})
 	}
 	// the options are for one server with replicas

@@ -30,7 +30,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.Nodes, "nodes", d.Nodes, "actorhub serve processes")
 	fs.StringVar(&c.Store, "store", "", "shared store URL (default: a private redis-server with AOF, which redis-restart faults restart)")
 	fs.StringVar(&faults, "faults", strings.Join(d.Faults, ","), "fault kinds: "+strings.Join(chaos.KnownFaults, ",")+
-		" (redis-failover runs the store as a primary, two replicas and a sentinel, the nodes on redis+sentinel:// with --store-wait-replicas 1)")
+		" (redis-failover runs the store as a primary, a replica and a sentinel, the nodes on redis+sentinel:// with --store-wait-replicas 1)")
 	fs.BoolVar(&c.NoWait, "no-wait", false, "redis-failover: nodes without --store-wait-replicas (events acknowledged by the primary alone; what a failover loses shows as invariant 2 violations)")
 	fs.DurationVar(&c.Every, "every", d.Every, "mean time between faults (±25 %)")
 	fs.DurationVar(&c.Duration, "duration", d.Duration, "length of the streaming phase")

@@ -75,26 +75,10 @@ func TestChaosCatchesAckBeforeDurable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a second binary and runs 25 s of chaos")
 	}
-	bin := filepath.Join(t.TempDir(), "actorhub-broken")
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := exec.Command("go", "build", "-tags", "chaosbroken", "-o", bin, "./cmd/actorhub")
-	build.Dir = filepath.Dir(strings.TrimSpace(string(out)))
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the broken hub: %v\n%s", err, b)
-	}
 	cfg := DefaultConfig()
-	cfg.Bin, cfg.Dir, cfg.Duration, cfg.Every, cfg.Seed = bin, t.TempDir(), 25*time.Second, 6*time.Second, 3
+	cfg.Bin, cfg.Dir, cfg.Duration, cfg.Every, cfg.Seed = buildTagged(t, "chaosbroken"), t.TempDir(), 25*time.Second, 6*time.Second, 3
 	cfg.Faults = []string{FaultRedisRestart}
-	rep, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("chaos: %v", err)
-	}
-	var sum bytes.Buffer
-	rep.Print(&sum)
-	t.Log(sum.String())
+	rep, _ := runLogged(t, cfg)
 	if !rep.Failed() {
 		t.Fatal("chaos passed a hub that acks before the write")
 	}
@@ -103,7 +87,7 @@ func TestChaosCatchesAckBeforeDurable(t *testing.T) {
 	}
 }
 
-// TestChaosRedisFailover: the store is a primary, two replicas and a
+// TestChaosRedisFailover: the store is a primary, a replica and a
 // sentinel; the primary is killed, a replica promoted, the old primary
 // comes back as a replica, and with --store-wait-replicas 1 nothing
 // acknowledged is lost.
@@ -123,26 +107,76 @@ func TestChaosRedisFailover(t *testing.T) {
 	}
 }
 
-// TestChaosPartition: a node cut from the others' cluster traffic by
-// nftables (both ways, then one way) while it keeps its clients and Redis:
-// the others take its jobs over, its stale writes are refused, the cluster is
-// whole again after the heal, and no invariant breaks. It needs root and
-// nftables (CI has both; .ci/run installs nftables).
+// TestChaosPartition: the network faults, cut by the kernel. A node cut
+// from the others' cluster traffic by nftables (both ways, then one way)
+// while it keeps its clients and Redis: the others take its jobs over, its
+// stale writes are refused, it goes on standby (a minority), a split-brain
+// probe writes on both sides without a duplicate seq, and the cluster is
+// whole again after the heal. A node cut from Redis (isolate-store) goes on
+// standby and its jobs move; slow-net (where tc can shape lo) makes the
+// cluster's traffic slow and lossy. No invariant may break. It needs root
+// and nftables (CI has both; .ci/run installs nftables).
 func TestChaosPartition(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs 30 s of chaos with partitions")
+		t.Skip("runs 50 s of chaos with partitions")
 	}
 	if err := checkNft(); err != nil {
 		t.Skipf("%v", err)
 	}
 	cfg := DefaultConfig()
-	cfg.Bin, cfg.Dir, cfg.Duration, cfg.Every, cfg.Seed = nodetest.Binary(t), t.TempDir(), 30*time.Second, 6*time.Second, 4
-	cfg.Faults = []string{FaultPartition, FaultAsymmetric}
+	cfg.Bin, cfg.Dir, cfg.Duration, cfg.Every, cfg.Seed = nodetest.Binary(t), t.TempDir(), 50*time.Second, 5*time.Second, 6
+	cfg.Faults = []string{FaultPartition, FaultAsymmetric, FaultIsolateStore, FaultSlowNet}
+	if err := checkTc(); err != nil {
+		t.Logf("without slow-net: %v", err)
+		cfg.Faults = cfg.Faults[:3]
+	}
 	rep, progress := runLogged(t, cfg)
 	if faultsNoting(rep, "whole again") == 0 || rep.Delivered == 0 {
 		t.Fatalf("no partition healed into a whole cluster (%d faults, %d delivered):\n%s", len(rep.Faults), rep.Delivered, progress)
 	}
+	if faultsNoting(rep, "on standby after") == 0 || faultsNoting(rep, "probe probe-") == 0 {
+		t.Fatalf("no cut node went on standby, or no split-brain probe ran:\n%s", progress)
+	}
 	if rep.Failed() {
 		t.Fatalf("invariants violated across partitions (logs in %s)", cfg.Dir)
 	}
+}
+
+// TestChaosCatchesNoFencing builds a deliberately broken hub (the
+// chaosnofence tag: its Redis appends check neither the epoch nor the seq)
+// and checks that the partition fault fails it: the split-brain probe's two
+// writers append at the same seqs, or the worker's offsets stop matching.
+func TestChaosCatchesNoFencing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a second binary and runs 25 s of chaos")
+	}
+	if err := checkNft(); err != nil {
+		t.Skipf("%v", err)
+	}
+	cfg := DefaultConfig()
+	cfg.Bin, cfg.Dir, cfg.Duration, cfg.Every, cfg.Seed = buildTagged(t, "chaosnofence"), t.TempDir(), 25*time.Second, 6*time.Second, 4
+	cfg.Faults = []string{FaultPartition, FaultAsymmetric}
+	rep, progress := runLogged(t, cfg)
+	if !rep.Failed() {
+		t.Fatalf("chaos passed a hub that does not fence its writes:\n%s", progress)
+	}
+	if len(rep.Violations[Inv4OneOwner])+len(rep.Violations[Inv2Acked])+len(rep.Violations[Inv5Journal]) == 0 {
+		t.Fatalf("the violations should name invariant 2, 4 or 5: %v", rep.Violations)
+	}
+}
+
+// buildTagged builds the hub with a build tag into the test's folder.
+func buildTagged(t *testing.T, tag string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "actorhub-"+tag)
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-tags", tag, "-o", bin, "./cmd/actorhub")
+	build.Dir = filepath.Dir(strings.TrimSpace(string(out)))
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the %s hub: %v\n%s", tag, err, b)
+	}
+	return bin
 }

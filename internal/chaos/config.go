@@ -14,12 +14,12 @@ const (
 	FaultTerm         = "term"          // SIGTERM (drain, exit 0 expected), then start it again
 	FaultRestart      = "restart"       // SIGKILL and start again at once
 	FaultRedisRestart = "redis-restart" // SIGKILL redis-server, start it again (AOF keeps what it acked)
-	// FaultRedisFailover runs the store as a primary, two replicas and a
+	// FaultRedisFailover runs the store as a primary, a replica and a
 	// sentinel (redis+sentinel://): SIGKILL the primary, the sentinel
 	// promotes a replica, the old primary comes back as a replica.
 	FaultRedisFailover = "redis-failover"
 	// FaultPartition cuts a node's cluster traffic from the others (both
-	// ways) for 4 s with nftables; it keeps its clients and Redis.
+	// ways) for 6 s with nftables; it keeps its clients and Redis.
 	FaultPartition = "partition"
 	// FaultAsymmetric is a partition one way: the node reaches the others,
 	// they do not reach it.

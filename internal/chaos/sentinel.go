@@ -12,10 +12,14 @@ import (
 	"github.com/actorhub/actorhub/internal/backoff"
 )
 
-// startSentinel starts the store of a redis-failover run: a primary, two
-// replicas of it and a sentinel, and points the nodes at the sentinel.
+// startSentinel starts the store of a redis-failover run: a primary, a
+// replica of it and a sentinel, and points the nodes at the sentinel.
+//
+// One replica, so that --store-wait-replicas 1 means every replica: an
+// acknowledged event is on every server the sentinel could promote. With two
+// replicas and WAIT 1, the one promoted may lack what the other confirmed.
 func (c *cluster) startSentinel(ctx context.Context) error {
-	for i, name := range []string{"redis-a", "redis-b", "redis-c"} {
+	for i, name := range []string{"redis-a", "redis-b"} {
 		var extra []string
 		if i > 0 {
 			extra = []string{"--replicaof", "127.0.0.1", strconv.Itoa(c.servers[0].port)}
@@ -42,15 +46,38 @@ func (c *cluster) startSentinel(ctx context.Context) error {
 			}
 		}
 		known, err := redisCommand(addr(s.port), "SENTINEL", "REPLICAS", sentinelMaster)
-		if synced == 2 && err == nil && len(known) == 2 {
+		if synced == len(c.servers)-1 && err == nil && len(known) == synced {
 			break
 		}
 		if time.Now().After(deadline) || !backoff.Sleep(ctx, 100*time.Millisecond) {
-			return fmt.Errorf("the redis replicas and sentinel did not settle within 30s: %d of 2 replicas synced, the sentinel knows %d (%v)", synced, len(known), err)
+			return fmt.Errorf("the redis replica and sentinel did not settle within 30s: %d of %d replicas synced, the sentinel knows %d (%v)", synced, len(c.servers)-1, len(known), err)
 		}
+	}
+	// A server started again comes back as it was configured last: a
+	// deployment's sentinel rewrites each server's config file when it
+	// changes its role, and a returning stale primary is made a replica of
+	// the current one. These servers have no config file, so they come back
+	// without --replicaof, as primaries with what they had; the sentinel
+	// turns them into replicas. (Coming back with the first --replicaof would
+	// make a promoted server a replica of its own replica: it would drop its
+	// data and copy the other's.)
+	for _, r := range c.servers[1:] {
+		r.args = withoutReplicaOf(r.args)
 	}
 	c.store = fmt.Sprintf("redis+sentinel://%s/0?master_name=%s", addr(s.port), sentinelMaster)
 	return nil
+}
+
+func withoutReplicaOf(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--replicaof" {
+			i += 2
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }
 
 // primary returns the server the sentinel names primary (nil if none of ours).
