@@ -23,6 +23,7 @@ import (
 // server on a free loopback port.
 type node struct {
 	hub  *actors.Hub
+	srv  *transport.Server
 	addr string
 }
 
@@ -72,7 +73,7 @@ func startNode(t testing.TB, tune func(*actors.Config)) *node {
 		}
 		store.Close()
 	})
-	return &node{hub: hub, addr: srv.Addr()}
+	return &node{hub: hub, srv: srv, addr: srv.Addr()}
 }
 
 // obj is one JSON object a node sent.
@@ -86,6 +87,7 @@ type wsClient struct {
 	t    *testing.T
 	c    *websocket.Conn
 	objs chan obj
+	end  error // why the reader stopped; read it once objs is closed
 }
 
 func (n *node) dial(t *testing.T, path string) *wsClient {
@@ -102,6 +104,7 @@ func (n *node) dial(t *testing.T, path string) *wsClient {
 		for {
 			_, b, err := c.Read(context.Background())
 			if err != nil {
+				w.end = err
 				return
 			}
 			for line := range bytes.SplitSeq(b, []byte("\n")) {

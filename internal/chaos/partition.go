@@ -18,7 +18,7 @@ import (
 
 // Partitions are made by the kernel, not by the code under test: in a run
 // with a partition fault every node's gossip and remote ports live on an
-// address of its own (127.0.1.N), from which it also dials the others
+// address of its own (127.A.B.N, A.B this run's: nodeNet), from which it also dials the others
 // (cluster/source.go), and nftables drops the packets between two such
 // addresses. Clients (HTTP, WebSocket) and Redis stay on 127.0.0.1, so a cut
 // node keeps its clients and its store.
@@ -34,7 +34,12 @@ const partitionFor = 6 * time.Second
 var partitionFaults = []string{FaultPartition, FaultAsymmetric, FaultIsolateStore, FaultSlowNet}
 
 // nodeHost is the address of node i's cluster ports in a partition run.
-func nodeHost(i int) string { return "127.0.1." + strconv.Itoa(i+1) }
+func nodeHost(i int) string { return nodeNet + "." + strconv.Itoa(i+1) }
+
+// nodeNet is the /24 of this run's node addresses: one of its own (by the
+// harness's pid), so that two runs on one machine (a soak beside make test)
+// never cut, or shape, each other's nodes.
+var nodeNet = fmt.Sprintf("127.%d.%d", 1+(os.Getpid()>>8)%254, os.Getpid()%256)
 
 // nftTable names this run's nftables table.
 func nftTable() string { return "actorhub_chaos_" + strconv.Itoa(os.Getpid()) }

@@ -13,7 +13,7 @@ import (
 )
 
 // slow-net makes the cluster's own traffic (between the nodes' addresses,
-// 127.0.1.0/24) slow and lossy for slowFor, while clients and Redis on
+// nodeNet.0/24) slow and lossy for slowFor, while clients and Redis on
 // 127.0.0.1 are untouched. The kernel does it: an htb class on lo for that
 // traffic, with netem (delay and loss) under it where the kernel has netem;
 // where it has not (this project's test machines), the class caps the rate
@@ -78,7 +78,7 @@ func shapeCluster() (string, error) {
 		"qdisc add dev lo root handle 1: htb default 1",
 		"class add dev lo parent 1: classid 1:1 htb rate 10gbit",
 		"class add dev lo parent 1: classid 1:2 htb rate " + slowRate,
-		"filter add dev lo parent 1: protocol ip prio 1 u32 match ip src 127.0.1.0/24 match ip dst 127.0.1.0/24 flowid 1:2",
+		"filter add dev lo parent 1: protocol ip prio 1 u32 match ip src " + nodeNet + ".0/24 match ip dst " + nodeNet + ".0/24 flowid 1:2",
 	} {
 		if err := tc(a); err != nil {
 			return "", err
@@ -87,7 +87,7 @@ func shapeCluster() (string, error) {
 	if tc("qdisc add dev lo parent 1:2 handle 20: netem "+slowNetem) == nil {
 		return "netem " + slowNetem + " under a " + slowRate + " cap", nil
 	}
-	if err := nftCut(fmt.Sprintf("    ip saddr 127.0.1.0/24 ip daddr 127.0.1.0/24 numgen random mod 100 < %d drop\n", slowLoss)); err != nil {
+	if err := nftCut(fmt.Sprintf("    ip saddr %[1]s.0/24 ip daddr %[1]s.0/24 numgen random mod 100 < %[2]d drop\n", nodeNet, slowLoss)); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("no netem in this kernel: a %s cap, %d%% loss", slowRate, slowLoss), nil
