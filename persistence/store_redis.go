@@ -301,7 +301,8 @@ func (r *Redis) Snapshot(ctx context.Context, jobID string) (events.JobState, er
 
 func (r *Redis) readState(ctx context.Context, action string, s *redis.Script, jobID string, args ...any) (readState, error) {
 	run := r.run
-	if s == acquireScript {
+	switch s {
+	case acquireScript, snapshotScript:
 		run = r.runConfirmed
 	}
 	vals, err := run(ctx, s, jobKeys(jobID), args...)
@@ -322,7 +323,7 @@ func (r *Redis) readState(ctx context.Context, action string, s *redis.Script, j
 func (r *Redis) Events(ctx context.Context, jobID string, after int64, limit int) ([]events.Event, error) {
 	action := "read events of job " + jobID
 	after = max(after, 0)
-	vals, err := r.run(ctx, eventsScript, jobKeys(jobID), after, after+int64(eventsLimit(limit))-1)
+	vals, err := r.runConfirmed(ctx, eventsScript, jobKeys(jobID), after, after+int64(eventsLimit(limit))-1)
 	if err != nil {
 		return nil, r.fail(action, err)
 	}
@@ -508,16 +509,17 @@ func (r *Redis) run(ctx context.Context, s *redis.Script, keys []string, args ..
 }
 
 // runConfirmed is run followed, when the store waits for replicas
-// (WaitReplicas, WaitAOF), by the WAIT an append's commit has, for the
-// scripts that take a job over (Create, Acquire). An append whose WAIT
-// failed was not acknowledged, but it is on the primary all the same: the
-// new owner reads it back, and the worker's resend of those offsets is then
-// acknowledged as already written. The WAIT after the take-over (a write, so
-// it waits for everything the primary had before it) makes sure that what
-// the owner starts from is on the replicas too; when they do not confirm it,
-// the take-over fails as unavailable and is retried. Without it a failover
-// lost events that had been acknowledged this way (chaos, redis-restart and
-// redis-failover under a sentinel).
+// (WaitReplicas, WaitAOF), by the WAIT an append's commit has: for the
+// scripts that take a job over (Create, Acquire) and the reads of a job
+// (Snapshot, Events). An append whose WAIT failed was not acknowledged, but
+// it is on the primary all the same. A new owner would read it back, and the
+// worker's resend of those offsets would then be acknowledged as already
+// written; a client would be sent it. A failover to a replica that never got
+// it lost it (found by chaos: redis-restart and redis-failover under a
+// sentinel). WAIT waits for this connection's last write, so a read-only
+// script is followed by a write of markKey: the wait then covers everything
+// the primary had when the script ran. When the replicas do not confirm it,
+// the call fails as unavailable and is retried.
 func (r *Redis) runConfirmed(ctx context.Context, s *redis.Script, keys []string, args ...any) ([]any, error) {
 	if r.cfg.WaitReplicas <= 0 && !r.cfg.WaitAOF {
 		return r.run(ctx, s, keys, args...)
@@ -526,7 +528,10 @@ func (r *Redis) runConfirmed(ctx context.Context, s *redis.Script, keys []string
 		return nil, ErrClosed
 	}
 	pipe := r.client.Pipeline()
-	cmd := s.Eval(ctx, pipe, keys, args...) // a take-over is rare: the whole script, no NOSCRIPT round
+	cmd := s.Eval(ctx, pipe, keys, args...) // rare enough: the whole script, no NOSCRIPT round
+	if s == eventsScript || s == snapshotScript {
+		pipe.Incr(ctx, markKey)
+	}
 	wait := r.waitCmd(ctx, pipe)
 	_, _ = pipe.Exec(ctx)
 	vals, err := cmd.Slice()
@@ -538,6 +543,11 @@ func (r *Redis) runConfirmed(ctx context.Context, s *redis.Script, keys []string
 	}
 	return vals, nil
 }
+
+// markKey is the key a confirmed read writes so that its WAIT covers what it
+// read (WAIT is for one server with replicas, never Redis Cluster: one key
+// serves every job).
+const markKey = "ah:wait"
 
 func (r *Redis) isClosed() bool {
 	r.mu.RLock()

@@ -450,12 +450,24 @@ func TestRedisWaitForReplicas(t *testing.T) {
 			if !errors.Is(err, events.ErrStoreUnavailable) || !strings.Contains(err.Error(), "0 of 1 replicas") {
 				t.Fatalf("an append no replica confirmed: %v, want unavailable (0 of 1 replicas)", err)
 			}
-			checkJournal(t, s, j.st.JobID, 6, j.output) // on the primary, not acknowledged
-			// and no new owner starts from it (it would take the resend for
-			// written and acknowledge it) while no replica confirms it
+			// on the primary, not acknowledged: no new owner starts from it
+			// (it would take the resend for written and acknowledge it) and
+			// no reader gets it while no replica confirms it
 			if _, err := s.Acquire(ctxT(t), j.st.JobID, "another"); !errors.Is(err, events.ErrStoreUnavailable) {
 				t.Fatalf("a take-over no replica confirmed: %v, want unavailable", err)
 			}
+			if _, err := s.Events(ctxT(t), j.st.JobID, 0, 100); !errors.Is(err, events.ErrStoreUnavailable) {
+				t.Fatalf("a read no replica confirmed: %v, want unavailable", err)
+			}
+			if _, err := s.Snapshot(ctxT(t), j.st.JobID); !errors.Is(err, events.ErrStoreUnavailable) {
+				t.Fatalf("a snapshot no replica confirmed: %v, want unavailable", err)
+			}
+			raw, err := OpenRedis(ctxT(t), primary.URL(), testConfig()) // without the wait: it is there
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			checkJournal(t, raw, j.st.JobID, 6, j.output)
 		})
 	}
 	// the options are for one server with replicas
