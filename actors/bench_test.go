@@ -1,0 +1,104 @@
+package actors_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/actorhub/actorhub/actors"
+	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/redistest"
+	"github.com/actorhub/actorhub/persistence"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// countSink counts the events a client connection is sent.
+type countSink struct{ events *atomic.Int64 }
+
+func (s countSink) Send(objs ...[]byte) bool {
+	for _, b := range objs {
+		if bytes.HasPrefix(b, []byte(`{"type":"event"`)) {
+			s.events.Add(1)
+		}
+	}
+	return true
+}
+func (countSink) Close(int, string) {}
+func (countSink) Backlog() int      { return 0 }
+
+// BenchmarkOneJobPerUser is the mission's main shape inside one node, without
+// the WebSockets: 200 jobs, each watched by one client connection of its
+// own, a worker connection emitting one chunk to each job in turn, on a real
+// Redis. One op is one event emitted, made durable and delivered to its
+// client. Its allocations per op (-benchmem) do not depend on how busy the
+// machine is; its time does.
+func BenchmarkOneJobPerUser(b *testing.B) {
+	const jobs = 200
+	srv := redistest.Start(b)
+	store, err := persistence.OpenRedis(context.Background(), srv.URL(), persistence.DefaultLocalConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	cfg := actors.DefaultConfig()
+	cfg.NodeID = "n1"
+	h, err := actors.New(cfg, store, actors.NewMetrics(prometheus.NewRegistry()), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := h.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_ = h.Stop(sctx)
+	}()
+	var delivered atomic.Int64
+	zero := int64(0)
+	ids := make([]string, jobs)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i)
+		if _, _, err := h.CreateJob(ctx, ids[i], "u", "t", nil); err != nil {
+			b.Fatal(err)
+		}
+		c := h.OpenClient(countSink{&delivered}, "s", actors.Access{User: "u"})
+		defer c.Close()
+		if err := c.Deliver(ctx, &actors.Request{Msg: &events.Inbound{Type: events.TypeSubscribe, JobID: ids[i], FromSeq: &zero}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	w := h.OpenWorker(countSink{new(atomic.Int64)}) // acks are not events: counted nowhere
+	defer w.Close()
+	data := []byte(`{"chunk":"a token "}`)
+	waitDelivered := func(n int64) {
+		for deadline := time.Now().Add(time.Minute); delivered.Load() < n; {
+			if time.Now().After(deadline) {
+				b.Fatalf("%d of %d events delivered within a minute", delivered.Load(), n)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	emit := func(i int) {
+		if err := w.Deliver(ctx, emitRequest(ids[i%jobs], int64(i/jobs), data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range jobs { // the feeds, the jobs and their first commit: not measured
+		emit(i)
+	}
+	waitDelivered(jobs)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		emit(jobs + i)
+		if (i+1)%jobs == 0 {
+			waitDelivered(int64(jobs + i + 1))
+		}
+	}
+	waitDelivered(int64(jobs + b.N))
+}
