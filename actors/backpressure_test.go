@@ -45,7 +45,9 @@ type sink struct {
 	closed    int
 }
 
-func (s *sink) Send(objs ...[]byte) bool {
+func (s *sink) Send(b []byte) bool { return s.SendAll([][]byte{b}) }
+
+func (s *sink) SendAll(objs [][]byte) bool {
 	for _, b := range objs {
 		var o struct {
 			Type       string `json:"type"`

@@ -13,10 +13,13 @@ import (
 
 // Sink is a connection's outbound side, implemented by transport.
 type Sink interface {
-	// Send queues objects (each one JSON object, no newline) for the peer, in
-	// order. It never blocks; false means the queue was full and the sink is
-	// closing the connection (the peer resumes later from its last seq).
-	Send(objs ...[]byte) bool
+	// Send queues one object (a JSON object, no newline) for the peer. It
+	// never blocks; false means the queue was full and the sink is closing the
+	// connection (the peer resumes later from its last seq). SendAll queues
+	// several, in order, the same way. (Two methods, not one variadic: the
+	// common single object then costs no slice.)
+	Send(obj []byte) bool
+	SendAll(objs [][]byte) bool
 	// Close closes the connection with a WebSocket status code and reason, after
 	// what is queued.
 	Close(code int, reason string)
@@ -230,7 +233,7 @@ func (c *ConnActor) deliver(ctx actor.Context, jobID string, s *connSub, evs []e
 			for i := range evs {
 				objs[i] = evs[i].Raw
 			}
-			ok = c.sink.Send(objs...)
+			ok = c.sink.SendAll(objs)
 		}
 		if !ok {
 			return

@@ -61,6 +61,7 @@ type JobActor struct {
 
 	pending        []events.Event
 	pendingReplies []reply
+	spareReplies   []reply // emptied, for the next pendingReplies
 	inflight       bool
 	inflightSnap   events.JobState
 	inflightEnd    int
@@ -414,7 +415,7 @@ func (j *JobActor) flush(ctx actor.Context) {
 	}
 	j.inflight = true
 	j.inflightEvents, j.pending = j.pending, nil
-	j.inflightReply, j.pendingReplies = j.pendingReplies, nil
+	j.inflightReply, j.pendingReplies, j.spareReplies = j.pendingReplies, j.spareReplies, nil
 	j.inflightSnap, j.inflightEnd = j.st, len(j.out)
 	snap, batch, delta := j.st, j.inflightEvents, string(j.out[j.durableLen:])
 	self, t0 := ctx.Self(), time.Now()
@@ -465,6 +466,8 @@ func (j *JobActor) onAppendDone(ctx actor.Context, m *appendDone) {
 	replies := j.inflightReply
 	j.inflightReply, j.inflightEvents = nil, nil
 	j.respondAll(ctx, replies)
+	clear(replies)
+	j.spareReplies = replies[:0] // the next batch's, instead of a new slice per commit
 	if last := batch[len(batch)-1]; events.Terminal(last.Name) {
 		j.ended(ctx, &last)
 	}

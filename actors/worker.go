@@ -101,7 +101,7 @@ func (w *WorkerConnActor) onResult(ctx actor.Context, m *EmitResult) {
 		ctx.CancelReceiveTimeout()
 	}
 	if m.Err == nil {
-		w.sink.Send(events.AppendAck(nil, m.JobID, m.NextOffset, m.LastSequence, m.Epoch))
+		w.sink.Send(events.AppendAck(make([]byte, 0, 96+len(m.JobID)), m.JobID, m.NextOffset, m.LastSequence, m.Epoch))
 		return
 	}
 	code := m.Err.Code

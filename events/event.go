@@ -23,7 +23,7 @@ type Event struct {
 // Encode sets Raw to the event's wire object. Data must be compact JSON
 // (NormalizeData returns it so).
 func (e *Event) Encode() {
-	b := make([]byte, 0, 64+len(e.JobID)+len(e.Name)+len(e.Data))
+	b := make([]byte, 0, 112+len(e.JobID)+len(e.Name)+len(e.Data)) // the fixed text, two quoted strings, a seq and a ts: no growing
 	b = append(b, `{"type":"event","jobId":`...)
 	b = AppendString(b, e.JobID)
 	b = append(b, `,"seq":`...)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/actorhub/actorhub/events"
 )
 
 // appendReq is one Append waiting for a group commit.
@@ -19,8 +21,21 @@ type appendReq struct {
 	vals      []any
 	err       error
 	done      chan struct{} // receives once vals/err are set
-	// callback, when set, gets the reply instead of done (AppendAsync)
-	callback func(vals []any, err error)
+	// AppendAsync's request: onDone gets the outcome instead of done, on the
+	// writer goroutine, and the request goes back to reqPool
+	onDone func(error)
+	st     events.JobState
+	evs    []events.Event
+	plan   appendPlan
+}
+
+// finishAsync hands an AppendAsync request's outcome to its caller and puts
+// the request back in the pool.
+func (r *Redis) finishAsync(req *appendReq, err error) {
+	onDone := req.onDone
+	*req = appendReq{done: req.done}
+	reqPool.Put(req)
+	onDone(err)
 }
 
 var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan struct{}, 1)} }}
@@ -166,8 +181,8 @@ func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 		}
 	}
 	for _, req := range batch {
-		if req.callback != nil {
-			req.callback(req.vals, req.err)
+		if req.onDone != nil {
+			r.finishAsync(req, r.appendResult(&req.st, req.evs, req.plan, req.vals, req.err))
 			continue
 		}
 		req.done <- struct{}{}

@@ -370,13 +370,12 @@ func (r *Redis) AppendAsync(st events.JobState, outputDelta string, evs []events
 		done(err)
 		return
 	}
-	req := &appendReq{keys: keys, args: args, callback: func(vals []any, err error) {
-		done(r.appendResult(&st, evs, plan, vals, err))
-	}}
+	req := reqPool.Get().(*appendReq)
+	req.keys, req.args, req.onDone, req.st, req.evs, req.plan = keys, args, done, st, evs, plan
 	if err := r.enqueue(context.Background(), req, false); err != nil {
 		err = fmt.Errorf("append job %s: %w", st.JobID, err)
 		r.tails.settle(&st, plan, err)
-		done(err)
+		r.finishAsync(req, err)
 	}
 }
 

@@ -451,18 +451,23 @@ func (s *Server) Stop(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) track(sess *session) bool {
+func (s *Server) track(sess *session) (refused websocket.StatusCode, why string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return false
+	switch {
+	case s.closed:
+		return websocket.StatusGoingAway, "node is shutting down"
+	case s.draining.Load(), s.standby.Load() != nil:
+		// it began after the handler's check; Drain and SetStandby send away
+		// the sessions they find under s.mu, which this one is not yet among
+		return websocket.StatusServiceRestart, "node draining or on standby; reconnect to another node"
 	}
 	s.live[sess] = struct{}{}
 	sess.slot = s.nextSlot
 	s.slots[sess.slot][sess] = struct{}{}
 	s.nextSlot = (s.nextSlot + 1) % len(s.slots)
 	s.handler.Add(1)
-	return true
+	return 0, ""
 }
 
 func (s *Server) untrack(sess *session) {

@@ -46,13 +46,38 @@ func newSession(done <-chan struct{}, conn *websocket.Conn, cfg *Config, client 
 }
 
 // Send implements actors.Sink.
-func (s *session) Send(objs ...[]byte) bool {
+func (s *session) Send(obj []byte) bool {
 	s.mu.Lock()
+	if !s.roomLocked(1) {
+		return false
+	}
+	s.queue = append(s.queue, obj)
+	s.startWriterLocked()
+	s.mu.Unlock()
+	return true
+}
+
+// SendAll implements actors.Sink.
+func (s *session) SendAll(objs [][]byte) bool {
+	s.mu.Lock()
+	if !s.roomLocked(len(objs)) {
+		return false
+	}
+	s.queue = append(s.queue, objs...)
+	s.startWriterLocked()
+	s.mu.Unlock()
+	return true
+}
+
+// roomLocked reports whether n more objects fit; when they do not, it closes
+// the connection as a slow consumer and unlocks s.mu (as it does when the
+// session is closing already).
+func (s *session) roomLocked(n int) bool {
 	if s.closing {
 		s.mu.Unlock()
 		return false
 	}
-	if len(s.queue)+len(objs) > s.maxQueue {
+	if len(s.queue)+n > s.maxQueue {
 		s.queue = nil // a client that cannot keep up resumes later from its last seq
 		s.closing, s.code = true, websocket.StatusPolicyViolation
 		s.reason = "slow consumer: outbound queue full; reconnect and resubscribe from your last seq"
@@ -63,9 +88,6 @@ func (s *session) Send(objs ...[]byte) bool {
 		}
 		return false
 	}
-	s.queue = append(s.queue, objs...)
-	s.startWriterLocked()
-	s.mu.Unlock()
 	return true
 }
 

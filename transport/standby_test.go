@@ -16,13 +16,21 @@ import (
 func TestStandby(t *testing.T) {
 	n := startNode(t, nil)
 	client, worker := n.dial(t, "/ws"), n.dial(t, "/ws/worker")
+	client.expect("connected") // both are the node's now
+	worker.send(`{"type":"ping"}`)
+	worker.expect("pong")
 	n.srv.SetStandby("minority: it reaches 1 of the 3 nodes that use the store")
 
 	if o, _ := client.expect("reconnect"); o.num("afterMs") < 1 || o.str("reason") != "node on standby" {
 		t.Fatalf("reconnect = %v", o)
 	}
 	for name, c := range map[string]*wsClient{"client": client, "worker": worker} {
-		for range c.objs { // until the node closes it
+		for open := true; open; { // until the node closes it
+			select {
+			case _, open = <-c.objs:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the node did not close the %s's connection within 10 s", name)
+			}
 		}
 		if got := websocket.CloseStatus(c.end); got != websocket.StatusServiceRestart {
 			t.Errorf("%s closed with %v (%v), want 1012", name, got, c.end)

@@ -55,10 +55,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sess := newSession(ctx.Done(), conn, &s.cfg, !worker, s.hub.Metrics().SlowConsumers.Inc)
-	if !s.track(sess) {
+	if code, why := s.track(sess); why != "" {
 		adm.release()
 		cancel()
-		conn.Close(websocket.StatusGoingAway, "node is shutting down")
+		conn.Close(code, why)
 		return
 	}
 	gauge := s.hub.Metrics().ConnsOpen.WithLabelValues(kind)
