@@ -61,7 +61,8 @@ type JobActor struct {
 
 	pending        []events.Event
 	pendingReplies []reply
-	spareReplies   []reply // emptied, for the next pendingReplies
+	spareReplies   []reply     // emptied, for the next pendingReplies
+	written        func(error) // the AsyncAppender's callback (flush)
 	inflight       bool
 	inflightSnap   events.JobState
 	inflightEnd    int
@@ -421,9 +422,15 @@ func (j *JobActor) flush(ctx actor.Context) {
 	self, t0 := ctx.Self(), time.Now()
 	j.inflightAt = t0
 	if aa, ok := j.h.store.(AsyncAppender); ok {
-		aa.AppendAsync(snap, delta, batch, func(err error) {
-			j.h.system.Root.Send(self, &appendDone{err: err, nanos: int64(time.Since(t0))})
-		})
+		if j.written == nil {
+			// made once per actor, not per commit: it runs on the store's
+			// goroutine after the actor set inflightAt and before it reads
+			// the appendDone, so the next flush cannot change it meanwhile
+			j.written = func(err error) {
+				j.h.system.Root.Send(self, &appendDone{err: err, nanos: int64(time.Since(j.inflightAt))})
+			}
+		}
+		aa.AppendAsync(snap, delta, batch, j.written)
 		return
 	}
 	store := j.h.store

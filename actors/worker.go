@@ -81,7 +81,7 @@ func (w *WorkerConnActor) onRequest(ctx actor.Context, r *Request) {
 			ctx.SetReceiveTimeout(2 * w.h.cfg.RequestTimeout)
 		}
 		w.inflight++
-		ctx.Request(w.h.jobs, &cluster.JobMsg{JobID: m.JobID, Msg: &emit{Items: r.Items}})
+		ctx.Request(w.h.jobs, newEmitMsg(m.JobID, r.Items))
 		if _, ok := w.watched[m.JobID]; !ok && len(w.watched) < maxWatched {
 			w.watched[m.JobID] = watch{}
 			w.watch(ctx, m.JobID)
@@ -91,6 +91,17 @@ func (w *WorkerConnActor) onRequest(ctx actor.Context, r *Request) {
 		w.sink.Send(events.AppendError(nil, m.ID, m.JobID, events.CodeUnknownType,
 			"a worker connection takes emit and ping; "+m.Type+" is for clients (/ws)", -1, 0))
 	}
+}
+
+// newEmitMsg makes the job message of an emit: the message and its emit in
+// one allocation (the emit lives as long as the message that points at it).
+func newEmitMsg(jobID string, items []EmitItem) *cluster.JobMsg {
+	m := &struct {
+		msg cluster.JobMsg
+		e   emit
+	}{e: emit{Items: items}}
+	m.msg = cluster.JobMsg{JobID: jobID, Msg: &m.e}
+	return &m.msg
 }
 
 func (w *WorkerConnActor) onResult(ctx actor.Context, m *EmitResult) {
