@@ -30,6 +30,12 @@ type JobFeed struct {
 	subscribes int // subscribes sent; a resubscribe tick for an older one is stale
 	stopping   bool
 	heard      time.Time // when the job last sent anything
+	// alone: since when the feed has had no conn (zero while it has one). Its
+	// ReceiveTimeout (FeedLinger) alone does not end it: the events of a job
+	// that streams reset that timer, and a feed whose clients all went to
+	// other nodes kept itself and its job's actor alive here for as long as
+	// the job streamed (a soak's node grew to 8 GB of such pairs).
+	alone time.Time
 }
 
 // heartbeat makes a feed with clients check its subscription when its job has
@@ -53,6 +59,7 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		f.h.metrics.Feeds.Inc()
+		f.alone = time.Now()
 		ctx.SetReceiveTimeout(f.h.cfg.FeedLinger)
 		f.subscribe(ctx)
 		f.h.after(heartbeatEvery, ctx.Self(), &heartbeat{})
@@ -89,7 +96,7 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 	case *feedSubscribe:
 		f.onConnSubscribe(ctx, m)
 	case *feedUnsubscribe:
-		delete(f.conns, pidKey(m.conn))
+		f.dropConn(m.conn)
 		ctx.Unwatch(m.conn)
 	case *actor.Terminated:
 		f.onTerminated(ctx, m)
@@ -108,6 +115,11 @@ type refetch struct{}
 
 func (f *JobFeed) onHeartbeat(ctx actor.Context) {
 	f.h.after(heartbeatEvery, ctx.Self(), &heartbeat{})
+	if len(f.conns) == 0 && len(f.waiting) == 0 && !f.stopping && !f.alone.IsZero() && time.Since(f.alone) >= f.h.cfg.FeedLinger {
+		f.stopping = true // lingered long enough with nobody to serve
+		ctx.Send(ctx.Parent(), &passivateRequest{jobID: f.id, pid: ctx.Self()})
+		return
+	}
 	if f.job != nil && len(f.conns) > 0 && !f.status.Terminal() && time.Since(f.heard) >= heartbeatEvery {
 		f.subscribe(ctx)
 	}
@@ -130,7 +142,15 @@ func (f *JobFeed) onTerminated(ctx actor.Context, m *actor.Terminated) {
 		f.restart(ctx)
 		return
 	}
-	delete(f.conns, pidKey(m.Who))
+	f.dropConn(m.Who)
+}
+
+// dropConn forgets a conn; the last one gone starts the feed's linger.
+func (f *JobFeed) dropConn(c *actor.PID) {
+	delete(f.conns, pidKey(c))
+	if len(f.conns) == 0 && f.alone.IsZero() {
+		f.alone = time.Now()
+	}
 }
 
 // restart forgets the job's incarnation and subscribes anew.
@@ -201,7 +221,7 @@ func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
 			break
 		}
 	}
-	f.stopping = false
+	f.stopping, f.alone = false, time.Time{}
 	f.conns[pidKey(m.conn)] = m.conn
 	ctx.Watch(m.conn)
 	ctx.Send(m.conn, &feedSubscribed{jobID: f.id, feed: ctx.Self(), status: f.status, lastSeq: f.gap.have, epoch: f.epoch, owner: f.owner, recent: recent})
