@@ -23,6 +23,10 @@ type Sample struct {
 	RSSMB      float64 `json:"rssMB"`
 	Goroutines int     `json:"goroutines"`
 	StartedS   float64 `json:"started"` // process_start_time_seconds
+	// JobActors and Feeds are the node's live job actors and feeds: with J
+	// jobs, more than J job actors on one node is a leak.
+	JobActors int `json:"jobActors"`
+	Feeds     int `json:"feeds"`
 }
 
 // maxSamples bounds the samples kept per node: a long run (--soak) samples
@@ -96,6 +100,10 @@ func readSample(ctx context.Context, hc *http.Client, n *node) (Sample, bool) {
 			sm.Goroutines, found = int(f), found+1
 		case "process_start_time_seconds":
 			sm.StartedS, found = f, found+1
+		case "actorhub_job_actors_active":
+			sm.JobActors = int(f)
+		case "actorhub_job_feeds_active":
+			sm.Feeds = int(f)
 		}
 	}
 	return sm, found == 3
@@ -114,6 +122,10 @@ type NodeResources struct {
 	GoroutinesLast    int      `json:"goroutinesLast"`
 	GoroutinesMax     int      `json:"goroutinesMax"`
 	GoroutinesPerHour float64  `json:"goroutinesSlopePerHour"`
+	JobActorsLast     int      `json:"jobActorsLast"`
+	JobActorsMax      int      `json:"jobActorsMax"`
+	FeedsLast         int      `json:"feedsLast"`
+	FeedsMax          int      `json:"feedsMax"`
 	Restarts          int      `json:"restarts"`
 	SpanS             float64  `json:"spanS"` // of the last process's samples
 }
@@ -141,7 +153,9 @@ func (s *sampler) resources() map[string]NodeResources {
 		r.GoroutinesFirst, r.GoroutinesLast = last[0].Goroutines, last[len(last)-1].Goroutines
 		for _, sm := range last {
 			r.RSSMaxMB, r.GoroutinesMax = max(r.RSSMaxMB, sm.RSSMB), max(r.GoroutinesMax, sm.Goroutines)
+			r.JobActorsMax, r.FeedsMax = max(r.JobActorsMax, sm.JobActors), max(r.FeedsMax, sm.Feeds)
 		}
+		r.JobActorsLast, r.FeedsLast = last[len(last)-1].JobActors, last[len(last)-1].Feeds
 		r.SpanS = last[len(last)-1].AtS - last[0].AtS
 		half := last[len(last)/2:]
 		r.RSSSlopeMBPerHour = 3600 * slope(half, func(sm Sample) float64 { return sm.RSSMB })
@@ -178,16 +192,17 @@ func printResources(w io.Writer, res map[string]NodeResources) {
 	if len(res) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\nnodes (their last process; the trend over its second half): memory and goroutines")
-	fmt.Fprintln(w, "\n| node | restarts | sampled s | RSS MB first / last / max | RSS MB per hour | goroutines first / last / max | goroutines per hour |\n|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "\nnodes (their last process; the trend over its second half): memory, goroutines, job actors and feeds")
+	fmt.Fprintln(w, "\n| node | restarts | sampled s | RSS MB first / last / max | RSS MB per hour | goroutines first / last / max | goroutines per hour | job actors last / max | feeds last / max |\n|---|---|---|---|---|---|---|---|---|")
 	for _, id := range slices.Sorted(maps.Keys(res)) {
 		r := res[id]
 		rss, gs := "—", "—" // a trend over minutes says little about hours
 		if r.SpanS >= minTrendSpan.Seconds() {
 			rss, gs = fmt.Sprintf("%+.1f", r.RSSSlopeMBPerHour), fmt.Sprintf("%+.0f", r.GoroutinesPerHour)
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f | %.1f / %.1f / %.1f | %s | %d / %d / %d | %s |\n", id, r.Restarts, r.SpanS,
-			r.RSSFirstMB, r.RSSLastMB, r.RSSMaxMB, rss, r.GoroutinesFirst, r.GoroutinesLast, r.GoroutinesMax, gs)
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.1f / %.1f / %.1f | %s | %d / %d / %d | %s | %d / %d | %d / %d |\n", id, r.Restarts, r.SpanS,
+			r.RSSFirstMB, r.RSSLastMB, r.RSSMaxMB, rss, r.GoroutinesFirst, r.GoroutinesLast, r.GoroutinesMax, gs,
+			r.JobActorsLast, r.JobActorsMax, r.FeedsLast, r.FeedsMax)
 	}
 }
 
