@@ -116,7 +116,8 @@ func (c *cluster) heal() error {
 // sides (probe.go), heals, and waits until every node sees every node alive
 // again. It returns the fault's note.
 func (c *cluster) partition(ctx context.Context, n *node, oneWay bool) string {
-	p, note := c.startProbe(ctx, n, len(c.probes))
+	c.probeTries++ // a number of its own per try: a failed try's jobs are not reused
+	p, note := c.startProbe(ctx, n, c.probeTries)
 	if p != nil {
 		c.probes = append(c.probes, p)
 	}

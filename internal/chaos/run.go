@@ -26,8 +26,10 @@ type cluster struct {
 	servers  []*redis
 	sentinel *redis
 	nodes    []*node
-	probes   []*probe           // of the partitions so far (probe.go)
-	audit    *persistence.Redis // the store, read by verify
+	probes   []*probe // of the partitions so far (probe.go)
+	// probeTries numbers the probes tried, those that could not start too
+	probeTries int
+	audit      *persistence.Redis // the store, read by verify
 }
 
 // Run runs the chaos schedule and returns its report; the report's
