@@ -4,6 +4,7 @@
 // with a deadline.
 import { spawn, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import * as dgram from "node:dgram";
 import * as net from "node:net";
 const { createServer } = net;
 import { tmpdir } from "node:os";
@@ -23,15 +24,36 @@ export function binary() {
   return bin;
 }
 
-/** A free loopback port. */
-export function freePort() {
-  return new Promise((res, rej) => {
+/**
+ * A loopback port free for TCP and UDP a moment ago, outside the kernel's
+ * ephemeral range (32768–60999), where outgoing connections take their local
+ * ports: a port picked with listen(0) and bound again later by a node could
+ * meanwhile be some client's (a busy machine's, CI's). As internal/freeport
+ * does for the Go tests; a port handed out is not handed out again.
+ */
+const given = new Set();
+export async function freePort() {
+  for (let i = 0; i < 200; i++) {
+    const port = 15000 + Math.floor(Math.random() * (32700 - 15000));
+    if (given.has(port) || !(await bindable(port))) continue;
+    given.add(port);
+    return port;
+  }
+  throw new Error("freePort: no free port in 15000–32700 after 200 tries");
+}
+
+function bindable(port) {
+  return new Promise((res) => {
     const s = createServer();
     s.unref();
-    s.on("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
+    s.once("error", () => res(false));
+    s.listen(port, "127.0.0.1", () => {
+      s.close(() => {
+        const u = dgram.createSocket("udp4");
+        u.unref();
+        u.once("error", () => { u.close(); res(false); });
+        u.bind(port, "127.0.0.1", () => u.close(() => res(true)));
+      });
     });
   });
 }
