@@ -207,23 +207,26 @@ export async function runningNode(cleanup, opts = {}) {
 export async function startCluster(n, opts = {}) {
   const redis = await startRedis();
   const nodes = [];
-  for (let i = 0; i < n; i++) {
-    const node = await Node.create({ ...opts, store: redis.url, id: `js${i + 1}`, join: nodes.map((x) => x.gossip) });
-    await node.start();
-    nodes.push(node);
-  }
-  await until(async () => {
-    for (const node of nodes) {
-      const c = await (await fetch(node.http + "/api/cluster")).json();
-      if (c.members.filter((m) => m.state === "alive").length !== n) return false;
-    }
-    return true;
-  }, 30000, "every node sees every other alive");
-  return {
-    nodes, redis,
-    async stop() {
-      await Promise.all(nodes.map((x) => x.stop()));
-      await redis.stop();
-    },
+  const stop = async () => {
+    await Promise.all(nodes.map((x) => x.stop()));
+    await redis.stop();
   };
+  try {
+    for (let i = 0; i < n; i++) {
+      const node = await Node.create({ ...opts, store: redis.url, id: `js${i + 1}`, join: nodes.map((x) => x.gossip) });
+      nodes.push(node); // stopped below if its start fails
+      await node.start();
+    }
+    await until(async () => {
+      for (const node of nodes) {
+        const c = await (await fetch(node.http + "/api/cluster")).json();
+        if (c.members.filter((m) => m.state === "alive").length !== n) return false;
+      }
+      return true;
+    }, 30000, "every node sees every other alive");
+  } catch (err) {
+    await stop(); // a cluster that did not start leaves no process behind
+    throw err;
+  }
+  return { nodes, redis, stop };
 }

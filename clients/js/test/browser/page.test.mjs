@@ -197,6 +197,8 @@ test("the analytics view charts what the hub's events add up to", async () => {
   await until(async () => (await view.locator("canvas").count()) >= 3, 10000, "three charts");
   await until(async () => /1 created · 1 completed/.test(await view.locator("#k-jobs").textContent()), 10000, "the job counted");
   assert.match(await view.locator("#types").innerText(), /demo:llm/);
-  assert.match(await view.locator("#nodes").innerText(), /1 client connections|2 client connections/);
+  // the node's connection count arrives with its next analytics flush: later on a busy machine
+  await until(async () => /1 client connections|2 client connections/.test(await view.locator("#nodes").innerText()), 20000,
+    "the page's connection counted on its node");
   assert.equal(await view.locator("#error").textContent(), "");
 });
