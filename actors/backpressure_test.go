@@ -111,6 +111,12 @@ func startHub(t *testing.T, cfg actors.Config, delay time.Duration) *actors.Hub 
 	return h
 }
 
+// subscribeRequest follows jobID from its first event.
+func subscribeRequest(jobID string) *actors.Request {
+	var from int64
+	return &actors.Request{Msg: &events.Inbound{Type: events.TypeSubscribe, JobID: jobID, FromSeq: &from}}
+}
+
 func emitRequest(jobID string, offset int64, data []byte) *actors.Request {
 	return &actors.Request{Msg: &events.Inbound{Type: events.TypeEmit, JobID: jobID},
 		Items: []actors.EmitItem{{Offset: offset, Name: events.Chunk, Data: data}}}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/actorhub/actorhub/actors"
-	"github.com/actorhub/actorhub/events"
 	"github.com/actorhub/actorhub/internal/redistest"
 	"github.com/actorhub/actorhub/persistence"
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,7 +59,6 @@ func BenchmarkOneJobPerUser(b *testing.B) {
 		_ = h.Stop(sctx)
 	}()
 	var delivered atomic.Int64
-	zero := int64(0)
 	ids := make([]string, jobs)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i)
@@ -69,7 +67,7 @@ func BenchmarkOneJobPerUser(b *testing.B) {
 		}
 		c := h.OpenClient(countSink{&delivered}, "s", actors.Access{User: "u"})
 		defer c.Close()
-		if err := c.Deliver(ctx, &actors.Request{Msg: &events.Inbound{Type: events.TypeSubscribe, JobID: ids[i], FromSeq: &zero}}); err != nil {
+		if err := c.Deliver(ctx, subscribeRequest(ids[i])); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/actorhub/actorhub/actors"
-	"github.com/actorhub/actorhub/events"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -20,8 +19,7 @@ func TestFeedLeftAloneStops(t *testing.T) {
 	h := startHub(t, cfg, 0)
 	var got atomic.Int64
 	c := h.OpenClient(countSink{&got}, "s", actors.Access{User: "u"})
-	zero := int64(0)
-	if err := c.Deliver(t.Context(), &actors.Request{Msg: &events.Inbound{Type: events.TypeSubscribe, JobID: "j", FromSeq: &zero}}); err != nil {
+	if err := c.Deliver(t.Context(), subscribeRequest("j")); err != nil {
 		t.Fatal(err)
 	}
 	w := h.OpenWorker(countSink{new(atomic.Int64)})

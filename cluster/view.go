@@ -112,7 +112,7 @@ func (v *View) Known(nodeID string) bool {
 func (v *View) Alive(remote string) bool {
 	for i := range v.Members {
 		if v.Members[i].Meta.Remote == remote {
-			return v.Members[i].State == StateAlive || v.Members[i].State == StateSuspect
+			return v.Members[i].up()
 		}
 	}
 	return false

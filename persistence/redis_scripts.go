@@ -111,22 +111,6 @@ end
 return {0}
 `)
 
-// appendScript appends to one or more jobs in one call (a group commit
-// carries the appends of many jobs; on Redis Cluster all of one call's jobs
-// share a hash slot). KEYS are the three keys of each job in turn; ARGV holds,
-// for each job in turn, n (the number of its arguments that follow), then
-// epoch, last seq, k (the number of events) and the k journal entries, then
-// either nothing, or the retention in ms ('0': not terminal), or four: snap,
-// output delta (the output after the stored snapshot's seq), retention and
-// '1' when the snapshot is stored only if the journal holds nothing after
-// the stored one (the writer does not know the output in between). The reply
-// holds one array per job, in order.
-//
-// A job's append writes only when the job is at that epoch and its journal
-// ends just before its first event. An append that was already written (its
-// last entry is in the journal at last seq: a retry after a lost reply)
-// succeeds without writing again. One job's refusal does not touch the
-// others.
 // epochCheck and seqCheck are the append's fencing: a job's events are
 // written only by the owner of its current epoch, right after the last one.
 const (
@@ -149,6 +133,22 @@ func withoutFencing(src string) string {
 	return strings.Replace(strings.Replace(src, epochCheck, "", 1), seqCheck, "", 1)
 }
 
+// appendScript appends to one or more jobs in one call (a group commit
+// carries the appends of many jobs; on Redis Cluster all of one call's jobs
+// share a hash slot). KEYS are the three keys of each job in turn; ARGV holds,
+// for each job in turn, n (the number of its arguments that follow), then
+// epoch, last seq, k (the number of events) and the k journal entries, then
+// either nothing, or the retention in ms ('0': not terminal), or four: snap,
+// output delta (the output after the stored snapshot's seq), retention and
+// '1' when the snapshot is stored only if the journal holds nothing after
+// the stored one (the writer does not know the output in between). The reply
+// holds one array per job, in order.
+//
+// A job's append writes only when the job is at that epoch and its journal
+// ends just before its first event. An append that was already written (its
+// last entry is in the journal at last seq: a retry after a lost reply)
+// succeeds without writing again. One job's refusal does not touch the
+// others.
 var appendScript = redis.NewScript(appendSrc)
 
 // appendSrc is appendScript's source, for EVAL when Redis lost the script

@@ -285,7 +285,7 @@ func (r *Redis) Create(ctx context.Context, st events.JobState, first events.Eve
 
 // Acquire implements actors.Store.
 func (r *Redis) Acquire(ctx context.Context, jobID, owner string) (events.JobState, error) {
-	rs, err := r.readState(ctx, "acquire job "+jobID, acquireScript, jobID, owner) // confirmed: it writes
+	rs, err := r.readState(ctx, "acquire job "+jobID, acquireScript, jobID, owner)
 	if err != nil {
 		return events.JobState{}, err
 	}
@@ -300,12 +300,7 @@ func (r *Redis) Snapshot(ctx context.Context, jobID string) (events.JobState, er
 }
 
 func (r *Redis) readState(ctx context.Context, action string, s *redis.Script, jobID string, args ...any) (readState, error) {
-	run := r.run
-	switch s {
-	case acquireScript, snapshotScript:
-		run = r.runConfirmed
-	}
-	vals, err := run(ctx, s, jobKeys(jobID), args...)
+	vals, err := r.runConfirmed(ctx, s, jobKeys(jobID), args...)
 	if err != nil {
 		return readState{}, r.fail(action, err)
 	}
@@ -527,7 +522,7 @@ func (r *Redis) runConfirmed(ctx context.Context, s *redis.Script, keys []string
 		return nil, ErrClosed
 	}
 	pipe := r.client.Pipeline()
-	cmd := s.Eval(ctx, pipe, keys, args...) // rare enough: the whole script, no NOSCRIPT round
+	cmd := s.Eval(ctx, pipe, keys, args...) // the whole script: in a pipeline there is no EVALSHA-then-EVAL fallback
 	if s == eventsScript || s == snapshotScript {
 		pipe.Incr(ctx, markKey)
 	}

@@ -106,10 +106,11 @@ func nftCut(rules string) error {
 	return nft(fmt.Sprintf("table inet %[1]s {\n  chain cut {\n    type filter hook input priority 0; policy accept;\n%[2]s  }\n}\n", nftTable(), rules))
 }
 
-// heal removes every cut of the run.
-func (c *cluster) heal() error {
-	return nft(fmt.Sprintf("delete table inet %s\n", nftTable()))
-}
+// heal removes every cut of the run (and slow-net's loss rule: the same
+// table).
+func (c *cluster) heal() error { return dropTable() }
+
+func dropTable() error { return nft(fmt.Sprintf("delete table inet %s\n", nftTable())) }
 
 // partition cuts n from the others (one way: the others do not reach n,
 // n reaches them) for partitionFor, with a split-brain probe writing on both
@@ -149,11 +150,18 @@ func (c *cluster) healed(ctx context.Context, note string) string {
 	if err := c.heal(); err != nil {
 		return note + " (heal: " + err.Error() + ")"
 	}
-	healed := time.Now()
+	return c.wholeAfter(ctx, note, "the heal", "the cluster whole again %d ms after the heal")
+}
+
+// wholeAfter waits until every node sees every node alive again after what
+// ended (the heal, the restore) and adds to note how long that took
+// (whole, with a %d for the ms) or why it did not happen.
+func (c *cluster) wholeAfter(ctx context.Context, note, what, whole string) string {
+	ended := time.Now()
 	if err := c.converged(ctx, 30*time.Second); err != nil {
-		return note + " (after the heal: " + err.Error() + ")"
+		return note + " (after " + what + ": " + err.Error() + ")"
 	}
-	return fmt.Sprintf("%s; the cluster whole again %d ms after the heal", note, time.Since(healed).Milliseconds())
+	return note + "; " + fmt.Sprintf(whole, time.Since(ended).Milliseconds())
 }
 
 // standbyDuring waits d, watching n's /readyz; it returns when n went on

@@ -24,8 +24,8 @@ type probe struct {
 	job    string
 	fault  int // the fault's index, for messages
 	mu     sync.Mutex
-	acked  map[string]int // chunk → acks: a chunk is sent once
-	tried  map[string]int // per side: requests sent
+	acked  map[string]bool // the chunks acknowledged (each is sent once)
+	tried  map[string]int  // per side: requests sent
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	client *http.Client
@@ -38,10 +38,10 @@ const (
 )
 
 // startProbe creates a job that n holds and starts a writer on each side:
-// through n, and through another node. ok is false (with the reason) when no
+// through n, and through another node. It returns nil and the reason when no
 // such job could be made.
 func (c *cluster) startProbe(ctx context.Context, n *node, fault int) (*probe, string) {
-	p := &probe{fault: fault, acked: map[string]int{}, tried: map[string]int{}, stop: make(chan struct{}),
+	p := &probe{fault: fault, acked: map[string]bool{}, tried: map[string]int{}, stop: make(chan struct{}),
 		client: &http.Client{Timeout: time.Second}}
 	var other *node
 	for _, o := range c.nodes {
@@ -66,7 +66,7 @@ func (c *cluster) startProbe(ctx context.Context, n *node, fault int) (*probe, s
 	if p.job == "" {
 		return nil, "probe: no job landed on " + n.id
 	}
-	p.acked[probeCut+"0 "] = 1
+	p.acked[probeCut+"0 "] = true
 	for _, side := range []struct {
 		name string
 		via  *node
@@ -87,7 +87,7 @@ func (c *cluster) startProbe(ctx context.Context, n *node, fault int) (*probe, s
 				p.mu.Lock()
 				p.tried[side.name]++
 				if err == nil {
-					p.acked[chunk]++
+					p.acked[chunk] = true
 				}
 				p.mu.Unlock()
 			}

@@ -19,16 +19,26 @@ import (
 // acknowledged event is on every server the sentinel could promote. With two
 // replicas and WAIT 1, the one promoted may lack what the other confirmed.
 func (c *cluster) startSentinel(ctx context.Context) error {
+	// A server started again comes back as it was configured last: a
+	// deployment's sentinel rewrites each server's config file when it
+	// changes its role, and a returning stale primary is made a replica of
+	// the current one. These servers have no config file, so the replica is
+	// made one by a REPLICAOF command, not by its arguments: every server
+	// comes back as a primary with what it had, and the sentinel turns it
+	// into a replica. (Coming back with a first --replicaof would make a
+	// promoted server a replica of its own replica: it would drop its data
+	// and copy the other's.)
 	for i, name := range []string{"redis-a", "redis-b"} {
-		var extra []string
-		if i > 0 {
-			extra = []string{"--replicaof", "127.0.0.1", strconv.Itoa(c.servers[0].port)}
-		}
-		r, err := startRedisNamed(c.cfg.Dir, name, extra)
+		r, err := startRedisNamed(c.cfg.Dir, name, nil)
 		if err != nil {
 			return err
 		}
 		c.servers = append(c.servers, r)
+		if i > 0 {
+			if _, err := redisCommand(addr(r.port), "REPLICAOF", "127.0.0.1", strconv.Itoa(c.servers[0].port)); err != nil {
+				return fmt.Errorf("make %s a replica of %s: %w", name, c.servers[0].name, err)
+			}
+		}
 	}
 	s, err := startSentinel(c.cfg.Dir, c.servers[0].port)
 	if err != nil {
@@ -53,31 +63,8 @@ func (c *cluster) startSentinel(ctx context.Context) error {
 			return fmt.Errorf("the redis replica and sentinel did not settle within 30s: %d of %d replicas synced, the sentinel knows %d (%v)", synced, len(c.servers)-1, len(known), err)
 		}
 	}
-	// A server started again comes back as it was configured last: a
-	// deployment's sentinel rewrites each server's config file when it
-	// changes its role, and a returning stale primary is made a replica of
-	// the current one. These servers have no config file, so they come back
-	// without --replicaof, as primaries with what they had; the sentinel
-	// turns them into replicas. (Coming back with the first --replicaof would
-	// make a promoted server a replica of its own replica: it would drop its
-	// data and copy the other's.)
-	for _, r := range c.servers[1:] {
-		r.args = withoutReplicaOf(r.args)
-	}
 	c.store = fmt.Sprintf("redis+sentinel://%s/0?master_name=%s", addr(s.port), sentinelMaster)
 	return nil
-}
-
-func withoutReplicaOf(args []string) []string {
-	var out []string
-	for i := 0; i < len(args); i++ {
-		if args[i] == "--replicaof" {
-			i += 2
-			continue
-		}
-		out = append(out, args[i])
-	}
-	return out
 }
 
 // primary returns the server the sentinel names primary (nil if none of ours).

@@ -65,11 +65,7 @@ func (c *cluster) slowNet(ctx context.Context) string {
 	if err := unshape(); err != nil {
 		return " (" + how + "; restore: " + err.Error() + ")"
 	}
-	restored := time.Now()
-	if err := c.converged(ctx, 30*time.Second); err != nil {
-		return " (" + how + "; after the restore: " + err.Error() + ")"
-	}
-	return fmt.Sprintf(" (%s); the cluster whole %d ms after the restore", how, time.Since(restored).Milliseconds())
+	return c.wholeAfter(ctx, " ("+how+")", "the restore", "the cluster whole %d ms after the restore")
 }
 
 // shapeCluster installs the shaping and says what it does.
@@ -96,6 +92,6 @@ func shapeCluster() (string, error) {
 // unshape removes the shaping (and the loss rule).
 func unshape() error {
 	err := tc("qdisc del dev lo root")
-	_ = nft(fmt.Sprintf("delete table inet %s\n", nftTable())) // absent with netem
+	_ = dropTable() // absent with netem
 	return err
 }
