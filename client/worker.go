@@ -106,9 +106,6 @@ type Worker struct {
 	once    sync.Once
 	wg      sync.WaitGroup
 
-	mu   sync.Mutex // guards jobs; taken before any lane's mu
-	jobs map[string]*job
-
 	errMu sync.Mutex // a leaf: taken under lane mutexes
 	errs  map[string]int64
 
@@ -130,14 +127,19 @@ type job struct {
 	waited  bool
 	// cancelled: a node said the job was cancelled (OnCancel was due)
 	cancelled bool
+	// ended: its terminal event is queued; once that is acked the lane
+	// forgets the job (a worker that streams job after job holds only the
+	// jobs still going)
+	ended bool
+	gone  bool // forgotten: no longer in its lane
+	at    int  // its index in lane.jobs
 }
 
 // NewWorker returns a Worker; its lanes start at once and connect when they
 // have something to send. A config error comes back from every method.
 func NewWorker(cfg WorkerConfig) *Worker {
 	cfg = workerDefaults(cfg)
-	w := &Worker{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}),
-		jobs: map[string]*job{}, errs: map[string]int64{}}
+	w := &Worker{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}), errs: map[string]int64{}}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -222,19 +224,31 @@ func (w *Worker) laneOf(jobID string) int {
 
 // job returns jobID's state, making it on first use.
 func (w *Worker) job(jobID string) *job {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	j := w.jobs[jobID]
+	j := w.lockedJob(jobID)
+	j.lane.mu.Unlock()
+	return j
+}
+
+// lockedJob is job, and returns with the job's lane mutex held.
+func (w *Worker) lockedJob(jobID string) *job {
+	l := w.lanes[w.laneOf(jobID)]
+	l.mu.Lock()
+	j := l.byID[jobID]
 	if j == nil {
-		l := w.lanes[w.laneOf(jobID)]
-		j = &job{id: jobID, lane: l, log: newJobLog()}
-		w.jobs[jobID] = j
-		l.mu.Lock()
+		j = &job{id: jobID, lane: l, log: newJobLog(), at: len(l.jobs)}
 		l.jobs = append(l.jobs, j)
 		l.byID[jobID] = j
-		l.mu.Unlock()
 	}
 	return j
+}
+
+// known returns jobID's state, nil if this Worker has none (never emitted, or
+// forgotten once its terminal event was acked).
+func (w *Worker) known(jobID string) *job {
+	l := w.lanes[w.laneOf(jobID)]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.byID[jobID]
 }
 
 func (w *Worker) countErr(code string) {
@@ -261,48 +275,63 @@ func (w *Worker) isClosed() bool {
 // CodeInvalidEvent or CodeTooLarge); it returns the job's *EmitError once the
 // node refused one of its events for good, and ErrClosed after Close.
 func (w *Worker) Emit(ctx context.Context, jobID, event string, data any) (int64, error) {
+	off, _, err := w.emit(ctx, jobID, event, data)
+	return off, err
+}
+
+// emit is Emit; it also returns the job's state (nil when refused before it).
+func (w *Worker) emit(ctx context.Context, jobID, event string, data any) (int64, *job, error) {
 	if w.cfgErr != nil {
-		return -1, w.cfgErr
+		return -1, nil, w.cfgErr
 	}
 	raw, eerr := encodeEmit(jobID, event, data)
 	if eerr != nil {
-		return -1, eerr
+		return -1, nil, eerr
 	}
-	j := w.job(jobID)
+	j := w.lockedJob(jobID)
 	l := j.lane
-	l.mu.Lock()
+	if j.log.next == 0 && l.isFinishedLocked(jobID) {
+		l.dropLocked(j)
+		l.mu.Unlock()
+		return -1, nil, finishedError(jobID)
+	}
 	for len(j.log.pend) >= w.cfg.MaxPending && j.err == nil {
 		ch := j.wait()
 		l.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return -1, ctx.Err()
+			return -1, nil, ctx.Err()
 		case <-w.closing:
-			return -1, ErrClosed
+			return -1, nil, ErrClosed
 		}
 		l.mu.Lock()
+		if j.gone { // its terminal event was acked meanwhile
+			l.mu.Unlock()
+			return -1, nil, finishedError(jobID)
+		}
 	}
 	if j.err != nil {
 		l.mu.Unlock()
-		return -1, j.err
+		return -1, nil, j.err
 	}
 	if w.isClosed() {
 		l.mu.Unlock()
-		return -1, ErrClosed
+		return -1, nil, ErrClosed
 	}
 	line := w.encodeLine(jobID, j.log.next, event, raw)
 	if len(line)+len(httpBodyHead)+len(httpBodyTail) > w.cfg.MaxFrameBytes {
 		l.mu.Unlock()
-		return -1, &EmitError{JobID: jobID, Code: events.CodeTooLarge, NextOffset: -1,
+		return -1, nil, &EmitError{JobID: jobID, Code: events.CodeTooLarge, NextOffset: -1,
 			Message: fmt.Sprintf("the event takes %d bytes on the wire; MaxFrameBytes is %d", len(line), w.cfg.MaxFrameBytes)}
 	}
 	off := j.log.add(line, time.Now())
+	j.ended = j.ended || events.Terminal(event)
 	l.markDirty(j)
 	l.mu.Unlock()
 	w.emitted.Add(1)
 	poke(l.wake)
-	return off, nil
+	return off, j, nil
 }
 
 // encodeEmit checks an event before it gets an offset and returns its payload, compact.
@@ -382,11 +411,11 @@ func (j *job) notify() {
 
 // EmitSync is Emit, then a wait until the node acked that event.
 func (w *Worker) EmitSync(ctx context.Context, jobID, event string, data any) (int64, error) {
-	off, err := w.Emit(ctx, jobID, event, data)
+	off, j, err := w.emit(ctx, jobID, event, data)
 	if err != nil {
 		return off, err
 	}
-	return off, w.waitAcked(ctx, w.job(jobID), off+1)
+	return off, w.waitAcked(ctx, j, off+1)
 }
 
 // Flush waits until every event of jobID queued before the call is acked. It
@@ -396,7 +425,10 @@ func (w *Worker) Flush(ctx context.Context, jobID string) error {
 	if w.cfgErr != nil {
 		return w.cfgErr
 	}
-	j := w.job(jobID)
+	j := w.known(jobID)
+	if j == nil {
+		return nil // nothing queued, or its terminal event acked and the job forgotten
+	}
 	j.lane.mu.Lock()
 	target := j.log.next
 	j.lane.mu.Unlock()

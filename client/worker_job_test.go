@@ -155,7 +155,7 @@ func TestJobLogInflight(t *testing.T) {
 // testLane is a lane with no goroutine, for the decisions taken under its mutex.
 func testLane(limit int, onAck func(string, int64, time.Time)) *lane {
 	cfg := workerDefaults(WorkerConfig{OnAck: onAck, Backoff: Backoff{Min: time.Hour, Max: time.Hour}})
-	w := &Worker{cfg: cfg, log: slog.New(slog.DiscardHandler), jobs: map[string]*job{}, errs: map[string]int64{}}
+	w := &Worker{cfg: cfg, log: slog.New(slog.DiscardHandler), errs: map[string]int64{}}
 	l := &lane{w: w, byID: map[string]*job{}, frameLimit: limit, wake: make(chan struct{}, 1)}
 	w.lanes = []*lane{l}
 	return l

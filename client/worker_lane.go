@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -16,13 +17,18 @@ type lane struct {
 	node int           // index in w.bases of the node in use (lane goroutine only)
 	wake chan struct{} // cap 1: something to send, or a job to retry
 
-	mu         sync.Mutex
-	jobs       []*job
-	byID       map[string]*job
-	dirty      []*job // jobs with unsent events, in the order they got them
-	frameLimit int    // bytes of a frame or body; halved when a node says too large
-	batchMax   int    // http: events per request, 0 no limit; halved on 413
-	buf        []byte // the frame being built (lane goroutine)
+	mu   sync.Mutex
+	jobs []*job
+	byID map[string]*job
+	// finished are the ids of jobs forgotten lately (forgetLocked), the
+	// oldest replaced first
+	finished     map[string]struct{}
+	finishedRing []string
+	finishedNext int
+	dirty        []*job // jobs with unsent events, in the order they got them
+	frameLimit   int    // bytes of a frame or body; halved when a node says too large
+	batchMax     int    // http: events per request, 0 no limit; halved on 413
+	buf          []byte // the frame being built (lane goroutine)
 }
 
 // acked is an ack to report through OnAck once mu is released.
@@ -57,7 +63,60 @@ func (l *lane) ackLocked(j *job, next int64, out []acked) []acked {
 		l.w.acked.Add(int64(n))
 		j.notify()
 	}
+	if j.ended && len(j.log.pend) == 0 && j.err == nil {
+		l.forgetLocked(j)
+	}
 	return out
+}
+
+// forgetLocked drops an ended job whose events are all acked: nothing of it
+// is left to send, and a worker that streams job after job keeps only those
+// still going. The lane remembers the last finishedKept such ids: an Emit to
+// one of them is refused at once (job_finished), where a job begun anew from
+// offset 0 would have its events taken for duplicates by the node.
+func (l *lane) forgetLocked(j *job) {
+	if j.gone {
+		return
+	}
+	l.dropLocked(j)
+	if l.finished == nil {
+		l.finished = make(map[string]struct{}, finishedKept)
+		l.finishedRing = make([]string, 0, finishedKept)
+	}
+	if len(l.finishedRing) == finishedKept {
+		delete(l.finished, l.finishedRing[l.finishedNext])
+		l.finishedRing[l.finishedNext] = j.id
+	} else {
+		l.finishedRing = append(l.finishedRing, j.id)
+	}
+	l.finishedNext = (l.finishedNext + 1) % finishedKept
+	l.finished[j.id] = struct{}{}
+}
+
+// finishedKept is how many forgotten job ids a lane remembers.
+const finishedKept = 4096
+
+// isFinishedLocked reports whether jobID is a job this lane forgot lately.
+func (l *lane) isFinishedLocked(jobID string) bool {
+	_, ok := l.finished[jobID]
+	return ok
+}
+
+// dropLocked takes j out of the lane.
+func (l *lane) dropLocked(j *job) {
+	j.gone = true
+	last := len(l.jobs) - 1
+	l.jobs[j.at] = l.jobs[last]
+	l.jobs[j.at].at = j.at
+	l.jobs[last] = nil
+	l.jobs = l.jobs[:last]
+	delete(l.byID, j.id)
+}
+
+// finishedError is the refusal of an event after the job's terminal one.
+func finishedError(jobID string) *EmitError {
+	return &EmitError{JobID: jobID, Code: events.CodeJobFinished, NextOffset: -1,
+		Message: fmt.Sprintf("job %s: its terminal event is acked; no event may follow it", jobID)}
 }
 
 func (l *lane) reportAcks(out []acked) {

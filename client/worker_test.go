@@ -133,6 +133,64 @@ func TestWorkerJobFinished(t *testing.T) {
 	}
 }
 
+// A worker that streams job after job keeps only the jobs still going: once a
+// job's terminal event is acked it is forgotten, and an event to it after that
+// is refused at once, not numbered anew from offset 0 (which the node would take
+// for duplicates).
+func TestWorkerForgetsFinishedJobs(t *testing.T) {
+	for _, transport := range []string{TransportWS, TransportHTTP} {
+		t.Run(transport, func(t *testing.T) {
+			node, urls := newFakeNode(t, 1)
+			w := NewWorker(WorkerConfig{BaseURLs: urls, Transport: transport, Conns: 2})
+			defer w.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			const n = 40
+			for i := range n {
+				id := fmt.Sprintf("j%d", i)
+				node.create(id)
+				emitN(t, w, id, 3)
+				if i%2 == 0 {
+					if _, err := w.Emit(ctx, id, events.Completed, map[string]any{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for i := range n {
+				if err := w.Flush(ctx, fmt.Sprintf("j%d", i)); err != nil {
+					t.Fatalf("Flush j%d: %v", i, err)
+				}
+			}
+			held := 0
+			for _, l := range w.lanes {
+				l.mu.Lock()
+				for k, j := range l.jobs {
+					if j.at != k || l.byID[j.id] != j {
+						t.Errorf("lane %d: job %s at %d says %d", l.idx, j.id, k, j.at)
+					}
+				}
+				held += len(l.jobs)
+				if len(l.byID) != len(l.jobs) {
+					t.Errorf("lane %d: %d jobs by id, %d in order", l.idx, len(l.byID), len(l.jobs))
+				}
+				l.mu.Unlock()
+			}
+			if held != n/2 {
+				t.Fatalf("the worker holds %d jobs; want the %d still going", held, n/2)
+			}
+			if _, err := w.Emit(ctx, "j0", events.Chunk, map[string]any{"chunk": "late"}); !errors.Is(err, ErrJobFinished) {
+				t.Fatalf("Emit to a forgotten job: %v, want ErrJobFinished", err)
+			}
+			if got := node.names("j0"); len(got) != 4 {
+				t.Fatalf("j0 on the node: %v, want its 3 chunks and the terminal event only", got)
+			}
+			if _, err := w.EmitSync(ctx, "j1", events.Chunk, map[string]any{"chunk": "more"}); err != nil {
+				t.Fatalf("a job still going: %v", err)
+			}
+		})
+	}
+}
+
 func TestWorkerJobNotFound(t *testing.T) {
 	for _, transport := range []string{TransportWS, TransportHTTP} {
 		t.Run(transport, func(t *testing.T) {

@@ -40,6 +40,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.Clients, "clients", d.Clients, "subscriber connections, each following every job (or --follow of them)")
 	fs.IntVar(&c.Follow, "follow", 0, "jobs each client follows, the clients spread evenly over the jobs (0: every job)")
 	fs.IntVar(&c.ChunkBytes, "chunk-bytes", d.ChunkBytes, "length of each chunk's text")
+	fs.IntVar(&c.JobChunks, "job-chunks", 0, "end each job after this many chunks and start the next in its place, its clients following it; each ended job is verified at once (0: every job streams the whole run)")
 	fs.StringVar(&out, "out", "", "folder for logs, report.json, timeline.svg and resources.svg (default: chaos-<time>)")
 	var soak time.Duration
 	fs.DurationVar(&soak, "soak", 0, "a long run: --duration this, a fault every 30 s unless --every is given; the report stays bounded (samples, examples)")

@@ -41,7 +41,8 @@ func faultsNoting(rep *Report, note string) int {
 }
 
 // TestChaosSmoke is the 60-second smoke of `actorhub chaos` that make test
-// runs: every fault kind on 3 nodes, and no invariant may break.
+// runs: every fault kind on 3 nodes, and no invariant may break. Its jobs end
+// every 5 s and are replaced (JobChunks), each verified on its own.
 // ACTORHUB_CHAOS_DURATION changes the length.
 func TestChaosSmoke(t *testing.T) {
 	d := 60 * time.Second
@@ -50,7 +51,11 @@ func TestChaosSmoke(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Bin, cfg.Dir, cfg.Duration, cfg.Seed = nodetest.Binary(t), t.TempDir(), d, 7
+	cfg.JobChunks = 100
 	rep, _ := runLogged(t, cfg)
+	if rep.JobsVerified <= int64(cfg.Jobs) {
+		t.Errorf("%d jobs verified: the %d slots' jobs did not end and start again", rep.JobsVerified, cfg.Jobs)
+	}
 	// a fault takes seconds itself (a restart waits for the node to rejoin), so
 	// fewer than Duration/Every fit; under -race on 2 cores about half do
 	if len(rep.Faults) < 3 || rep.Delivered == 0 {

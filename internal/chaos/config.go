@@ -66,6 +66,11 @@ type Config struct {
 	Follow  int
 	// ChunkBytes is the length of each chunk's text (at least its number).
 	ChunkBytes int
+	// JobChunks ends each job after this many chunks and starts the next in
+	// its place, its clients following it (0: every job streams the whole
+	// run). An ended job is verified as soon as its stream is over and then
+	// forgotten; the nodes keep it RetentionAfterEnd (jobs.go).
+	JobChunks int
 	// NoWait runs the nodes of a redis-failover run without
 	// --store-wait-replicas: an event is acknowledged once the primary has it,
 	// and what a failover loses shows as violations of invariant 2.
@@ -129,6 +134,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Bin == "" || c.Dir == "" {
 		return c, fmt.Errorf("chaos: Bin and Dir are required")
+	}
+	if c.JobChunks < 0 {
+		return c, fmt.Errorf("chaos: --job-chunks %d: want 0 (jobs stream the whole run) or more", c.JobChunks)
 	}
 	if c.Nodes < 2 {
 		return c, fmt.Errorf("chaos: --nodes %d: faults need at least 2 nodes", c.Nodes)

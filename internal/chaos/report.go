@@ -38,6 +38,7 @@ type Report struct {
 	Emitted            int64                 `json:"emitted"`
 	Acked              int64                 `json:"acked"`
 	Delivered          int64                 `json:"delivered"`
+	JobsVerified       int64                 `json:"jobsVerified"` // jobs ended, each checked against its journal
 	DeliveredPerSec    []int64               `json:"deliveredPerSec"`
 	StaleWritesRefused int64                 `json:"staleWritesRefused"`
 	Stall              map[string]StallStats `json:"stallMsByFault"`
@@ -68,7 +69,7 @@ func (r *Report) Failed() bool {
 
 func reportConfig(c Config) map[string]any {
 	return map[string]any{"nodes": c.Nodes, "faults": c.Faults, "everyS": c.Every.Seconds(), "durationS": c.Duration.Seconds(),
-		"seed": c.Seed, "jobs": c.Jobs, "ratePerJob": c.Rate, "clients": c.Clients, "follow": c.Follow, "chunkBytes": c.ChunkBytes, "store": c.Store}
+		"seed": c.Seed, "jobs": c.Jobs, "ratePerJob": c.Rate, "clients": c.Clients, "follow": c.Follow, "chunkBytes": c.ChunkBytes, "jobChunks": c.JobChunks, "store": c.Store}
 }
 
 func (r *Report) finishStats(rec *record, ws client.WorkerStats) {
@@ -116,8 +117,8 @@ func stallStats(v []int64) StallStats {
 
 // Print writes the human summary.
 func (r *Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "\nchaos: %d faults, %d events emitted, %d acked, %d delivered to clients, %d stale writes refused\n",
-		len(r.Faults), r.Emitted, r.Acked, r.Delivered, r.StaleWritesRefused)
+	fmt.Fprintf(w, "\nchaos: %d faults, %d events emitted, %d acked, %d delivered to clients, %d jobs verified, %d stale writes refused\n",
+		len(r.Faults), r.Emitted, r.Acked, r.Delivered, r.JobsVerified, r.StaleWritesRefused)
 	fmt.Fprintln(w, "\n| fault | n | streams resumed p50 ms | p99 ms | max ms |\n|---|---|---|---|---|")
 	for _, k := range slices.Sorted(maps.Keys(r.Stall)) {
 		s := r.Stall[k]

@@ -44,12 +44,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := c.start(ctx); err != nil {
 		return nil, err
 	}
-	jobs := make([]string, cfg.Jobs)
-	for i := range jobs {
-		jobs[i] = fmt.Sprintf("chaos-%d-%d", cfg.Seed, i)
-	}
+	slots := newSlots(cfg)
 	seconds := int((cfg.Duration+2*time.Minute)/time.Second) + 1
-	rec := newRecord(jobs, cfg.Clients, cfg.Follow, seconds)
+	rec := newRecord(slots, cfg.Clients, seconds)
 	rep := &Report{Config: reportConfig(cfg), Start: rec.start}
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration+3*time.Minute) // a hard bound on everything below
 	defer cancel()
@@ -57,30 +54,38 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	w := client.NewWorker(client.WorkerConfig{BaseURLs: c.urls(""), Conns: 2, AckTimeout: 2 * time.Second,
 		Backoff: client.Backoff{Min: 20 * time.Millisecond, Max: 500 * time.Millisecond}})
 	defer w.Close()
-	for _, j := range jobs {
-		if _, err := w.CreateJob(runCtx, j, "chaos", "chaos", nil); err != nil {
-			return nil, fmt.Errorf("create job %s: %w", j, err)
+	for _, s := range slots {
+		if _, err := w.CreateJob(runCtx, s.job, "chaos", "chaos", nil); err != nil {
+			return nil, fmt.Errorf("create job %s: %w", s.job, err)
 		}
 	}
 	sampleCtx, stopSampling := context.WithCancel(runCtx)
 	smp := newSampler(rec.start, cfg.Duration)
 	sampled := make(chan struct{})
 	go func() { defer close(sampled); smp.run(sampleCtx, c.nodes) }()
-	subs, subsDone := c.subscribe(runCtx, rec, jobs)
+	subs, subsDone := c.subscribe(runCtx, rec, slots)
+	rot := &rotator{c: c, w: w, rec: rec, subs: subs}
 	emitDone := make(chan struct{})
 	stopEmit := make(chan struct{})
-	go func() { defer close(emitDone); emitLoop(runCtx, w, rec, jobs, cfg.Rate, cfg.ChunkBytes, stopEmit) }()
+	go func() {
+		defer close(emitDone)
+		emitLoop(runCtx, w, rec, rot, slots, cfg.Rate, cfg.ChunkBytes, stopEmit)
+	}()
 
 	c.faults(runCtx, rec, rep)
 	close(stopEmit)
 	<-emitDone
-	c.finish(runCtx, w, rec, rep, jobs)
+	rot.handoff.Wait()
+	c.finish(runCtx, w, rec, slots)
+	rot.wait()
 	stopSampling()
 	<-sampled
 	rep.Nodes = smp.resources()
 	cancel()
 	subsDone.Wait()
-	c.verify(rec, rep, jobs, subs)
+	left := rec.jobs()
+	c.verify(rec, rep, left, subs)
+	rep.JobsVerified = rot.retired.Load() + int64(len(left))
 	rep.finishStats(rec, w.Stats())
 	return rep, nil
 }
@@ -126,6 +131,9 @@ func (c *cluster) start(ctx context.Context) error {
 			return err
 		}
 		n.args = append(n.args, extra...)
+		if c.cfg.JobChunks > 0 {
+			n.args = append(n.args, "--retention", RetentionAfterEnd.String())
+		}
 		if host != "" { // its store connections come from its address too: isolate-store cuts them
 			n.args = append(n.args, "--store-source", host)
 		}
@@ -201,7 +209,7 @@ func (c *cluster) urls(path string) []string {
 
 // subscribe starts the clients: client k starts on node k mod N and moves on
 // to the next node when its connection fails or it is told to reconnect.
-func (c *cluster) subscribe(ctx context.Context, rec *record, jobs []string) ([]*client.Subscriber, *sync.WaitGroup) {
+func (c *cluster) subscribe(ctx context.Context, rec *record, slots []*slot) ([]*client.Subscriber, *sync.WaitGroup) {
 	var subs []*client.Subscriber
 	wg := &sync.WaitGroup{}
 	for k := 0; k < c.cfg.Clients; k++ {
@@ -211,8 +219,8 @@ func (c *cluster) subscribe(ctx context.Context, rec *record, jobs []string) ([]
 		}
 		sub := client.NewSubscriber(client.SubscriberConfig{URLs: urls, User: clientName(k), Handler: rec.handler(clientName(k)),
 			Backoff: client.Backoff{Min: 50 * time.Millisecond, Max: time.Second}})
-		for _, j := range followed(k, jobs, c.cfg.Follow) {
-			sub.Subscribe(j, 0)
+		for _, i := range followedSlots(k, len(slots), c.cfg.Follow) {
+			sub.Subscribe(slots[i].job, 0)
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = sub.Run(ctx) }()
@@ -221,8 +229,10 @@ func (c *cluster) subscribe(ctx context.Context, rec *record, jobs []string) ([]
 	return subs, wg
 }
 
-// emitLoop emits one chunk per job every 1/rate seconds until stop.
-func emitLoop(ctx context.Context, w *client.Worker, rec *record, jobs []string, rate float64, size int, stop <-chan struct{}) {
+// emitLoop emits one chunk to each slot's job every 1/rate seconds until
+// stop; a job that reached its length goes to rot, which starts the slot's
+// next one (the slot skips the ticks until then).
+func emitLoop(ctx context.Context, w *client.Worker, rec *record, rot *rotator, slots []*slot, rate float64, size int, stop <-chan struct{}) {
 	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer t.Stop()
 	for i := 0; ; i++ {
@@ -233,18 +243,24 @@ func emitLoop(ctx context.Context, w *client.Worker, rec *record, jobs []string,
 			return
 		case <-t.C:
 		}
-		for _, j := range jobs {
+		for _, s := range slots {
+			if s.busy.Load() {
+				continue
+			}
 			chunk := fmt.Sprintf("%d ", i) // unique in its job, padded to the chunk size
 			if pad := size - len(chunk); pad > 0 {
 				chunk = strings.Repeat("-", pad) + chunk
 			}
-			if _, err := w.Emit(ctx, j, events.Chunk, map[string]any{"chunk": chunk}); err != nil {
+			if _, err := w.Emit(ctx, s.job, events.Chunk, map[string]any{"chunk": chunk}); err != nil {
 				if ctx.Err() == nil {
-					rec.violate(Inv2Acked, "worker: emit to %s refused for good: %v", j, err)
+					rec.violate(Inv2Acked, "worker: emit to %s refused for good: %v", s.job, err)
 				}
 				return
 			}
-			rec.emit(j, chunk)
+			rec.emit(s.job, chunk)
+			if s.chunks++; s.limit > 0 && s.chunks >= s.limit {
+				rot.next(ctx, s)
+			}
 		}
 	}
 }
@@ -392,9 +408,15 @@ func (c *cluster) restart(ctx context.Context, n *node) string {
 	return ""
 }
 
-// finish ends every job with its terminal event, waits until the worker's
-// events are all acked and every client saw every terminal event.
-func (c *cluster) finish(ctx context.Context, w *client.Worker, rec *record, rep *Report, jobs []string) {
+// finish ends every slot's job with its terminal event, waits until the
+// worker's events are all acked and every client saw every terminal event.
+func (c *cluster) finish(ctx context.Context, w *client.Worker, rec *record, slots []*slot) {
+	var jobs []string
+	for _, s := range slots {
+		if !s.ended {
+			jobs = append(jobs, s.job)
+		}
+	}
 	for _, j := range jobs {
 		if _, err := w.Emit(ctx, j, events.Completed, map[string]any{}); err != nil {
 			rec.violate(Inv2Acked, "worker: terminal event of %s refused: %v", j, err)

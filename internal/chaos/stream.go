@@ -3,6 +3,8 @@ package chaos
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +30,7 @@ type record struct {
 	mu        sync.Mutex
 	emitted   map[string]*strings.Builder
 	clients   map[string]map[string]*seen // client → job → seen
+	retired   map[string]bool             // jobs verified and dropped (dropJob)
 	viol      map[string][]string         // examples, at most maxExamples per invariant
 	violN     map[string]int              // how many violate counted, examples or not
 	delivered []atomic.Int64              // per second since start
@@ -44,35 +47,78 @@ type seen struct {
 	windowGap  time.Duration
 }
 
-// newRecord prepares the record of a run: client k follows followed(k, …).
-func newRecord(jobs []string, clients, follow, seconds int) *record {
+// newRecord prepares the record of a run's first jobs: slots[i].job, followed
+// by slots[i].followers.
+func newRecord(slots []*slot, clients, seconds int) *record {
 	r := &record{start: time.Now(), emitted: map[string]*strings.Builder{}, clients: map[string]map[string]*seen{},
-		viol: map[string][]string{}, violN: map[string]int{}, delivered: make([]atomic.Int64, seconds)}
-	for _, j := range jobs {
-		r.emitted[j] = &strings.Builder{}
+		retired: map[string]bool{}, viol: map[string][]string{}, violN: map[string]int{}, delivered: make([]atomic.Int64, seconds)}
+	for c := range clients {
+		r.clients[clientName(c)] = map[string]*seen{}
 	}
-	for c := 0; c < clients; c++ {
-		m := map[string]*seen{}
-		for _, j := range followed(c, jobs, follow) {
-			m[j] = &seen{}
+	for _, s := range slots {
+		names := make([]string, len(s.followers))
+		for i, k := range s.followers {
+			names[i] = clientName(k)
 		}
-		r.clients[clientName(c)] = m
+		r.addJob(s.job, names)
 	}
 	return r
 }
 
+// addJob starts the record of a job that clients follow.
+func (r *record) addJob(job string, clients []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.emitted[job] = &strings.Builder{}
+	for _, c := range clients {
+		r.clients[c][job] = &seen{}
+	}
+}
+
+// dropJob forgets a verified job; events of it that still arrive are ignored.
+func (r *record) dropJob(job string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.emitted, job)
+	for _, jobs := range r.clients {
+		delete(jobs, job)
+	}
+	r.retired[job] = true
+}
+
+// jobs returns the jobs in the record.
+func (r *record) jobs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.emitted))
+}
+
+// terminalSeen reports whether every client that follows job saw its terminal
+// event.
+func (r *record) terminalSeen(job string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, jobs := range r.clients {
+		if s := jobs[job]; s != nil && !s.terminal {
+			return false
+		}
+	}
+	return true
+}
+
 func clientName(c int) string { return fmt.Sprintf("client%d", c+1) }
 
-// followed returns the jobs client k follows: every job when follow is 0 (or
-// not fewer than the jobs), else follow of them, the clients spread evenly
-// over the jobs.
-func followed(k int, jobs []string, follow int) []string {
-	if follow <= 0 || follow >= len(jobs) {
-		return jobs
+// followedSlots returns the slots client k follows: every slot when follow is
+// 0 (or not fewer than the slots), else follow of them, the clients spread
+// evenly over the slots.
+func followedSlots(k, slots, follow int) []int {
+	out := make([]int, 0, min(slots, max(follow, 0)))
+	if follow <= 0 || follow >= slots {
+		follow = slots
+		k = 0
 	}
-	out := make([]string, 0, follow)
 	for i := range follow {
-		out = append(out, jobs[(k*follow+i)%len(jobs)])
+		out = append(out, (k*follow+i)%slots)
 	}
 	return out
 }
@@ -104,6 +150,9 @@ func (r *record) handler(client string) func(events.Event) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		s := r.clients[client][ev.JobID]
+		if s == nil && r.retired[ev.JobID] {
+			return // on its way when its client unsubscribed, after its terminal event
+		}
 		if s == nil {
 			r.violateLocked(Inv1Seq, fmt.Sprintf("%s got an event of job %s it did not subscribe to", client, ev.JobID))
 			return

@@ -2,18 +2,28 @@ package chaos
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/actorhub/actorhub/events"
 )
 
+// testSlots returns slots of the jobs, each followed by client 0.
+func testSlots(jobs ...string) []*slot {
+	var out []*slot
+	for i, j := range jobs {
+		out = append(out, &slot{idx: i, job: j, followers: []int{0}})
+	}
+	return out
+}
+
 // TestGapWindow: a window measures, per stream still running, the longest
 // time without an event since it began, including the time from the last
 // event to its end; a finished stream is left out, and ending the window
 // stops the measuring.
 func TestGapWindow(t *testing.T) {
-	rec := newRecord([]string{"a", "b", "c"}, 1, 0, 10)
+	rec := newRecord(testSlots("a", "b", "c"), 1, 10)
 	h := rec.handler(clientName(0))
 	seq := map[string]int64{}
 	send := func(job, name string) {
@@ -45,25 +55,62 @@ func TestGapWindow(t *testing.T) {
 // TestFollowedSpreadsClients: with --follow each client follows that many
 // jobs, the clients spread evenly over the jobs; 0 means every job.
 func TestFollowedSpreadsClients(t *testing.T) {
-	jobs := []string{"a", "b", "c", "d"}
-	if got := followed(3, jobs, 0); len(got) != 4 {
-		t.Fatalf("follow 0: %v, want every job", got)
+	if got := followedSlots(3, 4, 0); !slices.Equal(got, []int{0, 1, 2, 3}) {
+		t.Fatalf("follow 0: %v, want every slot", got)
 	}
-	count := map[string]int{}
+	count := map[int]int{}
 	for k := range 8 {
-		got := followed(k, jobs, 1)
+		got := followedSlots(k, 4, 1)
 		if len(got) != 1 {
-			t.Fatalf("client %d follows %v, want one job", k, got)
+			t.Fatalf("client %d follows %v, want one slot", k, got)
 		}
 		count[got[0]]++
 	}
-	for _, j := range jobs {
-		if count[j] != 2 {
-			t.Fatalf("8 clients over 4 jobs: %v, want 2 on each", count)
+	for i := range 4 {
+		if count[i] != 2 {
+			t.Fatalf("8 clients over 4 slots: %v, want 2 on each", count)
 		}
 	}
-	rec := newRecord(jobs, 8, 1, 10)
+	cfg := Config{Jobs: 4, Clients: 8, Follow: 1, JobChunks: 8, Seed: 5}
+	slots := newSlots(cfg)
+	rec := newRecord(slots, cfg.Clients, 10)
 	if n := len(rec.clients[clientName(0)]); n != 1 {
 		t.Fatalf("the record has client 1 on %d jobs, want 1", n)
+	}
+	var limits []int
+	for _, s := range slots {
+		limits = append(limits, s.limit)
+		if len(s.followers) != 2 {
+			t.Fatalf("slot %d has followers %v, want 2", s.idx, s.followers)
+		}
+	}
+	if !slices.Equal(limits, []int{2, 4, 6, 8}) {
+		t.Fatalf("first generation lengths %v, want them spread over 1…JobChunks", limits)
+	}
+}
+
+// TestRecordRetiresJobs: a job dropped from the record takes its clients'
+// text with it, and its late events are not counted against anyone.
+func TestRecordRetiresJobs(t *testing.T) {
+	cfg := Config{Jobs: 2, Clients: 2, Follow: 1, JobChunks: 4, Seed: 5}
+	slots := newSlots(cfg)
+	rec := newRecord(slots, cfg.Clients, 10)
+	job := slots[0].job
+	h := rec.handler(clientName(slots[0].followers[0]))
+	h(events.Event{JobID: job, Seq: 1, Name: events.Completed, Data: []byte(`{}`)})
+	if !rec.terminalSeen(job) {
+		t.Fatal("terminalSeen after the only follower saw the terminal event = false")
+	}
+	rec.addJob("next", []string{clientName(slots[0].followers[0])})
+	if rec.terminalSeen("next") {
+		t.Fatal("terminalSeen of a job nobody saw end = true")
+	}
+	rec.dropJob(job)
+	h(events.Event{JobID: job, Seq: 2, Name: events.Chunk, Data: []byte(`{"chunk":"x"}`)})
+	if got := rec.jobs(); !slices.Equal(got, []string{slots[1].job, "next"}) {
+		t.Fatalf("jobs after the drop = %v", got)
+	}
+	if n := rec.violN[Inv1Seq] + rec.violN[Inv5Journal]; n != 0 {
+		t.Fatalf("a late event of a retired job counted %d violations: %v", n, rec.viol)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/actorhub/actorhub/client"
 	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/backoff"
 	"github.com/actorhub/actorhub/persistence"
 )
 
@@ -16,43 +17,7 @@ import (
 // every client's stream against its journal, the nodes' exits and metrics.
 func (c *cluster) verify(rec *record, rep *Report, jobs []string, subs []*client.Subscriber) {
 	for _, j := range jobs {
-		journal, err := c.journal(j)
-		if err != nil {
-			rec.violate(Inv2Acked, "job %s: journal unreadable: %v", j, err)
-			continue
-		}
-		rec.mu.Lock()
-		want := rec.emitted[j].String()
-		rec.mu.Unlock()
-		switch {
-		case journal.dupSeq != "":
-			rec.violate(Inv4OneOwner, "job %s: %s", j, journal.dupSeq)
-		case journal.text != want:
-			inv := Inv5Journal
-			if len(journal.text) < len(want) && strings.HasPrefix(want, journal.text) {
-				inv = Inv2Acked
-			}
-			rec.violate(inv, "job %s: journal has %d bytes of chunks, the worker emitted %d; first difference at byte %d",
-				j, len(journal.text), len(want), firstDiff(journal.text, want))
-		case journal.lastEvent != events.Completed:
-			rec.violate(Inv5Journal, "job %s: last journal event is %s, not the terminal one", j, journal.lastEvent)
-		}
-		rec.mu.Lock()
-		for name, jobs := range rec.clients {
-			s := jobs[j]
-			if s == nil {
-				continue // a job this client does not follow
-			}
-			got := s.text.String()
-			switch {
-			case got == journal.text:
-			case strings.HasPrefix(journal.text, got):
-				rec.violateLocked(Inv2Acked, fmt.Sprintf("%s, job %s: received %d of the journal's %d bytes", name, j, len(got), len(journal.text)))
-			default:
-				rec.violateLocked(Inv3Durable, fmt.Sprintf("%s, job %s: received chunks that are not the journal's (first difference at byte %d)", name, j, firstDiff(got, journal.text)))
-			}
-		}
-		rec.mu.Unlock()
+		c.verifyJob(context.Background(), rec, j)
 	}
 	c.verifyProbes(rec)
 	for i, s := range subs {
@@ -72,6 +37,57 @@ func (c *cluster) verify(rec *record, rep *Report, jobs []string, subs []*client
 		}
 	}
 }
+
+// verifyJob checks one ended job: its journal against what the worker emitted,
+// and every client's stream of it against the journal. A journal the store
+// does not give is tried again for journalPatience (a Redis fault may be under
+// way); it returns false if ctx ended first (nothing was checked).
+func (c *cluster) verifyJob(ctx context.Context, rec *record, j string) bool {
+	journal, err := c.journal(j)
+	for deadline := time.Now().Add(journalPatience); err != nil && time.Now().Before(deadline); journal, err = c.journal(j) {
+		if !backoff.Sleep(ctx, 500*time.Millisecond) {
+			return false
+		}
+	}
+	if err != nil {
+		rec.violate(Inv2Acked, "job %s: journal unreadable: %v", j, err)
+		return true
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	want := rec.emitted[j].String()
+	switch {
+	case journal.dupSeq != "":
+		rec.violateLocked(Inv4OneOwner, fmt.Sprintf("job %s: %s", j, journal.dupSeq))
+	case journal.text != want:
+		inv := Inv5Journal
+		if len(journal.text) < len(want) && strings.HasPrefix(want, journal.text) {
+			inv = Inv2Acked
+		}
+		rec.violateLocked(inv, fmt.Sprintf("job %s: journal has %d bytes of chunks, the worker emitted %d; first difference at byte %d",
+			j, len(journal.text), len(want), firstDiff(journal.text, want)))
+	case journal.lastEvent != events.Completed:
+		rec.violateLocked(Inv5Journal, fmt.Sprintf("job %s: last journal event is %s, not the terminal one", j, journal.lastEvent))
+	}
+	for name, jobs := range rec.clients {
+		s := jobs[j]
+		if s == nil {
+			continue // a job this client does not follow
+		}
+		got := s.text.String()
+		switch {
+		case got == journal.text:
+		case strings.HasPrefix(journal.text, got):
+			rec.violateLocked(Inv2Acked, fmt.Sprintf("%s, job %s: received %d of the journal's %d bytes", name, j, len(got), len(journal.text)))
+		default:
+			rec.violateLocked(Inv3Durable, fmt.Sprintf("%s, job %s: received chunks that are not the journal's (first difference at byte %d)", name, j, firstDiff(got, journal.text)))
+		}
+	}
+	return true
+}
+
+// journalPatience is how long verifyJob tries to read a journal.
+const journalPatience = time.Minute
 
 type journal struct {
 	text      string
