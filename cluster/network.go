@@ -101,6 +101,13 @@ func NewNetwork(cfg NetworkConfig) (*Network, error) {
 	return &Network{cfg: cfg, timers: group.New()}, nil
 }
 
+// MaxRemoteMessage bounds what one gRPC message from a peer may carry. The
+// sender's endpoint writer batches up to 1,000 envelopes into one message
+// whatever their size, and a job's state carries its whole output: gRPC's
+// default of 4 MB refused the state of a job with 6 MB of output, and with it
+// broke the connection and every message on it (TestClusterLargeState).
+const MaxRemoteMessage = 256 << 20
+
 // Start binds the remote address on system and spawns the router. Call it
 // before spawning any actor whose PID crosses nodes: a PID takes the system's
 // address when it is made. protoactor's remote panics on a port in use, so
@@ -114,7 +121,8 @@ func (n *Network) Start(system *actor.ActorSystem) error {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	n.system = system
-	dialCreds, serverOpts := insecure.NewCredentials(), []grpc.ServerOption{grpc.ChainStreamInterceptor(n.guardStreams), grpc.ChainUnaryInterceptor(n.guardCalls)}
+	dialCreds, serverOpts := insecure.NewCredentials(), []grpc.ServerOption{grpc.ChainStreamInterceptor(n.guardStreams), grpc.ChainUnaryInterceptor(n.guardCalls),
+		grpc.MaxRecvMsgSize(MaxRemoteMessage)}
 	if n.cfg.TLS != nil {
 		dialCreds = credentials.NewTLS(n.cfg.TLS.Client)
 		serverOpts = append(serverOpts, grpc.Creds(countRefused{credentials.NewTLS(n.cfg.TLS.Server), n}))
