@@ -30,10 +30,11 @@ type Sink interface {
 
 // connSub is one subscription of a client.
 type connSub struct {
-	id        json.RawMessage // the subscribe request's id
-	feed      *actor.PID
-	gap       gapFill
-	announced bool // "subscribed" was sent
+	id         json.RawMessage // the subscribe request's id
+	feed       *actor.PID
+	gap        gapFill
+	announced  bool // "subscribed" was sent
+	fetchFails int  // consecutive failed reads of missed events
 }
 
 // ConnActor is one client WebSocket: it owns the client's subscriptions (job →
@@ -74,7 +75,10 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 		if s := c.subs[m.jobID]; s != nil {
 			out := s.gap.fetched(m.events, m.err)
 			if m.err != nil {
-				c.h.after(c.h.backoff(1), ctx.Self(), &retry{jobID: m.jobID})
+				s.fetchFails++
+				c.h.after(c.h.backoff(s.fetchFails), ctx.Self(), &retry{jobID: m.jobID})
+			} else {
+				s.fetchFails = 0
 			}
 			c.deliver(ctx, m.jobID, s, out)
 		}

@@ -28,6 +28,16 @@ type JobFeed struct {
 	waiting    []*feedSubscribe
 	attempts   int
 	subscribes int // subscribes sent; a resubscribe tick for an older one is stale
+	// inflight: the last subscribe is not answered yet (sent at sentAt). A
+	// feed has one subscribe out at a time: every path that wants one goes
+	// through subscribe, and an unanswered one is sent again by its
+	// resubscribe tick. (Each path used to send its own: after a Redis restart
+	// 2,000 feeds ran several retry loops each, whose backoff every membership
+	// change reset, and their take-over attempts kept the store from
+	// recovering for over a minute.)
+	inflight   bool
+	sentAt     time.Time
+	fetchFails int // consecutive failed reads of missed events
 	stopping   bool
 	heard      time.Time // when the job last sent anything
 	// alone: since when the feed has had no conn (zero while it has one). Its
@@ -47,8 +57,13 @@ type heartbeat struct{}
 // heartbeatEvery is how long a feed waits in silence before it checks.
 const heartbeatEvery = 3 * time.Second
 
-// resubscribe re-sends subscribe number n if nothing answered it.
+// resubscribe re-sends subscribe number n if nothing answered it, or after
+// the backoff that followed its refusal.
 type resubscribe struct{ n int }
+
+// resendAfterChange is how long a subscribe stays out before a membership
+// change sends it again.
+const resendAfterChange = 250 * time.Millisecond
 
 func newJobFeed(h *Hub, id string) *JobFeed {
 	return &JobFeed{h: h, id: id, conns: map[string]*actor.PID{}}
@@ -70,9 +85,15 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 		if f.job != nil {
 			f.h.tell(ctx, &unsubscribeJob{Feed: ctx.Self()}, f.job)
 		}
-	case *membersChanged: // the job's node died, or a subscribe is still unanswered
-		if f.job == nil || !f.h.alive(f.job.Address) {
+	case *membersChanged:
+		switch {
+		case f.job != nil && !f.h.alive(f.job.Address): // the job's node died
 			f.restart(ctx)
+		case f.job == nil && f.inflight && time.Since(f.sentAt) >= resendAfterChange:
+			// the unanswered subscribe may have gone to a node that is gone:
+			// send it again now rather than at its resubscribe tick
+			f.inflight = false
+			f.subscribe(ctx)
 		}
 	case *jobSubscribed:
 		f.onSubscribed(ctx, m)
@@ -84,13 +105,12 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 		f.onFetched(ctx, m)
 	case *refetch:
 		f.fetch(ctx)
-	case *retry:
-		if f.job == nil {
-			f.subscribe(ctx)
-		}
 	case *resubscribe:
 		if m.n == f.subscribes && f.job == nil && (len(f.conns) > 0 || len(f.waiting) > 0) {
-			f.attempts++
+			if f.inflight { // unanswered
+				f.inflight = false
+				f.attempts++
+			}
 			f.subscribe(ctx)
 		}
 	case *feedSubscribe:
@@ -121,6 +141,7 @@ func (f *JobFeed) onHeartbeat(ctx actor.Context) {
 		return
 	}
 	if f.job != nil && len(f.conns) > 0 && !f.status.Terminal() && time.Since(f.heard) >= heartbeatEvery {
+		f.inflight = false // a check of the subscription, sent whatever is out
 		f.subscribe(ctx)
 	}
 }
@@ -128,8 +149,12 @@ func (f *JobFeed) onHeartbeat(ctx actor.Context) {
 func (f *JobFeed) onFetched(ctx actor.Context, m *fetched) {
 	out := f.gap.fetched(m.events, m.err)
 	if m.err != nil {
-		f.h.log.Warn("feed: reading missed events failed; retrying", "job", f.id, "err", m.err)
-		f.h.after(f.h.backoff(1), ctx.Self(), &refetch{})
+		if f.fetchFails++; logAttempt(f.fetchFails) {
+			f.h.log.Warn("feed: reading missed events failed; retrying", "job", f.id, "attempt", f.fetchFails, "err", m.err)
+		}
+		f.h.after(f.h.backoff(f.fetchFails), ctx.Self(), &refetch{})
+	} else {
+		f.fetchFails = 0
 	}
 	f.deliver(ctx, out)
 	f.fetch(ctx)
@@ -153,22 +178,35 @@ func (f *JobFeed) dropConn(c *actor.PID) {
 	}
 }
 
-// restart forgets the job's incarnation and subscribes anew.
+// restart forgets the job's incarnation and subscribes anew, at once.
 func (f *JobFeed) restart(ctx actor.Context) {
 	f.job = nil
 	f.attempts = 0
+	f.inflight = false
 	f.subscribe(ctx)
 }
 
-// subscribe asks the job (wherever it lives) for its events; an unanswered
-// subscribe (the owner died before answering) is sent again after a while.
+// subscribe asks the job (wherever it lives) for its events, unless a
+// subscribe is out already: its answer, or its resubscribe tick, comes. An
+// unanswered subscribe (the owner died before answering) is sent again after
+// a while.
 func (f *JobFeed) subscribe(ctx actor.Context) {
+	if f.inflight {
+		return
+	}
+	f.inflight, f.sentAt = true, time.Now()
 	ctx.Send(f.h.jobs, &cluster.JobMsg{JobID: f.id, Msg: &subscribeJob{Feed: ctx.Self()}})
 	f.subscribes++
 	f.h.after(time.Second+f.h.backoff(f.attempts), ctx.Self(), &resubscribe{n: f.subscribes})
 }
 
+// logAttempt reports whether the n-th failure in a row is logged: the first
+// and then every power of two, so that thousands of feeds waiting on a store
+// that is down do not flood the log.
+func logAttempt(n int) bool { return n&(n-1) == 0 }
+
 func (f *JobFeed) onSubscribed(ctx actor.Context, m *jobSubscribed) {
+	f.inflight = false
 	if m.Err != nil {
 		f.attempts++
 		for _, w := range f.waiting {
@@ -183,8 +221,10 @@ func (f *JobFeed) onSubscribed(ctx actor.Context, m *jobSubscribed) {
 			return // idle now: passivates after the linger
 		}
 		if len(f.conns) > 0 {
-			f.h.log.Warn("feed: cannot reach the job; retrying", "job", f.id, "attempt", f.attempts, "err", m.Err)
-			f.h.after(f.h.backoff(f.attempts), ctx.Self(), &retry{jobID: f.id})
+			if logAttempt(f.attempts) {
+				f.h.log.Warn("feed: cannot reach the job; retrying", "job", f.id, "attempt", f.attempts, "err", m.Err)
+			}
+			f.h.after(f.h.backoff(f.attempts), ctx.Self(), &resubscribe{n: f.subscribes})
 		}
 		return
 	}

@@ -1,0 +1,161 @@
+package actors_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/actorhub/actorhub/actors"
+	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/persistence"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// downStore refuses writes and take-overs while down, and counts the
+// take-overs.
+type downStore struct {
+	persistence.Store
+	down     atomic.Bool
+	acquires atomic.Int64
+}
+
+func (s *downStore) Append(ctx context.Context, st events.JobState, delta string, evs []events.Event) error {
+	if s.down.Load() {
+		return errors.New("store unavailable (test)")
+	}
+	return s.Store.Append(ctx, st, delta, evs)
+}
+
+func (s *downStore) AppendAsync(st events.JobState, delta string, evs []events.Event, done func(error)) {
+	if s.down.Load() {
+		go done(errors.New("store unavailable (test)"))
+		return
+	}
+	s.Store.AppendAsync(st, delta, evs, done)
+}
+
+func (s *downStore) Acquire(ctx context.Context, jobID, owner string) (events.JobState, error) {
+	s.acquires.Add(1)
+	if s.down.Load() {
+		return events.JobState{}, errors.New("store unavailable (test)")
+	}
+	return s.Store.Acquire(ctx, jobID, owner)
+}
+
+// frames keeps what a client connection was sent.
+type frames struct {
+	mu  sync.Mutex
+	all [][]byte
+}
+
+func (f *frames) Send(b []byte) bool { return f.SendAll([][]byte{b}) }
+func (f *frames) SendAll(objs [][]byte) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, b := range objs {
+		f.all = append(f.all, bytes.Clone(b))
+	}
+	return true
+}
+func (f *frames) Close(int, string) {}
+func (f *frames) Backlog() int      { return 0 }
+func (f *frames) has(s string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, b := range f.all {
+		if bytes.Contains(b, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestFeedRetriesOneAtATime: a feed whose job stopped and cannot be taken
+// over again (the store is down) retries with one subscribe out at a time and
+// a growing backoff, however often the membership changes meanwhile; once the
+// store answers again, its client gets the job's events again. Each
+// membership change used to start another subscribe at once, its backoff
+// reset: after a Redis restart 2,000 feeds kept the store busy with
+// take-overs for over a minute.
+func TestFeedRetriesOneAtATime(t *testing.T) {
+	bolt, err := persistence.OpenBolt(filepath.Join(t.TempDir(), "hub.db"), persistence.DefaultLocalConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	store := &downStore{Store: bolt}
+	cfg := actors.DefaultLocalConfig()
+	cfg.NodeID = "n1"
+	cfg.RetryMin, cfg.RetryMax = 100*time.Millisecond, time.Second // the retries' own pace: a few a second
+	h, err := actors.New(cfg, store, actors.NewMetrics(prometheus.NewRegistry()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = h.Stop(ctx)
+	}()
+	if _, _, err := h.CreateJob(t.Context(), "k", "u", "t", nil); err != nil {
+		t.Fatal(err)
+	}
+	client := &frames{}
+	c := h.OpenClient(client, "s", actors.Access{User: "u"})
+	defer c.Close()
+	if err := c.Deliver(t.Context(), subscribeRequest("k")); err != nil {
+		t.Fatal(err)
+	}
+	w := h.OpenWorker(&frames{})
+	defer w.Close()
+	emit := func(off int64, chunk string) {
+		t.Helper()
+		if err := w.Deliver(t.Context(), emitRequest("k", off, []byte(`{"chunk":"`+chunk+`"}`))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	emit(0, "before")
+	waitFor(t, func() error {
+		if !client.has("before") {
+			return fmt.Errorf("the first chunk did not reach the client")
+		}
+		return nil
+	})
+	store.down.Store(true)
+	emit(1, "lost") // its write fails: the job stops, the feed subscribes again and cannot get it
+	waitFor(t, func() error {
+		if store.acquires.Load() == 0 {
+			return fmt.Errorf("no take-over tried yet")
+		}
+		return nil
+	})
+	start, from := time.Now(), store.acquires.Load()
+	for time.Since(start) < time.Second {
+		h.MembershipChanged()
+		time.Sleep(5 * time.Millisecond)
+	}
+	// one subscribe per resendAfterChange (250 ms) at most, and the retries'
+	// own backoff (100 ms doubling): under ten in the second, where each change
+	// used to start a loop of its own (over a thousand)
+	n := store.acquires.Load() - from
+	t.Logf("%d take-overs tried in the second of membership changes", n)
+	if n > 20 {
+		t.Fatalf("%d take-overs tried in the second of membership changes; want one subscribe out at a time", n)
+	}
+	store.down.Store(false)
+	emit(1, "after")
+	waitFor(t, func() error {
+		if !client.has("after") {
+			return fmt.Errorf("the chunk after the store came back did not reach the client (%d take-overs tried)", store.acquires.Load())
+		}
+		return nil
+	})
+}
