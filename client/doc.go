@@ -24,7 +24,12 @@
 // idempotent. Refusals that retrying cannot fix end the job's stream with an
 // *EmitError, which Flush and EmitSync return. So does a node's word, on
 // WebSocket, that the job was cancelled (code job_finished; OnCancel is
-// called): its unacked events are not sent again.
+// called): its unacked events are not sent again. Once a job's terminal event
+// is acked the Worker forgets the job, so a worker that streams job after job
+// holds only those still going. An Emit to one of the last 4,096 jobs a lane
+// forgot is refused with job_finished at once; to one forgotten longer ago it
+// numbers from offset 0 again, which the node takes for resends of events it
+// has (acked, not appended).
 //
 // # Concurrency
 //
