@@ -77,7 +77,11 @@ type rotator struct {
 	// counts ended jobs still being verified
 	handoff, retiring sync.WaitGroup
 	retired           atomic.Int64 // jobs verified and dropped
+	late              atomic.Int64 // jobs whose followers did not receive their end within a minute of its ack
 }
+
+// maxLateShown bounds the progress lines about late jobs.
+const maxLateShown = 20
 
 // next hands s to a rotation (the emit loop's call, once s.chunks reached
 // s.limit).
@@ -134,10 +138,17 @@ func (r *rotator) retire(ctx context.Context, jobID string, followers []int) {
 		}
 		r.rec.violate(Inv2Acked, "worker: events of %s not acked: %v", jobID, err)
 	}
-	for deadline := time.Now().Add(time.Minute); !r.rec.terminalSeen(jobID) && time.Now().Before(deadline); {
+	acked := time.Now()
+	for deadline := acked.Add(time.Minute); !r.rec.terminalSeen(jobID) && time.Now().Before(deadline); {
 		if !backoff.Sleep(ctx, 50*time.Millisecond) {
 			return
 		}
+	}
+	if r.rec.terminalSeen(jobID) {
+		r.rec.endLag(time.Since(acked))
+	} else if n := r.late.Add(1); n <= maxLateShown {
+		fmt.Fprintf(r.c.cfg.Progress, "[chaos %6.1fs] job %s: its end was acked a minute ago and a follower has not received it: %s\n",
+			time.Since(r.rec.start).Seconds(), jobID, r.rec.describeFollowers(jobID))
 	}
 	if !r.c.verifyJob(ctx, r.rec, jobID) {
 		return

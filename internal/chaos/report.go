@@ -43,8 +43,11 @@ type Report struct {
 	StaleWritesRefused int64                 `json:"staleWritesRefused"`
 	Stall              map[string]StallStats `json:"stallMsByFault"`
 	Rejoin             StallStats            `json:"rejoinGapMs"` // over every stream of every rejoin
-	Violations         map[string][]string   `json:"violations"`  // examples (up to 1,000 per invariant)
-	ViolationCounts    map[string]int        `json:"violationCounts"`
+	// EndLag: for each job that ended during the run (--job-chunks), the time
+	// from its terminal event's ack until every follower had received it
+	EndLag          StallStats          `json:"endLagMs"`
+	Violations      map[string][]string `json:"violations"` // examples (up to 1,000 per invariant)
+	ViolationCounts map[string]int      `json:"violationCounts"`
 	// Nodes holds each node's memory and goroutines over the run.
 	Nodes map[string]NodeResources `json:"nodes"`
 }
@@ -108,6 +111,11 @@ func (r *Report) finishStats(rec *record, ws client.WorkerStats) {
 	if len(gaps) > 0 {
 		r.Rejoin = stallStats(gaps)
 	}
+	rec.mu.Lock()
+	if len(rec.endLags) > 0 {
+		r.EndLag = stallStats(slices.Clone(rec.endLags))
+	}
+	rec.mu.Unlock()
 }
 
 func stallStats(v []int64) StallStats {
@@ -127,6 +135,10 @@ func (r *Report) Print(w io.Writer) {
 	if r.Rejoin.N > 0 {
 		fmt.Fprintf(w, "\nrejoin (a killed or drained node back in the cluster): per stream, the longest time without an event: p50 %d ms, p99 %d ms, max %d ms over %d streams\n",
 			r.Rejoin.P50, r.Rejoin.P99, r.Rejoin.Max, r.Rejoin.N)
+	}
+	if r.EndLag.N > 0 {
+		fmt.Fprintf(w, "\njobs ended during the run: from the ack of a job's terminal event until every follower had it: p50 %d ms, p99 %d ms, max %d ms over %d jobs\n",
+			r.EndLag.P50, r.EndLag.P99, r.EndLag.Max, r.EndLag.N)
 	}
 	fmt.Fprintln(w, "\n| invariant | violations | first examples |\n|---|---|---|")
 	for _, k := range slices.Sorted(maps.Keys(r.Violations)) {

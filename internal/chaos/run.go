@@ -218,7 +218,7 @@ func (c *cluster) subscribe(ctx context.Context, rec *record, slots []*slot) ([]
 			urls = append(urls, "ws://"+c.nodes[(k+i)%len(c.nodes)].http+"/ws")
 		}
 		sub := client.NewSubscriber(client.SubscriberConfig{URLs: urls, User: clientName(k), Handler: rec.handler(clientName(k)),
-			Backoff: client.Backoff{Min: 50 * time.Millisecond, Max: time.Second}})
+			OnStatus: rec.onStatus(clientName(k)), Backoff: client.Backoff{Min: 50 * time.Millisecond, Max: time.Second}})
 		for _, i := range followedSlots(k, len(slots), c.cfg.Follow) {
 			sub.Subscribe(slots[i].job, 0)
 		}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	clientpkg "github.com/actorhub/actorhub/client"
 	"github.com/actorhub/actorhub/events"
 )
 
@@ -30,17 +31,29 @@ type record struct {
 	mu        sync.Mutex
 	emitted   map[string]*strings.Builder
 	clients   map[string]map[string]*seen // client → job → seen
+	links     map[string]*link            // client → its connection, for the violations' diagnosis
+	endLags   []int64                     // ms from an ended job's last ack until its last follower had it
 	retired   map[string]bool             // jobs verified and dropped (dropJob)
 	viol      map[string][]string         // examples, at most maxExamples per invariant
 	violN     map[string]int              // how many violate counted, examples or not
 	delivered []atomic.Int64              // per second since start
 }
 
+// link is what a client's OnStatus said last about its connection.
+type link struct {
+	node string    // the node it is connected to ("" while it is not)
+	at   time.Time // since when
+	err  string    // why it is not, if it said
+}
+
 type seen struct {
-	last     int64
-	text     strings.Builder
-	terminal bool
-	lastAt   time.Time
+	// the last "subscribed" of the job: when, and the job's last seq then
+	subscribedAt time.Time
+	subLastSeq   int64
+	last         int64
+	text         strings.Builder
+	terminal     bool
+	lastAt       time.Time
 	// the longest time between two events (or from the window's start to
 	// the first) since the window of gapWindow began
 	windowFrom time.Time
@@ -51,9 +64,10 @@ type seen struct {
 // by slots[i].followers.
 func newRecord(slots []*slot, clients, seconds int) *record {
 	r := &record{start: time.Now(), emitted: map[string]*strings.Builder{}, clients: map[string]map[string]*seen{},
-		retired: map[string]bool{}, viol: map[string][]string{}, violN: map[string]int{}, delivered: make([]atomic.Int64, seconds)}
+		links: map[string]*link{}, retired: map[string]bool{}, viol: map[string][]string{}, violN: map[string]int{}, delivered: make([]atomic.Int64, seconds)}
 	for c := range clients {
 		r.clients[clientName(c)] = map[string]*seen{}
+		r.links[clientName(c)] = &link{}
 	}
 	for _, s := range slots {
 		names := make([]string, len(s.followers))
@@ -177,6 +191,80 @@ func (r *record) handler(client string) func(events.Event) {
 			s.terminal = true
 		}
 	}
+}
+
+// onStatus records what a client's Subscriber says about its connection and
+// subscriptions (SubscriberConfig.OnStatus).
+func (r *record) onStatus(client string) func(kind string, info clientpkg.StatusInfo) {
+	return func(kind string, info clientpkg.StatusInfo) {
+		now := time.Now()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		l := r.links[client]
+		switch kind {
+		case clientpkg.StatusConnected:
+			l.node, l.at, l.err = info.NodeID, now, ""
+		case clientpkg.StatusDisconnected, clientpkg.StatusReconnect:
+			if l.node != "" || l.err == "" {
+				l.at = now
+			}
+			l.node = ""
+			if l.err = kind; info.Err != nil {
+				l.err = info.Err.Error()
+			} else if info.Message != "" {
+				l.err += ": " + info.Message
+			}
+		case clientpkg.StatusSubscribed:
+			if s := r.clients[client][info.JobID]; s != nil {
+				s.subscribedAt, s.subLastSeq = now, info.LastSeq
+			}
+		}
+	}
+}
+
+// endLag records how long after a job's end was acked its last follower
+// received it.
+func (r *record) endLag(d time.Duration) {
+	r.mu.Lock()
+	r.endLags = append(r.endLags, d.Milliseconds())
+	r.mu.Unlock()
+}
+
+// describeFollowers describes, for each client that follows job and has not
+// seen its end, where it stands.
+func (r *record) describeFollowers(job string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for name, jobs := range r.clients {
+		if s := jobs[job]; s != nil && !s.terminal {
+			out = append(out, name+" "+r.describeLocked(name, job))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// describeLocked tells, for a violation's text, where client stood with job:
+// its connection, the job's last subscription and its last event. r.mu is held.
+func (r *record) describeLocked(client, job string) string {
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return fmt.Sprintf("at %.1f s", t.Sub(r.start).Seconds())
+	}
+	var b strings.Builder
+	if l := r.links[client]; l != nil {
+		if l.node != "" {
+			fmt.Fprintf(&b, "connected to %s since %.1f s", l.node, l.at.Sub(r.start).Seconds())
+		} else {
+			fmt.Fprintf(&b, "not connected since %s (%s)", at(l.at), l.err)
+		}
+	}
+	if s := r.clients[client][job]; s != nil {
+		fmt.Fprintf(&b, "; subscribed %s (the job's last seq then %d); its last event seq %d %s", at(s.subscribedAt), s.subLastSeq, s.last, at(s.lastAt))
+	}
+	return b.String()
 }
 
 // emittedText records a chunk handed to the worker.

@@ -78,7 +78,8 @@ func (c *cluster) verifyJob(ctx context.Context, rec *record, j string) bool {
 		switch {
 		case got == journal.text:
 		case strings.HasPrefix(journal.text, got):
-			rec.violateLocked(Inv2Acked, fmt.Sprintf("%s, job %s: received %d of the journal's %d bytes", name, j, len(got), len(journal.text)))
+			rec.violateLocked(Inv2Acked, fmt.Sprintf("%s, job %s: received %d of the journal's %d bytes (at %.1f s: %s)", name, j, len(got),
+				len(journal.text), time.Since(rec.start).Seconds(), rec.describeLocked(name, j)))
 		default:
 			rec.violateLocked(Inv3Durable, fmt.Sprintf("%s, job %s: received chunks that are not the journal's (first difference at byte %d)", name, j, firstDiff(got, journal.text)))
 		}
