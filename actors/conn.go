@@ -35,7 +35,13 @@ type connSub struct {
 	gap        gapFill
 	announced  bool // "subscribed" was sent
 	fetchFails int  // consecutive failed reads of missed events
+	// attachFails counts the attempts in a row to attach an announced
+	// subscription to its job's feed that failed for a while (reattach)
+	attachFails int
 }
+
+// reattach asks a conn to attach a subscription to its job's feed again.
+type reattach struct{ jobID string }
 
 // ConnActor is one client WebSocket: it owns the client's subscriptions (job →
 // last seq sent) and turns requests into feed subscriptions, cancels and
@@ -85,6 +91,10 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 	case *retry:
 		if s := c.subs[m.jobID]; s != nil {
 			c.fetch(ctx, m.jobID, s)
+		}
+	case *reattach:
+		if s := c.subs[m.jobID]; s != nil && s.feed == nil {
+			ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.jobID, Msg: &feedSubscribe{jobID: m.jobID, conn: ctx.Self(), fromSeq: s.gap.have}})
 		}
 	case *actor.Terminated: // a feed stopped: attach to its successor from where we are
 		for jobID, s := range c.subs {
@@ -205,10 +215,23 @@ func (c *ConnActor) onFeedSubscribed(ctx actor.Context, m *feedSubscribed) {
 		return
 	}
 	if m.err != nil {
+		code := codeOf(m.err, events.CodeUnavailable)
+		if s.announced && (code == events.CodeUnavailable || code == events.CodeTimeout) {
+			// A subscription the client has, whose feed went away while its
+			// job cannot be reached for a while (a store restarting, a
+			// partition): it stands, and attaches again after a backoff. An
+			// error with the first subscribe's id would have ended it here
+			// while both SDKs, past that subscribe, went on waiting for its
+			// events: streams stalled until the client happened to reconnect.
+			s.attachFails++
+			c.h.after(c.h.backoff(s.attachFails), ctx.Self(), &reattach{jobID: m.jobID})
+			return
+		}
 		delete(c.subs, m.jobID)
-		c.sendError(s.id, m.jobID, codeOf(m.err, events.CodeUnavailable), m.err.Error())
+		c.sendError(s.id, m.jobID, code, m.err.Error())
 		return
 	}
+	s.attachFails = 0
 	if !c.access.MayRead(m.owner) { // before any event of it goes out
 		delete(c.subs, m.jobID)
 		ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.jobID, Msg: &feedUnsubscribe{jobID: m.jobID, conn: ctx.Self()}})

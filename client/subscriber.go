@@ -107,6 +107,9 @@ type Subscriber struct {
 
 type subscription struct {
 	last atomic.Int64 // the last seq handed to the Handler (or fromSeq)
+	// refusals counts the subscribes of it in a row that a node refused for a
+	// while (unavailable, timeout); s.mu guards it
+	refusals int
 }
 
 // NewSubscriber returns a Subscriber with cfg's zero fields set to defaults.

@@ -205,6 +205,11 @@ func (s *Subscriber) handleFrame(frame []byte, m *serverMsg, u string) (res sess
 		case events.TypeEvent:
 			s.deliver(m, line)
 		case events.TypeSubscribed:
+			s.mu.Lock()
+			if sub := s.subs[m.JobID]; sub != nil {
+				sub.refusals = 0
+			}
+			s.mu.Unlock()
 			s.status(StatusSubscribed, StatusInfo{URL: u, JobID: m.JobID, LastSeq: m.LastSequence, Message: m.Status})
 		case events.TypeError:
 			s.mu.Lock()
@@ -212,6 +217,9 @@ func (s *Subscriber) handleFrame(frame []byte, m *serverMsg, u string) (res sess
 			s.mu.Unlock()
 			s.log.Debug("client: node error", "url", u, "job", m.JobID, "code", m.Code, "message", m.Message)
 			s.status(StatusError, StatusInfo{URL: u, JobID: m.JobID, Code: m.Code, Message: m.Message})
+			if m.JobID != "" && (m.Code == events.CodeUnavailable || m.Code == events.CodeTimeout) {
+				s.resubscribeLater(m.JobID)
+			}
 		case events.TypeReconnect:
 			res = sessionResult{reconnect: true, after: time.Duration(max(m.AfterMs, 0)) * time.Millisecond}
 			s.log.Debug("client: node asks to reconnect", "url", u, "after", res.after, "reason", m.Message)
@@ -222,6 +230,31 @@ func (s *Subscriber) handleFrame(frame []byte, m *serverMsg, u string) (res sess
 		return true
 	})
 	return res, stop
+}
+
+// resubscribeLater subscribes to jobID again after a backoff: the node refused
+// its subscribe for a while (its job could not be reached: a store restarting,
+// a partition). Without it the subscription waited, silent, until the next
+// reconnect.
+func (s *Subscriber) resubscribeLater(jobID string) {
+	s.mu.Lock()
+	sub := s.subs[jobID]
+	if sub == nil {
+		s.mu.Unlock()
+		return
+	}
+	sub.refusals++
+	d := s.cfg.Backoff.Delay(sub.refusals)
+	s.mu.Unlock()
+	time.AfterFunc(d, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.subs[jobID] != sub || !s.live {
+			return // unsubscribed (or subscribed anew), or offline: going live subscribes again
+		}
+		s.out = append(s.out, subscribeObj(jobID, sub.last.Load()))
+		poke(s.wake)
+	})
 }
 
 // deliver hands an event to the Handler unless it was processed already.

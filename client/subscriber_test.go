@@ -195,6 +195,38 @@ func TestSubscriberResumesWithoutDuplicates(t *testing.T) {
 	}
 }
 
+// TestSubscriberRetriesARefusedSubscribe: a subscribe the node refuses for a
+// while (unavailable: its job could not be reached) is sent again after a
+// backoff on the same connection, from the last seq; one refused for good
+// (not_found) is not. It used to wait, silent, until the next reconnect.
+func TestSubscriberRetriesARefusedSubscribe(t *testing.T) {
+	urls, conns := scriptServers(t, 1)
+	s := NewSubscriber(SubscriberConfig{URLs: urls, Backoff: Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond}})
+	s.Subscribe("j1", 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Run(ctx) }()
+	c := next(t, conns, "A")
+	c.send(`{"type":"connected","sessionId":"s1","nodeId":"A","userId":"u"}`)
+	c.expectSubscribe("j1", 4)
+	c.send(`{"type":"error","jobId":"j1","code":"unavailable","message":"the store does not answer"}`)
+	c.expectSubscribe("j1", 4)
+	c.send(`{"type":"error","jobId":"j1","code":"timeout","message":"m"}`)
+	c.expectSubscribe("j1", 4)
+	c.send(`{"type":"subscribed","jobId":"j1","status":"running","lastSequence":5,"epoch":2}`, ev(5))
+	waitFor(t, 5*time.Second, func() error {
+		if s.LastSeq("j1") != 5 {
+			return fmt.Errorf("last seq %d, want 5", s.LastSeq("j1"))
+		}
+		return nil
+	})
+	s.Subscribe("j2", 0)
+	c.expectSubscribe("j2", 0)
+	c.send(`{"type":"error","jobId":"j2","code":"not_found","message":"Job not found"}`)
+	s.Subscribe("j3", 0) // the next frame is j3's: j2 was not sent again
+	c.expectSubscribe("j3", 0)
+}
+
 func TestSubscriberRejectsBadHandshake(t *testing.T) {
 	urls, conns := scriptServers(t, 1)
 	var disconnects atomic.Int64
