@@ -35,6 +35,7 @@ type connSub struct {
 	gap        gapFill
 	announced  bool // "subscribed" was sent
 	fetchFails int  // consecutive failed reads of missed events
+	fetchWait  bool // a read failed: the next waits for its retry tick
 	// attachFails counts the attempts in a row to attach an announced
 	// subscription to its job's feed that failed for a while (reattach)
 	attachFails int
@@ -82,6 +83,7 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 			out := s.gap.fetched(m.events, m.err)
 			if m.err != nil {
 				s.fetchFails++
+				s.fetchWait = true // not again before the tick (an immediate read after each failure made a tight loop)
 				c.h.after(c.h.backoff(s.fetchFails), ctx.Self(), &retry{jobID: m.jobID})
 			} else {
 				s.fetchFails = 0
@@ -90,6 +92,7 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 		}
 	case *retry:
 		if s := c.subs[m.jobID]; s != nil {
+			s.fetchWait = false
 			c.fetch(ctx, m.jobID, s)
 		}
 	case *reattach:
@@ -279,7 +282,7 @@ func (c *ConnActor) fetch(ctx actor.Context, jobID string, s *connSub) {
 		c.h.after(20*time.Millisecond, ctx.Self(), &retry{jobID: jobID})
 		return
 	}
-	if s.gap.needFetch() {
+	if !s.fetchWait && s.gap.needFetch() {
 		c.h.readEvents(ctx.Self(), jobID, s.gap.have)
 	}
 }

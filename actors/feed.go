@@ -37,7 +37,8 @@ type JobFeed struct {
 	// recovering for over a minute.)
 	inflight   bool
 	sentAt     time.Time
-	fetchFails int // consecutive failed reads of missed events
+	fetchFails int  // consecutive failed reads of missed events
+	fetchWait  bool // a read failed: the next waits for its refetch tick
 	stopping   bool
 	heard      time.Time // when the job last sent anything
 	// alone: since when the feed has had no conn (zero while it has one). Its
@@ -104,15 +105,19 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 	case *fetched:
 		f.onFetched(ctx, m)
 	case *refetch:
+		f.fetchWait = false
 		f.fetch(ctx)
 	case *resubscribe:
-		if m.n == f.subscribes && f.job == nil && (len(f.conns) > 0 || len(f.waiting) > 0) {
-			if f.inflight { // unanswered
-				f.inflight = false
-				f.attempts++
-			}
-			f.subscribe(ctx)
+		if m.n != f.subscribes || f.job != nil {
+			break // a later subscribe is out, or one was answered
 		}
+		if f.inflight { // unanswered
+			f.inflight = false
+			f.attempts++
+		}
+		if len(f.conns) > 0 || len(f.waiting) > 0 {
+			f.subscribe(ctx)
+		} // else the next conn to attach subscribes (onConnSubscribe)
 	case *feedSubscribe:
 		f.onConnSubscribe(ctx, m)
 	case *feedUnsubscribe:
@@ -140,7 +145,11 @@ func (f *JobFeed) onHeartbeat(ctx actor.Context) {
 		ctx.Send(ctx.Parent(), &passivateRequest{jobID: f.id, pid: ctx.Self()})
 		return
 	}
-	if f.job != nil && len(f.conns) > 0 && !f.status.Terminal() && time.Since(f.heard) >= heartbeatEvery {
+	switch {
+	case len(f.conns) == 0 || f.status.Terminal():
+	case f.job == nil: // without its job and, unless one is out, without a subscribe on the way
+		f.subscribe(ctx)
+	case time.Since(f.heard) >= heartbeatEvery:
 		f.inflight = false // a check of the subscription, sent whatever is out
 		f.subscribe(ctx)
 	}
@@ -152,6 +161,7 @@ func (f *JobFeed) onFetched(ctx actor.Context, m *fetched) {
 		if f.fetchFails++; logAttempt(f.fetchFails) {
 			f.h.log.Warn("feed: reading missed events failed; retrying", "job", f.id, "attempt", f.fetchFails, "err", m.err)
 		}
+		f.fetchWait = true // not again before the tick (an immediate read after each failure made a tight loop)
 		f.h.after(f.h.backoff(f.fetchFails), ctx.Self(), &refetch{})
 	} else {
 		f.fetchFails = 0
@@ -265,6 +275,12 @@ func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
 	f.conns[pidKey(m.conn)] = m.conn
 	ctx.Watch(m.conn)
 	ctx.Send(m.conn, &feedSubscribed{jobID: f.id, feed: ctx.Self(), status: f.status, lastSeq: f.gap.have, epoch: f.epoch, owner: f.owner, recent: recent})
+	if f.job == nil {
+		// the feed lost its job while nobody watched (its retries stopped
+		// with its last conn): a conn that attaches now would wait on it for
+		// ever
+		f.subscribe(ctx)
+	}
 }
 
 func (f *JobFeed) deliver(ctx actor.Context, evs []events.Event) {
@@ -289,7 +305,7 @@ func (f *JobFeed) deliver(ctx actor.Context, evs []events.Event) {
 }
 
 func (f *JobFeed) fetch(ctx actor.Context) {
-	if f.gap.needFetch() {
+	if !f.fetchWait && f.gap.needFetch() {
 		f.h.readEvents(ctx.Self(), f.id, f.gap.have)
 	}
 }

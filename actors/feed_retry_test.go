@@ -159,3 +159,78 @@ func TestFeedRetriesOneAtATime(t *testing.T) {
 		return nil
 	})
 }
+
+// TestFeedResubscribesForANewConn: a feed that lost its job while nobody
+// watched (its job stopped, the take-over failed, and with no conn it did not
+// retry) subscribes again when a conn attaches; it used to hand that conn its
+// old view and nothing more, and the stream stalled until a membership change.
+func TestFeedResubscribesForANewConn(t *testing.T) {
+	bolt, err := persistence.OpenBolt(filepath.Join(t.TempDir(), "hub.db"), persistence.DefaultLocalConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	store := &downStore{Store: bolt}
+	cfg := actors.DefaultLocalConfig()
+	cfg.NodeID = "n1"
+	cfg.FeedLinger = time.Minute // the feed outlives the test's pause
+	h, err := actors.New(cfg, store, actors.NewMetrics(prometheus.NewRegistry()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = h.Stop(ctx)
+	}()
+	if _, _, err := h.CreateJob(t.Context(), "k", "u", "t", nil); err != nil {
+		t.Fatal(err)
+	}
+	first := &frames{}
+	c := h.OpenClient(first, "s1", actors.Access{User: "u"})
+	if err := c.Deliver(t.Context(), subscribeRequest("k")); err != nil {
+		t.Fatal(err)
+	}
+	w := h.OpenWorker(&frames{})
+	defer w.Close()
+	emit := func(off int64, chunk string) {
+		t.Helper()
+		if err := w.Deliver(t.Context(), emitRequest("k", off, []byte(`{"chunk":"`+chunk+`"}`))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	emit(0, "before")
+	waitFor(t, func() error {
+		if !first.has("before") {
+			return fmt.Errorf("the first chunk did not reach the client")
+		}
+		return nil
+	})
+	c.Close() // the feed lingers without a conn
+	store.down.Store(true)
+	emit(1, "lost") // the job stops; the feed's take-over fails, and nobody is there to retry for
+	waitFor(t, func() error {
+		if store.acquires.Load() == 0 {
+			return fmt.Errorf("no take-over tried yet")
+		}
+		return nil
+	})
+	time.Sleep(1500 * time.Millisecond) // past the feed's resubscribe tick, which finds no conn
+	store.down.Store(false)
+	second := &frames{}
+	c2 := h.OpenClient(second, "s2", actors.Access{User: "u"})
+	defer c2.Close()
+	if err := c2.Deliver(t.Context(), subscribeRequest("k")); err != nil {
+		t.Fatal(err)
+	}
+	emit(1, "after")
+	waitFor(t, func() error {
+		if !second.has("after") {
+			return fmt.Errorf("the chunk emitted after the store came back did not reach the new client")
+		}
+		return nil
+	})
+}
