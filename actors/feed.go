@@ -260,6 +260,14 @@ func (f *JobFeed) onSubscribed(ctx actor.Context, m *jobSubscribed) {
 }
 
 func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
+	if f.stopping {
+		// it asked its directory to stop: the directory routes the job to a
+		// fresh feed now, and this subscribe, which was on its way, goes
+		// there too. (Served here, a conn that waited for a feed not ready yet
+		// was dropped with it when it stopped, and waited for ever.)
+		ctx.Send(ctx.Parent(), &cluster.JobMsg{JobID: f.id, Msg: m})
+		return
+	}
 	if !f.ready {
 		f.waiting = append(f.waiting, m)
 		return
@@ -271,7 +279,7 @@ func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
 			break
 		}
 	}
-	f.stopping, f.alone = false, time.Time{}
+	f.alone = time.Time{}
 	f.conns[pidKey(m.conn)] = m.conn
 	ctx.Watch(m.conn)
 	ctx.Send(m.conn, &feedSubscribed{jobID: f.id, feed: ctx.Self(), status: f.status, lastSeq: f.gap.have, epoch: f.epoch, owner: f.owner, recent: recent})
