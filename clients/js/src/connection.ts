@@ -1,6 +1,9 @@
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { parseFrame } from "./frames.js";
 
+/** Takes the errors of a socket this side let go. */
+const ignoreError = (): void => {};
+
 /** What a WebSocket implementation must offer: the browser's, or Node's `ws` package. */
 export interface WebSocketLike {
   readonly readyState: number;
@@ -190,7 +193,8 @@ export abstract class Connection {
     const wasLive = this.#live;
     this.#live = false;
     if (ws) {
-      ws.onclose = ws.onmessage = ws.onerror = ws.onopen = null;
+      ws.onclose = ws.onmessage = ws.onopen = null;
+      ws.onerror = ignoreError; // closing a socket that still connects reports an error: with nobody to hear it, Node's ws throws it
       try {
         ws.close(1000, "client closed");
       } catch {
@@ -301,7 +305,8 @@ export abstract class Connection {
 
   #down(ws: WebSocketLike, code: number, reason: string): void {
     if (this.#ws !== ws) return;
-    ws.onclose = ws.onmessage = ws.onerror = ws.onopen = null;
+    ws.onclose = ws.onmessage = ws.onopen = null;
+    ws.onerror = ignoreError; // closing a socket that still connects reports an error: with nobody to hear it, Node's ws throws it
     this.#ws = undefined;
     clearInterval(this.#ticker);
     const wasLive = this.#live;
