@@ -85,12 +85,19 @@ func (s *sink) Backlog() int { return 0 }
 
 func startHub(t *testing.T, cfg actors.Config, delay time.Duration) *actors.Hub {
 	t.Helper()
+	return startHubOn(t, cfg, func(s persistence.Store) actors.Store { return slowStore{s, delay} }, "j")
+}
+
+// startHubOn starts node n1 on a bolt store that wrap wraps, stopped when
+// the test ends, and creates job jobID.
+func startHubOn(t *testing.T, cfg actors.Config, wrap func(persistence.Store) actors.Store, jobID string) *actors.Hub {
+	t.Helper()
 	store, err := persistence.OpenBolt(filepath.Join(t.TempDir(), "hub.db"), persistence.DefaultLocalConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.NodeID = "n1"
-	h, err := actors.New(cfg, slowStore{store, delay}, actors.NewMetrics(prometheus.NewRegistry()), nil)
+	h, err := actors.New(cfg, wrap(store), actors.NewMetrics(prometheus.NewRegistry()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +112,7 @@ func startHub(t *testing.T, cfg actors.Config, delay time.Duration) *actors.Hub 
 		}
 		store.Close()
 	})
-	if _, _, err := h.CreateJob(t.Context(), "j", "u", "t", nil); err != nil {
+	if _, _, err := h.CreateJob(t.Context(), jobID, "u", "t", nil); err != nil {
 		t.Fatal(err)
 	}
 	return h

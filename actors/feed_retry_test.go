@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"github.com/actorhub/actorhub/actors"
 	"github.com/actorhub/actorhub/events"
 	"github.com/actorhub/actorhub/persistence"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // downStore refuses writes and take-overs while down, and counts the
@@ -23,6 +21,20 @@ type downStore struct {
 	persistence.Store
 	down     atomic.Bool
 	acquires atomic.Int64
+}
+
+// over makes s wrap store (startHubOn's wrap).
+func (s *downStore) over(store persistence.Store) actors.Store {
+	s.Store = store
+	return s
+}
+
+// emitChunk has worker connection w emit chunk to job at offset off.
+func emitChunk(t *testing.T, w *actors.Conn, job string, off int64, chunk string) {
+	t.Helper()
+	if err := w.Deliver(t.Context(), emitRequest(job, off, []byte(`{"chunk":"`+chunk+`"}`))); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (s *downStore) Append(ctx context.Context, st events.JobState, delta string, evs []events.Event) error {
@@ -84,30 +96,10 @@ func (f *frames) has(s string) bool {
 // reset: after a Redis restart 2,000 feeds kept the store busy with
 // take-overs for over a minute.
 func TestFeedRetriesOneAtATime(t *testing.T) {
-	bolt, err := persistence.OpenBolt(filepath.Join(t.TempDir(), "hub.db"), persistence.DefaultLocalConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bolt.Close()
-	store := &downStore{Store: bolt}
 	cfg := actors.DefaultLocalConfig()
-	cfg.NodeID = "n1"
 	cfg.RetryMin, cfg.RetryMax = 100*time.Millisecond, time.Second // the retries' own pace: a few a second
-	h, err := actors.New(cfg, store, actors.NewMetrics(prometheus.NewRegistry()), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = h.Stop(ctx)
-	}()
-	if _, _, err := h.CreateJob(t.Context(), "k", "u", "t", nil); err != nil {
-		t.Fatal(err)
-	}
+	store := &downStore{}
+	h := startHubOn(t, cfg, store.over, "k")
 	client := &frames{}
 	c := h.OpenClient(client, "s", actors.Access{User: "u"})
 	defer c.Close()
@@ -116,12 +108,7 @@ func TestFeedRetriesOneAtATime(t *testing.T) {
 	}
 	w := h.OpenWorker(&frames{})
 	defer w.Close()
-	emit := func(off int64, chunk string) {
-		t.Helper()
-		if err := w.Deliver(t.Context(), emitRequest("k", off, []byte(`{"chunk":"`+chunk+`"}`))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	emit := func(off int64, chunk string) { t.Helper(); emitChunk(t, w, "k", off, chunk) }
 	emit(0, "before")
 	waitFor(t, func() error {
 		if !client.has("before") {
@@ -165,30 +152,10 @@ func TestFeedRetriesOneAtATime(t *testing.T) {
 // retry) subscribes again when a conn attaches; it used to hand that conn its
 // old view and nothing more, and the stream stalled until a membership change.
 func TestFeedResubscribesForANewConn(t *testing.T) {
-	bolt, err := persistence.OpenBolt(filepath.Join(t.TempDir(), "hub.db"), persistence.DefaultLocalConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bolt.Close()
-	store := &downStore{Store: bolt}
 	cfg := actors.DefaultLocalConfig()
-	cfg.NodeID = "n1"
 	cfg.FeedLinger = time.Minute // the feed outlives the test's pause
-	h, err := actors.New(cfg, store, actors.NewMetrics(prometheus.NewRegistry()), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = h.Stop(ctx)
-	}()
-	if _, _, err := h.CreateJob(t.Context(), "k", "u", "t", nil); err != nil {
-		t.Fatal(err)
-	}
+	store := &downStore{}
+	h := startHubOn(t, cfg, store.over, "k")
 	first := &frames{}
 	c := h.OpenClient(first, "s1", actors.Access{User: "u"})
 	if err := c.Deliver(t.Context(), subscribeRequest("k")); err != nil {
@@ -196,12 +163,7 @@ func TestFeedResubscribesForANewConn(t *testing.T) {
 	}
 	w := h.OpenWorker(&frames{})
 	defer w.Close()
-	emit := func(off int64, chunk string) {
-		t.Helper()
-		if err := w.Deliver(t.Context(), emitRequest("k", off, []byte(`{"chunk":"`+chunk+`"}`))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	emit := func(off int64, chunk string) { t.Helper(); emitChunk(t, w, "k", off, chunk) }
 	emit(0, "before")
 	waitFor(t, func() error {
 		if !first.has("before") {
