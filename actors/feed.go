@@ -146,7 +146,7 @@ func (f *JobFeed) onHeartbeat(ctx actor.Context) {
 		return
 	}
 	switch {
-	case len(f.conns) == 0 || f.status.Terminal():
+	case len(f.conns) == 0 && len(f.waiting) == 0, f.status.Terminal():
 	case f.job == nil: // without its job and, unless one is out, without a subscribe on the way
 		f.subscribe(ctx)
 	case time.Since(f.heard) >= heartbeatEvery:
@@ -270,6 +270,11 @@ func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
 	}
 	if !f.ready {
 		f.waiting = append(f.waiting, m)
+		// unless one is out: a feed whose first subscribe was refused told
+		// its waiting conns and stopped retrying, having nobody left to
+		// retry for; a conn back later (its client subscribing again) waited
+		// here for ever, with neither "subscribed" nor an error
+		f.subscribe(ctx)
 		return
 	}
 	var recent []events.Event

@@ -76,7 +76,14 @@ func (f *frames) SendAll(objs [][]byte) bool {
 	return true
 }
 func (f *frames) Close(int, string) {}
-func (f *frames) Backlog() int      { return 0 }
+
+// String lists what the connection was sent (for a test's failure text).
+func (f *frames) String() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return fmt.Sprintf("%q", f.all)
+}
+func (f *frames) Backlog() int { return 0 }
 func (f *frames) has(s string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -192,6 +199,64 @@ func TestFeedResubscribesForANewConn(t *testing.T) {
 	waitFor(t, func() error {
 		if !second.has("after") {
 			return fmt.Errorf("the chunk emitted after the store came back did not reach the new client")
+		}
+		return nil
+	})
+}
+
+// TestFeedSubscribesForAConnBackAfterARefusal: a client whose first subscribe
+// was refused (the store was down) subscribes again later, on the same
+// connection, to the feed that refused it. That feed never had its job and
+// has no conn: its retries stopped when it told the refused conn. It used to
+// put the returning conn in its waiting list and send no subscribe, so the
+// client got neither "subscribed" nor an error, for ever (chaos: 54 clients
+// moved to a node during a Redis failover, none subscribed there in three
+// minutes).
+func TestFeedSubscribesForAConnBackAfterARefusal(t *testing.T) {
+	cfg := actors.DefaultLocalConfig()
+	cfg.FeedLinger = time.Minute // the feed outlives the test's pause
+	cfg.RetryMin, cfg.RetryMax = 50*time.Millisecond, 100*time.Millisecond
+	store := &downStore{}
+	h := startHubOn(t, cfg, store.over, "k")
+	worker := &frames{}
+	w := h.OpenWorker(worker)
+	defer w.Close()
+	emit := func(off int64, chunk string) { t.Helper(); emitChunk(t, w, "k", off, chunk) }
+	store.down.Store(true)
+	emit(0, "lost") // its write fails: the job stops, and nobody watches it
+	waitFor(t, func() error {
+		if !worker.has(`"code":"unavailable"`) {
+			return fmt.Errorf("the emit while the store is down was not refused")
+		}
+		return nil
+	})
+	client := &frames{}
+	c := h.OpenClient(client, "s", actors.Access{User: "u"})
+	defer c.Close()
+	if err := c.Deliver(t.Context(), subscribeRequest("k")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() error {
+		if !client.has(`"code":"unavailable"`) {
+			return fmt.Errorf("the subscribe was not refused while the store is down (client has %s; %d take-overs)", client, store.acquires.Load())
+		}
+		return nil
+	})
+	time.Sleep(1500 * time.Millisecond) // past the feed's resubscribe tick, which finds nobody waiting
+	store.down.Store(false)
+	if err := c.Deliver(t.Context(), subscribeRequest("k")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() error {
+		if !client.has(`"type":"subscribed"`) {
+			return fmt.Errorf("the subscribe sent again after the store came back got no answer")
+		}
+		return nil
+	})
+	emit(0, "after")
+	waitFor(t, func() error {
+		if !client.has("after") {
+			return fmt.Errorf("the client did not get the job's chunks: %s; the worker got %s", client, worker)
 		}
 		return nil
 	})

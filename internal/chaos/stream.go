@@ -50,10 +50,13 @@ type seen struct {
 	// the last "subscribed" of the job: when, and the job's last seq then
 	subscribedAt time.Time
 	subLastSeq   int64
-	last         int64
-	text         strings.Builder
-	terminal     bool
-	lastAt       time.Time
+	// the last error a node sent about the job, and when
+	errAt    time.Time
+	errCode  string
+	last     int64
+	text     strings.Builder
+	terminal bool
+	lastAt   time.Time
 	// the longest time between two events (or from the window's start to
 	// the first) since the window of gapWindow began
 	windowFrom time.Time
@@ -218,6 +221,10 @@ func (r *record) onStatus(client string) func(kind string, info clientpkg.Status
 			if s := r.clients[client][info.JobID]; s != nil {
 				s.subscribedAt, s.subLastSeq = now, info.LastSeq
 			}
+		case clientpkg.StatusError:
+			if s := r.clients[client][info.JobID]; s != nil && info.JobID != "" {
+				s.errAt, s.errCode = now, info.Code
+			}
 		}
 	}
 }
@@ -263,6 +270,9 @@ func (r *record) describeLocked(client, job string) string {
 	}
 	if s := r.clients[client][job]; s != nil {
 		fmt.Fprintf(&b, "; subscribed %s (the job's last seq then %d); its last event seq %d %s", at(s.subscribedAt), s.subLastSeq, s.last, at(s.lastAt))
+		if s.errCode != "" {
+			fmt.Fprintf(&b, "; its last error %q %s", s.errCode, at(s.errAt))
+		}
 	}
 	return b.String()
 }
