@@ -20,3 +20,27 @@ func TestBackoffDefaults(t *testing.T) {
 		t.Errorf("NewSubscriber(zero config) backoff = %+v, want %+v", got, want)
 	}
 }
+
+// TestNextURL: after URL i the Subscriber dials another one, each of the
+// others about as often (the clients of a node that went away spread).
+func TestNextURL(t *testing.T) {
+	if got := nextURL(0, 1); got != 0 {
+		t.Fatalf("one URL: next of 0 is %d", got)
+	}
+	if got := nextURL(1, 2); got != 0 {
+		t.Fatalf("two URLs: next of 1 is %d", got)
+	}
+	count := make([]int, 4)
+	for range 4000 {
+		j := nextURL(2, 4)
+		if j == 2 || j < 0 || j >= 4 {
+			t.Fatalf("four URLs: next of 2 is %d", j)
+		}
+		count[j]++
+	}
+	for j, c := range count {
+		if j != 2 && (c < 1000 || c > 1700) { // each about 1333
+			t.Fatalf("four URLs: the others chosen %v times; want each about a third", count)
+		}
+	}
+}

@@ -10,8 +10,9 @@
 // A Subscriber keeps one WebSocket to one node at a time. Run dials, waits for
 // {"type":"connected"}, subscribes every job from the last seq it processed,
 // and reads. It drops what it has already processed (seq ≤ last), reports and
-// counts any gap, and after a close or an error dials the next URL after a
-// full-jitter backoff and resubscribes, so that the Handler sees every job's
+// counts any gap, and after a close or an error dials another URL (one of the
+// others at random, so that the clients of a node that went away spread over
+// the rest) after a full-jitter backoff and resubscribes, so that the Handler sees every job's
 // events exactly once and in seq order. {"type":"reconnect","afterMs"} (a
 // draining node) makes it wait afterMs and go to another URL.
 //

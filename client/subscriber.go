@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sync"
@@ -42,7 +43,8 @@ type StatusInfo struct {
 type SubscriberConfig struct {
 	// URLs are the nodes' WebSocket endpoints, ws://host:port/ws (an empty
 	// path means /ws; http and https are taken as ws and wss). The first
-	// connection goes to URLs[0]; every reconnect goes to the next one.
+	// connection goes to URLs[0]; every reconnect goes to another one, chosen
+	// at random (nextURL).
 	URLs []string
 	// User is sent as ?user= (a node with --auth none takes it as the user id);
 	// empty leaves it out.
@@ -266,8 +268,8 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	defer s.running.Store(false)
 	var buf []byte
 	attempt := 0
-	for i := 0; ; i++ {
-		u := s.urls[i%len(s.urls)]
+	for i := 0; ; i = nextURL(i, len(s.urls)) {
+		u := s.urls[i]
 		start := time.Now()
 		res := s.session(ctx, u, &buf)
 		if ctx.Err() != nil {
@@ -289,4 +291,15 @@ func (s *Subscriber) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// nextURL returns the index of the URL to dial after URL i of n: another one,
+// at random. The clients of a node that goes away (or sends them away) thus
+// spread over the others; they all went to the next one in their lists
+// before, and after a few faults a chaos soak had every client on one node.
+func nextURL(i, n int) int {
+	if n <= 2 {
+		return (i + 1) % n
+	}
+	return (i + 1 + rand.IntN(n-1)) % n
 }

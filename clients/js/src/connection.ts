@@ -61,9 +61,21 @@ const HELD_MS = 1000;
 const OPEN = 1;
 
 /**
+ * nextIndex returns the endpoint to dial after endpoint i of n: another one, at
+ * random. The clients of a node that goes away (or sends them away) thus spread
+ * over the others, where they all went to the next one before.
+ */
+export function nextIndex(i: number, n: number): number {
+  if (n <= 2) return (i + 1) % n;
+  return (i + 1 + Math.floor(Math.random() * (n - 1))) % n;
+}
+
+/**
  * Connection keeps one WebSocket to one of several endpoints at a time. It
  * dials, tells its owner about frames and about the socket going down, and
- * after a failure dials the next endpoint after a full-jitter backoff. A
+ * after a failure dials another endpoint (one of the others at random, so the
+ * clients of a node that went away spread over the rest) after a full-jitter
+ * backoff. A
  * `reconnect {afterMs}` from a draining node, and a close with 1008 (slow
  * consumer) or 1013 (try again later), make it wait (afterMs, or at least one
  * backoff step) and go to the next endpoint. Attempts that fail in a row make
@@ -315,7 +327,7 @@ export abstract class Connection {
     this.onDown();
     if (this.#closed) return;
     if (this.#hint !== undefined) { // a draining node said when and to go elsewhere
-      this.#index = (this.#index + 1) % this.urls.length;
+      this.#index = nextIndex(this.#index, this.urls.length);
       this.#attempt = 0;
       this.#wait(this.#hint, "reconnecting", `the node asked to reconnect elsewhere (${reason})`);
       return;
@@ -327,7 +339,7 @@ export abstract class Connection {
     }
     if (held) { // a connection that held broke: try the next endpoint at once (the node may be gone)
       this.#attempt = 0;
-      this.#index = (this.#index + 1) % this.urls.length;
+      this.#index = nextIndex(this.#index, this.urls.length);
       this.#wait(this.backoff.delay(0), "reconnecting", reason);
       return;
     }
@@ -338,7 +350,7 @@ export abstract class Connection {
   #failed(reason: string, state: ConnectionState | undefined): void {
     if (this.#closed) return;
     this.#attempt++;
-    this.#index = (this.#index + 1) % this.urls.length;
+    this.#index = nextIndex(this.#index, this.urls.length);
     const s = state ?? (this.#attempt >= this.urls.length ? "offline" : "reconnecting");
     this.#wait(this.backoff.delay(this.#attempt), s, reason);
   }

@@ -62,7 +62,7 @@ const NAME = /^[a-z][a-z0-9_.-]*:[a-z][a-z0-9_.-]*:v[1-9][0-9]{0,8}$/;
  * Worker emits a job's events through `/ws/worker`. It numbers them per job
  * (offsets 0, 1, 2, …), sends them in batches, and resolves each emit once the
  * node acks it as durable. After a failure it sends every unacked event again,
- * on the next endpoint if the connection failed; offsets make that
+ * on another endpoint if the connection failed; offsets make that
  * idempotent. The node pushes a job's cancellation to the connections that
  * emit to it: `on("cancel")`.
  */

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { WebSocketServer } from "ws";
 import WebSocket from "ws";
 import { Hub, Worker, Backoff, parseFrame, MemoryStorage } from "../dist/index.js";
+import { nextIndex } from "../dist/connection.js";
 import { until } from "./harness.mjs";
 
 /** A scripted /ws endpoint: onConn(socket, n) runs for the n-th connection. */
@@ -107,30 +108,41 @@ test("a gap on the wire is never handed out: the hub asks again from its last se
   }
 });
 
-test("reconnect {afterMs} is honoured and the next endpoint is used; 1013 backs off", async () => {
-  const a = await fakeNode((sock) => {
+test("reconnect {afterMs} is honoured and another endpoint is used; 1013 backs off", async () => {
+  const a = await fakeNode((sock, n) => {
     sock.send(connected("a"));
+    if (n > 0) return;
     setTimeout(() => {
       sock.send(JSON.stringify({ type: "reconnect", afterMs: 400, reason: "node draining" }));
       sock.close(1001, "draining");
     }, 50);
   });
   const b = await fakeNode((sock) => sock.close(1013, "try again later"));
-  const c = await fakeNode((sock) => sock.send(connected("c")));
-  const hub = new Hub({ urls: [a.url, b.url, c.url], WebSocket, storage: new MemoryStorage(), backoff: { floorMs: 300, capMs: 2000 } });
+  const hub = new Hub({ urls: [a.url, b.url], WebSocket, storage: new MemoryStorage(), backoff: { floorMs: 300, capMs: 2000 } });
   const states = [];
   hub.on("status", (s) => states.push(s));
   try {
-    await until(() => hub.nodeId === "c", 10000, "the hub on node c");
+    await until(() => a.conns.length === 2 && hub.nodeId === "a", 10000, "the hub back on node a");
     const drainedAt = states.find((s) => s.state === "reconnecting").retryInMs;
     assert.equal(drainedAt, 400);
-    assert.ok(b.conns[0].at - a.conns[0].at >= 400, "waited afterMs before the next node");
-    assert.ok(c.conns[0].at - b.conns[0].at >= 300, "backed off after 1013");
-    assert.equal(a.conns.length, 1);
+    assert.ok(b.conns[0].at - a.conns[0].at >= 400, "waited afterMs before the other node");
+    assert.ok(a.conns[1].at - b.conns[0].at >= 300, "backed off after 1013");
   } finally {
     await hub.close();
-    await Promise.all([a.close(), b.close(), c.close()]);
+    await Promise.all([a.close(), b.close()]);
   }
+});
+
+test("after an endpoint, another one at random: the clients of a node that went away spread over the rest", () => {
+  assert.equal(nextIndex(0, 1), 0);
+  assert.equal(nextIndex(1, 2), 0);
+  const count = [0, 0, 0, 0];
+  for (let k = 0; k < 4000; k++) {
+    const j = nextIndex(2, 4);
+    assert.ok(j !== 2 && j >= 0 && j < 4, `next of 2 of 4 is ${j}`);
+    count[j]++;
+  }
+  for (const j of [0, 1, 3]) assert.ok(count[j] > 1000 && count[j] < 1700, `the others chosen ${count} times; want each about a third`);
 });
 
 test("a node that is down is not hammered: waits grow to the cap, and the state goes offline", async () => {
