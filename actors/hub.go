@@ -103,6 +103,9 @@ type Hub struct {
 	asks      chan struct{}    // HTTP requests to jobs in flight
 	pool      *pool            // runs the mailbox turns of the hub's actors
 	started   atomic.Bool
+	// idleStuck counts the job actors found stopping (failed or passivating)
+	// yet idle for JobIdle; logged at powers of two
+	idleStuck atomic.Int64
 }
 
 // New validates cfg and creates a hub; Start spawns its actors.

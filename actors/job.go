@@ -126,6 +126,15 @@ func (j *JobActor) Receive(ctx actor.Context) {
 		if j.phase == jobActive && len(j.feeds) == 0 && !j.inflight && len(j.pending) == 0 {
 			j.phase = jobPassivating
 			ctx.Send(ctx.Parent(), &passivateRequest{jobID: j.id, pid: ctx.Self()})
+		} else if j.phase != jobActive {
+			// a failed or passivating actor idle this long: something it
+			// waits for never came, or a path that ended its wait missed its
+			// stop (a soak's nodes held thousands of such actors once)
+			if n := j.h.idleStuck.Add(1); logAttempt(int(n)) {
+				j.h.log.Warn("job actor: stopping, yet idle for the job idle time", "job", j.id, "phase", int(j.phase),
+					"forgotten", j.forgotten, "inflight", j.inflight, "pending", len(j.pending), "verifying", j.verifying, "count", n)
+			}
+			j.stopIfDone(ctx)
 		}
 	case *actor.Terminated:
 		delete(j.feeds, pidKey(m.Who))
@@ -343,6 +352,10 @@ func (j *JobActor) verify(ctx actor.Context) {
 
 func (j *JobActor) onEpochChecked(ctx actor.Context, m *epochChecked) {
 	j.verifying = false
+	// whatever the answer: an actor that failed (or passivated) and was
+	// forgotten while the check was out waited for it, and for nothing after
+	// (a soak's nodes held thousands of them)
+	defer j.stopIfDone(ctx)
 	held := j.gapHeld
 	j.gapHeld = nil
 	if m.err == nil && m.epoch == j.durable.Epoch {
@@ -362,7 +375,6 @@ func (j *JobActor) onEpochChecked(ctx actor.Context, m *epochChecked) {
 	}
 	if m.err == nil && j.phase != jobFailed { // stale: stop, the next request reaches the real owner
 		j.fail(ctx)
-		j.stopIfDone(ctx)
 	}
 }
 
