@@ -74,7 +74,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c.Bin = exe
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	fmt.Fprintf(stdout, "chaos: %d nodes, faults %s every ~%s for %s, seed %d, %d jobs × %.0f chunks/s, %d clients; output in %s\n",
+	fmt.Fprintf(stdout, "chaos: %d nodes, faults %s every ~%s for %s, seed %d, %d jobs × %g chunks/s, %d clients; output in %s\n",
 		c.Nodes, faults, c.Every, c.Duration, c.Seed, c.Jobs, c.Rate, c.Clients, abs)
 	rep, err := chaos.Run(ctx, c)
 	if err != nil {

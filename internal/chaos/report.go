@@ -52,12 +52,16 @@ type Report struct {
 	Nodes map[string]NodeResources `json:"nodes"`
 }
 
-// StallStats are percentiles of ResumedMs for one fault kind.
+// StallStats are percentiles of ResumedMs for one fault kind. Over counts the
+// faults after which not every stream moved again within 30 s: they have no
+// time to sort in, and left out silently they would make the kind look better
+// than it was.
 type StallStats struct {
-	N   int   `json:"n"`
-	P50 int64 `json:"p50"`
-	P99 int64 `json:"p99"`
-	Max int64 `json:"max"`
+	N    int   `json:"n"`
+	P50  int64 `json:"p50"`
+	P99  int64 `json:"p99"`
+	Max  int64 `json:"max"`
+	Over int   `json:"over30s,omitempty"`
 }
 
 // Failed reports whether any invariant was violated.
@@ -94,16 +98,7 @@ func (r *Report) finishStats(rec *record, ws client.WorkerStats) {
 		}
 	}
 	r.DeliveredPerSec = r.DeliveredPerSec[:last+1]
-	by := map[string][]int64{}
-	for _, f := range r.Faults {
-		if f.ResumedMs >= 0 {
-			by[f.Kind] = append(by[f.Kind], f.ResumedMs)
-		}
-	}
-	r.Stall = map[string]StallStats{}
-	for k, v := range by {
-		r.Stall[k] = stallStats(v)
-	}
+	r.Stall = stallByKind(r.Faults)
 	var gaps []int64
 	for _, f := range r.Faults {
 		gaps = append(gaps, f.RejoinGapsMs...)
@@ -118,6 +113,29 @@ func (r *Report) finishStats(rec *record, ws client.WorkerStats) {
 	rec.mu.Unlock()
 }
 
+// stallByKind gives the stall after each fault kind; a fault after which the
+// streams did not all move again within 30 s counts in Over.
+func stallByKind(faults []Fault) map[string]StallStats {
+	by, over := map[string][]int64{}, map[string]int{}
+	for _, f := range faults {
+		if f.ResumedMs >= 0 {
+			by[f.Kind] = append(by[f.Kind], f.ResumedMs)
+		} else {
+			over[f.Kind]++
+		}
+	}
+	stall := map[string]StallStats{}
+	for k, v := range by {
+		stall[k] = stallStats(v)
+	}
+	for k, n := range over {
+		s := stall[k]
+		s.Over = n
+		stall[k] = s
+	}
+	return stall
+}
+
 func stallStats(v []int64) StallStats {
 	slices.Sort(v)
 	return StallStats{N: len(v), P50: v[len(v)/2], P99: v[min(len(v)-1, len(v)*99/100)], Max: v[len(v)-1]}
@@ -127,10 +145,14 @@ func stallStats(v []int64) StallStats {
 func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nchaos: %d faults, %d events emitted, %d acked, %d delivered to clients, %d jobs verified, %d stale writes refused\n",
 		len(r.Faults), r.Emitted, r.Acked, r.Delivered, r.JobsVerified, r.StaleWritesRefused)
-	fmt.Fprintln(w, "\n| fault | n | streams resumed p50 ms | p99 ms | max ms |\n|---|---|---|---|---|")
+	fmt.Fprintln(w, "\n| fault | n | streams resumed p50 ms | p99 ms | max ms | not within 30 s |\n|---|---|---|---|---|---|")
 	for _, k := range slices.Sorted(maps.Keys(r.Stall)) {
 		s := r.Stall[k]
-		fmt.Fprintf(w, "| %s | %d | %d | %d | %d |\n", k, s.N, s.P50, s.P99, s.Max)
+		if s.N == 0 {
+			fmt.Fprintf(w, "| %s | %d | – | – | – | %d |\n", k, s.Over, s.Over)
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %d |\n", k, s.N+s.Over, s.P50, s.P99, s.Max, s.Over)
 	}
 	if r.Rejoin.N > 0 {
 		fmt.Fprintf(w, "\nrejoin (a killed or drained node back in the cluster): per stream, the longest time without an event: p50 %d ms, p99 %d ms, max %d ms over %d streams\n",

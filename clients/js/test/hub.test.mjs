@@ -147,7 +147,9 @@ test("the outbox survives a process restart (FileStorage): a new hub sends what 
     assert.equal((await node.state("job-restart-1")).status, "cancelled");
     const names = (await node.events("job-restart-1")).map((e) => e.event);
     assert.deepEqual(names, ["job:created:v1", "job:cancelled:v1"]);
-    assert.equal((await new FileStorage(file).keys("actorhub/outbox/")).length, 0);
+    // the hub removes a sent command from storage without waiting for the write (a crash in between sends it
+    // again, and both commands are idempotent): on a busy machine the file may still hold it when "done" fires
+    await until(async () => (await new FileStorage(file).keys("actorhub/outbox/")).length === 0, 20000, "the outbox file emptied");
   } finally {
     await second.close();
   }
@@ -281,7 +283,8 @@ test("--auth jwt: the token function is called again before every connection, an
     assert.equal(hub.session.userId, "carol");
     assert.equal(calls, 1);
     await node.restart();
-    await until(() => hub.live && calls === 2, 20000, "a second connection with a fresh token");
+    // every attempt calls it: on a busy machine the hub may try while the node is still down, so at least twice
+    await until(() => hub.live && calls >= 2, 20000, "a second connection with a fresh token");
     await until(() => states.filter((s) => s === "offline" || s === "reconnecting").length >= 2, 10000, "the bad token refused, again");
     assert.equal(refused.live, false);
   } finally {
