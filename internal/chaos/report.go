@@ -23,7 +23,7 @@ type Fault struct {
 	Kind      string  `json:"kind"`
 	Target    string  `json:"target"`
 	AtS       float64 `json:"atS"`       // seconds since the start
-	ResumedMs int64   `json:"resumedMs"` // until every stream moved again; -1: not within 30 s
+	ResumedMs int64   `json:"resumedMs"` // until every stream moved again; -1: not within resumeWindow
 	// per stream, the longest time without an event while the target
 	// rejoined (kill, term): what its return cost the streams
 	RejoinGapsMs []int64 `json:"rejoinGapsMs,omitempty"`
@@ -52,8 +52,9 @@ type Report struct {
 	Nodes map[string]NodeResources `json:"nodes"`
 }
 
-// StallStats are percentiles of ResumedMs for one fault kind. Over counts the
-// faults after which not every stream moved again within 30 s: they have no
+// StallStats are percentiles of ResumedMs for one fault kind, over the N
+// faults that have one. Over counts the faults after which not every stream
+// moved again within resumeWindow (30 s, hence its JSON name): they have no
 // time to sort in, and left out silently they would make the kind look better
 // than it was.
 type StallStats struct {
@@ -114,24 +115,24 @@ func (r *Report) finishStats(rec *record, ws client.WorkerStats) {
 }
 
 // stallByKind gives the stall after each fault kind; a fault after which the
-// streams did not all move again within 30 s counts in Over.
+// streams did not all move again within resumeWindow counts in Over.
 func stallByKind(faults []Fault) map[string]StallStats {
-	by, over := map[string][]int64{}, map[string]int{}
+	by := map[string][]int64{}
 	for _, f := range faults {
 		if f.ResumedMs >= 0 {
 			by[f.Kind] = append(by[f.Kind], f.ResumedMs)
-		} else {
-			over[f.Kind]++
 		}
 	}
 	stall := map[string]StallStats{}
 	for k, v := range by {
 		stall[k] = stallStats(v)
 	}
-	for k, n := range over {
-		s := stall[k]
-		s.Over = n
-		stall[k] = s
+	for _, f := range faults {
+		if f.ResumedMs < 0 {
+			s := stall[f.Kind]
+			s.Over++
+			stall[f.Kind] = s
+		}
 	}
 	return stall
 }
@@ -145,7 +146,7 @@ func stallStats(v []int64) StallStats {
 func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nchaos: %d faults, %d events emitted, %d acked, %d delivered to clients, %d jobs verified, %d stale writes refused\n",
 		len(r.Faults), r.Emitted, r.Acked, r.Delivered, r.JobsVerified, r.StaleWritesRefused)
-	fmt.Fprintln(w, "\n| fault | n | streams resumed p50 ms | p99 ms | max ms | not within 30 s |\n|---|---|---|---|---|---|")
+	fmt.Fprintf(w, "\n| fault | n | streams resumed p50 ms | p99 ms | max ms | not within %v |\n|---|---|---|---|---|---|\n", resumeWindow)
 	for _, k := range slices.Sorted(maps.Keys(r.Stall)) {
 		s := r.Stall[k]
 		if s.N == 0 {

@@ -301,7 +301,7 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 	f := Fault{Kind: kind, Target: n.id, AtS: at.Sub(rec.start).Seconds(), ResumedMs: -1}
 	resumed := make(chan int64, 1) // measured while the fault runs: from its start until every stream moved again
 	go func() {
-		for deadline := at.Add(30 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+		for deadline := at.Add(resumeWindow); time.Now().Before(deadline) && ctx.Err() == nil; {
 			time.Sleep(20 * time.Millisecond)
 			if rec.resumedSince(at) {
 				resumed <- time.Since(at).Milliseconds()
@@ -361,6 +361,10 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 	f.ResumedMs = <-resumed
 	return f
 }
+
+// resumeWindow is how long after a fault's start the streams are watched for
+// all moving again; a fault after which they did not has ResumedMs -1.
+const resumeWindow = 30 * time.Second
 
 // rejoinWindow is how long after a restarted node converged the streams
 // are watched for a stall its return causes.
@@ -456,7 +460,7 @@ func without(list []string, x string) []string {
 
 func msOrNever(ms int64) string {
 	if ms < 0 {
-		return "never (30 s)"
+		return fmt.Sprintf("never (%v)", resumeWindow)
 	}
 	return fmt.Sprintf("%d ms", ms)
 }
