@@ -30,9 +30,12 @@ type Sink interface {
 
 // connSub is one subscription of a client.
 type connSub struct {
-	id         json.RawMessage // the subscribe request's id
-	feed       *actor.PID
-	gap        gapFill
+	id   json.RawMessage // the subscribe request's id
+	feed *actor.PID
+	// line holds the subscription's gapFill, shared with the job's feed,
+	// which writes events that are next in line to the client itself: every
+	// use of line.gap holds line.mu
+	line       *subLine
 	announced  bool // "subscribed" was sent
 	fetchFails int  // consecutive failed reads of missed events
 	fetchWait  bool // a read failed: the next waits for its retry tick
@@ -71,16 +74,20 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 		c.onRequest(ctx, m)
 	case *feedSubscribed:
 		c.onFeedSubscribed(ctx, m)
-	case *jobEvents:
+	case *jobEvents: // events the feed could not write itself (subLine.direct)
 		if s := c.subs[m.JobID]; s != nil {
-			c.deliver(ctx, m.JobID, s, s.gap.accept(m.Events))
+			s.line.mu.Lock()
+			c.deliver(ctx, m.JobID, s, s.line.gap.accept(m.Events))
+			s.line.mu.Unlock()
 		}
 	case *fetched:
 		if len(m.events) > 0 {
 			c.h.track(&anReplayed{n: len(m.events)})
 		}
 		if s := c.subs[m.jobID]; s != nil {
-			out := s.gap.fetched(m.events, m.err)
+			s.line.mu.Lock()
+			defer s.line.mu.Unlock()
+			out := s.line.gap.fetched(m.events, m.err)
 			if m.err != nil {
 				s.fetchFails++
 				s.fetchWait = true // not again before the tick (an immediate read after each failure made a tight loop)
@@ -93,23 +100,28 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 	case *retry:
 		if s := c.subs[m.jobID]; s != nil {
 			s.fetchWait = false
+			s.line.mu.Lock()
 			c.fetch(ctx, m.jobID, s)
+			s.line.mu.Unlock()
 		}
 	case *reattach:
 		if s := c.subs[m.jobID]; s != nil && s.feed == nil {
-			ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.jobID, Msg: &feedSubscribe{jobID: m.jobID, conn: ctx.Self(), fromSeq: s.gap.have}})
+			c.attach(ctx, m.jobID, s)
 		}
 	case *actor.Terminated: // a feed stopped: attach to its successor from where we are
 		for jobID, s := range c.subs {
 			if s.feed != nil && s.feed.Id == m.Who.Id {
 				s.feed = nil
-				s.gap.held = true
-				ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: jobID, Msg: &feedSubscribe{jobID: jobID, conn: ctx.Self(), fromSeq: s.gap.have}})
+				s.line.mu.Lock()
+				s.line.gap.held = true
+				s.line.mu.Unlock()
+				c.attach(ctx, jobID, s)
 			}
 		}
 	case *actor.Stopping:
 		c.h.track(&anSessionEnd{opened: c.opened, resumed: c.resumed})
-		for jobID := range c.subs {
+		for jobID, s := range c.subs {
+			s.line.end()
 			ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: jobID, Msg: &feedUnsubscribe{jobID: jobID, conn: ctx.Self()}})
 		}
 	}
@@ -140,13 +152,19 @@ func (c *ConnActor) onRequest(ctx actor.Context, r *Request) {
 			c.resumed = true
 		}
 		// a repeated subscribe restarts the subscription from its fromSeq
-		c.subs[m.JobID] = &connSub{id: m.ID, gap: gapFill{have: from, want: from, held: true}}
-		ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.JobID, Msg: &feedSubscribe{jobID: m.JobID, conn: ctx.Self(), fromSeq: from}})
+		if old := c.subs[m.JobID]; old != nil {
+			old.line.end()
+		}
+		s = &connSub{id: m.ID, line: newSubLine(c.sink, from)}
+		c.subs[m.JobID] = s
+		ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.JobID, Msg: &feedSubscribe{jobID: m.JobID, conn: ctx.Self(), fromSeq: from, line: s.line}})
 	case events.TypeUnsubscribe:
-		if c.subs[m.JobID] == nil {
+		s := c.subs[m.JobID]
+		if s == nil {
 			c.sendError(m.ID, m.JobID, events.CodeNotSubscribed, "not subscribed to job "+m.JobID)
 			return
 		}
+		s.line.end()
 		delete(c.subs, m.JobID)
 		ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.JobID, Msg: &feedUnsubscribe{jobID: m.JobID, conn: ctx.Self()}})
 		c.sink.Send(events.AppendReply(nil, events.TypeUnsubscribed, m.ID, m.JobID))
@@ -230,12 +248,14 @@ func (c *ConnActor) onFeedSubscribed(ctx actor.Context, m *feedSubscribed) {
 			c.h.after(c.h.backoff(s.attachFails), ctx.Self(), &reattach{jobID: m.jobID})
 			return
 		}
+		s.line.end()
 		delete(c.subs, m.jobID)
 		c.sendError(s.id, m.jobID, code, m.err.Error())
 		return
 	}
 	s.attachFails = 0
 	if !c.access.MayRead(m.owner) { // before any event of it goes out
+		s.line.end()
 		delete(c.subs, m.jobID)
 		ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.jobID, Msg: &feedUnsubscribe{jobID: m.jobID, conn: ctx.Self()}})
 		c.sendError(s.id, m.jobID, events.CodeForbidden, "job "+m.jobID+" belongs to another user; reading it needs a token with scope jobs:read:*")
@@ -247,25 +267,29 @@ func (c *ConnActor) onFeedSubscribed(ctx actor.Context, m *feedSubscribed) {
 		s.announced = true
 		c.sink.Send(events.AppendSubscribed(nil, s.id, m.jobID, m.status, m.lastSeq, m.epoch))
 	}
-	s.gap.known(m.lastSeq)
-	out := s.gap.release()
-	out = append(out, s.gap.accept(m.recent)...)
+	s.line.mu.Lock()
+	defer s.line.mu.Unlock()
+	g := &s.line.gap
+	g.known(m.lastSeq)
+	out := g.release()
+	out = append(out, g.accept(m.recent)...)
 	c.deliver(ctx, m.jobID, s, out)
 }
 
+// attach asks the job's feed for the subscription's events after the last
+// one the client got.
+func (c *ConnActor) attach(ctx actor.Context, jobID string, s *connSub) {
+	s.line.mu.Lock()
+	from := s.line.gap.have
+	s.line.mu.Unlock()
+	ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: jobID, Msg: &feedSubscribe{jobID: jobID, conn: ctx.Self(), fromSeq: from, line: s.line}})
+}
+
+// deliver writes evs, which the subscription's gap handed on, and reads what
+// it misses from the store. The caller holds s.line.mu.
 func (c *ConnActor) deliver(ctx actor.Context, jobID string, s *connSub, evs []events.Event) {
 	if len(evs) > 0 {
-		var ok bool
-		if len(evs) == 1 {
-			ok = c.sink.Send(evs[0].Raw)
-		} else {
-			objs := make([][]byte, len(evs))
-			for i := range evs {
-				objs[i] = evs[i].Raw
-			}
-			ok = c.sink.SendAll(objs)
-		}
-		if !ok {
+		if !sendEvents(c.sink, evs) {
 			return
 		}
 		c.h.metrics.EventsDelivered.Add(float64(len(evs)))
@@ -277,13 +301,16 @@ func (c *ConnActor) deliver(ctx actor.Context, jobID string, s *connSub, evs []e
 // objects than this wait to be written to the client.
 const replayBacklog = 1024
 
+// fetch reads the events the subscription misses, unless a read is out or
+// the client's queue is long. The caller holds s.line.mu.
 func (c *ConnActor) fetch(ctx actor.Context, jobID string, s *connSub) {
-	if s.gap.want > s.gap.have && !s.gap.fetching && !s.gap.held && c.sink.Backlog() > replayBacklog {
+	g := &s.line.gap
+	if g.want > g.have && !g.fetching && !g.held && c.sink.Backlog() > replayBacklog {
 		c.h.after(20*time.Millisecond, ctx.Self(), &retry{jobID: jobID})
 		return
 	}
-	if !s.fetchWait && s.gap.needFetch() {
-		c.h.readEvents(ctx.Self(), jobID, s.gap.have)
+	if !s.fetchWait && g.needFetch() {
+		c.h.readEvents(ctx.Self(), jobID, g.have)
 	}
 }
 

@@ -24,7 +24,7 @@ type JobFeed struct {
 	owner      string // the job's user
 	gap        gapFill
 	ring       []events.Event
-	conns      map[string]*actor.PID
+	conns      map[string]feedConn
 	waiting    []*feedSubscribe
 	attempts   int
 	subscribes int // subscribes sent; a resubscribe tick for an older one is stale
@@ -49,6 +49,13 @@ type JobFeed struct {
 	alone time.Time
 }
 
+// feedConn is a conn attached to a feed, with the subscription's line through
+// which the feed writes to the client (subLine).
+type feedConn struct {
+	pid  *actor.PID
+	line *subLine
+}
+
 // heartbeat makes a feed with clients check its subscription when its job has
 // been silent: a remote watch can be lost with its connection (a node paused
 // and resumed), and a feed must not wait forever on an incarnation that
@@ -67,7 +74,7 @@ type resubscribe struct{ n int }
 const resendAfterChange = 250 * time.Millisecond
 
 func newJobFeed(h *Hub, id string) *JobFeed {
-	return &JobFeed{h: h, id: id, conns: map[string]*actor.PID{}}
+	return &JobFeed{h: h, id: id, conns: map[string]feedConn{}}
 }
 
 // Receive implements actor.Actor.
@@ -225,9 +232,9 @@ func (f *JobFeed) onSubscribed(ctx actor.Context, m *jobSubscribed) {
 		f.waiting = nil
 		if m.Err.Code == events.CodeNotFound {
 			for _, c := range f.conns {
-				ctx.Send(c, &feedSubscribed{jobID: f.id, err: m.Err})
+				ctx.Send(c.pid, &feedSubscribed{jobID: f.id, err: m.Err})
 			}
-			f.conns = map[string]*actor.PID{}
+			f.conns = map[string]feedConn{}
 			return // idle now: passivates after the linger
 		}
 		if len(f.conns) > 0 {
@@ -285,7 +292,7 @@ func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
 		}
 	}
 	f.alone = time.Time{}
-	f.conns[pidKey(m.conn)] = m.conn
+	f.conns[pidKey(m.conn)] = feedConn{pid: m.conn, line: m.line}
 	ctx.Watch(m.conn)
 	ctx.Send(m.conn, &feedSubscribed{jobID: f.id, feed: ctx.Self(), status: f.status, lastSeq: f.gap.have, epoch: f.epoch, owner: f.owner, recent: recent})
 	if f.job == nil {
@@ -311,9 +318,24 @@ func (f *JobFeed) deliver(ctx actor.Context, evs []events.Event) {
 	if n := f.h.cfg.FeedRing; len(f.ring) > 2*n {
 		f.ring = append([]events.Event(nil), f.ring[len(f.ring)-n:]...)
 	}
-	msg := &jobEvents{JobID: f.id, Events: evs}
+	var msg *jobEvents
+	sent := 0
 	for _, c := range f.conns {
-		ctx.Send(c, msg)
+		if c.line != nil {
+			if handled, ok := c.line.direct(evs); handled {
+				if ok {
+					sent++
+				}
+				continue
+			}
+		}
+		if msg == nil {
+			msg = &jobEvents{JobID: f.id, Events: evs}
+		}
+		ctx.Send(c.pid, msg) // a gap, a replay or a subscription not confirmed yet: the conn sorts it out
+	}
+	if sent > 0 {
+		f.h.metrics.EventsDelivered.Add(float64(sent * len(evs)))
 	}
 }
 

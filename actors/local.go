@@ -71,6 +71,7 @@ type feedSubscribe struct {
 	jobID   string
 	conn    *actor.PID
 	fromSeq int64
+	line    *subLine // the subscription's, through which the feed may write to the client itself
 }
 
 // feedUnsubscribe detaches a conn.
