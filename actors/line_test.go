@@ -113,17 +113,17 @@ func TestFeedWritesDirectlyWithoutGapOrRepeat(t *testing.T) {
 	const last = total + 1
 	froms = append(froms, twenty)
 	for i, s := range sinks {
+		want := 1 // subscribed
+		if i == len(sinks)-1 {
+			want = 2
+		}
 		waitFor(t, func() error {
-			if seqs, _ := s.since(); len(seqs) == 0 || seqs[len(seqs)-1] < last {
-				return fmt.Errorf("client %d (from %d) is not at seq %d yet: %d events since its last subscribed", i, froms[i], last, len(seqs))
+			if seqs, n := s.since(); n < want || len(seqs) == 0 || seqs[len(seqs)-1] < last {
+				return fmt.Errorf("client %d (from %d) is not at seq %d yet: %d subscribed, %d events since the last", i, froms[i], last, n, len(seqs))
 			}
 			return nil
 		})
 		seqs, subscribed := s.since()
-		want := 1
-		if i == len(sinks)-1 {
-			want = 2
-		}
 		if subscribed != want {
 			t.Errorf("client %d: %d subscribed, want %d", i, subscribed, want)
 		}
