@@ -17,16 +17,6 @@ type Request struct {
 	Items []EmitItem
 }
 
-// Messages that come with every event do not restart their receiver's
-// ReceiveTimeout (each restart stops and resets a runtime timer: ~3 % of a
-// node's CPU at one job per client, in a profile): a job's idle time runs
-// from its last request, not from its last write (appendDone); a feed's
-// linger does not depend on its job's events (jobEvents, see JobFeed.alone);
-// a worker connection's wait for answers runs from its last answer, not from
-// its last request (Request).
-func (*Request) NotInfluenceReceiveTimeout()    {}
-func (*appendDone) NotInfluenceReceiveTimeout() {}
-
 // appendDone comes back to a job from its write.
 type appendDone struct {
 	err   error

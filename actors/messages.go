@@ -191,9 +191,6 @@ type jobEvents struct {
 	Events []events.Event
 }
 
-// NotInfluenceReceiveTimeout: see Request's.
-func (*jobEvents) NotInfluenceReceiveTimeout() {}
-
 // watchCancel asks a job to tell a worker connection when it is cancelled:
 // *jobCancelled, once the cancellation is durable (at once when it is
 // already). The job forgets it when it stops.
