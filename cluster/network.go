@@ -101,6 +101,13 @@ func NewNetwork(cfg NetworkConfig) (*Network, error) {
 	return &Network{cfg: cfg, timers: group.New()}, nil
 }
 
+// peerWindow is the HTTP/2 flow-control window of the gRPC streams between
+// nodes, per stream and per connection, both ways. A fixed window turns off
+// gRPC's bandwidth estimation, which sends a PING (and gets its ack) whenever
+// data arrives with none out: at a few thousand small messages a second that
+// was a frame each way per message or two, each a write(2) and a wakeup.
+const peerWindow = 1 << 20
+
 // endpointQueue is the initial size of the queue of messages to each other
 // node (protoactor's endpoint writer mailbox, a ring that doubles when full
 // and never drops). protoactor's default, a million slots, is a 16 MB array
@@ -130,7 +137,7 @@ func (n *Network) Start(system *actor.ActorSystem) error {
 	ln.Close()
 	n.system = system
 	dialCreds, serverOpts := insecure.NewCredentials(), []grpc.ServerOption{grpc.ChainStreamInterceptor(n.guardStreams), grpc.ChainUnaryInterceptor(n.guardCalls),
-		grpc.MaxRecvMsgSize(MaxRemoteMessage)}
+		grpc.MaxRecvMsgSize(MaxRemoteMessage), grpc.InitialWindowSize(peerWindow), grpc.InitialConnWindowSize(peerWindow)}
 	if n.cfg.TLS != nil {
 		dialCreds = credentials.NewTLS(n.cfg.TLS.Client)
 		serverOpts = append(serverOpts, grpc.Creds(countRefused{credentials.NewTLS(n.cfg.TLS.Server), n}))
@@ -149,7 +156,8 @@ func (n *Network) Start(system *actor.ActorSystem) error {
 	local := sourceAddr(host) // dial from the bind address (source.go)
 	dial := func(ctx context.Context, addr string) (net.Conn, error) { return dialPeer(ctx, addr, local, lost) }
 	n.remote = remote.NewRemote(system, remote.Configure(host, port,
-		remote.WithDialOptions(grpc.WithTransportCredentials(dialCreds), grpc.WithContextDialer(dial)),
+		remote.WithDialOptions(grpc.WithTransportCredentials(dialCreds), grpc.WithContextDialer(dial),
+			grpc.WithInitialWindowSize(peerWindow), grpc.WithInitialConnWindowSize(peerWindow)),
 		remote.WithServerOptions(serverOpts...), remote.WithEndpointWriterQueueSize(endpointQueue)))
 	n.remote.Start()
 	n.router, err = system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &router{n: n} }), routerName)
