@@ -23,9 +23,7 @@ func (g *gapFill) accept(evs []events.Event) []events.Event {
 	if len(evs) == 0 {
 		return nil
 	}
-	if !g.fetching && !g.held && len(g.buf) == 0 && evs[0].Seq == g.have+1 && contiguous(evs) {
-		g.have = evs[len(evs)-1].Seq // the common case: in order, nothing missing
-		g.want = max(g.want, g.have)
+	if g.takeNext(evs) {
 		return evs
 	}
 	var out []events.Event
@@ -48,6 +46,18 @@ func (g *gapFill) accept(evs []events.Event) []events.Event {
 		g.buf = nil
 	}
 	return out
+}
+
+// takeNext hands evs on when they are the next ones with nothing waiting
+// before them (the common case: in order, nothing missing, nothing held), and
+// reports whether it did.
+func (g *gapFill) takeNext(evs []events.Event) bool {
+	if g.fetching || g.held || len(g.buf) > 0 || evs[0].Seq != g.have+1 || !contiguous(evs) {
+		return false
+	}
+	g.have = evs[len(evs)-1].Seq
+	g.want = max(g.want, g.have)
+	return true
 }
 
 // known records that the journal reaches lastSeq.

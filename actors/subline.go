@@ -9,8 +9,8 @@ import (
 // subLine is one client subscription's delivery state, its gapFill and the
 // client's sink, shared by the ConnActor that owns the subscription and its
 // job's feed on this node. A batch of events that follows the subscription's
-// last seq with nothing missing, buffered or held (gapFill.accept's common
-// case) the feed writes to the sink itself, under mu: no message to the
+// last seq with nothing missing, buffered or held (gapFill.takeNext, accept's
+// common case) the feed writes to the sink itself, under mu: no message to the
 // conn and no turn of its mailbox per event per client. Everything else (a
 // gap, a replay from the store, a subscription not confirmed yet, or ended)
 // goes to the conn as a jobEvents message, as it always did, and the conn
@@ -34,12 +34,9 @@ func newSubLine(sink Sink, from int64) *subLine {
 func (l *subLine) direct(evs []events.Event) (handled, sent bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	g := &l.gap
-	if l.gone || g.fetching || g.held || len(g.buf) > 0 || evs[0].Seq != g.have+1 || !contiguous(evs) {
+	if l.gone || !l.gap.takeNext(evs) {
 		return false, false
 	}
-	g.have = evs[len(evs)-1].Seq
-	g.want = max(g.want, g.have)
 	return true, sendEvents(l.sink, evs)
 }
 
