@@ -93,16 +93,8 @@ func Start(t testing.TB, o Options) *Node {
 	if store == "" {
 		store = "bolt:" + filepath.Join(t.TempDir(), "actorhub.db")
 	}
-	n := &Node{t: t, bin: bin, logs: &lockedBuffer{}}
-	n.HTTP = "127.0.0.1:" + strconv.Itoa(FreePort(t))
-	n.ID = "t" + strconv.Itoa(FreePort(t))
-	n.Gossip = "127.0.0.1:" + strconv.Itoa(FreePort(t))
-	n.Remote = "127.0.0.1:" + strconv.Itoa(FreePort(t))
-	n.Admin = "127.0.0.1:" + strconv.Itoa(FreePort(t))
-	n.args = append([]string{"serve", "--http", n.HTTP, "--gossip", n.Gossip,
-		"--remote", n.Remote, "--admin-http", n.Admin, "--node-id", n.ID, "--store", store,
-		"--log-level", "debug"}, o.Args...)
-	n.env = o.Env
+	n := &Node{t: t, bin: bin, logs: &lockedBuffer{}, env: o.Env}
+	n.pickPorts(t, store, o.Args)
 	t.Cleanup(func() {
 		n.Kill()
 		if strings.Contains(n.logs.String(), "WARNING: DATA RACE") {
@@ -112,11 +104,72 @@ func Start(t testing.TB, o Options) *Node {
 			t.Logf("node %s log (tail):\n%s", n.ID, tail(n.logs.String(), 6000))
 		}
 	})
-	n.run(t)
+	// Ports are picked free, but another test process (go test runs packages
+	// in parallel) may bind one before the node does: then the node starts
+	// again on other ports, up to three times.
+	for attempt := 1; n.launchWait(t, 20*time.Second); attempt++ {
+		if attempt == 3 {
+			t.Fatalf("node %s: another process took one of its ports before it bound it, three times\n%s", n.ID, tail(n.logs.String(), 4000))
+		}
+		t.Logf("node %s: a port was taken before it bound it; trying other ports", n.ID)
+		n.logs = &lockedBuffer{}
+		n.pickPorts(t, store, o.Args)
+	}
 	return n
 }
 
+// pickPorts gives the node free ports, an id and its command line.
+func (n *Node) pickPorts(t testing.TB, store string, extra []string) {
+	t.Helper()
+	n.HTTP = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	n.ID = "t" + strconv.Itoa(FreePort(t))
+	n.Gossip = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	n.Remote = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	n.Admin = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	n.args = append([]string{"serve", "--http", n.HTTP, "--gossip", n.Gossip,
+		"--remote", n.Remote, "--admin-http", n.Admin, "--node-id", n.ID, "--store", store,
+		"--log-level", "debug"}, extra...)
+}
+
+// launchWait starts the node and waits until it is ready; it reports true when
+// the node exited first because one of its ports was in use.
+func (n *Node) launchWait(t testing.TB, d time.Duration) (portTaken bool) {
+	t.Helper()
+	n.launch(t)
+	if n.exitedBeforeReady(d) && strings.Contains(n.logs.String(), "address already in use") {
+		return true
+	}
+	n.WaitReady(t, d) // fails the test, with the node's log, if it exited for another reason
+	return false
+}
+
+// exitedBeforeReady polls /readyz for up to d and reports whether the process
+// exited before it answered 200.
+func (n *Node) exitedBeforeReady(d time.Duration) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-n.exited:
+			return true
+		default:
+		}
+		if resp, err := http.Get(n.URL("/readyz")); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return false
+			}
+		}
+	}
+	return false
+}
+
 func (n *Node) run(t testing.TB) {
+	t.Helper()
+	n.launch(t)
+	n.WaitReady(t, 20*time.Second)
+}
+
+// launch starts the node's process.
+func (n *Node) launch(t testing.TB) {
 	t.Helper()
 	cmd := exec.Command(n.bin, n.args...)
 	cmd.Env = append(os.Environ(), n.env...)
@@ -135,7 +188,6 @@ func (n *Node) run(t testing.TB) {
 		n.mu.Unlock()
 		close(exited)
 	}()
-	n.WaitReady(t, 20*time.Second)
 }
 
 // WaitReady polls /readyz until 200.
