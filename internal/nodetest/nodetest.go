@@ -136,29 +136,11 @@ func (n *Node) pickPorts(t testing.TB, store string, extra []string) {
 func (n *Node) launchWait(t testing.TB, d time.Duration) (portTaken bool) {
 	t.Helper()
 	n.launch(t)
-	if n.exitedBeforeReady(d) && strings.Contains(n.logs.String(), "address already in use") {
+	ready, exited := n.readyOrExited(d)
+	if exited && strings.Contains(n.logs.String(), "address already in use") {
 		return true
 	}
-	n.WaitReady(t, d) // fails the test, with the node's log, if it exited for another reason
-	return false
-}
-
-// exitedBeforeReady polls /readyz for up to d and reports whether the process
-// exited before it answered 200.
-func (n *Node) exitedBeforeReady(d time.Duration) bool {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-n.exited:
-			return true
-		default:
-		}
-		if resp, err := http.Get(n.URL("/readyz")); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return false
-			}
-		}
-	}
+	n.mustBeReady(t, d, ready, exited) // fails the test, with the node's log, if it exited for another reason
 	return false
 }
 
@@ -193,22 +175,40 @@ func (n *Node) launch(t testing.TB) {
 // WaitReady polls /readyz until 200.
 func (n *Node) WaitReady(t testing.TB, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	ready, exited := n.readyOrExited(d)
+	n.mustBeReady(t, d, ready, exited)
+}
+
+// readyOrExited polls /readyz for up to d, until it answers 200 (ready) or the
+// process exits (exited); neither means d passed.
+func (n *Node) readyOrExited(d time.Duration) (ready, exited bool) {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		select {
 		case <-n.exited:
-			t.Fatalf("node %s exited before it was ready: %v\n%s", n.ID, n.err, tail(n.logs.String(), 4000))
+			return false, true
 		default:
 		}
 		if resp, err := http.Get(n.URL("/readyz")); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return
+				return true, false
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("node %s not ready within %s\n%s", n.ID, d, tail(n.logs.String(), 4000))
+	return false, false
+}
+
+// mustBeReady fails the test, with the node's log, unless readyOrExited found
+// the node ready.
+func (n *Node) mustBeReady(t testing.TB, d time.Duration, ready, exited bool) {
+	t.Helper()
+	switch {
+	case ready:
+	case exited:
+		t.Fatalf("node %s exited before it was ready: %v\n%s", n.ID, n.err, tail(n.logs.String(), 4000))
+	default:
+		t.Fatalf("node %s not ready within %s\n%s", n.ID, d, tail(n.logs.String(), 4000))
+	}
 }
 
 // URL returns http://HTTP + path.
