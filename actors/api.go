@@ -200,7 +200,7 @@ func (h *Hub) State(ctx context.Context, jobID string) (events.JobState, error) 
 // Holder returns the node that holds the job now ("" when none does: its node
 // let it go idle, drained or died, and no request has activated it since).
 func (h *Hub) Holder(ctx context.Context, jobID string) (string, error) {
-	node, err := h.store.Holder(ctx, jobID)
+	node, _, err := h.store.Holder(ctx, jobID)
 	if err != nil {
 		return "", storeError("read", jobID, err)
 	}

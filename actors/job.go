@@ -200,7 +200,7 @@ func (j *JobActor) activate(ctx actor.Context) {
 	j.h.io(ctx.Self(), func(c context.Context) any {
 		var m activated
 		if net != nil { // where does the job live?
-			holder, err := store.Holder(c, id)
+			holder, _, err := store.Holder(c, id)
 			if err == nil && holder != "" && holder != owner {
 				if _, ok := net.Placeable(holder); ok {
 					m.holder = holder
@@ -345,8 +345,8 @@ func (j *JobActor) verify(ctx actor.Context) {
 	j.verifying = true
 	store, id := j.h.store, j.id
 	j.h.io(ctx.Self(), func(c context.Context) any {
-		st, err := store.Snapshot(c, id)
-		return &epochChecked{epoch: st.Epoch, err: err}
+		_, epoch, err := store.Holder(c, id) // the epoch alone, not the snapshot and output
+		return &epochChecked{epoch: epoch, err: err}
 	})
 }
 

@@ -37,10 +37,12 @@ type Store interface {
 	// Snapshot returns the stored state (with Output) without taking ownership.
 	Snapshot(ctx context.Context, jobID string) (events.JobState, error)
 
-	// Holder returns the owner that holds the job now, "" when its last owner
-	// released it, without taking it: where a job lives, for a node that
-	// would otherwise activate it.
-	Holder(ctx context.Context, jobID string) (string, error)
+	// Holder returns the owner that holds the job now ("" when its last owner
+	// released it) and the job's current epoch, without taking it: where a
+	// job lives, for a node that would otherwise activate it, and whether an
+	// incarnation's epoch is still the job's, for one that has been silent. It
+	// reads neither the snapshot nor the output.
+	Holder(ctx context.Context, jobID string) (owner string, epoch uint64, err error)
 
 	// Release gives up ownership if the job is still at epoch; it is a no-op
 	// otherwise.

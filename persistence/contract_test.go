@@ -299,7 +299,7 @@ func contractUnknown(t *testing.T, s actors.Store) {
 	j.st.Epoch = 1
 	delta, evs := j.chunks(1)
 	wantErr(t, "Append", s.Append(ctxT(t), j.st, delta, evs), events.ErrJobNotFound)
-	_, err = s.Holder(ctxT(t), id)
+	_, _, err = s.Holder(ctxT(t), id)
 	wantErr(t, "Holder", err, events.ErrJobNotFound)
 	if err := s.Release(ctxT(t), id, 1); err != nil {
 		t.Fatalf("Release of an unknown job: %v; want a no-op", err)
@@ -312,26 +312,26 @@ func contractUnknown(t *testing.T, s actors.Store) {
 func contractRelease(t *testing.T, s actors.Store) {
 	j := newJob(jobID(t, "a"))
 	j.create(t, s)
-	holder := func(want string) {
+	holder := func(want string, wantEpoch uint64) {
 		t.Helper()
-		if got, err := s.Holder(ctxT(t), j.st.JobID); got != want || err != nil {
-			t.Fatalf("Holder = %q, %v; want %q", got, err, want)
+		if got, epoch, err := s.Holder(ctxT(t), j.st.JobID); got != want || epoch != wantEpoch || err != nil {
+			t.Fatalf("Holder = %q at epoch %d, %v; want %q at epoch %d", got, epoch, err, want, wantEpoch)
 		}
 	}
-	holder("node-a") // job.create makes it as node-a
+	holder("node-a", 1) // job.create makes it as node-a
 	if _, err := s.Acquire(ctxT(t), j.st.JobID, "node-b"); err != nil {
 		t.Fatal(err)
 	}
-	holder("node-b")
+	holder("node-b", 2)
 	for _, epoch := range []uint64{1, 2, 2, 9} { // stale, current, again, future
 		if err := s.Release(ctxT(t), j.st.JobID, epoch); err != nil {
 			t.Fatalf("Release(epoch %d): %v", epoch, err)
 		}
 		if epoch == 1 {
-			holder("node-b") // a stale release changes nothing
+			holder("node-b", 2) // a stale release changes nothing
 		}
 	}
-	holder("")
+	holder("", 2) // a release keeps the epoch
 	st, err := s.Snapshot(ctxT(t), j.st.JobID)
 	if err != nil || st.Epoch != 2 {
 		t.Fatalf("Snapshot after Release = epoch %d, %v; want 2 (Release keeps the epoch)", st.Epoch, err)

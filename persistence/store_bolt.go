@@ -233,13 +233,14 @@ func (s *Bolt) Snapshot(ctx context.Context, jobID string) (events.JobState, err
 }
 
 // Holder implements actors.Store.
-func (s *Bolt) Holder(ctx context.Context, jobID string) (string, error) {
+func (s *Bolt) Holder(ctx context.Context, jobID string) (string, uint64, error) {
 	var owner string
+	var epoch uint64
 	err := s.readLive(ctx, "read the holder of job "+jobID, jobID, func(_ *boltTx, rec *boltRecord) error {
-		owner = rec.Owner
+		owner, epoch = rec.Owner, rec.Epoch
 		return nil
 	})
-	return owner, err
+	return owner, epoch, err
 }
 
 // readLive runs fn on the record of a live job in a read transaction; the

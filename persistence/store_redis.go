@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -457,20 +458,25 @@ func (r *Redis) appendError(st *events.JobState, evs []events.Event, vals []any,
 }
 
 // Holder implements actors.Store.
-func (r *Redis) Holder(ctx context.Context, jobID string) (string, error) {
+func (r *Redis) Holder(ctx context.Context, jobID string) (string, uint64, error) {
 	action := "read the holder of job " + jobID
 	if r.isClosed() {
-		return "", fmt.Errorf("%s: %w", action, ErrClosed)
+		return "", 0, fmt.Errorf("%s: %w", action, ErrClosed)
 	}
 	vals, err := r.client.HMGet(ctx, jobKeys(jobID)[0], "epoch", "owner").Result()
 	if err != nil {
-		return "", r.fail(action, err)
+		return "", 0, r.fail(action, err)
 	}
 	if vals[0] == nil {
-		return "", fmt.Errorf("%s: %w", action, events.ErrJobNotFound)
+		return "", 0, fmt.Errorf("%s: %w", action, events.ErrJobNotFound)
+	}
+	e, _ := vals[0].(string)
+	epoch, err := strconv.ParseUint(e, 10, 64)
+	if err != nil || epoch == 0 {
+		return "", 0, fmt.Errorf("%s: %w: epoch %q", action, ErrCorrupt, e)
 	}
 	owner, _ := vals[1].(string)
-	return owner, nil
+	return owner, epoch, nil
 }
 
 // Release implements actors.Store.
