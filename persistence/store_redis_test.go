@@ -278,6 +278,44 @@ func BenchmarkRedisAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkRedisEpochCheck: what a silent job's check of its epoch costs,
+// by how much the job has written since its snapshot (ev: events of 32-byte
+// chunks, the output growing with them): Holder (owner and epoch, what the
+// check reads) against Snapshot (the snapshot, the journal after it and the
+// whole output, what the check used to read).
+func BenchmarkRedisEpochCheck(b *testing.B) {
+	srv := redistest.Start(b)
+	s := openRedis(b, srv.URL(), DefaultConfig())
+	for _, n := range []int{10, 300} {
+		j := newJob(jobID(b, strconv.Itoa(n)))
+		j.create(b, s)
+		for done := 0; done < n; done += 10 {
+			delta, evs := j.next(10, events.Chunk, strings.Repeat("t", 28))
+			if err := s.Append(ctxT(b), j.st, delta, evs); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, read := range []string{"Holder", "Snapshot"} {
+			b.Run(fmt.Sprintf("ev=%d/%s", n, read), func(b *testing.B) {
+				ctx := context.Background()
+				before := redisCPU(b, s)
+				for b.Loop() {
+					var err error
+					if read == "Holder" {
+						_, _, err = s.Holder(ctx, j.st.JobID)
+					} else {
+						_, err = s.Snapshot(ctx, j.st.JobID)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64((redisCPU(b, s)-before).Microseconds())/float64(b.N), "redis-µs/op")
+			})
+		}
+	}
+}
+
 // redisCPU is the CPU time (user + sys) the Redis server has used, from INFO.
 func redisCPU(b *testing.B, s *Redis) time.Duration {
 	info, err := s.client.Info(context.Background(), "cpu").Result()
