@@ -3,22 +3,25 @@ package transport
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"sync"
 )
 
 // Buffer sizes a WebSocket keeps for its whole life. net/http hands a hijacked
 // connection its 4 KiB read buffer and a new 4 KiB write buffer, and
 // coder/websocket keeps both: 8 KiB of a connection's ~10 KiB of live heap at
 // 10k connections (heap profile in docs/BENCHMARKS.md). Reads of a frame larger
-// than the read buffer bypass it, so a small one costs no extra syscalls; a
-// frame whose payload exceeds the write buffer goes out in two writes instead
-// of one, and event frames are a few hundred bytes.
+// than the read buffer bypass it, so a small one costs no extra syscalls.
+// Writes go through a 16-byte bufio.Writer onto a frameWriter, which sends
+// each frame with one system call whatever its size (a 2 KiB write buffer
+// was another 2.4 KiB per connection, a quarter of its live heap, at 10k).
 const (
-	wsReadBuffer  = 512
-	wsWriteBuffer = 2048
+	wsReadBuffer = 512
+	wsWriteChunk = 16
 )
 
 // smallBuffers wraps the ResponseWriter of an upgrade so that Hijack hands
@@ -63,7 +66,119 @@ func rebuffer(conn net.Conn, brw *bufio.ReadWriter) *bufio.ReadWriter {
 	}
 	wr := brw.Writer
 	if wr.Buffered() == 0 {
-		wr = bufio.NewWriterSize(conn, wsWriteBuffer)
+		wr = bufio.NewWriterSize(newFrameWriter(conn), wsWriteChunk)
 	}
 	return bufio.NewReadWriter(r, wr)
+}
+
+// frameWriter is the io.Writer under a WebSocket's small bufio.Writer. A
+// frame reaches it in one piece when it fits the buffer, else as the buffer's
+// first 16 bytes (the header and the start of the payload) and then the rest
+// of the payload; it holds a piece that ends inside a frame and writes it
+// together with the piece that ends the frame: one writev on a TCP
+// connection, one write of the two copied into a pooled buffer on others
+// (TLS). It follows the frames' headers (RFC 6455 5.2) to know where each
+// ends; coder/websocket writes a whole frame at a time under its write lock,
+// and flushes its buffer after every frame that ends a message, so nothing is
+// held between messages. What does not fit what it holds goes out at once:
+// its grouping saves system calls, its correctness does not depend on it.
+type frameWriter struct {
+	conn net.Conn
+	tcp  bool // conn writes a vector (writev)
+	held [48]byte
+	n    int      // bytes held
+	left uint64   // payload bytes of the current frame still to come
+	hdr  [14]byte // the current frame's header, while it is incomplete
+	hn   int      // bytes of it seen
+	vec  [2][]byte
+	bufs net.Buffers
+}
+
+func newFrameWriter(conn net.Conn) *frameWriter {
+	_, tcp := conn.(*net.TCPConn)
+	return &frameWriter{conn: conn, tcp: tcp}
+}
+
+// Write implements io.Writer.
+func (w *frameWriter) Write(p []byte) (int, error) {
+	if !w.scan(p) && w.n+len(p) <= len(w.held) {
+		w.n += copy(w.held[w.n:], p)
+		return len(p), nil
+	}
+	if w.n == 0 {
+		return w.conn.Write(p)
+	}
+	held := w.held[:w.n]
+	w.n = 0
+	var err error
+	if w.tcp {
+		w.vec[0], w.vec[1] = held, p
+		w.bufs = w.vec[:]
+		_, err = w.bufs.WriteTo(w.conn)
+		w.vec[1] = nil
+	} else {
+		b := framePool.Get().(*[]byte)
+		*b = append(append((*b)[:0], held...), p...)
+		_, err = w.conn.Write(*b)
+		if cap(*b) <= 64<<10 {
+			framePool.Put(b)
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+var framePool = sync.Pool{New: func() any { return new([]byte) }}
+
+// scan follows the frames through p and reports whether p ends where a frame
+// does.
+func (w *frameWriter) scan(p []byte) bool {
+	for len(p) > 0 {
+		if w.hn == 0 && w.left > 0 { // inside a payload
+			k := uint64(len(p))
+			if k > w.left {
+				k = w.left
+			}
+			w.left -= k
+			p = p[k:]
+			continue
+		}
+		w.hdr[w.hn] = p[0]
+		w.hn++
+		p = p[1:]
+		if w.hn >= 2 && w.hn == frameHeaderLen(w.hdr[1]) {
+			w.left = framePayloadLen(w.hdr[:w.hn])
+			w.hn = 0
+		}
+	}
+	return w.hn == 0 && w.left == 0
+}
+
+// frameHeaderLen is the length of a frame header whose second byte is b1.
+func frameHeaderLen(b1 byte) int {
+	n := 2
+	switch b1 & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if b1&0x80 != 0 { // masked
+		n += 4
+	}
+	return n
+}
+
+// framePayloadLen is the payload length that the complete header h gives.
+func framePayloadLen(h []byte) uint64 {
+	switch l := h[1] & 0x7f; l {
+	case 126:
+		return uint64(binary.BigEndian.Uint16(h[2:4]))
+	case 127:
+		return binary.BigEndian.Uint64(h[2:10])
+	default:
+		return uint64(l)
+	}
 }

@@ -2,10 +2,20 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 )
 
 // TestRebufferKeepsBytesReadPastTheRequest: what net/http had buffered past
@@ -32,9 +42,169 @@ func TestRebufferKeepsBytesReadPastTheRequest(t *testing.T) {
 		if want := left + "|then-the-wire"; string(all) != want {
 			t.Fatalf("read %.40q…, want %.40q…", all, want)
 		}
-		if brw.Writer.Size() != wsWriteBuffer {
-			t.Fatalf("write buffer %d, want %d", brw.Writer.Size(), wsWriteBuffer)
+		if brw.Writer.Size() != wsWriteChunk {
+			t.Fatalf("write buffer %d, want %d", brw.Writer.Size(), wsWriteChunk)
 		}
 		server.Close()
+	}
+}
+
+// writeRecorder is a net.Conn that keeps each Write it gets.
+type writeRecorder struct {
+	net.Conn
+	writes [][]byte
+}
+
+func (r *writeRecorder) Write(p []byte) (int, error) {
+	r.writes = append(r.writes, bytes.Clone(p))
+	return len(p), nil
+}
+
+// frame makes a WebSocket frame as coder/websocket writes it: fin, opcode
+// text, masked (with a key) or not, the payload as given.
+func frame(payload []byte, fin, masked bool) []byte {
+	b0 := byte(1) // text
+	if fin {
+		b0 |= 0x80
+	}
+	var m byte
+	if masked {
+		m = 0x80
+	}
+	h := []byte{b0}
+	switch n := len(payload); {
+	case n > 65535:
+		h = append(h, m|127)
+		h = binary.BigEndian.AppendUint64(h, uint64(n))
+	case n > 125:
+		h = append(h, m|126)
+		h = binary.BigEndian.AppendUint16(h, uint16(n))
+	default:
+		h = append(h, m|byte(n))
+	}
+	if masked {
+		h = append(h, 1, 2, 3, 4)
+	}
+	return append(h, payload...)
+}
+
+// TestFrameWriterOneWritePerFrame: through the 16-byte buffer and the
+// frameWriter, every frame, whatever its size, reaches the connection in
+// one write, intact, and nothing is held once the buffer is flushed.
+func TestFrameWriterOneWritePerFrame(t *testing.T) {
+	rec := &writeRecorder{}
+	fw := newFrameWriter(rec)
+	bw := bufio.NewWriterSize(fw, wsWriteChunk)
+	for _, masked := range []bool{false, true} {
+		for _, n := range []int{0, 1, 9, 10, 11, 12, 13, 14, 15, 16, 17, 30, 31, 32, 33, 100, 125, 126, 127, 300, 2048, 65535, 65536, 70000} {
+			rec.writes = nil
+			f := frame(bytes.Repeat([]byte{'x'}, n), true, masked)
+			// as coder/websocket does: the header's first two bytes one by
+			// one, the rest of the header, the payload, a flush
+			hl := frameHeaderLen(f[1])
+			_ = bw.WriteByte(f[0])
+			_ = bw.WriteByte(f[1])
+			_, _ = bw.Write(f[2:hl])
+			_, _ = bw.Write(f[hl:])
+			if err := bw.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.writes) != 1 || !bytes.Equal(rec.writes[0], f) || fw.n != 0 {
+				t.Fatalf("payload %d (masked %v): %d writes, first equal %v, %d bytes held; want the frame in one write, none held",
+					n, masked, len(rec.writes), len(rec.writes) > 0 && bytes.Equal(rec.writes[0], f), fw.n)
+			}
+		}
+	}
+}
+
+// TestFrameWriterAnySplit: frames of random sizes, written in pieces of
+// random sizes, some not ending a message (no flush after them, as
+// coder/websocket writes fragments), come out whole and in order, and
+// nothing is held after a flush at a message's end.
+func TestFrameWriterAnySplit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < 200; round++ {
+		rec := &writeRecorder{}
+		fw := newFrameWriter(rec)
+		bw := bufio.NewWriterSize(fw, wsWriteChunk)
+		var want []byte
+		frames := 1 + rng.IntN(20)
+		for i := 0; i < frames; i++ {
+			n := rng.IntN(40)
+			if rng.IntN(8) == 0 {
+				n = rng.IntN(70000)
+			}
+			last := i == frames-1
+			f := frame(bytes.Repeat([]byte{byte('a' + i)}, n), last || rng.IntN(2) == 0, rng.IntN(2) == 0)
+			want = append(want, f...)
+			for rest := f; len(rest) > 0; { // in pieces of random sizes
+				k := 1 + rng.IntN(len(rest))
+				_, _ = bw.Write(rest[:k])
+				rest = rest[k:]
+			}
+			if f[0]&0x80 != 0 { // a message's last frame: flushed
+				_ = bw.Flush()
+				if fw.n != 0 {
+					t.Fatalf("round %d: %d bytes held after a flush at a frame's end", round, fw.n)
+				}
+			}
+		}
+		if got := bytes.Join(rec.writes, nil); !bytes.Equal(got, want) {
+			t.Fatalf("round %d: the connection got %d bytes, not the %d written in order", round, len(got), len(want))
+		}
+	}
+}
+
+// TestWebSocketThroughSmallBuffers: a server connection accepted through
+// smallBuffers (a TCP connection: the frameWriter's writev) sends messages of
+// every size class and pings while the client reads; every message arrives
+// intact and in order, and every ping is answered.
+func TestWebSocketThroughSmallBuffers(t *testing.T) {
+	sizes := []int{0, 1, 13, 14, 15, 16, 17, 125, 126, 127, 300, 4096, 65535, 65536, 200000}
+	msg := func(i, n int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, n) }
+	done := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			done <- err
+			return
+		}
+		ctx := c.CloseRead(context.Background()) // reads the pongs
+		for i, n := range sizes {
+			if err := c.Write(ctx, websocket.MessageText, msg(i, n)); err != nil {
+				done <- err
+				return
+			}
+			if i%4 == 0 {
+				if err := c.Ping(ctx); err != nil {
+					done <- fmt.Errorf("ping after message %d: %w", i, err)
+					return
+				}
+			}
+		}
+		done <- c.Close(websocket.StatusNormalClosure, "done")
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadLimit(1 << 20)
+	for i, n := range sizes {
+		_, got, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("message %d (%d bytes): %v", i, n, err)
+		}
+		if !bytes.Equal(got, msg(i, n)) {
+			t.Fatalf("message %d: got %d bytes, want %d bytes of %q", i, len(got), n, rune('a'+i%26))
+		}
+	}
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("after the messages: %v; want the server's normal close", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
