@@ -37,6 +37,29 @@ func emitChunk(t *testing.T, w *actors.Conn, job string, off int64, chunk string
 	}
 }
 
+// streaming opens a client that follows job and a worker that emits to it,
+// and returns once the worker's first chunk ("before", offset 0) reached the
+// client; both close when the test ends.
+func streaming(t *testing.T, h *actors.Hub, job string) (*frames, *actors.Conn) {
+	t.Helper()
+	client := &frames{}
+	c := h.OpenClient(client, "s", actors.Access{User: "u"})
+	t.Cleanup(c.Close)
+	if err := c.Deliver(t.Context(), subscribeRequest(job)); err != nil {
+		t.Fatal(err)
+	}
+	w := h.OpenWorker(&frames{})
+	t.Cleanup(w.Close)
+	emitChunk(t, w, job, 0, "before")
+	waitFor(t, func() error {
+		if !client.has("before") {
+			return fmt.Errorf("the first chunk did not reach the client: %s", client)
+		}
+		return nil
+	})
+	return client, w
+}
+
 func (s *downStore) Append(ctx context.Context, st events.JobState, delta string, evs []events.Event) error {
 	if s.down.Load() {
 		return errors.New("store unavailable (test)")
@@ -107,22 +130,8 @@ func TestFeedRetriesOneAtATime(t *testing.T) {
 	cfg.RetryMin, cfg.RetryMax = 100*time.Millisecond, time.Second // the retries' own pace: a few a second
 	store := &downStore{}
 	h := startHubOn(t, cfg, store.over, "k")
-	client := &frames{}
-	c := h.OpenClient(client, "s", actors.Access{User: "u"})
-	defer c.Close()
-	if err := c.Deliver(t.Context(), subscribeRequest("k")); err != nil {
-		t.Fatal(err)
-	}
-	w := h.OpenWorker(&frames{})
-	defer w.Close()
+	client, w := streaming(t, h, "k")
 	emit := func(off int64, chunk string) { t.Helper(); emitChunk(t, w, "k", off, chunk) }
-	emit(0, "before")
-	waitFor(t, func() error {
-		if !client.has("before") {
-			return fmt.Errorf("the first chunk did not reach the client")
-		}
-		return nil
-	})
 	store.down.Store(true)
 	emit(1, "lost") // its write fails: the job stops, the feed subscribes again and cannot get it
 	waitFor(t, func() error {

@@ -39,21 +39,7 @@ func TestSilentJobFindsItWasTakenOver(t *testing.T) {
 	t.Parallel()
 	store := &snapshotCounter{}
 	h := startHubOn(t, actors.DefaultLocalConfig(), store.over, "k")
-	client := &frames{}
-	c := h.OpenClient(client, "s", actors.Access{User: "u"})
-	defer c.Close()
-	if err := c.Deliver(t.Context(), subscribeRequest("k")); err != nil {
-		t.Fatal(err)
-	}
-	w := h.OpenWorker(&frames{})
-	defer w.Close()
-	emitChunk(t, w, "k", 0, "before")
-	waitFor(t, func() error {
-		if !client.has("before") {
-			return fmt.Errorf("the first chunk did not reach the client: %s", client)
-		}
-		return nil
-	})
+	client, w := streaming(t, h, "k")
 	st, err := store.Store.Acquire(t.Context(), "k", "elsewhere")
 	if err != nil {
 		t.Fatal(err)
