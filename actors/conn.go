@@ -121,8 +121,7 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		c.h.track(&anSessionEnd{opened: c.opened, resumed: c.resumed})
 		for jobID, s := range c.subs {
-			s.line.end()
-			ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: jobID, Msg: &feedUnsubscribe{jobID: jobID, conn: ctx.Self()}})
+			c.drop(ctx, jobID, s)
 		}
 	}
 }
@@ -164,9 +163,7 @@ func (c *ConnActor) onRequest(ctx actor.Context, r *Request) {
 			c.sendError(m.ID, m.JobID, events.CodeNotSubscribed, "not subscribed to job "+m.JobID)
 			return
 		}
-		s.line.end()
-		delete(c.subs, m.JobID)
-		ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.JobID, Msg: &feedUnsubscribe{jobID: m.JobID, conn: ctx.Self()}})
+		c.drop(ctx, m.JobID, s)
 		c.sink.Send(events.AppendReply(nil, events.TypeUnsubscribed, m.ID, m.JobID))
 	case events.TypeCreate:
 		c.create(ctx, m)
@@ -255,9 +252,7 @@ func (c *ConnActor) onFeedSubscribed(ctx actor.Context, m *feedSubscribed) {
 	}
 	s.attachFails = 0
 	if !c.access.MayRead(m.owner) { // before any event of it goes out
-		s.line.end()
-		delete(c.subs, m.jobID)
-		ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.jobID, Msg: &feedUnsubscribe{jobID: m.jobID, conn: ctx.Self()}})
+		c.drop(ctx, m.jobID, s)
 		c.sendError(s.id, m.jobID, events.CodeForbidden, "job "+m.jobID+" belongs to another user; reading it needs a token with scope jobs:read:*")
 		return
 	}
@@ -274,6 +269,14 @@ func (c *ConnActor) onFeedSubscribed(ctx actor.Context, m *feedSubscribed) {
 	out := g.release()
 	out = append(out, g.accept(m.recent)...)
 	c.deliver(ctx, m.jobID, s, out)
+}
+
+// drop ends subscription s to jobID and detaches this conn from the job's
+// feed.
+func (c *ConnActor) drop(ctx actor.Context, jobID string, s *connSub) {
+	s.line.end()
+	delete(c.subs, jobID)
+	ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: jobID, Msg: &feedUnsubscribe{jobID: jobID, conn: ctx.Self()}})
 }
 
 // attach asks the job's feed for the subscription's events after the last
