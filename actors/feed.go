@@ -23,7 +23,7 @@ type JobFeed struct {
 	epoch      uint64
 	owner      string // the job's user
 	gap        gapFill
-	ring       []events.Event
+	ring       eventRing
 	conns      map[string]feedConn
 	waiting    []*feedSubscribe
 	attempts   int
@@ -284,13 +284,7 @@ func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
 		f.subscribe(ctx)
 		return
 	}
-	var recent []events.Event
-	for i, ev := range f.ring {
-		if ev.Seq > m.fromSeq {
-			recent = f.ring[i:len(f.ring):len(f.ring)]
-			break
-		}
-	}
+	recent := f.ring.after(m.fromSeq)
 	f.alone = time.Time{}
 	f.conns[pidKey(m.conn)] = feedConn{pid: m.conn, line: m.line}
 	ctx.Watch(m.conn)
@@ -314,10 +308,7 @@ func (f *JobFeed) deliver(ctx actor.Context, evs []events.Event) {
 			f.status = events.StatusRunning
 		}
 	}
-	f.ring = append(f.ring, evs...)
-	if n := f.h.cfg.FeedRing; len(f.ring) > 2*n {
-		f.ring = append([]events.Event(nil), f.ring[len(f.ring)-n:]...)
-	}
+	f.ring.push(f.h.cfg.FeedRing, evs)
 	var msg *jobEvents
 	sent := 0
 	for _, c := range f.conns {

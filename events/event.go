@@ -20,8 +20,8 @@ type Event struct {
 	Raw []byte `json:"-"`
 }
 
-// Encode sets Raw to the event's wire object. Data must be compact JSON
-// (NormalizeData returns it so).
+// Encode sets Raw to the event's wire object, and Data to its copy in Raw.
+// Data must be compact JSON (NormalizeData returns it so).
 func (e *Event) Encode() {
 	b := make([]byte, 0, 112+len(e.JobID)+len(e.Name)+len(e.Data)) // the fixed text, two quoted strings, a seq and a ts: no growing
 	b = append(b, `{"type":"event","jobId":`...)
@@ -31,14 +31,21 @@ func (e *Event) Encode() {
 	b = append(b, `,"event":`...)
 	b = AppendString(b, e.Name)
 	b = append(b, `,"data":`...)
+	at := len(b)
 	if len(e.Data) == 0 {
 		b = append(b, "{}"...)
 	} else {
 		b = append(b, e.Data...)
 	}
+	data := len(b)
 	b = append(b, `,"ts":`...)
 	b = strconv.AppendInt(b, e.TS, 10)
 	e.Raw = append(b, '}')
+	if len(e.Data) > 0 {
+		// Data from here on is the copy inside Raw: an event that a feed's
+		// ring or a pending batch holds keeps one buffer, not two
+		e.Data = e.Raw[at:data:data]
+	}
 }
 
 // DecodeEvent parses a wire object (a journal entry) back into an Event whose

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -133,6 +134,35 @@ func TestEventRoundTrip(t *testing.T) {
 		if _, err := DecodeEvent([]byte(bad)); err == nil {
 			t.Errorf("DecodeEvent(%s) accepted", bad)
 		}
+	}
+}
+
+// After Encode, Data is the data inside Raw (one buffer per event), equal to
+// what it was, and capped so that an append to it cannot write into Raw.
+func TestEncodeSharesData(t *testing.T) {
+	t.Parallel()
+	in := []byte(`{"chunk":"abc"}`)
+	ev := Event{JobID: "j", Seq: 3, Name: Chunk, Data: in, TS: 5}
+	ev.Encode()
+	if string(ev.Data) != string(in) {
+		t.Fatalf("Data %s, want %s", ev.Data, in)
+	}
+	if &ev.Data[0] == &in[0] {
+		t.Fatal("Data is still the caller's buffer")
+	}
+	at := bytes.Index(ev.Raw, in)
+	if at < 0 || &ev.Raw[at] != &ev.Data[0] {
+		t.Fatalf("Data is not the copy inside Raw %s", ev.Raw)
+	}
+	raw := string(ev.Raw)
+	_ = append(ev.Data, `,"x":1}`...)
+	if string(ev.Raw) != raw {
+		t.Fatalf("an append to Data changed Raw: %s", ev.Raw)
+	}
+	empty := Event{JobID: "j", Seq: 4, Name: Chunk, TS: 5}
+	empty.Encode()
+	if empty.Data != nil || !bytes.Contains(empty.Raw, []byte(`"data":{}`)) {
+		t.Fatalf("no data: Data %q, Raw %s", empty.Data, empty.Raw)
 	}
 }
 
