@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,27 +48,8 @@ func BenchmarkFanOut(b *testing.B) { benchDeliveries(b, 10, 100) }
 // by perJob client connections, and a worker connection that emits to the
 // jobs in turn, one event per op; it waits for every delivery.
 func benchDeliveries(b *testing.B, jobs, perJob int) {
-	srv := redistest.Start(b)
-	store, err := persistence.OpenRedis(context.Background(), srv.URL(), persistence.DefaultLocalConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	cfg := actors.DefaultConfig()
-	cfg.NodeID = "n1"
-	h, err := actors.New(cfg, store, actors.NewMetrics(prometheus.NewRegistry()), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := benchHub(b)
 	ctx := context.Background()
-	if err := h.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_ = h.Stop(sctx)
-	}()
 	var delivered atomic.Int64
 	ids := make([]string, jobs)
 	for i := range ids {
@@ -116,4 +98,83 @@ func benchDeliveries(b *testing.B, jobs, perJob int) {
 	if perJob > 1 {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perJob), "ns/delivery")
 	}
+}
+
+// benchHub starts one node on a real Redis for a benchmark; it stops with it.
+func benchHub(b *testing.B) *actors.Hub {
+	srv := redistest.Start(b)
+	store, err := persistence.OpenRedis(context.Background(), srv.URL(), persistence.DefaultLocalConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	cfg := actors.DefaultConfig()
+	cfg.NodeID = "n1"
+	h, err := actors.New(cfg, store, actors.NewMetrics(prometheus.NewRegistry()), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { // before the store closes (cleanups run last first)
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = h.Stop(sctx)
+	})
+	return h
+}
+
+// BenchmarkLiveHeapPerJob is what one job per user keeps in a node's memory
+// while it streams: one op is a job, created and watched by a client
+// connection of its own; then every job gets one chunk in turn, streamEvents
+// times (more than a feed's ring holds), as tokens arrive. It reports the live
+// heap after a GC, over the ops, as live-B/job: the job's actor, its feed, the
+// client's actor and subscription, and the recent events they keep (the
+// WebSockets are not part of it).
+func BenchmarkLiveHeapPerJob(b *testing.B) {
+	const streamEvents = 100
+	h := benchHub(b)
+	ctx := context.Background()
+	var delivered atomic.Int64
+	w := h.OpenWorker(countSink{new(atomic.Int64)})
+	b.Cleanup(w.Close)
+	data := []byte(`{"chunk":" the quick brown fox jumps over"}`)
+	liveHeap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := liveHeap()
+	b.ResetTimer()
+	ids := make([]string, b.N)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("mem-%d-%d", time.Now().UnixNano(), i)
+		if _, _, err := h.CreateJob(ctx, ids[i], "u", "t", nil); err != nil {
+			b.Fatal(err)
+		}
+		c := h.OpenClient(countSink{&delivered}, "s", actors.Access{User: "u"})
+		b.Cleanup(c.Close)
+		if err := c.Deliver(ctx, subscribeRequest(ids[i])); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for k := range streamEvents {
+		for _, id := range ids {
+			if err := w.Deliver(ctx, emitRequest(id, int64(k), data)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		want := int64((k + 1) * b.N)
+		for deadline := time.Now().Add(time.Minute); delivered.Load() < want; {
+			if time.Now().After(deadline) {
+				b.Fatalf("%d of %d deliveries within a minute", delivered.Load(), want)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	b.StopTimer()
+	ids = nil
+	b.ReportMetric(float64(int64(liveHeap())-int64(before))/float64(b.N), "live-B/job")
 }

@@ -249,7 +249,17 @@ func (h *Hub) spawnJob(ctx actor.Context, jm *cluster.JobMsg, sender *actor.PID)
 	here := jm.Hops >= cluster.MaxHops
 	switch m := jm.Msg.(type) {
 	case *createJob:
-		return ctx.Spawn(h.props(func() actor.Actor { return newJobActor(h, id, m, sender, here) })), false
+		// The props live as long as the actor, and so does what the producer
+		// holds: it lets go of the create and its sender (whose PID caches
+		// the asker's future, with its result: ~1 KB a job) once the first
+		// incarnation has them. An actor restarted after a panic takes the
+		// job over from the store instead.
+		create, from := m, sender
+		return ctx.Spawn(h.props(func() actor.Actor {
+			a := newJobActor(h, id, create, from, here)
+			create, from = nil, nil
+			return a
+		})), false
 	case *getState: // a read does not activate the job: the snapshot answers
 		h.io(sender, func(c context.Context) any {
 			st, err := h.store.Snapshot(c, id)
@@ -267,7 +277,8 @@ func (h *Hub) spawnFeed(ctx actor.Context, m *cluster.JobMsg, _ *actor.PID) (*ac
 	if _, ok := m.Msg.(*feedSubscribe); !ok {
 		return nil, false // nothing to unsubscribe from
 	}
-	return ctx.Spawn(h.props(func() actor.Actor { return newJobFeed(h, m.JobID) })), true
+	id := m.JobID // not m: the feed's props would keep the first subscribe
+	return ctx.Spawn(h.props(func() actor.Actor { return newJobFeed(h, id) })), true
 }
 
 // props makes the props of one of the hub's actors: on the hub's pool.

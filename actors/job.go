@@ -230,8 +230,11 @@ func (j *JobActor) activate(ctx actor.Context) {
 }
 
 func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
-	queue := j.queue
-	j.queue = nil
+	queue, create := j.queue, j.create
+	// the create and its sender are answered from queue: the actor keeps
+	// neither (a sender's PID caches its process: a create's future, with
+	// its result, stayed reachable for the job's whole life, ~1 KB a job)
+	j.queue, j.create, j.sender = nil, nil, nil
 	if m.holder != "" {
 		j.h.net.Learn(j.id, m.holder)
 	}
@@ -264,7 +267,7 @@ func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
 	j.sure = time.Now()
 	ctx.SetReceiveTimeout(j.h.cfg.JobIdle)
 	for _, q := range queue {
-		if c, ok := q.msg.(*createJob); ok && c == j.create {
+		if c, ok := q.msg.(*createJob); ok && c == create {
 			if m.created {
 				j.h.track(&anJobCreated{typ: j.st.Type, user: j.st.UserID})
 			}

@@ -19,6 +19,11 @@ func (r *eventRing) push(n int, evs []events.Event) {
 	}
 	for _, ev := range evs {
 		if len(r.evs) < n {
+			if len(r.evs) == cap(r.evs) { // grow to n at most (append overshoots it)
+				grown := make([]events.Event, len(r.evs), min(n, max(4, 2*cap(r.evs))))
+				copy(grown, r.evs)
+				r.evs = grown
+			}
 			r.evs = append(r.evs, ev)
 			continue
 		}

@@ -25,7 +25,7 @@ func TestEventRingKeepsTheLastN(t *testing.T) {
 			}
 			r.push(n, batch)
 			all = append(all, batch...)
-			if len(r.evs) > n || cap(r.evs) > max(n, 1)*2 {
+			if len(r.evs) > n || cap(r.evs) > n {
 				t.Fatalf("n=%d: ring holds %d (cap %d)", n, len(r.evs), cap(r.evs))
 			}
 			held := all[max(0, len(all)-n):]

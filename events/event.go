@@ -20,10 +20,31 @@ type Event struct {
 	Raw []byte `json:"-"`
 }
 
+// encodedFixed is the fixed text of an encoded event, for its size.
+const encodedFixed = `{"type":"event","jobId":` + `,"seq":` + `,"event":` + `,"data":` + `,"ts":` + `}`
+
+// intLen is the length of n in decimal.
+func intLen(n int64) int {
+	l, u := 1, uint64(n)
+	if n < 0 {
+		l, u = 2, -u
+	}
+	for ; u >= 10; u /= 10 {
+		l++
+	}
+	return l
+}
+
 // Encode sets Raw to the event's wire object, and Data to its copy in Raw.
 // Data must be compact JSON (NormalizeData returns it so).
 func (e *Event) Encode() {
-	b := make([]byte, 0, 112+len(e.JobID)+len(e.Name)+len(e.Data)) // the fixed text, two quoted strings, a seq and a ts: no growing
+	// the exact size unless a string needs escapes: the buffer is kept by
+	// every event a feed's ring or a pending batch holds
+	data := len(e.Data)
+	if data == 0 {
+		data = len("{}")
+	}
+	b := make([]byte, 0, len(encodedFixed)+4+len(e.JobID)+len(e.Name)+data+intLen(e.Seq)+intLen(e.TS))
 	b = append(b, `{"type":"event","jobId":`...)
 	b = AppendString(b, e.JobID)
 	b = append(b, `,"seq":`...)
@@ -37,14 +58,14 @@ func (e *Event) Encode() {
 	} else {
 		b = append(b, e.Data...)
 	}
-	data := len(b)
+	end := len(b)
 	b = append(b, `,"ts":`...)
 	b = strconv.AppendInt(b, e.TS, 10)
 	e.Raw = append(b, '}')
 	if len(e.Data) > 0 {
 		// Data from here on is the copy inside Raw: an event that a feed's
 		// ring or a pending batch holds keeps one buffer, not two
-		e.Data = e.Raw[at:data:data]
+		e.Data = e.Raw[at:end:end]
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -163,6 +165,33 @@ func TestEncodeSharesData(t *testing.T) {
 	empty.Encode()
 	if empty.Data != nil || !bytes.Contains(empty.Raw, []byte(`"data":{}`)) {
 		t.Fatalf("no data: Data %q, Raw %s", empty.Data, empty.Raw)
+	}
+}
+
+// Encode sizes its buffer exactly when no string needs escapes, and stays
+// right when one does.
+func TestEncodeSize(t *testing.T) {
+	t.Parallel()
+	for _, ev := range []Event{
+		{JobID: "j", Seq: 1, Name: Chunk, TS: 0},
+		{JobID: "job-123", Seq: 99, Name: Chunk, Data: []byte(`{"chunk":"x"}`), TS: 1764860000000},
+		{JobID: "j", Seq: -5, Name: Chunk, Data: []byte(`1`), TS: -1},
+		{JobID: "j", Seq: math.MaxInt64, Name: Chunk, TS: math.MinInt64},
+		{JobID: "j\"\n<", Seq: 10, Name: Chunk, Data: []byte(`"a"`), TS: 10},
+	} {
+		ev.Encode()
+		var back map[string]any
+		if err := json.Unmarshal(ev.Raw, &back); err != nil {
+			t.Fatalf("%s: %v", ev.Raw, err)
+		}
+		if !strings.ContainsAny(ev.JobID, "\"\n<") && cap(ev.Raw) != len(ev.Raw) {
+			t.Errorf("%s: cap %d, len %d", ev.Raw, cap(ev.Raw), len(ev.Raw))
+		}
+	}
+	for _, n := range []int64{0, 9, 10, -1, -10, math.MaxInt64, math.MinInt64} {
+		if got, want := intLen(n), len(strconv.FormatInt(n, 10)); got != want {
+			t.Errorf("intLen(%d) = %d, want %d", n, got, want)
+		}
 	}
 }
 
