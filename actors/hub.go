@@ -28,8 +28,8 @@ type Config struct {
 	// FeedLinger stops a feed this long after its last conn left.
 	FeedLinger time.Duration
 	// FeedRing is how many recent events a feed keeps for conns that
-	// (re)subscribe; older ones come from
-	// the store. Every feed's ring is live heap that each GC marks: with one
+	// (re)subscribe, exactly (eventRing); older ones come from the store.
+	// Every feed's ring is live heap that each GC marks: with one
 	// job per client, 256 held ~100 MB at 1,000 jobs, whose GC cycles on a
 	// one-core node put 60–150 ms on p99 (docs/BENCHMARKS.md C3); 32 covers a
 	// client that reconnects within a second or two at LLM token rates.

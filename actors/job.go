@@ -35,6 +35,11 @@ type reply struct {
 	err  *events.CodedError
 }
 
+// maxSpareReplies bounds the replies slice a job keeps for its next batch: a
+// burst of requests (a worker's backlog, a batch of emits) grows it, and the
+// job would otherwise hold that size for the rest of its life.
+const maxSpareReplies = 32
+
 type queued struct {
 	msg    any
 	sender *actor.PID
@@ -488,8 +493,9 @@ func (j *JobActor) onAppendDone(ctx actor.Context, m *appendDone) {
 	replies := j.inflightReply
 	j.inflightReply, j.inflightEvents = nil, nil
 	j.respondAll(ctx, replies)
-	clear(replies)
-	j.spareReplies = replies[:0] // the next batch's, instead of a new slice per commit
+	if clear(replies); cap(replies) <= maxSpareReplies {
+		j.spareReplies = replies[:0] // the next batch's, instead of a new slice per commit
+	}
 	if last := batch[len(batch)-1]; events.Terminal(last.Name) {
 		j.ended(ctx, &last)
 	}
