@@ -20,8 +20,20 @@ type Event struct {
 	Raw []byte `json:"-"`
 }
 
-// encodedFixed is the fixed text of an encoded event, for its size.
-const encodedFixed = `{"type":"event","jobId":` + `,"seq":` + `,"event":` + `,"data":` + `,"ts":` + `}`
+// The fixed text of an encoded event, piece by piece: Encode writes these and
+// sizes its buffer from them.
+const (
+	encHead  = `{"type":"event","jobId":`
+	encSeq   = `,"seq":`
+	encName  = `,"event":`
+	encData  = `,"data":`
+	encTS    = `,"ts":`
+	encTail  = `}`
+	encFixed = len(encHead+encSeq+encName+encData+encTS+encTail) + 4 // and the quotes of the id and the name
+)
+
+// emptyData is what an event without data encodes as its data.
+var emptyData = []byte("{}")
 
 // intLen is the length of n in decimal.
 func intLen(n int64) int {
@@ -38,30 +50,26 @@ func intLen(n int64) int {
 // Encode sets Raw to the event's wire object, and Data to its copy in Raw.
 // Data must be compact JSON (NormalizeData returns it so).
 func (e *Event) Encode() {
+	data := e.Data
+	if len(data) == 0 {
+		data = emptyData
+	}
 	// the exact size unless a string needs escapes: the buffer is kept by
 	// every event a feed's ring or a pending batch holds
-	data := len(e.Data)
-	if data == 0 {
-		data = len("{}")
-	}
-	b := make([]byte, 0, len(encodedFixed)+4+len(e.JobID)+len(e.Name)+data+intLen(e.Seq)+intLen(e.TS))
-	b = append(b, `{"type":"event","jobId":`...)
+	b := make([]byte, 0, encFixed+len(e.JobID)+len(e.Name)+len(data)+intLen(e.Seq)+intLen(e.TS))
+	b = append(b, encHead...)
 	b = AppendString(b, e.JobID)
-	b = append(b, `,"seq":`...)
+	b = append(b, encSeq...)
 	b = strconv.AppendInt(b, e.Seq, 10)
-	b = append(b, `,"event":`...)
+	b = append(b, encName...)
 	b = AppendString(b, e.Name)
-	b = append(b, `,"data":`...)
+	b = append(b, encData...)
 	at := len(b)
-	if len(e.Data) == 0 {
-		b = append(b, "{}"...)
-	} else {
-		b = append(b, e.Data...)
-	}
+	b = append(b, data...)
 	end := len(b)
-	b = append(b, `,"ts":`...)
+	b = append(b, encTS...)
 	b = strconv.AppendInt(b, e.TS, 10)
-	e.Raw = append(b, '}')
+	e.Raw = append(b, encTail...)
 	if len(e.Data) > 0 {
 		// Data from here on is the copy inside Raw: an event that a feed's
 		// ring or a pending batch holds keeps one buffer, not two
