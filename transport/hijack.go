@@ -78,10 +78,10 @@ func rebuffer(conn net.Conn, brw *bufio.ReadWriter) *bufio.ReadWriter {
 // together with the piece that ends the frame: one writev on a TCP
 // connection, one write of the two copied into a pooled buffer on any other
 // net.Conn (a wrapped or TLS one). A frame larger than 2 KiB, which the old
-// 2 KiB buffer sent in two writes, goes out in one too. It follows the frames' headers (RFC 6455 5.2) to know where each
-// ends; coder/websocket writes a whole frame at a time under its write lock,
-// and flushes its buffer after every frame that ends a message, so nothing is
-// held between messages. What does not fit what it holds goes out at once:
+// 2 KiB buffer sent in two writes, goes out in one too. It follows the
+// frames' headers (RFC 6455 5.2) to know where each ends; coder/websocket
+// writes a whole frame at a time under its write lock, and flushes its buffer
+// after every frame that ends a message, so nothing is held between messages. What does not fit what it holds goes out at once:
 // its grouping saves system calls, its correctness does not depend on it.
 type frameWriter struct {
 	conn net.Conn
