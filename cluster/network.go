@@ -12,6 +12,7 @@ import (
 	"github.com/actorhub/actorhub/cluster/clusterpb"
 	"github.com/actorhub/actorhub/events"
 	"github.com/actorhub/actorhub/internal/group"
+	"github.com/actorhub/actorhub/internal/rawio"
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
@@ -136,12 +137,14 @@ func (n *Network) Start(system *actor.ActorSystem) error {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	n.system = system
-	dialCreds, serverOpts := insecure.NewCredentials(), []grpc.ServerOption{grpc.ChainStreamInterceptor(n.guardStreams), grpc.ChainUnaryInterceptor(n.guardCalls),
-		grpc.MaxRecvMsgSize(MaxRemoteMessage), grpc.InitialWindowSize(peerWindow), grpc.InitialConnWindowSize(peerWindow)}
+	dialCreds, serverCreds := insecure.NewCredentials(), credentials.TransportCredentials(rawAccept{insecure.NewCredentials()})
 	if n.cfg.TLS != nil {
 		dialCreds = credentials.NewTLS(n.cfg.TLS.Client)
-		serverOpts = append(serverOpts, grpc.Creds(countRefused{credentials.NewTLS(n.cfg.TLS.Server), n}))
+		serverCreds = rawAccept{countRefused{credentials.NewTLS(n.cfg.TLS.Server), n}}
 	}
+	serverOpts := []grpc.ServerOption{grpc.ChainStreamInterceptor(n.guardStreams), grpc.ChainUnaryInterceptor(n.guardCalls),
+		grpc.MaxRecvMsgSize(MaxRemoteMessage), grpc.InitialWindowSize(peerWindow), grpc.InitialConnWindowSize(peerWindow),
+		grpc.Creds(serverCreds)}
 	// A broken connection or a refused dial to a member is a reason to check
 	// whether it is down (Membership.PeerLost, down.go).
 	var lost func(string)
@@ -166,6 +169,20 @@ func (n *Network) Start(system *actor.ActorSystem) error {
 		return fmt.Errorf("start router: %w", err)
 	}
 	return nil
+}
+
+// rawAccept hands the server's handshake an accepted connection whose reads
+// and writes are raw system calls (internal/rawio), as dialPeer's are.
+type rawAccept struct {
+	credentials.TransportCredentials
+}
+
+func (c rawAccept) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	return c.TransportCredentials.ServerHandshake(rawio.Wrap(conn))
+}
+
+func (c rawAccept) Clone() credentials.TransportCredentials {
+	return rawAccept{c.TransportCredentials.Clone()}
 }
 
 // countRefused counts the handshakes the remote port's TLS refuses.
@@ -338,7 +355,7 @@ func dialPeer(ctx context.Context, addr string, local *net.TCPAddr, refused func
 	for {
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err == nil {
-			return c, nil
+			return rawio.Wrap(c), nil
 		}
 		if refused != nil && errors.Is(err, syscall.ECONNREFUSED) {
 			refused(addr)

@@ -11,12 +11,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/actorhub/actorhub/events"
 	"github.com/actorhub/actorhub/internal/pemfile"
+	"github.com/actorhub/actorhub/internal/rawio"
 )
 
 // Redis is the store on Redis (one server or a cluster). Appends of all jobs
@@ -202,19 +204,29 @@ func (c clientSettings) apply(cfg Config) {
 	setInt(c.dialerRetries, 1)
 	*c.contextTimeout = true
 	*c.pipelinePoolSize = noPipelinePool
-	if cfg.SourceAddr != "" {
-		*c.dialer = sourceDialer(cfg.SourceAddr, *c.dialTimeout, c.tlsConfig)
-	}
+	*c.dialer = storeDialer(cfg.SourceAddr, *c.dialTimeout, c.tlsConfig)
 }
 
-// sourceDialer dials from the local address src, and wraps the connection in
-// TLS when *tlsConf is set (what go-redis's own dialer does).
-func sourceDialer(src string, timeout time.Duration, tlsConf **tls.Config) func(context.Context, string, string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: timeout, KeepAlive: 5 * time.Minute, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+// storeDialer dials the store as go-redis's own dialer does (its TCP
+// keep-alive, TLS when *tlsConf is set), from the local address src when it is
+// set, and makes a TCP connection's reads and writes raw system calls
+// (redisConn).
+func storeDialer(src string, timeout time.Duration, tlsConf **tls.Config) func(context.Context, string, string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: timeout, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second,
+		Interval: 5 * time.Second, Count: 3}}
+	if src != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+	}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := d.DialContext(ctx, network, addr)
-		if err != nil || *tlsConf == nil {
-			return c, err
+		if err != nil {
+			return nil, err
+		}
+		if raw, ok := rawio.Wrap(c).(*rawio.Conn); ok {
+			c = redisConn{raw}
+		}
+		if *tlsConf == nil {
+			return c, nil
 		}
 		conf := (*tlsConf).Clone()
 		if conf.ServerName == "" {
@@ -222,6 +234,24 @@ func sourceDialer(src string, timeout time.Duration, tlsConf **tls.Config) func(
 		}
 		return tls.Client(c, conf), nil
 	}
+}
+
+// redisConn is a store connection whose reads and writes are raw system calls
+// (internal/rawio), and so is the check go-redis makes of a pooled connection
+// before each command when it finds nothing to read (rawio.PeekFirst).
+// Otherwise that check, a recvfrom, would wake the Go scheduler's sysmon
+// thread once per command on a node that had gone idle.
+type redisConn struct {
+	*rawio.Conn
+}
+
+// SyscallConn implements syscall.Conn (go-redis's health check looks for it).
+func (c redisConn) SyscallConn() (syscall.RawConn, error) {
+	rc, err := c.Conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return rawio.PeekFirst(rc), nil
 }
 
 func setDur(v *time.Duration, def time.Duration) {

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+
+	"github.com/actorhub/actorhub/internal/rawio"
 )
 
 // Buffer sizes a WebSocket keeps for its whole life. net/http hands a hijacked
@@ -45,6 +47,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	conn = rawio.Wrap(conn) // the listener's already are (Server.Start); a test's may not be
 	return conn, rebuffer(conn, brw), nil
 }
 
@@ -85,7 +88,8 @@ func rebuffer(conn net.Conn, brw *bufio.ReadWriter) *bufio.ReadWriter {
 // its grouping saves system calls, its correctness does not depend on it.
 type frameWriter struct {
 	conn net.Conn
-	tcp  bool // conn writes a vector (writev)
+	raw  *rawio.Conn // conn, when it makes raw calls (Linux)
+	tcp  bool        // conn writes a vector (writev)
 	held [48]byte
 	n    int      // bytes held
 	left uint64   // payload bytes of the current frame still to come
@@ -96,8 +100,9 @@ type frameWriter struct {
 }
 
 func newFrameWriter(conn net.Conn) *frameWriter {
+	raw, _ := conn.(*rawio.Conn)
 	_, tcp := conn.(*net.TCPConn)
-	return &frameWriter{conn: conn, tcp: tcp}
+	return &frameWriter{conn: conn, raw: raw, tcp: tcp}
 }
 
 // Write implements io.Writer.
@@ -112,12 +117,15 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 	held := w.held[:w.n]
 	w.n = 0
 	var err error
-	if w.tcp {
+	switch {
+	case w.raw != nil:
+		_, err = w.raw.Writev(held, p)
+	case w.tcp:
 		w.vec[0], w.vec[1] = held, p
 		w.bufs = w.vec[:]
 		_, err = w.bufs.WriteTo(w.conn)
 		w.vec[1] = nil
-	} else {
+	default:
 		b := framePool.Get().(*[]byte)
 		*b = append(append((*b)[:0], held...), p...)
 		_, err = w.conn.Write(*b)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/actorhub/actorhub/analytics"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -14,7 +13,9 @@ import (
 	"time"
 
 	"github.com/actorhub/actorhub/actors"
+	"github.com/actorhub/actorhub/analytics"
 	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/rawio"
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -265,10 +266,10 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen http %s: %w", s.cfg.Addr, err)
 	}
-	s.ln = ln
+	s.ln = rawio.Listener(ln)
 	s.srv = &http.Server{Handler: s.hostGuard(s.mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
-	go func() { s.serveErr <- s.srv.Serve(ln) }()
+	go func() { s.serveErr <- s.srv.Serve(s.ln) }()
 	if s.cfg.AdminAddr != "" {
 		if s.adminLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.AdminAddr); err != nil {
 			_ = s.srv.Close()
