@@ -435,6 +435,11 @@ func (n *node) shutdown(ctx context.Context) error {
 		for n.hub.ActiveJobs() > 0 && ctx.Err() == nil { // bounded by ctx (the drain timeout)
 			time.Sleep(20 * time.Millisecond)
 		}
+		// (a job that activates here after the loop, as a request can make
+		// one, is stopped with the actors below: only the timeout is an error)
+		if left := n.hub.ActiveJobs(); left > 0 && ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("%d job(s) had not handed over at the drain timeout", left))
+		}
 	}
 	if n.server != nil {
 		n.server.Drain()
@@ -447,10 +452,14 @@ func (n *node) shutdown(ctx context.Context) error {
 		n.demo.Stop()
 	}
 	if n.server != nil {
-		errs = append(errs, n.server.Stop(ctx))
+		if err := n.server.Stop(ctx); err != nil { // the HTTP requests still running, at the drain timeout
+			errs = append(errs, fmt.Errorf("stop the HTTP server: %w", err))
+		}
 	}
 	if n.hub != nil {
-		errs = append(errs, n.hub.Stop(ctx))
+		if err := n.hub.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop the actors: %w", err))
+		}
 	}
 	if n.members != nil {
 		errs = append(errs, n.members.Stop(2*time.Second))
