@@ -47,7 +47,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	conn = rawio.Wrap(conn) // the listener's already are (Server.Start); a test's may not be
+	conn = rawio.Wrap(conn) // the listener's already are (Server.Start); an httptest server's are not
 	return conn, rebuffer(conn, brw), nil
 }
 
@@ -79,8 +79,8 @@ func rebuffer(conn net.Conn, brw *bufio.ReadWriter) *bufio.ReadWriter {
 // first 16 bytes (the header and the start of the payload) and then the rest
 // of the payload; it holds a piece that ends inside a frame and writes it
 // together with the piece that ends the frame: one writev on a TCP
-// connection, one write of the two copied into a pooled buffer on any other
-// net.Conn (a wrapped or TLS one). A frame larger than 2 KiB, which the old
+// connection (rawio.Conn.Writev), one write of the two copied into a pooled
+// buffer on any other net.Conn (a wrapped or TLS one). A frame larger than 2 KiB, which the old
 // 2 KiB buffer sent in two writes, goes out in one too. It follows the
 // frames' headers (RFC 6455 5.2) to know where each ends; coder/websocket
 // writes a whole frame at a time under its write lock, and flushes its buffer
@@ -88,21 +88,17 @@ func rebuffer(conn net.Conn, brw *bufio.ReadWriter) *bufio.ReadWriter {
 // its grouping saves system calls, its correctness does not depend on it.
 type frameWriter struct {
 	conn net.Conn
-	raw  *rawio.Conn // conn, when it makes raw calls (Linux)
-	tcp  bool        // conn writes a vector (writev)
+	tcp  *rawio.Conn // conn, when it is a TCP connection: it writes a vector (writev)
 	held [48]byte
 	n    int      // bytes held
 	left uint64   // payload bytes of the current frame still to come
 	hdr  [14]byte // the current frame's header, while it is incomplete
 	hn   int      // bytes of it seen
-	vec  [2][]byte
-	bufs net.Buffers
 }
 
 func newFrameWriter(conn net.Conn) *frameWriter {
-	raw, _ := conn.(*rawio.Conn)
-	_, tcp := conn.(*net.TCPConn)
-	return &frameWriter{conn: conn, raw: raw, tcp: tcp}
+	tcp, _ := conn.(*rawio.Conn)
+	return &frameWriter{conn: conn, tcp: tcp}
 }
 
 // Write implements io.Writer.
@@ -117,15 +113,9 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 	held := w.held[:w.n]
 	w.n = 0
 	var err error
-	switch {
-	case w.raw != nil:
-		_, err = w.raw.Writev(held, p)
-	case w.tcp:
-		w.vec[0], w.vec[1] = held, p
-		w.bufs = w.vec[:]
-		_, err = w.bufs.WriteTo(w.conn)
-		w.vec[1] = nil
-	default:
+	if w.tcp != nil {
+		_, err = w.tcp.Writev(held, p)
+	} else {
 		b := framePool.Get().(*[]byte)
 		*b = append(append((*b)[:0], held...), p...)
 		_, err = w.conn.Write(*b)

@@ -7,16 +7,20 @@ import (
 	"syscall"
 )
 
-// Conn is a *net.TCPConn; only Linux builds make raw calls, and Wrap makes
-// none elsewhere.
+// Conn is a *net.TCPConn with Writev; only Linux builds make its calls raw.
 type Conn struct {
 	*net.TCPConn
 }
 
-// Wrap returns c: only Linux builds make raw calls.
-func Wrap(c net.Conn) net.Conn { return c }
+// Wrap returns c as a *Conn when it is a *net.TCPConn, and c itself otherwise.
+func Wrap(c net.Conn) net.Conn {
+	if tcp, ok := c.(*net.TCPConn); ok {
+		return &Conn{tcp}
+	}
+	return c
+}
 
-// Writev writes a and then b.
+// Writev writes a and then b, with one writev through the net package.
 func (c *Conn) Writev(a, b []byte) (int, error) {
 	bufs := net.Buffers{a, b}
 	n, err := bufs.WriteTo(c.TCPConn)
