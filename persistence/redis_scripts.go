@@ -113,11 +113,17 @@ return {0}
 
 // epochCheck and seqCheck are the append's fencing: a job's events are
 // written only by the owner of its current epoch, right after the last one.
+// The check of the seq comes after the push (RPUSH replies the length, so
+// the common case costs no LLEN): a push at the wrong place is taken back
+// before the script replies, and a script runs alone, so nobody sees it.
 const (
-	epochCheck = `  if e ~= ARGV[a] then return {-2, e, tostring(len)} end`
+	epochCheck = `  if e ~= ARGV[a] then return {-2, e, tostring(redis.call('LLEN', log))} end`
 	seqCheck   = `  if len ~= last - k then
-    if k > 0 and len >= last and redis.call('LINDEX', log, last - 1) == ARGV[a+2+k] then
-      return {2}
+    if k > 0 then
+      if len > 0 then redis.call('LTRIM', log, 0, len - 1) else redis.call('DEL', log) end
+      if len >= last and redis.call('LINDEX', log, last - 1) == ARGV[a+2+k] then
+        return {2}
+      end
     end
     return {-3, e, tostring(len)}
   end`
@@ -135,7 +141,10 @@ func withoutFencing(src string) string {
 
 // appendScript appends to one or more jobs in one call (a group commit
 // carries the appends of many jobs; on Redis Cluster all of one call's jobs
-// share a hash slot). KEYS are the three keys of each job in turn; ARGV holds,
+// share a hash slot). KEYS are the keys of each job in turn: its state and
+// log, and its out only when ARGV has something after its entries (a plain
+// append, the common case, never touches out: one key less to parse and look
+// up per job). ARGV holds,
 // for each job in turn, n (the number of its arguments that follow), then
 // epoch, last seq, k (the number of events) and the k journal entries, then
 // either nothing, or the retention in ms ('0': not terminal), or four: snap,
@@ -162,18 +171,20 @@ const appendChecked = `
 local function append(st, log, out, a, z)
   local e = redis.call('HGET', st, 'epoch')
   if not e then return {-1} end
-  local len = redis.call('LLEN', log)
 ` + epochCheck + `
   local last, k = tonumber(ARGV[a+1]), tonumber(ARGV[a+2])
+  local len = 0
+  if k == 0 then len = redis.call('LLEN', log) end
+  for i = a + 3, a + 2 + k, 1000 do -- unpack's bound on values
+    len = redis.call('RPUSH', log, unpack(ARGV, i, math.min(i + 999, a + 2 + k)))
+  end
+  len = len - k -- the journal's length before this append
 ` + seqCheck + `
   local x = a + 3 + k -- the first of the 0, 1 (retention) or 4 arguments after the entries
   local snap = z - x == 3
   if snap and ARGV[z] == '1' and tonumber(redis.call('HGET', st, 'sseq')) ~= last - k then
     if k == 0 then return {-4} end
     snap = false
-  end
-  for i = a + 3, a + 2 + k, 1000 do -- unpack's bound on values
-    redis.call('RPUSH', log, unpack(ARGV, i, math.min(i + 999, a + 2 + k)))
   end
   local ttl = '0'
   if snap then
@@ -190,11 +201,18 @@ local function append(st, log, out, a, z)
   end
   return 1
 end
-local res, a = {}, 1
-for k = 1, #KEYS, 3 do
+local res, a, k = {}, 1, 1
+while k <= #KEYS do
   local n = tonumber(ARGV[a])
-  res[#res + 1] = append(KEYS[k], KEYS[k+1], KEYS[k+2], a + 1, a + n)
-  a = a + n + 1
+  local z = a + n
+  if z == a + 3 + tonumber(ARGV[a+3]) then -- a plain append: two keys (state, log)
+    res[#res + 1] = append(KEYS[k], KEYS[k+1], nil, a + 1, z)
+    k = k + 2
+  else
+    res[#res + 1] = append(KEYS[k], KEYS[k+1], KEYS[k+2], a + 1, z)
+    k = k + 3
+  end
+  a = z + 1
 end
 return res
 `

@@ -440,6 +440,8 @@ func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events
 		args = append(args, encodeSnapshot(*st), snapOut, ttl, conditional)
 	case ttl > 0:
 		args = append(args, ttl)
+	default:
+		keys = keys[:2] // a plain append touches only the state and the log
 	}
 	return keys, args, plan, nil
 }
