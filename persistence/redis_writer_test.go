@@ -3,8 +3,6 @@ package persistence
 import (
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -115,16 +113,7 @@ func TestRedisCommitDelay(t *testing.T) {
 	cfg.CommitDelay, cfg.MaxBatch, cfg.Writers = time.Minute, 3, 1
 	s := openRedis(t, srv.URL(), cfg)
 	raw := rawClient(t, srv)
-	evalshas := func() int64 {
-		info := raw.Info(ctxT(t), "commandstats").Val()
-		for _, line := range strings.Split(info, "\n") {
-			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_evalsha:calls="); ok {
-				n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-				return n
-			}
-		}
-		return 0
-	}
+	evalshas := func() int64 { return cmdstat(t, redisInfo(t, raw, "commandstats"), "evalsha", "calls") }
 	jobs := make([]*job, 4)
 	for i := range jobs {
 		jobs[i] = newJob(fmt.Sprintf("delay-%d", i))

@@ -360,38 +360,14 @@ func BenchmarkRedisEpochCheck(b *testing.B) {
 // reading and writing of the connections around it, and far less noisy than
 // the server's whole CPU.
 func scriptTime(b *testing.B, s *Redis) time.Duration {
-	info, err := s.client.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		b.Fatalf("INFO commandstats: %v", err)
-	}
-	var us int64
-	for _, line := range strings.Split(info, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-		if k != "cmdstat_evalsha" && k != "cmdstat_eval" {
-			continue
-		}
-		for _, f := range strings.Split(v, ",") {
-			if n, ok := strings.CutPrefix(f, "usec="); ok {
-				x, err := strconv.ParseInt(n, 10, 64)
-				if err != nil {
-					b.Fatalf("INFO commandstats %s: %v", k, err)
-				}
-				us += x
-			}
-		}
-	}
-	return time.Duration(us) * time.Microsecond
+	info := redisInfo(b, s.client, "commandstats")
+	return time.Duration(cmdstat(b, info, "evalsha", "usec")+cmdstat(b, info, "eval", "usec")) * time.Microsecond
 }
 
 // redisCPU is the CPU time (user + sys) the Redis server has used, from INFO.
 func redisCPU(b *testing.B, s *Redis) time.Duration {
-	info, err := s.client.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatalf("INFO cpu: %v", err)
-	}
 	var total float64
-	for _, line := range strings.Split(info, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+	for k, v := range redisInfo(b, s.client, "cpu") {
 		if k == "used_cpu_user" || k == "used_cpu_sys" {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
@@ -401,6 +377,38 @@ func redisCPU(b *testing.B, s *Redis) time.Duration {
 		}
 	}
 	return time.Duration(total * float64(time.Second))
+}
+
+// redisInfo returns the fields of one section of INFO (name → value).
+func redisInfo(tb testing.TB, c redis.UniversalClient, section string) map[string]string {
+	tb.Helper()
+	info, err := c.Info(context.Background(), section).Result()
+	if err != nil {
+		tb.Fatalf("INFO %s: %v", section, err)
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			fields[k] = v
+		}
+	}
+	return fields
+}
+
+// cmdstat returns one number of a command's INFO commandstats line
+// ("calls=3,usec=12,…"): 0 when Redis has not run the command.
+func cmdstat(tb testing.TB, info map[string]string, cmd, name string) int64 {
+	tb.Helper()
+	for _, f := range strings.Split(info["cmdstat_"+cmd], ",") {
+		if v, ok := strings.CutPrefix(f, name+"="); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				tb.Fatalf("INFO commandstats %s %s: %q", cmd, name, v)
+			}
+			return n
+		}
+	}
+	return 0
 }
 
 // benchAppend appends one chunk per op from one goroutine per job.
