@@ -62,12 +62,17 @@ func (r *Redis) Journal(ctx context.Context, jobID string) ([]events.Event, erro
 	if r.isClosed() {
 		return nil, ErrClosed
 	}
-	raws, err := r.client.LRange(ctx, jobKeys(jobID)[1], 0, -1).Result()
+	action := "read the journal of job " + jobID
+	vals, err := r.run(ctx, journalScript, jobKeys(jobID))
 	if err != nil {
-		return nil, r.fail("read the journal of job "+jobID, err)
+		return nil, r.fail(action, err)
 	}
-	out := make([]events.Event, 0, len(raws))
-	for i, s := range raws {
+	if replyCode(vals) == codeNotFound {
+		return nil, nil // no job, no entry
+	}
+	out := make([]events.Event, 0, len(vals))
+	for i, v := range vals[1:] {
+		s, _ := v.(string)
 		raw, _, _, err := splitEntry([]byte(s))
 		if err == nil {
 			var ev events.Event

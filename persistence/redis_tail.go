@@ -34,7 +34,7 @@ type jobTail struct {
 	snapSeq int64  // the stored snapshot's seq, as of the appends answered
 	out     []byte // the output after snapSeq up to last
 	touched time.Time
-	keys    []any // scriptKeys of the job, made once
+	keys    []any // appendKeys of the job at epoch, made once
 }
 
 // tails holds the jobTail of every job this store writes, by job id.
@@ -62,7 +62,7 @@ func (t *tails) set(jobID string, epoch uint64, snapSeq, last int64, out string)
 	if t.m == nil {
 		t.m = map[string]*jobTail{}
 	}
-	t.m[jobID] = &jobTail{epoch: epoch, last: last, snapSeq: snapSeq, out: append([]byte(nil), out...), touched: now, keys: scriptKeys(jobID)}
+	t.m[jobID] = &jobTail{epoch: epoch, last: last, snapSeq: snapSeq, out: append([]byte(nil), out...), touched: now, keys: appendKeys(jobID, epoch)}
 	if now.Sub(t.swept) > tailIdle/4 {
 		t.swept = now
 		for id, jt := range t.m {
@@ -80,13 +80,14 @@ func (t *tails) set(jobID string, epoch uint64, snapSeq, last int64, out string)
 // snapshotEvery past it; snapOut is then the output since the stored snapshot.
 // An append that does not continue the tail (another writer's, a retry, a job
 // this store did not take over) stores no snapshot unless it is snapshot-only.
-// keys are the job's scriptKeys when this store knows the job (nil if not).
+// keys are the job's appendKeys when this store knows the job at st's epoch
+// (nil if not).
 func (t *tails) plan(st *events.JobState, delta string, first int64) (p appendPlan, snapOut string, keys []any) {
 	p.last = st.LastSequence
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	jt := t.m[st.JobID]
-	if jt != nil {
+	if jt != nil && jt.epoch == st.Epoch {
 		keys = jt.keys
 	}
 	if jt == nil || jt.epoch != st.Epoch || jt.last != first-1 {

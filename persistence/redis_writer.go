@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,11 +17,18 @@ import (
 // appendReq is one Append waiting for a group commit.
 type appendReq struct {
 	cancelled <-chan struct{} // the caller's ctx.Done(): skip the write if closed before it is sent
-	keys      []any           // the job's three keys (strings), boxed once per job (scriptKeys)
+	keys      []any           // the job's keys (strings), boxed once per job and epoch (appendKeys)
 	args      []any
-	vals      []any
-	err       error
-	done      chan struct{} // receives once vals/err are set
+	// a plain append of a job whose every append at this epoch went through
+	// this store: the RPUSHX that may carry it instead of the script
+	// (redis_scripts.go), and the length it must reply
+	fast    []any
+	want    int64
+	viaFast bool       // group sent it as fast
+	fastCmd *redis.Cmd // the RPUSHX's reply
+	vals    []any
+	err     error
+	done    chan struct{} // receives once vals/err are set
 	// AppendAsync's request: onDone gets the outcome instead of done, on the
 	// writer goroutine, and the request goes back to reqPool
 	onDone func(error)
@@ -40,11 +48,11 @@ func (r *Redis) finishAsync(req *appendReq, err error) {
 
 var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan struct{}, 1)} }}
 
-// submit queues the append script for the next pipeline and waits for its
+// submit queues the append for the next pipeline and waits for its
 // reply. It blocks while the queue is full, until ctx ends.
-func (r *Redis) submit(ctx context.Context, keys []any, args []any) ([]any, error) {
+func (r *Redis) submit(ctx context.Context, keys, args, fast []any, want int64) ([]any, error) {
 	req := reqPool.Get().(*appendReq)
-	req.cancelled, req.keys, req.args = ctx.Done(), keys, args
+	req.cancelled, req.keys, req.args, req.fast, req.want = ctx.Done(), keys, args, fast, want
 	if err := r.enqueue(ctx, req, true); err != nil {
 		*req = appendReq{done: req.done}
 		reqPool.Put(req)
@@ -125,20 +133,36 @@ func (r *Redis) gatherBatch(batch []*appendReq, timer *time.Timer) []*appendReq 
 	return batch
 }
 
-// flush sends the batch as one pipeline of append scripts, each carrying the
-// appends of up to maxJobsPerCall jobs (of one hash slot on Redis Cluster), and
-// hands every caller its job's reply. Scripts that Redis does not know yet
-// (NOSCRIPT) are sent again with EVAL. The pipeline runs without a ctx
-// deadline: Config's timeouts bound it, and Close waits for it.
+// flush sends the batch as one pipeline and hands every caller its job's
+// reply. A plain append that continues what this store wrote of its job (the
+// common case) is one RPUSHX on the journal of its epoch; the others go in
+// append scripts, each carrying the appends of up to maxJobsPerCall jobs (of
+// one hash slot on Redis Cluster). Scripts that Redis does not know yet
+// (NOSCRIPT) are sent again with EVAL, and so is, in the script, an RPUSHX that
+// found no journal (its writer was fenced, or the job is gone: the script
+// tells which). An RPUSHX that replied another length than its last seq put
+// its events at the wrong seqs (see luaCutMisplaced): it is taken back and
+// refused. The pipeline runs without a ctx deadline: Config's timeouts bound
+// it, and Close waits for it.
 func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 	ctx := context.Background()
-	calls = r.group(batch, calls[:0])
+	calls = r.group(batch, calls[:0], true)
+	scripts := len(calls)
 	pipe := r.client.Pipeline()
+	sent := scripts > 0
+	for _, req := range batch {
+		if req.viaFast {
+			// not retried by go-redis: a resent RPUSHX would push twice
+			req.fastCmd = redis.NewCmd(ctx, req.fast...)
+			_ = pipe.Process(ctx, noRetryCmd{req.fastCmd})
+			sent = true
+		}
+	}
 	for i := range calls {
 		calls[i].cmd = calls[i].run(ctx, pipe, "evalsha", appendScript.Hash())
 	}
 	wait := r.waitCmd(ctx, pipe)
-	if len(calls) > 0 {
+	if sent {
 		_, _ = pipe.Exec(ctx) // each command carries its own error
 	}
 	var again redis.Pipeliner
@@ -150,12 +174,49 @@ func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 			calls[i].cmd = calls[i].run(ctx, again, "eval", appendSrc)
 		}
 	}
+	var fenced []*appendReq
+	for _, req := range batch {
+		if !req.viaFast {
+			continue
+		}
+		n, err := req.fastCmd.Int64()
+		k := int64(len(req.fast) - 2)
+		req.vals, req.err = nil, err
+		switch {
+		case err != nil:
+		case n == req.want:
+			req.vals = replyWritten
+		case n == 0:
+			req.viaFast = false
+			fenced = append(fenced, req)
+		default:
+			if again == nil {
+				again = r.client.Pipeline()
+			}
+			takeBackScript.Eval(ctx, again, []string{req.fast[1].(string)}, n, k)
+			req.vals = []any{int64(codeSeq), "", strconv.FormatInt(n-k, 10)}
+		}
+	}
+	if len(fenced) > 0 {
+		if again == nil {
+			again = r.client.Pipeline()
+		}
+		calls = r.group(fenced, calls, false)
+		for i := scripts; i < len(calls); i++ {
+			calls[i].cmd = calls[i].run(ctx, again, "eval", appendSrc)
+		}
+	}
 	var waitAgain *redis.Cmd
 	if again != nil {
 		waitAgain = r.waitCmd(ctx, again)
 		_, _ = again.Exec(ctx)
 	}
 	notReplicated := errors.Join(r.waited(wait), r.waited(waitAgain))
+	for _, req := range batch {
+		if req.viaFast && req.err == nil && notReplicated != nil {
+			req.vals, req.err = nil, notReplicated
+		}
+	}
 	for i := range calls {
 		vals, err := calls[i].cmd.Slice()
 		if err == nil && notReplicated != nil {
@@ -193,6 +254,13 @@ func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 	}
 	return calls
 }
+
+// noRetryCmd is a command that go-redis must not send again after a failure
+// that leaves it unknown whether Redis ran it: a pipeline holding one is not
+// retried.
+type noRetryCmd struct{ *redis.Cmd }
+
+func (noRetryCmd) NoRetry() bool { return true }
 
 // waitCmd queues WAIT (or WAITAOF) behind a group commit's scripts, on the
 // same connection: it returns once the replicas have everything before it.
@@ -261,19 +329,33 @@ func (c *scriptCall) run(ctx context.Context, pipe redis.Pipeliner, verb, script
 	return pipe.Do(ctx, c.line...)
 }
 
-// group puts the batch's appends (those whose caller still waits) into script
-// calls: on a single server in order, up to maxJobsPerCall per call; on Redis
-// Cluster per hash slot, since one call may only touch keys of one slot. A
-// job's appends keep their order, as the calls run in order.
-func (r *Redis) group(batch []*appendReq, calls []scriptCall) []scriptCall {
+// group marks the batch's appends (those whose caller still waits) that go
+// as an RPUSHX, when fast, and puts the others into script calls: on a
+// single server in order, up to maxJobsPerCall per call; on Redis Cluster per
+// hash slot, since one call may only touch keys of one slot. A job's appends
+// keep their order: the calls run in order, after the RPUSHXs (flush), and
+// an append of a job that has one in a script before it goes in a script too.
+func (r *Redis) group(batch []*appendReq, calls []scriptCall, fast bool) []scriptCall {
 	_, cluster := r.client.(*redis.ClusterClient)
 	open := map[int]int{} // slot → index of its call that still has room
+	var scripted map[any]bool
 	for _, req := range batch {
+		req.viaFast = false
 		select {
 		case <-req.cancelled:
 			req.err = context.Canceled // its caller gave up before the send
 			continue
 		default:
+		}
+		if fast && req.fast != nil && !scripted[req.keys[0]] {
+			req.viaFast = true
+			continue
+		}
+		if fast {
+			if scripted == nil {
+				scripted = map[any]bool{}
+			}
+			scripted[req.keys[0]] = true
 		}
 		slot := -1
 		if cluster {

@@ -11,17 +11,23 @@ import (
 )
 
 // TestRedisGroupCommitManyJobs sends the appends of many jobs as one group
-// commit, with one job fenced, one retried and one ahead of the journal, on a
-// single server and on Redis Cluster: each job gets its own answer and the
-// others are written exactly once.
+// commit, with one job fenced, one retried and one ahead of the journal (all
+// three in scripts), one taken over by another store and one whose journal
+// lost its last entry (both RPUSHXs, as every other job's), on a single
+// server and on Redis Cluster: each job gets its own answer, the others are
+// written exactly once, and a refused one writes nothing.
 func TestRedisGroupCommitManyJobs(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	clu := redistest.Start(t, redistest.Cluster())
-	for _, tc := range []struct{ name, url string }{{"single", srv.URL()}, {"cluster", clu.ClusterURL()}} {
+	for _, tc := range []struct {
+		name, url string
+		srv       *redistest.Server
+	}{{"single", srv.URL(), srv}, {"cluster", clu.ClusterURL(), clu}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := openRedis(t, tc.url, testConfig())
-			const n = 150 // more than maxJobsPerCall: several calls
+			s, other := openRedis(t, tc.url, testConfig()), openRedis(t, tc.url, testConfig())
+			raw := rawClient(t, tc.srv) // the cluster is one server
+			const n = 150               // more than maxJobsPerCall: several calls
 			jobs := make([]*job, n)
 			var batch []*appendReq
 			for i := range jobs {
@@ -29,7 +35,11 @@ func TestRedisGroupCommitManyJobs(t *testing.T) {
 				j.create(t, s)
 				jobs[i] = j
 			}
-			const fenced, retried, ahead = 7, 70, 140
+			const fenced, retried, ahead, stale, lost = 7, 70, 140, 100, 120
+			jobs[lost].appendN(t, s, 2) // seqs 2 and 3; then Redis loses seq 3
+			if err := raw.RPop(ctxT(t), "{job:"+jobs[lost].st.JobID+"}:log:1").Err(); err != nil {
+				t.Fatal(err)
+			}
 			type sent struct {
 				st    events.JobState
 				delta string
@@ -50,22 +60,29 @@ func TestRedisGroupCommitManyJobs(t *testing.T) {
 				case ahead: // skips seqs the journal does not have
 					delta, evs = j.chunks(1)
 					st = j.st
+				case stale: // another store took the job over
+					if _, err := other.Acquire(ctxT(t), j.st.JobID, "other"); err != nil {
+						t.Fatal(err)
+					}
 				}
-				keys, args, plan, err := s.appendArgs(&st, delta, evs)
+				keys, args, fast, plan, err := s.appendArgs(&st, delta, evs)
 				if err != nil {
 					t.Fatalf("appendArgs(%s): %v", j.st.JobID, err)
 				}
-				batch = append(batch, &appendReq{keys: keys, args: args, done: make(chan struct{}, 1)})
+				if wantFast := i != fenced && i != retried && i != ahead; (fast != nil) != wantFast {
+					t.Fatalf("append of job %d goes as an RPUSHX: %v; want %v", i, fast != nil, wantFast)
+				}
+				batch = append(batch, &appendReq{keys: keys, args: args, fast: fast, want: st.LastSequence, done: make(chan struct{}, 1)})
 				sends = append(sends, sent{st, delta, evs, plan})
 			}
 			calls := s.flush(batch, nil)
-			if tc.name == "single" && len(calls) != (n+maxJobsPerCall-1)/maxJobsPerCall {
-				t.Errorf("%d jobs went out in %d script calls; want %d", n, len(calls), (n+maxJobsPerCall-1)/maxJobsPerCall)
+			if tc.name == "single" && len(calls) != 2 {
+				t.Errorf("the three scripted appends and the stale one went out in %d script calls; want 2 (one, then the stale one's fallback)", len(calls))
 			}
 			for i, req := range batch {
 				err := s.appendResult(&sends[i].st, sends[i].evs, sends[i].plan, req.vals, req.err)
 				switch i {
-				case fenced, ahead:
+				case fenced, ahead, stale, lost:
 					wantErr(t, fmt.Sprintf("append of job %d", i), err, events.ErrFenced)
 				default:
 					if err != nil {
@@ -79,6 +96,12 @@ func TestRedisGroupCommitManyJobs(t *testing.T) {
 					checkJournal(t, s, j.st.JobID, 1, "")
 				case ahead:
 					checkJournal(t, s, j.st.JobID, 1, "")
+				case stale:
+					checkJournal(t, s, j.st.JobID, 1, "")
+				case lost:
+					if got := raw.LLen(ctxT(t), "{job:"+j.st.JobID+"}:log:1").Val(); got != 2 {
+						t.Errorf("job %d: journal of %d entries after its refused RPUSHX; want the 2 Redis kept", i, got)
+					}
 				default:
 					checkJournal(t, s, j.st.JobID, 3, j.output)
 				}
@@ -105,7 +128,9 @@ func TestKeySlot(t *testing.T) {
 
 // TestRedisCommitDelay: once appends come fast, a group commit waits (up to
 // CommitDelay, here far longer than the test) until its batch is full; when
-// they come rarely, an append is sent at once.
+// they come rarely, an append is sent at once. The jobs are created by
+// another store, so that their appends go in scripts, which can be counted
+// (an RPUSHX per job would be the same in one pipeline or three).
 func TestRedisCommitDelay(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -114,10 +139,11 @@ func TestRedisCommitDelay(t *testing.T) {
 	s := openRedis(t, srv.URL(), cfg)
 	raw := rawClient(t, srv)
 	evalshas := func() int64 { return cmdstat(t, redisInfo(t, raw, "commandstats"), "evalsha", "calls") }
+	creator := openRedis(t, srv.URL(), testConfig())
 	jobs := make([]*job, 4)
 	for i := range jobs {
 		jobs[i] = newJob(fmt.Sprintf("delay-%d", i))
-		jobs[i].create(t, s)
+		jobs[i].create(t, creator)
 	}
 	appendAsync := func(j *job) <-chan error {
 		done := make(chan error, 1)

@@ -284,16 +284,19 @@ func redactErr(err error, rawURL string) string {
 // String returns the store's URL without its password.
 func (r *Redis) String() string { return r.name }
 
-// jobKeys are the keys of one job, all in the hash slot of {job:<id>}.
+// jobKeys are the keys of one job, all in the hash slot of {job:<id>}: its
+// state, its journal's base name and its output (redis_scripts.go).
 func jobKeys(jobID string) []string {
 	tag := "{job:" + jobID + "}"
 	return []string{tag + ":state", tag + ":log", tag + ":out"}
 }
 
-// scriptKeys is jobKeys boxed as a script command's arguments.
-func scriptKeys(jobID string) []any {
+// appendKeys are the keys of an append of a writer at epoch, boxed as a
+// command's arguments: the job's state, the journal of that epoch and the
+// output.
+func appendKeys(jobID string, epoch uint64) []any {
 	k := jobKeys(jobID)
-	return []any{k[0], k[1], k[2]}
+	return []any{k[0], k[1] + ":" + strconv.FormatUint(epoch, 10), k[2]}
 }
 
 // Create implements actors.Store.
@@ -377,11 +380,11 @@ func (r *Redis) Events(ctx context.Context, jobID string, after int64, limit int
 
 // Append implements actors.Store: the write joins the next group commit.
 func (r *Redis) Append(ctx context.Context, st events.JobState, outputDelta string, evs []events.Event) error {
-	keys, args, plan, err := r.appendArgs(&st, outputDelta, evs)
+	keys, args, fast, plan, err := r.appendArgs(&st, outputDelta, evs)
 	if err != nil {
 		return err
 	}
-	vals, err := r.submit(ctx, keys, args)
+	vals, err := r.submit(ctx, keys, args, fast, st.LastSequence)
 	return r.appendResult(&st, evs, plan, vals, err)
 }
 
@@ -391,13 +394,14 @@ func (r *Redis) Append(ctx context.Context, st events.JobState, outputDelta stri
 // (events.ErrStoreUnavailable): the caller's backpressure keeps it from
 // filling.
 func (r *Redis) AppendAsync(st events.JobState, outputDelta string, evs []events.Event, done func(error)) {
-	keys, args, plan, err := r.appendArgs(&st, outputDelta, evs)
+	keys, args, fast, plan, err := r.appendArgs(&st, outputDelta, evs)
 	if err != nil {
 		done(err)
 		return
 	}
 	req := reqPool.Get().(*appendReq)
 	req.keys, req.args, req.onDone, req.st, req.evs, req.plan = keys, args, done, st, evs, plan
+	req.fast, req.want = fast, st.LastSequence
 	if err := r.enqueue(context.Background(), req, false); err != nil {
 		err = fmt.Errorf("append job %s: %w", st.JobID, err)
 		r.tails.settle(&st, plan, err)
@@ -407,10 +411,12 @@ func (r *Redis) AppendAsync(st events.JobState, outputDelta string, evs []events
 
 // appendArgs checks an append and builds its script's keys and arguments
 // (appendScript): the journal entries, the last one with the offset after
-// the append, and the snapshot when the job's tail says it is due.
-func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events.Event) ([]any, []any, appendPlan, error) {
+// the append, and the snapshot when the job's tail says it is due. A plain
+// append that continues the job's tail (see tails.plan) may go as an RPUSHX
+// instead: fast is that command, nil for the others.
+func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events.Event) (keys, args, fast []any, plan appendPlan, err error) {
 	if err := checkAppend(st, outputDelta, evs); err != nil {
-		return nil, nil, appendPlan{}, fmt.Errorf("append job %s: %w", st.JobID, err)
+		return nil, nil, nil, appendPlan{}, fmt.Errorf("append job %s: %w", st.JobID, err)
 	}
 	first, ttl := firstSeq(st, evs), int64(0)
 	if st.Status.Terminal() {
@@ -418,9 +424,9 @@ func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events
 	}
 	plan, snapOut, keys := r.tails.plan(st, outputDelta, first)
 	if keys == nil {
-		keys = scriptKeys(st.JobID)
+		keys = appendKeys(st.JobID, st.Epoch)
 	}
-	args := make([]any, 0, 7+len(evs))
+	args = make([]any, 0, 7+len(evs))
 	args = append(args, st.Epoch, st.LastSequence, len(evs))
 	for i := range evs {
 		if i == len(evs)-1 {
@@ -442,8 +448,16 @@ func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events
 		args = append(args, ttl)
 	default:
 		keys = keys[:2] // a plain append touches only the state and the log
+		if plan.tracked && !skipFencing {
+			// every append of the job at this epoch went through this store,
+			// and each was answered (a failure drops the tail): the journal
+			// ends where this one begins unless Redis lost writes, which the
+			// RPUSHX's reply shows (flush). The chaosnofence build has no
+			// fast path: its appends all go through its unfenced script.
+			fast = append(append(make([]any, 0, 2+len(evs)), "rpushx", keys[1]), args[3:]...)
+		}
 	}
-	return keys, args, plan, nil
+	return keys, args, fast, plan, nil
 }
 
 // firstSeq is the seq an append starts at: its first event's, or the one after

@@ -61,7 +61,7 @@ func TestRedisClusterStore(t *testing.T) {
 	})
 }
 
-// TestRedisKeysAndExpiry checks the stored layout (format 2, redis_scripts.go):
+// TestRedisKeysAndExpiry checks the stored layout (format 3, redis_scripts.go):
 // appends journal their events, the last one of each with the worker offset;
 // the snapshot and the output follow every snapshotEvery events and at the
 // terminal event, which also starts the retention.
@@ -70,7 +70,7 @@ func TestRedisKeysAndExpiry(t *testing.T) {
 	srv := redistest.Start(t)
 	s, raw := openRedis(t, srv.URL(), testConfig()), rawClient(t, srv)
 	ctx := ctxT(t)
-	const st, log, out = "{job:keys-1}:state", "{job:keys-1}:log", "{job:keys-1}:out"
+	const st, log, out = "{job:keys-1}:state", "{job:keys-1}:log:1", "{job:keys-1}:out"
 	j := newJob("keys-1")
 	j.create(t, s)
 	j.st.NextOffset = 2
@@ -86,15 +86,15 @@ func TestRedisKeysAndExpiry(t *testing.T) {
 	if last := raw.LIndex(ctx, log, -1).Val(); !strings.HasPrefix(last, "+2 {") {
 		t.Fatalf("last journal entry %q; want the offset 2 before the event", last)
 	}
-	if got := raw.HMGet(ctx, st, "sseq", "seq").Val(); fmt.Sprint(got) != "[1 <nil>]" {
-		t.Fatalf("state sseq, seq = %v; want 1 and none", got)
+	if got := raw.HMGet(ctx, st, "base", "jn", "sseq", "seq").Val(); fmt.Sprint(got) != "[1 1 <nil> <nil>]" {
+		t.Fatalf("state base, jn, sseq, seq = %v; want 1, 1 and none of the earlier formats' fields", got)
 	}
 	checkJournal(t, s, j.st.JobID, 3, j.output)
 	for range snapshotEvery - 2 { // seqs 4..33: the journal runs snapshotEvery past the snapshot at 33
 		j.appendN(t, s, 1)
 	}
-	if got := raw.HGet(ctx, st, "sseq").Val(); got != "33" {
-		t.Fatalf("sseq = %s after seq 33; want 33", got)
+	if got := raw.HGet(ctx, st, "base").Val(); got != "33" {
+		t.Fatalf("base = %s after seq 33; want 33", got)
 	}
 	if got := raw.Get(ctx, out).Val(); got != j.output {
 		t.Fatalf("out = %q; want %q", got, j.output)
@@ -105,8 +105,8 @@ func TestRedisKeysAndExpiry(t *testing.T) {
 	if err := s.Append(ctx, j.st, "", evs); err != nil {
 		t.Fatal(err)
 	}
-	if got := raw.HGet(ctx, st, "sseq").Val(); got != "35" {
-		t.Fatalf("sseq = %s after the terminal event at 35; want 35", got)
+	if got := raw.HGet(ctx, st, "base").Val(); got != "35" {
+		t.Fatalf("base = %s after the terminal event at 35; want 35", got)
 	}
 	for _, k := range []string{st, log, out} {
 		if ttl := raw.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Second {
@@ -144,16 +144,16 @@ func TestRedisCorrupt(t *testing.T) {
 		damage func(id string)
 		read   func(id string) error
 	}{
-		{"garbage journal entry", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log", "\x00{not json") },
+		{"garbage journal entry", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log:1", "\x00{not json") },
 			func(id string) error { _, err := s.Events(ctx, id, 0, 0); return err }},
-		{"garbage in the tail", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log", "{not json") },
+		{"garbage in the tail", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log:1", "{not json") },
 			func(id string) error { _, err := s.Acquire(ctx, id, "n"); return err }},
-		{"offset without event", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log", "+12") },
+		{"offset without event", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log:1", "+12") },
 			func(id string) error { _, err := s.Snapshot(ctx, id); return err }},
-		{"bad offset", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log", "+-1 {}") },
+		{"bad offset", func(id string) { raw.RPush(ctx, "{job:"+id+"}:log:1", "+-1 {}") },
 			func(id string) error { _, err := s.Events(ctx, id, 0, 0); return err }},
 		{"entry of another seq", func(id string) {
-			raw.LSet(ctx, "{job:"+id+"}:log", 0, `{"type":"event","jobId":"x","seq":7,"event":"a:b:v1","data":{},"ts":1}`)
+			raw.LSet(ctx, "{job:"+id+"}:log:1", 0, `{"type":"event","jobId":"x","seq":7,"event":"a:b:v1","data":{},"ts":1}`)
 		},
 			func(id string) error { _, err := s.Events(ctx, id, 0, 0); return err }},
 		{"garbage snapshot", func(id string) { raw.HSet(ctx, "{job:"+id+"}:state", "snap", "[1,2") },
@@ -186,7 +186,7 @@ func TestRedisRefusedAppendWritesNothing(t *testing.T) {
 	j := newJob(jobID(t, "short"))
 	j.create(t, s)
 	j.appendN(t, s, 2)
-	log := "{job:" + j.st.JobID + "}:log"
+	log := "{job:" + j.st.JobID + "}:log:1"
 	raw.PExpire(ctx, log, time.Hour)
 	before := raw.LRange(ctx, log, 0, -1).Val()
 	ahead := *j
@@ -203,7 +203,7 @@ func TestRedisRefusedAppendWritesNothing(t *testing.T) {
 	k := newJob(jobID(t, "nolog"))
 	k.create(t, s)
 	k.appendN(t, s, 1)
-	log = "{job:" + k.st.JobID + "}:log"
+	log = "{job:" + k.st.JobID + "}:log:1"
 	raw.Del(ctx, log)
 	delta, evs = k.chunks(1)
 	wantErr(t, "Append to a job whose journal is gone", s.Append(ctx, k.st, delta, evs), events.ErrFenced)
@@ -302,17 +302,18 @@ func TestRedisCancelledAppend(t *testing.T) {
 }
 
 // BenchmarkRedisAppend also reports the Redis server's CPU per append
-// (redis-µs/op, from INFO cpu).
+// (redis-µs/op, from INFO cpu) and the time Redis spent in the appends'
+// commands (cmd-µs/op, from INFO commandstats).
 func BenchmarkRedisAppend(b *testing.B) {
 	for _, jobs := range []int{100, 2000} {
 		b.Run(fmt.Sprintf("jobs=%d", jobs), func(b *testing.B) {
 			srv := redistest.Start(b)
 			s := openRedis(b, srv.URL(), DefaultConfig())
-			before, script := redisCPU(b, s), scriptTime(b, s)
+			before, cmds := redisCPU(b, s), appendTime(b, s)
 			benchAppend(b, s, jobs)
 			b.StopTimer()
 			b.ReportMetric(float64((redisCPU(b, s)-before).Microseconds())/float64(b.N), "redis-µs/op")
-			b.ReportMetric(float64((scriptTime(b, s)-script).Microseconds())/float64(b.N), "script-µs/op")
+			b.ReportMetric(float64((appendTime(b, s)-cmds).Microseconds())/float64(b.N), "cmd-µs/op")
 		})
 	}
 }
@@ -355,13 +356,17 @@ func BenchmarkRedisEpochCheck(b *testing.B) {
 	}
 }
 
-// scriptTime is the time Redis has spent running scripts (EVALSHA and EVAL),
-// from INFO commandstats: what the append script itself costs, without the
-// reading and writing of the connections around it, and far less noisy than
-// the server's whole CPU.
-func scriptTime(b *testing.B, s *Redis) time.Duration {
+// appendTime is the time Redis has spent running the commands of appends
+// (RPUSHX, and scripts: EVALSHA and EVAL), from INFO commandstats: what the
+// appends themselves cost, without the reading and writing of the
+// connections around them, and far less noisy than the server's whole CPU.
+func appendTime(b *testing.B, s *Redis) time.Duration {
 	info := redisInfo(b, s.client, "commandstats")
-	return time.Duration(cmdstat(b, info, "evalsha", "usec")+cmdstat(b, info, "eval", "usec")) * time.Microsecond
+	var usec int64
+	for _, cmd := range []string{"rpushx", "evalsha", "eval"} {
+		usec += cmdstat(b, info, cmd, "usec")
+	}
+	return time.Duration(usec) * time.Microsecond
 }
 
 // redisCPU is the CPU time (user + sys) the Redis server has used, from INFO.
@@ -451,8 +456,8 @@ func TestRedisTakeoverFoldsTail(t *testing.T) {
 		j.appendN(t, a, 1)
 	}
 	key := "{job:" + j.st.JobID + "}:state"
-	if got := raw.HGet(ctxT(t), key, "sseq").Val(); got != fmt.Sprint(1+snapshotEvery) {
-		t.Fatalf("sseq = %s; want %d", got, 1+snapshotEvery)
+	if got := raw.HGet(ctxT(t), key, "base").Val(); got != fmt.Sprint(1+snapshotEvery) {
+		t.Fatalf("base = %s; want %d", got, 1+snapshotEvery)
 	}
 	st, err := b.Acquire(ctxT(t), j.st.JobID, "node-b")
 	want := j.st
@@ -468,8 +473,8 @@ func TestRedisTakeoverFoldsTail(t *testing.T) {
 		j.st.NextOffset++
 		j.appendN(t, b, 1)
 	}
-	if got := raw.HGet(ctxT(t), key, "sseq").Val(); got != fmt.Sprint(1+2*snapshotEvery) {
-		t.Fatalf("sseq = %s after the new owner's appends; want %d", got, 1+2*snapshotEvery)
+	if got := raw.HGet(ctxT(t), key, "base").Val(); got != fmt.Sprint(1+2*snapshotEvery) {
+		t.Fatalf("base = %s after the new owner's appends; want %d", got, 1+2*snapshotEvery)
 	}
 	if out := raw.Get(ctxT(t), "{job:"+j.st.JobID+"}:out").Val(); !strings.HasPrefix(j.output, out) || strings.Count(out, ",") != 2*snapshotEvery {
 		t.Fatalf("stored out %q; want the first %d chunks of %q", out, 2*snapshotEvery, j.output)
@@ -481,43 +486,126 @@ func TestRedisTakeoverFoldsTail(t *testing.T) {
 	wantErr(t, "snapshot-only Append by a store without the tail", a.Append(ctxT(t), j.st, "", nil), ErrInvalid)
 }
 
-// TestRedisFormat1 reads and takes over a job stored by the previous layout
-// (seq instead of sseq, the snapshot and the output at every append), and
-// carries on in the current one.
-func TestRedisFormat1(t *testing.T) {
+// TestRedisEarlierFormats reads and takes over jobs stored by the earlier
+// layouts: format 1 (seq instead of sseq, the snapshot and the output at every
+// append) and format 2 (the journal {job:<id>}:log, the snapshot's seq sseq,
+// a tail after it); the takeover converts the job and it carries on in the
+// current layout, its appends as RPUSHXs.
+func TestRedisEarlierFormats(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	s, raw := openRedis(t, srv.URL(), testConfig()), rawClient(t, srv)
 	ctx := ctxT(t)
-	j := newJob(jobID(t, "a"))
-	_, evs := j.chunks(4)
-	j.st.Epoch, j.st.NextOffset = 3, 4
-	tag := "{job:" + j.st.JobID + "}"
-	raw.HSet(ctx, tag+":state", "epoch", 3, "owner", "old-node", "seq", j.st.LastSequence, "snap", encodeSnapshot(j.st))
-	raw.RPush(ctx, tag+":log", j.first.Raw)
-	for _, ev := range evs {
-		raw.RPush(ctx, tag+":log", ev.Raw)
+	for _, format := range []int{1, 2} {
+		j := newJob(jobID(t, fmt.Sprint("f", format)))
+		tag := "{job:" + j.st.JobID + "}"
+		raw.RPush(ctx, tag+":log", j.first.Raw)
+		out, evs := j.chunks(2)
+		for _, ev := range evs {
+			raw.RPush(ctx, tag+":log", ev.Raw)
+		}
+		j.st.Epoch, j.st.NextOffset = 3, 4
+		snap, tail := encodeSnapshot(j.st), ""
+		if format == 1 {
+			out2, evs := j.chunks(2)
+			for _, ev := range evs {
+				raw.RPush(ctx, tag+":log", ev.Raw)
+			}
+			out += out2
+			snap = encodeSnapshot(j.st)
+			raw.HSet(ctx, tag+":state", "epoch", 3, "owner", "old-node", "seq", j.st.LastSequence, "snap", snap)
+		} else { // a snapshot at seq 3, then a tail of two events
+			var evs []events.Event
+			tail, evs = j.chunks(2)
+			evs[1].Raw = offsetEntry(j.st.NextOffset, evs[1].Raw)
+			for _, ev := range evs {
+				raw.RPush(ctx, tag+":log", ev.Raw)
+			}
+			raw.HSet(ctx, tag+":state", "epoch", 3, "owner", "old-node", "sseq", 3, "snap", snap)
+		}
+		raw.Set(ctx, tag+":out", out, 0)
+		checkJournal(t, s, j.st.JobID, 5, out+tail)
+		st, err := s.Acquire(ctx, j.st.JobID, "new-node")
+		want := j.st
+		want.Epoch, want.Output = 4, out+tail
+		if err != nil || !sameState(st, want) {
+			t.Fatalf("Acquire of a format-%d job = %+v, %v;\nwant %+v", format, st, err, want)
+		}
+		wantBase := map[int]string{1: "5", 2: "3"}[format]
+		if got := raw.HMGet(ctx, tag+":state", "base", "jn", "sseq", "seq").Val(); fmt.Sprint(got) != "["+wantBase+" 4 <nil> <nil>]" {
+			t.Fatalf("format %d: after the takeover base, jn, sseq, seq = %v; want %s, 4 and none (a node on an earlier format must find neither sseq nor seq)", format, got, wantBase)
+		}
+		if n := raw.Exists(ctx, tag+":log").Val(); n != 0 || raw.LLen(ctx, tag+":log:4").Val() != 5 {
+			t.Fatalf("format %d: after the takeover the journal is not {job:<id>}:log:4", format)
+		}
+		j.st.Epoch = 4
+		before := cmdstat(t, redisInfo(t, raw, "commandstats"), "rpushx", "calls")
+		for range snapshotEvery + 3 {
+			j.st.NextOffset++
+			j.appendN(t, s, 1)
+		}
+		if n := cmdstat(t, redisInfo(t, raw, "commandstats"), "rpushx", "calls") - before; n != snapshotEvery+2 {
+			t.Errorf("format %d: %d of the %d appends went as RPUSHX; want all but the one that stored a snapshot", format, n, snapshotEvery+3)
+		}
+		checkJournal(t, s, j.st.JobID, j.st.LastSequence, j.output)
+		if st, err := s.Snapshot(ctx, j.st.JobID); err != nil || st.NextOffset != j.st.NextOffset {
+			t.Fatalf("format %d: Snapshot = offset %d, %v; want %d", format, st.NextOffset, err, j.st.NextOffset)
+		}
 	}
-	raw.Set(ctx, tag+":out", j.output, 0)
-	checkJournal(t, s, j.st.JobID, 5, j.output)
-	st, err := s.Acquire(ctx, j.st.JobID, "new-node")
-	want := j.st
-	want.Epoch, want.Output = 4, j.output
-	if err != nil || !sameState(st, want) {
-		t.Fatalf("Acquire of a format-1 job = %+v, %v;\nwant %+v", st, err, want)
+}
+
+// TestRedisTakeoverCutsMisplaced: an RPUSHX that put its events at the wrong
+// seqs (Redis had lost the journal's last entries, or ran the command twice)
+// is taken back by its writer; when a takeover comes first, the takeover cuts
+// those entries off, down to the last entry at its place, and the job reads
+// and carries on from there.
+func TestRedisTakeoverCutsMisplaced(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a, b, raw := openRedis(t, srv.URL(), testConfig()), openRedis(t, srv.URL(), testConfig()), rawClient(t, srv)
+	ctx := ctxT(t)
+	for _, c := range []struct {
+		name string
+		lose int // entries Redis lost before the RPUSHX
+		dup  bool
+	}{{"lost", 2, false}, {"twice", 0, true}} {
+		j := newJob(jobID(t, c.name))
+		j.create(t, a)
+		j.appendN(t, a, 4) // seqs 2..5
+		log := "{job:" + j.st.JobID + "}:log:1"
+		kept := *j
+		for range c.lose {
+			raw.RPop(ctx, log)
+			kept.st.LastSequence--
+		}
+		_, evs := j.chunks(2)
+		for range 1 + btoi(c.dup) {
+			for _, ev := range evs {
+				raw.RPush(ctx, log, ev.Raw)
+			}
+		}
+		want := j.st.LastSequence - 2 - int64(c.lose) // the last entry at its place
+		if c.dup {
+			want = j.st.LastSequence
+		}
+		st, err := b.Acquire(ctx, j.st.JobID, "node-b")
+		if err != nil || st.LastSequence != want {
+			t.Fatalf("%s: Acquire = seq %d, %v; want seq %d", c.name, st.LastSequence, err, want)
+		}
+		if n := raw.LLen(ctx, "{job:"+j.st.JobID+"}:log:2").Val(); n != want {
+			t.Fatalf("%s: journal of %d entries after the takeover; want %d", c.name, n, want)
+		}
+		if _, err := b.Events(ctx, j.st.JobID, 0, 0); err != nil {
+			t.Fatalf("%s: Events after the takeover: %v", c.name, err)
+		}
 	}
-	if got := raw.HMGet(ctx, tag+":state", "sseq", "seq").Val(); fmt.Sprint(got) != "[5 <nil>]" {
-		t.Fatalf("after the takeover sseq, seq = %v; want 5 and none (a format-1 node must not find seq)", got)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
 	}
-	j.st.Epoch = 4
-	for range snapshotEvery + 3 {
-		j.st.NextOffset++
-		j.appendN(t, s, 1)
-	}
-	checkJournal(t, s, j.st.JobID, j.st.LastSequence, j.output)
-	if st, err := s.Snapshot(ctx, j.st.JobID); err != nil || st.NextOffset != j.st.NextOffset {
-		t.Fatalf("Snapshot = offset %d, %v; want %d", st.NextOffset, err, j.st.NextOffset)
-	}
+	return 0
 }
 
 // TestRedisWaitForReplicas: with WaitReplicas an append is acknowledged only
