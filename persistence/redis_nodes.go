@@ -63,7 +63,7 @@ func (r *Redis) Journal(ctx context.Context, jobID string) ([]events.Event, erro
 		return nil, ErrClosed
 	}
 	action := "read the journal of job " + jobID
-	vals, err := r.run(ctx, journalScript, jobKeys(jobID))
+	vals, err := r.run(ctx, eventsScript, jobKeys(jobID), 0, -1)
 	if err != nil {
 		return nil, r.fail(action, err)
 	}

@@ -139,23 +139,13 @@ if not h[1] then return {-1} end
 local code, epoch = 0, h[1]
 ` + luaJournal + luaReadState)
 
-// eventsScript: ARGV = first index, last index. Replies {0, raw...}.
+// eventsScript: ARGV = first index, last index (-1: the last entry).
+// Replies {0, raw...}.
 var eventsScript = redis.NewScript(`
 local h = redis.call('HMGET', KEYS[1], 'epoch', 'jn')
 if not h[1] then return {-1} end
 ` + luaJournal + `
 local r = redis.call('LRANGE', log, ARGV[1], ARGV[2])
-table.insert(r, 1, 0)
-return r
-`)
-
-// journalScript replies {0, raw...}: the whole journal, for audits
-// (Redis.Journal).
-var journalScript = redis.NewScript(`
-local h = redis.call('HMGET', KEYS[1], 'epoch', 'jn')
-if not h[1] then return {-1} end
-` + luaJournal + `
-local r = redis.call('LRANGE', log, 0, -1)
 table.insert(r, 1, 0)
 return r
 `)
@@ -217,16 +207,15 @@ func withoutFencing(src string) string {
 // appendScript appends to one or more jobs in one call (a group commit
 // carries the appends of many jobs; on Redis Cluster all of one call's jobs
 // share a hash slot). KEYS are the keys of each job in turn: its state and
-// the journal of the writer's epoch, and its out only when ARGV has something after its entries (a plain
-// append, the common case, never touches out: one key less to parse and look
-// up per job). ARGV holds,
-// for each job in turn, n (the number of its arguments that follow), then
-// epoch, last seq, k (the number of events) and the k journal entries, then
-// either nothing, or the retention in ms ('0': not terminal), or four: snap,
-// output delta (the output after the stored snapshot's seq), retention and
-// '1' when the snapshot is stored only if the journal holds nothing after
-// the stored one (the writer does not know the output in between). The reply
-// holds one array per job, in order.
+// the journal of the writer's epoch, and its out only when ARGV has something
+// after its entries (a plain append never touches out: one key less to parse
+// and look up per job). ARGV holds, for each job in turn, n (the number of its
+// arguments that follow), then epoch, last seq, k (the number of events) and
+// the k journal entries, then either nothing, or the retention in ms ('0':
+// not terminal), or four: snap, output delta (the output after the stored
+// snapshot's seq), retention and '1' when the snapshot is stored only if the
+// journal holds nothing after the stored one (the writer does not know the
+// output in between). The reply holds one array per job, in order.
 //
 // A job's append writes only when the job is at that epoch and its journal
 // ends just before its first event. An append that was already written (its

@@ -565,10 +565,10 @@ func TestRedisTakeoverCutsMisplaced(t *testing.T) {
 	a, b, raw := openRedis(t, srv.URL(), testConfig()), openRedis(t, srv.URL(), testConfig()), rawClient(t, srv)
 	ctx := ctxT(t)
 	for _, c := range []struct {
-		name string
-		lose int // entries Redis lost before the RPUSHX
-		dup  bool
-	}{{"lost", 2, false}, {"twice", 0, true}} {
+		name   string
+		lose   int // entries Redis lost before the RPUSHX
+		pushes int // times the RPUSHX ran
+	}{{"lost", 2, 1}, {"twice", 0, 2}} {
 		j := newJob(jobID(t, c.name))
 		j.create(t, a)
 		j.appendN(t, a, 4) // seqs 2..5
@@ -579,13 +579,13 @@ func TestRedisTakeoverCutsMisplaced(t *testing.T) {
 			kept.st.LastSequence--
 		}
 		_, evs := j.chunks(2)
-		for range 1 + btoi(c.dup) {
+		for range c.pushes {
 			for _, ev := range evs {
 				raw.RPush(ctx, log, ev.Raw)
 			}
 		}
 		want := j.st.LastSequence - 2 - int64(c.lose) // the last entry at its place
-		if c.dup {
+		if c.pushes > 1 {
 			want = j.st.LastSequence
 		}
 		st, err := b.Acquire(ctx, j.st.JobID, "node-b")
@@ -599,13 +599,6 @@ func TestRedisTakeoverCutsMisplaced(t *testing.T) {
 			t.Fatalf("%s: Events after the takeover: %v", c.name, err)
 		}
 	}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // TestRedisWaitForReplicas: with WaitReplicas an append is acknowledged only
@@ -772,5 +765,32 @@ func TestRedisHeartbeat(t *testing.T) {
 	})
 	if _, err := OpenRedis(ctx, srv.URL(), Config{SourceAddr: "nowhere"}); err == nil || !strings.Contains(err.Error(), "not an IP") {
 		t.Fatalf("a SourceAddr that is not an IP: %v", err)
+	}
+}
+
+// TestRedisJournal: the audit's read returns every entry as stored, across a
+// takeover (which renames the journal), and nothing for an unknown job.
+func TestRedisJournal(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a, b := openRedis(t, srv.URL(), testConfig()), openRedis(t, srv.URL(), testConfig())
+	ctx := ctxT(t)
+	j := newJob(jobID(t, "a"))
+	j.create(t, a)
+	j.appendN(t, a, 3)
+	if _, err := b.Acquire(ctx, j.st.JobID, "node-b"); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := b.Journal(ctx, j.st.JobID)
+	if err != nil || len(evs) != 4 {
+		t.Fatalf("Journal = %d events, %v; want 4", len(evs), err)
+	}
+	for i, ev := range evs {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("Journal entry %d holds seq %d", i, ev.Seq)
+		}
+	}
+	if evs, err := b.Journal(ctx, "no-such-job"); err != nil || evs != nil {
+		t.Fatalf("Journal of an unknown job = %v, %v; want none", evs, err)
 	}
 }
