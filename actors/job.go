@@ -438,7 +438,7 @@ func (j *JobActor) flush(ctx actor.Context) {
 	j.inflightEvents, j.pending = j.pending, nil
 	j.inflightReply, j.pendingReplies, j.spareReplies = j.pendingReplies, j.spareReplies, nil
 	j.inflightSnap, j.inflightEnd = j.st, len(j.out)
-	snap, batch, delta := j.st, j.inflightEvents, string(j.out[j.durableLen:])
+	batch, delta := j.inflightEvents, string(j.out[j.durableLen:])
 	self, t0 := ctx.Self(), time.Now()
 	j.inflightAt = t0
 	if aa, ok := j.h.store.(AsyncAppender); ok {
@@ -450,10 +450,12 @@ func (j *JobActor) flush(ctx actor.Context) {
 				j.h.system.Root.Send(self, &appendDone{err: err, nanos: int64(time.Since(j.inflightAt))})
 			}
 		}
-		aa.AppendAsync(snap, delta, batch, j.written)
+		aa.AppendAsync(j.st, delta, batch, j.written)
 		return
 	}
-	store := j.h.store
+	// the closure's own copy of the state: declared here, not above, so
+	// that the asynchronous path above does not move it to the heap
+	snap, store := j.st, j.h.store
 	j.h.io(self, func(c context.Context) any {
 		err := store.Append(c, snap, delta, batch)
 		return &appendDone{err: err, nanos: int64(time.Since(t0))}

@@ -15,6 +15,18 @@ type Request struct {
 	// Items are the normalized events of an emit (a worker's consecutive emits
 	// for one job in one frame come as one Request).
 	Items []EmitItem
+	one   [1]EmitItem // Items' array while it holds one item (AddItem)
+}
+
+// AddItem appends it to Items. The first item lives in the Request itself,
+// so that the common emit (one event per job per frame) is one allocation.
+func (r *Request) AddItem(it EmitItem) {
+	if r.Items == nil {
+		r.one[0] = it
+		r.Items = r.one[:1:1]
+		return
+	}
+	r.Items = append(r.Items, it)
 }
 
 // appendDone comes back to a job from its write.

@@ -103,15 +103,19 @@ func (s *JobState) ApplyFold(ev *Event, f Fold) (output string) {
 		if len(f.Result) > 0 {
 			s.Result = f.Result
 		}
+		// a copy of the time: a pointer into ev would move every event an
+		// actor appends to the heap
+		ts := ev.TS
 		s.Status, s.Progress = StatusCompleted, 100
-		s.CompletedAt = &ev.TS
+		s.CompletedAt = &ts
 		return ""
 	case Failed:
 		msg := f.Error
 		if msg == "" {
 			msg = "failed"
 		}
-		s.Status, s.Error, s.FailedAt = StatusFailed, &msg, &ev.TS
+		ts := ev.TS
+		s.Status, s.Error, s.FailedAt = StatusFailed, &msg, &ts
 		return ""
 	case Cancelled:
 		s.Status = StatusCancelled

@@ -34,11 +34,11 @@ func decodeInboundFast(line []byte, m *Inbound) bool {
 		p.ws()
 		switch field {
 		case 0:
-			m.Type, ok = p.plainString()
+			m.Type, ok = p.knownString()
 		case 1:
 			m.JobID, ok = p.plainString()
 		case 2:
-			m.Event, ok = p.plainString()
+			m.Event, ok = p.knownString()
 		case 3:
 			m.Reason, ok = p.plainString()
 		case 4:
@@ -164,6 +164,32 @@ func (p *fastParser) str(ascii bool) ([]byte, bool) {
 func (p *fastParser) plainString() (string, bool) {
 	s, ok := p.plain()
 	return string(s), ok
+}
+
+// knownString is plainString for a message's type or an event's name: the
+// common ones are the package's constants instead of a new string each.
+func (p *fastParser) knownString() (string, bool) {
+	s, ok := p.plain()
+	if !ok {
+		return "", false
+	}
+	switch string(s) {
+	case TypeEmit:
+		return TypeEmit, true
+	case TypeSubscribe:
+		return TypeSubscribe, true
+	case TypePing:
+		return TypePing, true
+	case Chunk:
+		return Chunk, true
+	case Progress:
+		return Progress, true
+	case Completed:
+		return Completed, true
+	case Failed:
+		return Failed, true
+	}
+	return string(s), true
 }
 
 // int reads a JSON integer that fits an int64 (no fraction, no exponent).

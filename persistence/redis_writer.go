@@ -21,8 +21,10 @@ type appendReq struct {
 	args      []any
 	// a plain append of a job whose every append at this epoch went through
 	// this store: the RPUSHX that may carry it instead of the script
-	// (redis_scripts.go), and the length it must reply
+	// (redis_scripts.go), the job's epoch (args is nil until the script must
+	// carry it: scriptArgs), and the length the RPUSHX must reply
 	fast    []any
+	epoch   uint64
 	want    int64
 	viaFast bool       // group sent it as fast
 	fastCmd *redis.Cmd // the RPUSHX's reply
@@ -50,9 +52,9 @@ var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan stru
 
 // submit queues the append for the next pipeline and waits for its
 // reply. It blocks while the queue is full, until ctx ends.
-func (r *Redis) submit(ctx context.Context, keys, args, fast []any, want int64) ([]any, error) {
+func (r *Redis) submit(ctx context.Context, keys, args, fast []any, epoch uint64, want int64) ([]any, error) {
 	req := reqPool.Get().(*appendReq)
-	req.cancelled, req.keys, req.args, req.fast, req.want = ctx.Done(), keys, args, fast, want
+	req.cancelled, req.keys, req.args, req.fast, req.epoch, req.want = ctx.Done(), keys, args, fast, epoch, want
 	if err := r.enqueue(ctx, req, true); err != nil {
 		*req = appendReq{done: req.done}
 		reqPool.Put(req)
@@ -356,6 +358,9 @@ func (r *Redis) group(batch []*appendReq, calls []scriptCall, fast bool) []scrip
 				scripted = map[any]bool{}
 			}
 			scripted[req.keys[0]] = true
+		}
+		if req.args == nil {
+			req.args = scriptArgs(req.epoch, req.want, req.fast)
 		}
 		slot := -1
 		if cluster {

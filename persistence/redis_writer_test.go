@@ -76,7 +76,7 @@ func TestRedisGroupCommitManyJobs(t *testing.T) {
 				if wantFast := i%2 == 1 && i != fenced; (fast != nil) != wantFast {
 					t.Fatalf("append of job %d goes as an RPUSHX: %v; want %v", i, fast != nil, wantFast)
 				}
-				batch = append(batch, &appendReq{keys: keys, args: args, fast: fast, want: st.LastSequence, done: make(chan struct{}, 1)})
+				batch = append(batch, &appendReq{keys: keys, args: args, fast: fast, epoch: st.Epoch, want: st.LastSequence, done: make(chan struct{}, 1)})
 				sends = append(sends, sent{st, delta, evs, plan})
 			}
 			calls := s.flush(batch, nil)

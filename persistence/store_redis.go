@@ -384,7 +384,7 @@ func (r *Redis) Append(ctx context.Context, st events.JobState, outputDelta stri
 	if err != nil {
 		return err
 	}
-	vals, err := r.submit(ctx, keys, args, fast, st.LastSequence)
+	vals, err := r.submit(ctx, keys, args, fast, st.Epoch, st.LastSequence)
 	return r.appendResult(&st, evs, plan, vals, err)
 }
 
@@ -401,7 +401,7 @@ func (r *Redis) AppendAsync(st events.JobState, outputDelta string, evs []events
 	}
 	req := reqPool.Get().(*appendReq)
 	req.keys, req.args, req.onDone, req.st, req.evs, req.plan = keys, args, done, st, evs, plan
-	req.fast, req.want = fast, st.LastSequence
+	req.fast, req.epoch, req.want = fast, st.Epoch, st.LastSequence
 	if err := r.enqueue(context.Background(), req, false); err != nil {
 		err = fmt.Errorf("append job %s: %w", st.JobID, err)
 		r.tails.settle(&st, plan, err)
@@ -413,7 +413,8 @@ func (r *Redis) AppendAsync(st events.JobState, outputDelta string, evs []events
 // (appendScript): the journal entries, the last one with the offset after
 // the append, and the snapshot when the job's tail says it is due. A plain
 // append that continues the job's tail (see tails.plan) may go as an RPUSHX
-// instead: fast is that command, nil for the others.
+// instead: fast is that command, nil for the others, and args is then nil
+// until the RPUSHX cannot carry the append (scriptArgs).
 func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events.Event) (keys, args, fast []any, plan appendPlan, err error) {
 	if err := checkAppend(st, outputDelta, evs); err != nil {
 		return nil, nil, nil, appendPlan{}, fmt.Errorf("append job %s: %w", st.JobID, err)
@@ -426,15 +427,17 @@ func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events
 	if keys == nil {
 		keys = appendKeys(st.JobID, st.Epoch)
 	}
-	args = make([]any, 0, 7+len(evs))
-	args = append(args, st.Epoch, st.LastSequence, len(evs))
-	for i := range evs {
-		if i == len(evs)-1 {
-			args = append(args, offsetEntry(st.NextOffset, evs[i].Raw))
-			break
-		}
-		args = append(args, evs[i].Raw)
+	if plan.tracked && !skipFencing && !plan.snapshot && len(evs) > 0 && ttl == 0 {
+		// every append of the job at this epoch went through this store,
+		// and each was answered (a failure drops the tail): the journal
+		// ends where this one begins unless Redis lost writes, which the
+		// RPUSHX's reply shows (flush). The chaosnofence build has no
+		// fast path: its appends all go through its unfenced script.
+		fast = appendEntries(append(make([]any, 0, 2+len(evs)), "rpushx", keys[1]), st, evs)
+		return keys[:2], nil, fast, plan, nil
 	}
+	args = make([]any, 0, 7+len(evs))
+	args = appendEntries(append(args, st.Epoch, st.LastSequence, len(evs)), st, evs)
 	switch {
 	case plan.snapshot, len(evs) == 0:
 		// a snapshot-only append this store cannot place on its tail is stored
@@ -448,16 +451,28 @@ func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events
 		args = append(args, ttl)
 	default:
 		keys = keys[:2] // a plain append touches only the state and the log
-		if plan.tracked && !skipFencing {
-			// every append of the job at this epoch went through this store,
-			// and each was answered (a failure drops the tail): the journal
-			// ends where this one begins unless Redis lost writes, which the
-			// RPUSHX's reply shows (flush). The chaosnofence build has no
-			// fast path: its appends all go through its unfenced script.
-			fast = append(append(make([]any, 0, 2+len(evs)), "rpushx", keys[1]), args[3:]...)
-		}
 	}
 	return keys, args, fast, plan, nil
+}
+
+// appendEntries appends the journal entries of evs to args: each event's wire
+// object, the last one with the offset after the append (offsetEntry).
+func appendEntries(args []any, st *events.JobState, evs []events.Event) []any {
+	for i := range evs {
+		if i == len(evs)-1 {
+			return append(args, offsetEntry(st.NextOffset, evs[i].Raw))
+		}
+		args = append(args, evs[i].Raw)
+	}
+	return args
+}
+
+// scriptArgs are the append script's arguments of a plain append made for an
+// RPUSHX (fast, whose entries they share): they are built only when the
+// script must carry the append after all.
+func scriptArgs(epoch uint64, last int64, fast []any) []any {
+	entries := fast[2:]
+	return append(append(make([]any, 0, 3+len(entries)), epoch, last, len(entries)), entries...)
 }
 
 // firstSeq is the seq an append starts at: its first event's, or the one after

@@ -89,3 +89,57 @@ func (c *chunky) Read(p []byte) (int, error) {
 }
 
 var errEOF = io.EOF
+
+// TestDecodeWorkerFrameGroups: a worker's consecutive emits for one job come
+// as one request, in order, each item its own; any other message (or a bad
+// emit) ends the group and comes alone.
+func TestDecodeWorkerFrameGroups(t *testing.T) {
+	t.Parallel()
+	frame := `{"type":"emit","jobId":"a","offset":0,"event":"model:chunk:v1","data":{"chunk":"a0"}}
+{"type":"emit","jobId":"a","offset":1,"event":"model:chunk:v1","data":{"chunk":"a1"}}
+{"type":"emit","jobId":"a","offset":2,"event":"job:progress:v1","data":{"percent":50}}
+{"type":"emit","jobId":"b","event":"model:chunk:v1","data":{"chunk":"b0"}}
+{"type":"emit","jobId":"a","offset":3,"event":"model:chunk:v1","data":{"chunk":"a3"}}
+{"type":"emit","jobId":"a","event":"nope","data":{}}
+{"type":"ping"}`
+	type item struct {
+		offset int64
+		name   string
+		chunk  string
+	}
+	want := []struct {
+		jobID string
+		code  string
+		items []item
+	}{
+		{"a", "", []item{{0, events.Chunk, "a0"}, {1, events.Chunk, "a1"}, {2, events.Progress, ""}}},
+		{"b", "", []item{{actors.NoOffset, events.Chunk, "b0"}}},
+		{"a", "", []item{{3, events.Chunk, "a3"}}},
+		{"a", events.CodeBadEventName, nil},
+		{"", "", nil},
+	}
+	var got []*actors.Request
+	decodeWorkerFrame([]byte(frame), func(r *actors.Request) { got = append(got, r) })
+	if len(got) != len(want) {
+		t.Fatalf("%d requests; want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		r := got[i]
+		code := ""
+		if r.Err != nil {
+			code = r.Err.Code
+		}
+		if r.Msg.JobID != w.jobID || code != w.code || len(r.Items) != len(w.items) {
+			t.Fatalf("request %d: job %q, error %q, %d items; want %q, %q, %d", i, r.Msg.JobID, code, len(r.Items), w.jobID, w.code, len(w.items))
+		}
+		for k, wi := range w.items {
+			it := r.Items[k]
+			if it.Offset != wi.offset || it.Name != wi.name || it.Fold.Chunk != wi.chunk {
+				t.Errorf("request %d item %d: offset %d, %s, chunk %q; want %d, %s, %q", i, k, it.Offset, it.Name, it.Fold.Chunk, wi.offset, wi.name, wi.chunk)
+			}
+		}
+	}
+	if got[4].Msg.Type != events.TypePing {
+		t.Errorf("last request is a %q; want ping", got[4].Msg.Type)
+	}
+}

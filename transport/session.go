@@ -132,7 +132,12 @@ func (s *session) over() bool {
 // connection first if Close or an overflow asked for it).
 func (s *session) write() {
 	defer s.writers.Done()
-	var frame []byte
+	var fp *[]byte // a pooled frame buffer, taken when objects are joined
+	defer func() {
+		if fp != nil && cap(*fp) <= 64<<10 {
+			framePool.Put(fp)
+		}
+	}()
 	for {
 		s.mu.Lock()
 		batch := s.queue
@@ -149,9 +154,17 @@ func (s *session) write() {
 		}
 		s.mu.Unlock()
 		for rest := batch; len(rest) > 0; {
-			var n int
-			frame, n = s.pack(frame[:0], rest)
-			if err := s.writeFrame(frame); err != nil {
+			// an object that goes alone is its frame as it is: no copy (one
+			// event per burst is the common case at one job per user)
+			out, n := rest[0], 1
+			if len(rest) > 1 && len(rest[0])+1+len(rest[1]) <= s.frameLimit {
+				if fp == nil {
+					fp = framePool.Get().(*[]byte)
+				}
+				*fp, n = s.pack((*fp)[:0], rest)
+				out = *fp
+			}
+			if err := s.writeFrame(out); err != nil {
 				s.conn.CloseNow()
 				s.mu.Lock()
 				s.writing, s.closing, s.queue = false, true, nil

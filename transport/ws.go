@@ -231,7 +231,7 @@ func decodeWorkerFrame(frame []byte, deliver func(*actors.Request)) {
 				if group == nil {
 					group = &actors.Request{Msg: m}
 				}
-				group.Items = append(group.Items, item)
+				group.AddItem(item)
 				return
 			}
 			cerr = err
