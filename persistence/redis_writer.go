@@ -167,13 +167,16 @@ func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 	if sent {
 		_, _ = pipe.Exec(ctx) // each command carries its own error
 	}
-	var again redis.Pipeliner
+	var again redis.Pipeliner // what must follow the pipeline's replies, made when first needed
+	pipeAgain := func() redis.Pipeliner {
+		if again == nil {
+			again = r.client.Pipeline()
+		}
+		return again
+	}
 	for i := range calls {
 		if err := calls[i].cmd.Err(); errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT") {
-			if again == nil {
-				again = r.client.Pipeline()
-			}
-			calls[i].cmd = calls[i].run(ctx, again, "eval", appendSrc)
+			calls[i].cmd = calls[i].run(ctx, pipeAgain(), "eval", appendSrc)
 		}
 	}
 	var fenced []*appendReq
@@ -192,20 +195,14 @@ func (r *Redis) flush(batch []*appendReq, calls []scriptCall) []scriptCall {
 			req.viaFast = false
 			fenced = append(fenced, req)
 		default:
-			if again == nil {
-				again = r.client.Pipeline()
-			}
-			takeBackScript.Eval(ctx, again, []string{req.fast[1].(string)}, n, k)
+			takeBackScript.Eval(ctx, pipeAgain(), []string{req.fast[1].(string)}, n, k)
 			req.vals = []any{int64(codeSeq), "", strconv.FormatInt(n-k, 10)}
 		}
 	}
 	if len(fenced) > 0 {
-		if again == nil {
-			again = r.client.Pipeline()
-		}
 		calls = r.group(fenced, calls, false)
 		for i := scripts; i < len(calls); i++ {
-			calls[i].cmd = calls[i].run(ctx, again, "eval", appendSrc)
+			calls[i].cmd = calls[i].run(ctx, pipeAgain(), "eval", appendSrc)
 		}
 	}
 	var waitAgain *redis.Cmd

@@ -452,7 +452,7 @@ func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events
 	default:
 		keys = keys[:2] // a plain append touches only the state and the log
 	}
-	return keys, args, fast, plan, nil
+	return keys, args, nil, plan, nil
 }
 
 // appendEntries appends the journal entries of evs to args: each event's wire
