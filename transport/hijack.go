@@ -30,6 +30,14 @@ const (
 // coder/websocket smaller buffers than net/http's.
 type smallBuffers struct {
 	http.ResponseWriter
+	got *hijacked // what Hijack handed over, if not nil
+}
+
+// hijacked is what an upgrade's Hijack handed coder/websocket.
+type hijacked struct {
+	br      *bufio.Reader // the read buffer coder/websocket reads frames through
+	tcp     *rawio.Conn   // the connection, when it is TCP
+	carried bool          // bytes read past the request sit in front of br
 }
 
 // Unwrap lets http.ResponseController reach the original writer.
@@ -48,7 +56,13 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	conn = rawio.Wrap(conn) // the listener's already are (Server.Start); an httptest server's are not
-	return conn, rebuffer(conn, brw), nil
+	carried := brw.Reader.Buffered() > 0
+	brw = rebuffer(conn, brw)
+	if w.got != nil {
+		w.got.br, w.got.carried = brw.Reader, carried
+		w.got.tcp, _ = conn.(*rawio.Conn)
+	}
+	return conn, brw, nil
 }
 
 // rebuffer returns a ReadWriter on conn with the small buffers, carrying over

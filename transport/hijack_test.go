@@ -164,7 +164,7 @@ func TestWebSocketThroughSmallBuffers(t *testing.T) {
 	msg := func(i, n int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, n) }
 	done := make(chan error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		c, err := websocket.Accept(smallBuffers{ResponseWriter: w}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 		if err != nil {
 			done <- err
 			return

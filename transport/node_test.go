@@ -36,6 +36,12 @@ func (single) Joined() bool                          { return true }
 // startNode runs a node; tune, if not nil, adjusts the hub's config.
 func startNode(t testing.TB, tune func(*actors.Config)) *node {
 	t.Helper()
+	return startNodeWith(t, tune, nil)
+}
+
+// startNodeWith runs a node whose server's config ttune, if not nil, adjusts.
+func startNodeWith(t testing.TB, tune func(*actors.Config), ttune func(*transport.Config)) *node {
+	t.Helper()
 	store, err := persistence.OpenBolt(filepath.Join(t.TempDir(), "node.db"), persistence.DefaultLocalConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +61,9 @@ func startNode(t testing.TB, tune func(*actors.Config)) *node {
 	}
 	tcfg := transport.DefaultConfig()
 	tcfg.Addr, tcfg.NodeID = "127.0.0.1:0", "n1"
+	if ttune != nil {
+		ttune(&tcfg)
+	}
 	srv, err := transport.New(tcfg, hub, single{}, reg, nil)
 	if err == nil {
 		err = srv.Start(t.Context())

@@ -331,7 +331,12 @@ func (s *Server) ping(ctx context.Context, sess *session) {
 	defer s.pings.Done()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PingTimeout)
 	defer cancel()
-	if err := sess.conn.Ping(ctx); err != nil && !sess.over() && ctx.Err() != context.Canceled {
+	pc := sess.startPing(ctx)
+	err := sess.conn.Ping(pc)
+	if sess.endPing(pc) { // the reader took the pong off the wire (connReader.idle)
+		return
+	}
+	if err != nil && !sess.over() && ctx.Err() != context.Canceled {
 		sess.conn.CloseNow()
 	}
 }

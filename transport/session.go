@@ -1,7 +1,9 @@
 package transport
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +40,14 @@ type session struct {
 	writeSince atomic.Int64
 	// stuck is set when the pinger dropped the connection for a stuck write.
 	stuck atomic.Bool
+
+	// gate is held by the reader while it looks at the read buffer outside
+	// coder/websocket (connReader.await, readSome) and by closeWith, whose close
+	// handshake reads that buffer under coder/websocket's own read lock.
+	gate sync.Mutex
+
+	pingMu  sync.Mutex
+	pinging *pingCtx // the ping waiting for its pong, nil if none
 }
 
 func newSession(done <-chan struct{}, conn *websocket.Conn, cfg *Config, client bool, onSlow func()) *session {
@@ -229,8 +239,129 @@ func (s *session) closeWith(code websocket.StatusCode, reason string) {
 	if len(reason) > 120 {
 		reason = reason[:120]
 	}
+	s.gate.Lock()
+	defer s.gate.Unlock()
 	_ = s.conn.Close(code, reason)
 }
+
+// bufferedLocked returns how many bytes br holds, under the gate.
+func (s *session) bufferedLocked(br *bufio.Reader) int {
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	return br.Buffered()
+}
+
+// front is what takePong found at the front of the read buffer.
+type front int
+
+const (
+	frontOther front = iota // a frame that is not a pong, or not a well-formed one: for coder/websocket
+	frontPong               // a whole pong, which takePong took
+	frontShort              // the start of a pong: more is to come
+)
+
+// takePong takes a whole pong frame off the front of br, if that is what br
+// starts with, and tells the ping that waits for it. With readable set (the
+// caller knows the socket has something) it first reads what the socket has,
+// once, which does not block.
+func (s *session) takePong(br *bufio.Reader, readable bool) (front, error) {
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	if readable {
+		if _, err := br.Peek(br.Buffered() + 1); err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return frontOther, err
+		}
+	}
+	h, _ := br.Peek(min(2, br.Buffered()))
+	// RFC 6455 5.2: FIN, no RSV bits, opcode 0xA; masked (a client's), at
+	// most 125 bytes of payload (5.5)
+	switch {
+	case len(h) == 0:
+		return frontShort, nil
+	case h[0] != 0x80|0xA:
+		return frontOther, nil
+	case len(h) == 1:
+		return frontShort, nil
+	case h[1]&0x80 == 0 || h[1]&0x7F > 125:
+		return frontOther, nil
+	}
+	n := 2 + 4 + int(h[1]&0x7F)
+	if br.Buffered() < n {
+		return frontShort, nil
+	}
+	_, _ = br.Discard(n)
+	s.pingMu.Lock()
+	if s.pinging != nil {
+		s.pinging.ponged()
+	}
+	s.pingMu.Unlock()
+	return frontPong, nil
+}
+
+// startPing makes the context of a ping with timeout ctx, which a pong that
+// the reader takes off the wire ends.
+func (s *session) startPing(ctx context.Context) *pingCtx {
+	pc := &pingCtx{Context: ctx, done: make(chan struct{})}
+	pc.stop = context.AfterFunc(ctx, pc.end)
+	s.pingMu.Lock()
+	s.pinging = pc
+	s.pingMu.Unlock()
+	return pc
+}
+
+// endPing reports whether the reader took pc's pong off the wire.
+func (s *session) endPing(pc *pingCtx) bool {
+	s.pingMu.Lock()
+	if s.pinging == pc {
+		s.pinging = nil
+	}
+	s.pingMu.Unlock()
+	pc.stop()
+	return pc.pong.Load()
+}
+
+// pingCtx is the context of one server ping (conn.Ping). A pong that the
+// reader takes off the wire itself, which coder/websocket then never sees,
+// ends the ping's wait by closing Done. It does not end the contexts that
+// Ping derives from it: those end with the ping's timeout only (AfterFunc,
+// which context.WithTimeout and the like use for a parent of a type they do
+// not know). coder/websocket closes the connection when the context of a
+// write ends during the write, and the pong of a ping can arrive before the
+// write of that ping has returned.
+type pingCtx struct {
+	context.Context // the ping's timeout
+	done            chan struct{}
+	once            sync.Once
+	stop            func() bool
+	pong            atomic.Bool
+}
+
+var errPonged = errors.New("pong received")
+
+func (c *pingCtx) Done() <-chan struct{} { return c.done }
+
+// Err is the timeout's error once it passed, errPonged before.
+func (c *pingCtx) Err() error {
+	select {
+	case <-c.done:
+	default:
+		return nil
+	}
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
+	return errPonged
+}
+
+// AfterFunc makes the contexts derived from c follow the timeout only.
+func (c *pingCtx) AfterFunc(f func()) func() bool { return context.AfterFunc(c.Context, f) }
+
+func (c *pingCtx) ponged() {
+	c.pong.Store(true)
+	c.end()
+}
+
+func (c *pingCtx) end() { c.once.Do(func() { close(c.done) }) }
 
 // wait waits for the writer, if one runs, after which none starts: under mu,
 // so that every writers.Add happens before this Wait or not at all.

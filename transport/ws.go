@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/actorhub/actorhub/actors"
 	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/internal/rawio"
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 )
 
@@ -42,7 +45,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 		writeError(w, err)
 		return
 	}
-	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+	var got hijacked
+	conn, err := websocket.Accept(smallBuffers{w, &got}, r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled, OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		adm.release()
@@ -74,24 +78,77 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	// the request and its headers, a deep stack) is garbage from here on, about
 	// 10 KiB of every idle connection's heap.
 	life := s.watchToken(sess, who)
-	go func() {
-		defer s.untrack(sess)
-		defer gauge.Dec()
-		defer life.stop()
-		defer adm.release()
-		err := s.readLoop(ctx, conn, ac, worker, life, adm)
-		ac.Close()
-		switch {
-		case errors.Is(err, actors.ErrBusy): // the worker resends what was not acked, elsewhere or later
-			_ = conn.Close(actors.CloseTryAgainLater, "retry: requests to jobs got no answer in time")
-		case errors.Is(err, errTooManyErrors):
-			s.hub.Metrics().Errors.WithLabelValues("error_flood").Inc()
-			_ = conn.Close(websocket.StatusPolicyViolation, errTooManyErrors.Error())
-		}
-		cancel()
-		conn.CloseNow()
-		sess.wait()
-	}()
+	cr := &connReader{s: s, ctx: ctx, cancel: cancel, conn: conn, sess: sess, d: deliverer{conn: ac}, worker: worker,
+		life: life, adm: adm, gauge: gauge}
+	if !worker && got.tcp != nil && !got.carried {
+		// a client: its reader waits on a small stack (await); a
+		// worker's frames come one after another, and the one connection
+		// of a worker has no memory to save
+		cr.br, cr.tcp = got.br, got.tcp
+	}
+	go cr.serve()
+}
+
+// connReader reads one connection's frames until it fails, on a goroutine of
+// its own (readLoop), or for a client on one goroutine at a time (await), and
+// then ends the connection.
+type connReader struct {
+	s      *Server
+	ctx    context.Context
+	cancel context.CancelFunc
+	conn   *websocket.Conn
+	sess   *session
+	d      deliverer
+	worker bool
+	life   *tokenLife
+	adm    *admission
+	gauge  prometheus.Gauge
+
+	// br and tcp are the connection's read buffer (coder/websocket reads
+	// through it) and socket, for a client (see await); nil for the others
+	// (a worker, a connection that is not TCP, or one whose first bytes came
+	// with the upgrade request and sit in front of br)
+	br  *bufio.Reader
+	tcp *rawio.Conn
+
+	// errBudget is made at the connection's first refused request (its
+	// bucket is full then, as it would be had it been made with the
+	// connection): most connections never earn one, and 10,000 idle ones
+	// kept 1.5 MB of limiters
+	errBudget *rate.Limiter
+	frameErrs int
+	flood     bool
+}
+
+func (cr *connReader) serve() {
+	if cr.br != nil {
+		cr.await()
+		return
+	}
+	cr.end(cr.readLoop())
+}
+
+// end closes the connection after its reading ended with err, and waits for
+// its writer.
+//
+//go:noinline
+func (cr *connReader) end(err error) {
+	s, conn := cr.s, cr.conn
+	cr.d.conn.Close()
+	switch {
+	case errors.Is(err, actors.ErrBusy): // the worker resends what was not acked, elsewhere or later
+		_ = conn.Close(actors.CloseTryAgainLater, "retry: requests to jobs got no answer in time")
+	case errors.Is(err, errTooManyErrors):
+		s.hub.Metrics().Errors.WithLabelValues("error_flood").Inc()
+		_ = conn.Close(websocket.StatusPolicyViolation, errTooManyErrors.Error())
+	}
+	cr.cancel()
+	conn.CloseNow()
+	cr.sess.wait()
+	cr.adm.release()
+	cr.life.stop()
+	cr.gauge.Dec()
+	s.untrack(cr.sess)
 }
 
 // readLoop reads frames until the connection fails; oversize frames (above
@@ -99,90 +156,173 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 // connection stays open. It does not read while the connection's actor holds
 // MaxInflight requests that wait for jobs (backpressure), and ends with
 // actors.ErrBusy when they got no answer in time.
-func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, ac *actors.Conn, worker bool, life *tokenLife, adm *admission) error {
-	d := deliverer{conn: ac}
-	lim := s.cfg.Limits
-	// made at the connection's first refused request (its bucket is full
-	// then, as it would be had it been made here): most connections never
-	// earn one, and 10,000 idle ones kept 1.5 MB of limiters
-	var errBudget *rate.Limiter
-	frameErrs, flood := 0, false
-	deliver := func(r *actors.Request) {
-		if r.Err == nil && r.Msg.Type == events.TypeRefresh { // the connection's own business, not its actor's
-			life.refresh(r.Msg)
+func (cr *connReader) readLoop() error {
+	for cr.live() {
+		if err := cr.next(); err != nil {
+			return err
+		}
+	}
+	return cr.stopped()
+}
+
+// live reports whether the connection reads on: none of its requests failed
+// to reach its actor, and it did not flood the node with bad ones.
+func (cr *connReader) live() bool { return cr.d.err == nil && !cr.flood }
+
+// stopped is why the connection stopped reading, once live is false.
+func (cr *connReader) stopped() error {
+	if cr.flood {
+		return errTooManyErrors
+	}
+	return cr.d.err
+}
+
+// await is readLoop for a client: it waits until the client has sent
+// something, reads it (readSome), and then leaves the waiting to a new
+// goroutine and returns. Reading a frame through coder/websocket, decoding
+// it and handing it on grows a goroutine's stack to 4 or 8 KiB, and the
+// runtime never shrinks the stack of a goroutine that waits in the poller
+// below 4 KiB: it shrinks a stack used to under a quarter, counting 800
+// bytes of guard, and waiting in the poller uses about 500. A goroutine that
+// only waits keeps the stack it started with, which is 2 KiB while most of
+// the node's goroutines are such waiters (the runtime starts goroutines at
+// the average stack its last GC scanned; after a burst of connections it
+// may be 4 KiB until the next GC). So an idle client's reader holds 2 KiB of
+// stack instead of 4 from its first pong on (docs/BENCHMARKS.md C14). The new
+// goroutine costs about a microsecond per wake-up, and a client sends rarely:
+// subscribes, the answers to pings.
+func (cr *connReader) await() {
+	readable := false
+	if cr.sess.bufferedLocked(cr.br) == 0 {
+		if err := cr.tcp.WaitReadable(); err != nil {
+			cr.end(err)
 			return
 		}
-		if r.Err == nil && !adm.allow() {
-			r = &actors.Request{Msg: r.Msg, Err: &events.CodedError{Code: events.CodeRateLimited, Err: errRateLimited}}
-		}
-		if r.Err != nil {
-			// a frame of bad lines gets a bounded answer, and a connection
-			// that keeps earning errors is closed
-			if frameErrs++; lim.ErrorsPerFrame > 0 && frameErrs > lim.ErrorsPerFrame {
-				if frameErrs == lim.ErrorsPerFrame+1 {
-					d.deliver(ctx, &actors.Request{Msg: &events.Inbound{}, Err: &events.CodedError{Code: events.CodeBadRequest,
-						Err: fmt.Errorf("more than %d refused requests in one frame: the rest of it was dropped", lim.ErrorsPerFrame)}})
-				}
-				return
-			}
-			if lim.ErrorsPerSecond > 0 {
-				if errBudget == nil {
-					errBudget = rate.NewLimiter(rate.Limit(lim.ErrorsPerSecond), max(1, int(lim.ErrorsPerSecond)))
-				}
-				if !errBudget.Allow() {
-					flood = true
-					return
-				}
-			}
-		}
-		d.deliver(ctx, r)
+		readable = true
 	}
-	refuse := func(code, msg string) {
-		deliver(&actors.Request{Msg: &events.Inbound{}, Err: &events.CodedError{Code: code, Err: errors.New(msg)}})
+	err := cr.readSome(readable)
+	if err == nil && cr.live() {
+		go cr.await()
+		return
 	}
-	for d.err == nil && !flood {
-		frameErrs = 0
-		// No ctx for the read: coder/websocket arms a context.AfterFunc for
-		// every frame header and payload read under a context that can end
-		// (7 allocations per worker frame, and one registration held by every
-		// idle connection). Nothing ends ctx before this loop returns; the
-		// server's shutdown and the pinger close the connection instead.
-		typ, rd, err := conn.Reader(context.Background())
+	if err == nil {
+		err = cr.stopped()
+	}
+	cr.end(err)
+}
+
+// readSome reads what a client sent (readable: the socket has something),
+// until it has read all that came: it takes pongs (the answers to the
+// server's pings, or a client's own heartbeats) off the wire itself, waiting
+// for the rest of one that came in pieces, and reads messages of any other
+// kind through coder/websocket. Given a pong, coder/websocket would read on
+// into the next frame and wait there, in the middle of its frame reader,
+// until the client next sent something, which an idle client does not.
+func (cr *connReader) readSome(readable bool) error {
+	for cr.live() {
+		f, err := cr.sess.takePong(cr.br, readable)
 		if err != nil {
 			return err
 		}
-		bp := readBufs.Get().(*[]byte)
-		buf := (*bp)[:0]
-		buf, err = readLimited(buf, rd, s.cfg.FrameLimit)
-		switch {
-		case errors.Is(err, errFrameTooLarge):
-			putReadBuf(bp, buf)
-			if _, err := io.Copy(io.Discard, rd); err != nil {
+		switch f {
+		case frontShort:
+			if err := cr.tcp.WaitReadable(); err != nil {
 				return err
 			}
-			refuse(events.CodeFrameTooLarge, fmt.Sprintf("frame over %d bytes was dropped; split it", s.cfg.FrameLimit))
+			readable = true
 			continue
-		case err != nil:
-			putReadBuf(bp, buf)
+		case frontOther:
+			if err := cr.next(); err != nil {
+				return err
+			}
+		}
+		if cr.sess.bufferedLocked(cr.br) == 0 {
+			return nil
+		}
+		readable = false
+	}
+	return nil
+}
+
+// next reads one message and hands its requests to the connection's actor.
+func (cr *connReader) next() error {
+	cr.frameErrs = 0
+	// No ctx for the read: coder/websocket arms a context.AfterFunc for
+	// every frame header and payload read under a context that can end
+	// (7 allocations per worker frame, and one registration held by every
+	// idle connection). Nothing ends ctx before the loop returns; the
+	// server's shutdown and the pinger close the connection instead.
+	typ, rd, err := cr.conn.Reader(context.Background())
+	if err != nil {
+		return err
+	}
+	bp := readBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	buf, err = readLimited(buf, rd, cr.s.cfg.FrameLimit)
+	switch {
+	case errors.Is(err, errFrameTooLarge):
+		putReadBuf(bp, buf)
+		if _, err := io.Copy(io.Discard, rd); err != nil {
 			return err
-		case typ != websocket.MessageText:
-			putReadBuf(bp, buf)
-			refuse(events.CodeBadFrame, "binary frames are not accepted; send text frames of JSON objects")
-			continue
 		}
-		if worker {
-			decodeWorkerFrame(buf, deliver)
-		} else {
-			events.DecodeFrame(buf, func(m *events.Inbound, err *events.CodedError) {
-				deliver(&actors.Request{Msg: m, Err: err})
-			})
+		cr.refuse(events.CodeFrameTooLarge, fmt.Sprintf("frame over %d bytes was dropped; split it", cr.s.cfg.FrameLimit))
+		return nil
+	case err != nil:
+		putReadBuf(bp, buf)
+		return err
+	case typ != websocket.MessageText:
+		putReadBuf(bp, buf)
+		cr.refuse(events.CodeBadFrame, "binary frames are not accepted; send text frames of JSON objects")
+		return nil
+	}
+	if cr.worker {
+		decodeWorkerFrame(buf, cr.deliver)
+	} else {
+		events.DecodeFrame(buf, func(m *events.Inbound, err *events.CodedError) {
+			cr.deliver(&actors.Request{Msg: m, Err: err})
+		})
+	}
+	putReadBuf(bp, buf) // decoding copied what it keeps
+	return nil
+}
+
+// deliver hands one request to the connection's actor, or answers it here:
+// a token refresh, a request over the connection's rate, and a frame or
+// connection that keeps earning errors.
+func (cr *connReader) deliver(r *actors.Request) {
+	if r.Err == nil && r.Msg.Type == events.TypeRefresh { // the connection's own business, not its actor's
+		cr.life.refresh(r.Msg)
+		return
+	}
+	if r.Err == nil && !cr.adm.allow() {
+		r = &actors.Request{Msg: r.Msg, Err: &events.CodedError{Code: events.CodeRateLimited, Err: errRateLimited}}
+	}
+	if r.Err != nil {
+		// a frame of bad lines gets a bounded answer, and a connection
+		// that keeps earning errors is closed
+		lim := cr.s.cfg.Limits
+		if cr.frameErrs++; lim.ErrorsPerFrame > 0 && cr.frameErrs > lim.ErrorsPerFrame {
+			if cr.frameErrs == lim.ErrorsPerFrame+1 {
+				cr.d.deliver(cr.ctx, &actors.Request{Msg: &events.Inbound{}, Err: &events.CodedError{Code: events.CodeBadRequest,
+					Err: fmt.Errorf("more than %d refused requests in one frame: the rest of it was dropped", lim.ErrorsPerFrame)}})
+			}
+			return
 		}
-		putReadBuf(bp, buf) // decoding copied what it keeps
+		if lim.ErrorsPerSecond > 0 {
+			if cr.errBudget == nil {
+				cr.errBudget = rate.NewLimiter(rate.Limit(lim.ErrorsPerSecond), max(1, int(lim.ErrorsPerSecond)))
+			}
+			if !cr.errBudget.Allow() {
+				cr.flood = true
+				return
+			}
+		}
 	}
-	if flood {
-		return errTooManyErrors
-	}
-	return d.err
+	cr.d.deliver(cr.ctx, r)
+}
+
+func (cr *connReader) refuse(code, msg string) {
+	cr.deliver(&actors.Request{Msg: &events.Inbound{}, Err: &events.CodedError{Code: code, Err: errors.New(msg)}})
 }
 
 var errTooManyErrors = errors.New("too many refused requests in a second; fix the client and connect again")

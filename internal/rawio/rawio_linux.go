@@ -24,6 +24,9 @@ type Conn struct {
 	rerr   syscall.Errno
 	readFn func(fd uintptr) bool
 
+	peekFn func(fd uintptr) bool
+	peekB  [1]byte // what WaitReadable's peek reads (and leaves in the socket)
+
 	wmu     sync.Mutex // one Write at a time: iov, next, end, wn and werr are its
 	iov     [2]syscall.Iovec
 	next    int // iov[next:end] is still to write
@@ -46,6 +49,7 @@ func Wrap(c net.Conn) net.Conn {
 	}
 	w := &Conn{TCPConn: tcp, rc: rc}
 	w.readFn = w.readRaw
+	w.peekFn = w.peekRaw
 	w.writeFn = w.writeRaw
 	return w
 }
@@ -89,6 +93,39 @@ func (c *Conn) readRaw(fd uintptr) bool {
 			c.rerr = e
 			return true
 		}
+	}
+}
+
+// WaitReadable parks the caller until the socket has something to read
+// (data, the peer's close or an error), and reads nothing: the next Read gets
+// it all. It returns an error only when the connection is closed or its read
+// deadline passed, as Read would.
+//
+// A goroutine that waits here between messages waits with a shallow stack,
+// where one parked in a Read under a WebSocket library's frame reader holds
+// the stack of that whole call chain: the runtime shrinks a parked
+// goroutine's stack to what it uses, so an idle connection's reader costs
+// 2 KiB instead of 4 (docs/BENCHMARKS.md C14).
+func (c *Conn) WaitReadable() error {
+	if err := c.rc.Read(c.peekFn); err != nil {
+		return c.opError("read", err)
+	}
+	return nil
+}
+
+// peekRaw is WaitReadable's callback: a one-byte non-blocking recvfrom with
+// MSG_PEEK; false (park) while the socket has nothing.
+func (c *Conn) peekRaw(fd uintptr) bool {
+	for {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&c.peekB[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		return true // data, EOF (0) or an error that the next Read reports
 	}
 }
 

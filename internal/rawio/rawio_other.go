@@ -27,5 +27,9 @@ func (c *Conn) Writev(a, b []byte) (int, error) {
 	return int(n), err
 }
 
+// WaitReadable returns at once: only Linux builds wait (the next Read waits
+// instead).
+func (c *Conn) WaitReadable() error { return nil }
+
 // PeekFirst returns rc: only Linux builds peek first.
 func PeekFirst(rc syscall.RawConn) syscall.RawConn { return rc }

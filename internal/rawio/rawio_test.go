@@ -244,3 +244,45 @@ func TestPeekFirst(t *testing.T) {
 		t.Fatalf("peek on a closed connection: %v", err)
 	}
 }
+
+// TestWaitReadable: it returns once there is something to read, and leaves
+// it for Read; the peer's close counts; Close ends a wait.
+func TestWaitReadable(t *testing.T) {
+	a, b := pair(t)
+	done := make(chan error, 1)
+	go func() { done <- a.WaitReadable() }()
+	time.Sleep(10 * time.Millisecond) // not needed for the test to pass: it only gives the wait time to park
+	select {
+	case err := <-done:
+		t.Fatalf("returned with nothing to read: %v", err)
+	default:
+	}
+	if _, err := b.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WaitReadable(); err != nil { // still there
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	if n, err := a.Read(buf); n != 3 || err != nil || string(buf[:3]) != "abc" {
+		t.Fatalf("read after the wait: %d %q, %v", n, buf[:n], err)
+	}
+	b.Close()
+	if err := a.WaitReadable(); err != nil {
+		t.Fatalf("the peer's close: %v", err)
+	}
+	if _, err := a.Read(buf); err != io.EOF {
+		t.Fatalf("read after the peer's close: %v", err)
+	}
+
+	c, _ := pair(t)
+	go func() { done <- c.WaitReadable() }()
+	time.Sleep(10 * time.Millisecond) // as above: Close must end the wait whenever it comes
+	c.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("wait ended by Close: %v", err)
+	}
+}

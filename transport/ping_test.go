@@ -1,0 +1,147 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"runtime/pprof"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/actorhub/actorhub/transport"
+	"github.com/coder/websocket"
+)
+
+// TestPingIdleClient: an idle client answers the server's pings and stays
+// connected, and between frames its connection's reader waits for the socket
+// outside coder/websocket (connReader.await), which took the pongs off the
+// wire: a reader that coder/websocket had handed a pong would be parked in its
+// frame reader until the client next sent something.
+func TestPingIdleClient(t *testing.T) {
+	n := startNodeWith(t, nil, func(c *transport.Config) {
+		c.PingInterval, c.PingTimeout = 400*time.Millisecond, 400*time.Millisecond
+	})
+	var pings atomic.Int64
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+n.addr+"/ws", &websocket.DialOptions{
+		OnPingReceived: func(context.Context, []byte) bool { pings.Add(1); return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	got := make(chan []byte, 16)
+	go func() {
+		defer close(got)
+		for { // reading answers the pings
+			_, b, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			got <- b
+		}
+	}()
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping","id":"a"}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitPong(t, got, "a")
+	for pings.Load() < 4 {
+		if ctx.Err() != nil {
+			t.Fatalf("%d pings in 30 s", pings.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// the reader waits for the socket, not in coder/websocket
+	for {
+		idle, deep := readers(t)
+		if idle == 1 && deep == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("client readers: %d waiting for the socket, %d in coder/websocket", idle, deep)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping","id":"b"}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitPong(t, got, "b")
+}
+
+// TestPingDropsSilentPeer: a client that does not answer pings (coder/websocket
+// answers only while it reads) is dropped once a ping times out.
+func TestPingDropsSilentPeer(t *testing.T) {
+	n := startNodeWith(t, nil, func(c *transport.Config) {
+		c.PingInterval, c.PingTimeout = 200*time.Millisecond, 200*time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+n.addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	for !strings.Contains(metrics(t, n), `actorhub_connections_open{kind="client"} 0`) {
+		if ctx.Err() != nil {
+			t.Fatal("the silent client is still connected after 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for { // what the node sent before it dropped the client, then the end
+		if _, _, err := c.Read(ctx); err != nil {
+			if ctx.Err() != nil {
+				t.Fatal("the dropped client's connection is still open")
+			}
+			break
+		}
+	}
+}
+
+func waitPong(t *testing.T, got <-chan []byte, id string) {
+	t.Helper()
+	for b := range got {
+		if bytes.Contains(b, []byte(`{"type":"pong","id":"`+id+`"}`)) {
+			return
+		}
+	}
+	t.Fatalf("the connection closed before the pong %q", id)
+}
+
+// readers counts the goroutines that read a client connection, by where they
+// wait: for the socket (rawio's WaitReadable), or in coder/websocket's frame
+// reader.
+func readers(t *testing.T) (idle, deep int) {
+	var b bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 2); err != nil {
+		t.Fatal(err)
+	}
+	for g := range strings.SplitSeq(b.String(), "\n\n") {
+		if !strings.Contains(g, "transport.(*connReader).") {
+			continue
+		}
+		switch {
+		case strings.Contains(g, "rawio.(*Conn).WaitReadable"):
+			idle++
+		case strings.Contains(g, "websocket.(*Conn).readFrameHeader"):
+			deep++
+		}
+	}
+	return idle, deep
+}
+
+func metrics(t *testing.T, n *node) string {
+	t.Helper()
+	resp, err := http.Get("http://" + n.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
