@@ -80,7 +80,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	life := s.watchToken(sess, who)
 	cr := &connReader{s: s, ctx: ctx, cancel: cancel, conn: conn, sess: sess, d: deliverer{conn: ac}, worker: worker,
 		life: life, adm: adm, gauge: gauge}
-	if !worker && got.tcp != nil && !got.carried {
+	if !worker && got.tcp != nil && !got.carried && rawio.Waits {
 		// a client: its reader waits on a small stack (await); a
 		// worker's frames come one after another, and the one connection
 		// of a worker has no memory to save
@@ -106,8 +106,9 @@ type connReader struct {
 
 	// br and tcp are the connection's read buffer (coder/websocket reads
 	// through it) and socket, for a client (see await); nil for the others
-	// (a worker, a connection that is not TCP, or one whose first bytes came
-	// with the upgrade request and sit in front of br)
+	// (a worker, a connection that is not TCP, one whose first bytes came
+	// with the upgrade request and sit in front of br, and any where rawio
+	// cannot wait for a socket)
 	br  *bufio.Reader
 	tcp *rawio.Conn
 

@@ -96,6 +96,9 @@ func (c *Conn) readRaw(fd uintptr) bool {
 	}
 }
 
+// Waits is true: WaitReadable waits (it returns at once on other systems).
+const Waits = true
+
 // WaitReadable parks the caller until the socket has something to read
 // (data, the peer's close or an error), and reads nothing: the next Read gets
 // it all. It returns an error only when the connection is closed or its read

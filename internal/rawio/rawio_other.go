@@ -27,8 +27,11 @@ func (c *Conn) Writev(a, b []byte) (int, error) {
 	return int(n), err
 }
 
-// WaitReadable returns at once: only Linux builds wait (the next Read waits
-// instead).
+// Waits is false: WaitReadable returns at once here, and the next Read waits
+// instead.
+const Waits = false
+
+// WaitReadable returns at once: only Linux builds wait.
 func (c *Conn) WaitReadable() error { return nil }
 
 // PeekFirst returns rc: only Linux builds peek first.
