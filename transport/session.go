@@ -244,8 +244,8 @@ func (s *session) closeWith(code websocket.StatusCode, reason string) {
 	_ = s.conn.Close(code, reason)
 }
 
-// bufferedLocked returns how many bytes br holds, under the gate.
-func (s *session) bufferedLocked(br *bufio.Reader) int {
+// buffered returns how many bytes br holds, taking the gate.
+func (s *session) buffered(br *bufio.Reader) int {
 	s.gate.Lock()
 	defer s.gate.Unlock()
 	return br.Buffered()

@@ -194,7 +194,7 @@ func (cr *connReader) stopped() error {
 // subscribes, the answers to pings.
 func (cr *connReader) await() {
 	readable := false
-	if cr.sess.bufferedLocked(cr.br) == 0 {
+	if cr.sess.buffered(cr.br) == 0 {
 		if err := cr.tcp.WaitReadable(); err != nil {
 			cr.end(err)
 			return
@@ -237,7 +237,7 @@ func (cr *connReader) readSome(readable bool) error {
 				return err
 			}
 		}
-		if cr.sess.bufferedLocked(cr.br) == 0 {
+		if cr.sess.buffered(cr.br) == 0 {
 			return nil
 		}
 		readable = false
