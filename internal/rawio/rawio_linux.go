@@ -104,11 +104,10 @@ const Waits = true
 // it all. It returns an error only when the connection is closed or its read
 // deadline passed, as Read would.
 //
-// A goroutine that waits here between messages waits with a shallow stack,
-// where one parked in a Read under a WebSocket library's frame reader holds
-// the stack of that whole call chain: the runtime shrinks a parked
-// goroutine's stack to what it uses, so an idle connection's reader costs
-// 2 KiB instead of 4 (docs/BENCHMARKS.md C14).
+// A goroutine that waits here between messages uses about 500 bytes of
+// stack, where one parked in a Read under a WebSocket library's frame reader
+// uses the whole call chain's: a goroutine that only ever waits here keeps a
+// 2 KiB stack (transport's connReader.await, docs/BENCHMARKS.md C14).
 func (c *Conn) WaitReadable() error {
 	if err := c.rc.Read(c.peekFn); err != nil {
 		return c.opError("read", err)
@@ -116,19 +115,19 @@ func (c *Conn) WaitReadable() error {
 	return nil
 }
 
-// peekRaw is WaitReadable's callback: a one-byte non-blocking recvfrom with
-// MSG_PEEK; false (park) while the socket has nothing.
-func (c *Conn) peekRaw(fd uintptr) bool {
+// peekRaw is WaitReadable's callback: false (park) while the socket has
+// nothing; data, EOF or an error (which the next Read reports) end the wait.
+func (c *Conn) peekRaw(fd uintptr) bool { return peek(fd, &c.peekB) != syscall.EAGAIN }
+
+// peek is a one-byte non-blocking recvfrom with MSG_PEEK into b: EAGAIN when
+// the socket has nothing to read, and it reads nothing either way.
+func peek(fd uintptr, b *[1]byte) syscall.Errno {
 	for {
-		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&c.peekB[0])), 1,
+		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
 			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
+		if e != syscall.EINTR {
+			return e
 		}
-		return true // data, EOF (0) or an error that the next Read reports
 	}
 }
 
@@ -230,9 +229,7 @@ func (p peekFirst) Read(f func(fd uintptr) bool) error {
 	var empty bool
 	err := p.RawConn.Control(func(fd uintptr) {
 		var b [1]byte
-		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		empty = e == syscall.EAGAIN
+		empty = peek(fd, &b) == syscall.EAGAIN
 	})
 	if err != nil || empty {
 		return err
