@@ -257,7 +257,7 @@ type front int
 const (
 	frontOther front = iota // a frame that is not a pong, or not a well-formed one: for coder/websocket
 	frontPong               // a whole pong, which takePong took
-	frontShort              // the start of a pong: more is to come
+	frontShort              // nothing, or the start of a pong: more is to come
 )
 
 // takePong takes a whole pong frame off the front of br, if that is what br

@@ -178,8 +178,8 @@ func (cr *connReader) stopped() error {
 	return cr.d.err
 }
 
-// await is readLoop for a client: it waits until the client has sent
-// something, reads it (readSome), and then leaves the waiting to a new
+// await is readLoop for a client: it reads what the client sends next
+// (readSome, which waits for it), and then leaves the waiting to a new
 // goroutine and returns. Reading a frame through coder/websocket, decoding
 // it and handing it on grows a goroutine's stack to 4 or 8 KiB, and the
 // runtime never shrinks the stack of a goroutine that waits in the poller
@@ -193,15 +193,7 @@ func (cr *connReader) stopped() error {
 // goroutine costs about a microsecond per wake-up, and a client sends rarely:
 // subscribes, the answers to pings.
 func (cr *connReader) await() {
-	readable := false
-	if cr.sess.buffered(cr.br) == 0 {
-		if err := cr.tcp.WaitReadable(); err != nil {
-			cr.end(err)
-			return
-		}
-		readable = true
-	}
-	err := cr.readSome(readable)
+	err := cr.readSome()
 	if err == nil && cr.live() {
 		go cr.await()
 		return
@@ -212,14 +204,16 @@ func (cr *connReader) await() {
 	cr.end(err)
 }
 
-// readSome reads what a client sent (readable: the socket has something),
-// until it has read all that came: it takes pongs (the answers to the
-// server's pings, or a client's own heartbeats) off the wire itself, waiting
-// for the rest of one that came in pieces, and reads messages of any other
-// kind through coder/websocket. Given a pong, coder/websocket would read on
-// into the next frame and wait there, in the middle of its frame reader,
-// until the client next sent something, which an idle client does not.
-func (cr *connReader) readSome(readable bool) error {
+// readSome waits until the client has sent something (unless the read buffer
+// holds some already) and reads until it has read all that came: it takes
+// pongs (the answers to the server's pings, or a client's own heartbeats) off
+// the wire itself, waiting for the rest of one that came in pieces, and reads
+// messages of any other kind through coder/websocket. Given a pong,
+// coder/websocket would read on into the next frame and wait there, in the
+// middle of its frame reader, until the client next sent something, which an
+// idle client does not.
+func (cr *connReader) readSome() error {
+	readable := false // the socket has something
 	for cr.live() {
 		f, err := cr.sess.takePong(cr.br, readable)
 		if err != nil {
