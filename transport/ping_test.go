@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"runtime/pprof"
 	"strings"
@@ -98,6 +99,63 @@ func TestPingDropsSilentPeer(t *testing.T) {
 			break
 		}
 	}
+}
+
+// TestFirstFrameBehindUpgrade: a client whose first frame comes in the same
+// write as its upgrade request (net/http may read it before the hijack) is
+// served, and its reader then waits for the socket like any other client's.
+func TestFirstFrameBehindUpgrade(t *testing.T) {
+	n := startNode(t, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, err := net.Dial("tcp", n.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := "GET /ws?user=u HTTP/1.1\r\nHost: " + n.addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := c.Write(append([]byte(req), maskedText(`{"type":"ping","id":"c"}`)...)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var seen []byte
+	readUntil := func(want string) {
+		t.Helper()
+		buf := make([]byte, 4096)
+		for !bytes.Contains(seen, []byte(want)) {
+			k, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("before %s came: %v (read %q)", want, err, seen)
+			}
+			seen = append(seen, buf[:k]...)
+		}
+	}
+	readUntil(`{"type":"pong","id":"c"}`)
+	for {
+		idle, deep := readers(t)
+		if idle == 1 && deep == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("client readers: %d waiting for the socket, %d in coder/websocket", idle, deep)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := c.Write(maskedText(`{"type":"ping","id":"d"}`)); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(`{"type":"pong","id":"d"}`)
+}
+
+// maskedText is a client's text frame (RFC 6455 5.2) of a short payload.
+func maskedText(payload string) []byte {
+	key := [4]byte{7, 1, 9, 3}
+	f := append([]byte{0x81, 0x80 | byte(len(payload))}, key[:]...)
+	for i := range len(payload) {
+		f = append(f, payload[i]^key[i%4])
+	}
+	return f
 }
 
 func waitPong(t *testing.T, got <-chan []byte, id string) {

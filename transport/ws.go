@@ -80,11 +80,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	life := s.watchToken(sess, who)
 	cr := &connReader{s: s, ctx: ctx, cancel: cancel, conn: conn, sess: sess, d: deliverer{conn: ac}, worker: worker,
 		life: life, adm: adm, gauge: gauge}
-	if !worker && got.tcp != nil && !got.carried && rawio.Waits {
+	if !worker && got.tcp != nil && rawio.Waits {
 		// a client: its reader waits on a small stack (await); a
 		// worker's frames come one after another, and the one connection
 		// of a worker has no memory to save
-		cr.br, cr.tcp = got.br, got.tcp
+		cr.br, cr.tcp, cr.carried = got.br, got.tcp, got.carried
 	}
 	go cr.serve()
 }
@@ -106,11 +106,14 @@ type connReader struct {
 
 	// br and tcp are the connection's read buffer (coder/websocket reads
 	// through it) and socket, for a client (see await); nil for the others
-	// (a worker, a connection that is not TCP, one whose first bytes came
-	// with the upgrade request and sit in front of br, and any where rawio
-	// cannot wait for a socket)
-	br  *bufio.Reader
-	tcp *rawio.Conn
+	// (a worker, a connection that is not TCP, and any where rawio cannot
+	// wait for a socket). carried: the client's first bytes came behind its
+	// upgrade request, and sit in front of br where neither br.Buffered nor
+	// the socket shows them (net/http sends the 101 before the hijack, so a
+	// client's first frame can race into its read buffer).
+	br      *bufio.Reader
+	tcp     *rawio.Conn
+	carried bool
 
 	// errBudget is made at the connection's first refused request (its
 	// bucket is full then, as it would be had it been made with the
@@ -122,11 +125,17 @@ type connReader struct {
 }
 
 func (cr *connReader) serve() {
-	if cr.br != nil {
+	switch {
+	case cr.br == nil:
+		cr.end(cr.readLoop())
+	case cr.carried:
+		// coder/websocket's first read moves the carried bytes into br
+		// (whose size rebuffer made to hold them)
+		cr.carried = false
+		cr.afterRead(cr.next())
+	default:
 		cr.await()
-		return
 	}
-	cr.end(cr.readLoop())
 }
 
 // end closes the connection after its reading ended with err, and waits for
@@ -192,8 +201,11 @@ func (cr *connReader) stopped() error {
 // stack instead of 4 from its first pong on (docs/BENCHMARKS.md C14). The new
 // goroutine costs about a microsecond per wake-up, and a client sends rarely:
 // subscribes, the answers to pings.
-func (cr *connReader) await() {
-	err := cr.readSome()
+func (cr *connReader) await() { cr.afterRead(cr.readSome()) }
+
+// afterRead leaves the waiting to a new goroutine (await) after a read that
+// left the connection live, and ends the connection otherwise.
+func (cr *connReader) afterRead(err error) {
 	if err == nil && cr.live() {
 		go cr.await()
 		return
