@@ -17,10 +17,10 @@ import (
 )
 
 // TestPingIdleClient: an idle client answers the server's pings and stays
-// connected, and between frames its connection's reader waits for the socket
-// outside coder/websocket (connReader.await), which took the pongs off the
-// wire: a reader that coder/websocket had handed a pong would be parked in its
-// frame reader until the client next sent something.
+// connected, and between frames no goroutine reads its connection: its socket
+// waits in rawio's poller (connReader.resume), and the reader took the pongs
+// off the wire. A reader that coder/websocket had handed a pong would be
+// parked in its frame reader until the client next sent something.
 func TestPingIdleClient(t *testing.T) {
 	n := startNodeWith(t, nil, func(c *transport.Config) {
 		c.PingInterval, c.PingTimeout = 400*time.Millisecond, 400*time.Millisecond
@@ -55,17 +55,7 @@ func TestPingIdleClient(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// the reader waits for the socket, not in coder/websocket
-	for {
-		idle, deep := readers(t)
-		if idle == 1 && deep == 0 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("client readers: %d waiting for the socket, %d in coder/websocket", idle, deep)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitNoReader(ctx, t)
 	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping","id":"b"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +93,7 @@ func TestPingDropsSilentPeer(t *testing.T) {
 
 // TestFirstFrameBehindUpgrade: a client whose first frame comes in the same
 // write as its upgrade request (net/http may read it before the hijack) is
-// served, and its reader then waits for the socket like any other client's.
+// served, and its socket then waits in the poller like any other client's.
 func TestFirstFrameBehindUpgrade(t *testing.T) {
 	n := startNode(t, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -132,16 +122,7 @@ func TestFirstFrameBehindUpgrade(t *testing.T) {
 		}
 	}
 	readUntil(`{"type":"pong","id":"c"}`)
-	for {
-		idle, deep := readers(t)
-		if idle == 1 && deep == 0 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("client readers: %d waiting for the socket, %d in coder/websocket", idle, deep)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitNoReader(ctx, t)
 	if _, err := c.Write(maskedText(`{"type":"ping","id":"d"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -168,26 +149,30 @@ func waitPong(t *testing.T, got <-chan []byte, id string) {
 	t.Fatalf("the connection closed before the pong %q", id)
 }
 
-// readers counts the goroutines that read a client connection, by where they
-// wait: for the socket (rawio's WaitReadable), or in coder/websocket's frame
-// reader.
-func readers(t *testing.T) (idle, deep int) {
-	var b bytes.Buffer
-	if err := pprof.Lookup("goroutine").WriteTo(&b, 2); err != nil {
-		t.Fatal(err)
-	}
-	for g := range strings.SplitSeq(b.String(), "\n\n") {
-		if !strings.Contains(g, "transport.(*connReader).") {
-			continue
+// waitNoReader waits until no goroutine reads a client connection: each
+// waits in rawio's poller. A goroutine parked in coder/websocket's frame
+// reader would be there until its client next sent something.
+func waitNoReader(ctx context.Context, t *testing.T) {
+	t.Helper()
+	for {
+		var b bytes.Buffer
+		if err := pprof.Lookup("goroutine").WriteTo(&b, 2); err != nil {
+			t.Fatal(err)
 		}
-		switch {
-		case strings.Contains(g, "rawio.(*Conn).WaitReadable"):
-			idle++
-		case strings.Contains(g, "websocket.(*Conn).readFrameHeader"):
-			deep++
+		var readers []string
+		for g := range strings.SplitSeq(b.String(), "\n\n") {
+			if strings.Contains(g, "transport.(*connReader).") {
+				readers = append(readers, g)
+			}
 		}
+		if len(readers) == 0 {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%d goroutines read a client connection; the first:\n%s", len(readers), readers[0])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return idle, deep
 }
 
 func metrics(t *testing.T, n *node) string {

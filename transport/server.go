@@ -333,7 +333,7 @@ func (s *Server) ping(ctx context.Context, sess *session) {
 	defer cancel()
 	pc := sess.startPing(ctx)
 	err := sess.conn.Ping(pc)
-	if sess.endPing(pc) { // the reader took the pong off the wire (connReader.await)
+	if sess.endPing(pc) { // the reader took the pong off the wire (connReader.readSome)
 		return
 	}
 	if err != nil && !sess.over() && ctx.Err() != context.Canceled {

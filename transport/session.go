@@ -42,7 +42,7 @@ type session struct {
 	stuck atomic.Bool
 
 	// gate is held by the reader while it looks at the read buffer outside
-	// coder/websocket (connReader.await, readSome) and by closeWith, whose close
+	// coder/websocket (connReader.readSome) and by closeWith, whose close
 	// handshake reads that buffer under coder/websocket's own read lock.
 	gate sync.Mutex
 

@@ -80,18 +80,19 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	life := s.watchToken(sess, who)
 	cr := &connReader{s: s, ctx: ctx, cancel: cancel, conn: conn, sess: sess, d: deliverer{conn: ac}, worker: worker,
 		life: life, adm: adm, gauge: gauge}
-	if !worker && got.tcp != nil && rawio.Waits {
-		// a client: its reader waits on a small stack (await); a
-		// worker's frames come one after another, and the one connection
-		// of a worker has no memory to save
+	if !worker && got.tcp != nil && rawio.Polls() {
+		// a client: no goroutine waits for it (resume); a worker's frames
+		// come one after another, and the one connection of a worker has
+		// no memory to save
 		cr.br, cr.tcp, cr.carried = got.br, got.tcp, got.carried
+		cr.wake = cr.resume
 	}
 	go cr.serve()
 }
 
 // connReader reads one connection's frames until it fails, on a goroutine of
-// its own (readLoop), or for a client on one goroutine at a time (await), and
-// then ends the connection.
+// its own (readLoop), or for a client on a goroutine from each time it sends
+// something (resume), and then ends the connection.
 type connReader struct {
 	s      *Server
 	ctx    context.Context
@@ -105,7 +106,7 @@ type connReader struct {
 	gauge  prometheus.Gauge
 
 	// br and tcp are the connection's read buffer (coder/websocket reads
-	// through it) and socket, for a client (see await); nil for the others
+	// through it) and socket, for a client (see resume); nil for the others
 	// (a worker, a connection that is not TCP, and any where rawio cannot
 	// wait for a socket). carried: the client's first bytes came behind its
 	// upgrade request, and sit in front of br where neither br.Buffered nor
@@ -114,6 +115,7 @@ type connReader struct {
 	br      *bufio.Reader
 	tcp     *rawio.Conn
 	carried bool
+	wake    func() // resume, made once
 
 	// errBudget is made at the connection's first refused request (its
 	// bucket is full then, as it would be had it been made with the
@@ -132,9 +134,13 @@ func (cr *connReader) serve() {
 		// coder/websocket's first read moves the carried bytes into br
 		// (whose size rebuffer made to hold them)
 		cr.carried = false
-		cr.afterRead(cr.next())
+		if err := cr.next(); err != nil {
+			cr.end(err)
+			return
+		}
+		cr.afterRead(cr.readSome(false))
 	default:
-		cr.await()
+		cr.afterRead(cr.readSome(false))
 	}
 }
 
@@ -187,28 +193,25 @@ func (cr *connReader) stopped() error {
 	return cr.d.err
 }
 
-// await is readLoop for a client: it reads what the client sends next
-// (readSome, which waits for it), and then leaves the waiting to a new
-// goroutine and returns. Reading a frame through coder/websocket, decoding
-// it and handing it on grows a goroutine's stack to 4 or 8 KiB, and the
-// runtime never shrinks the stack of a goroutine that waits in the poller
-// below 4 KiB: it shrinks a stack used to under a quarter, counting 800
-// bytes of guard, and waiting in the poller uses about 500. A goroutine that
-// only waits keeps the stack it started with, which is 2 KiB while most of
-// the node's goroutines are such waiters (the runtime starts goroutines at
-// the average stack its last GC scanned; after a burst of connections it
-// may be 4 KiB until the next GC). So an idle client's reader holds 2 KiB of
-// stack instead of 4 from its first pong on (docs/BENCHMARKS.md C14). The new
-// goroutine costs about a microsecond per wake-up, and a client sends rarely:
-// subscribes, the answers to pings.
-func (cr *connReader) await() { cr.afterRead(cr.readSome()) }
+// resume reads what a client sent once its socket has something (or its
+// connection closed), then hands the connection back to the poller.
+//
+// A client's reader is not a goroutine that waits. Between the frames a
+// client sends (subscribes, the answers to pings) its socket waits in
+// rawio's poller, which calls resume on a new goroutine when something
+// comes; that goroutine reads it all, hands it on and ends. A goroutine
+// parked for each idle connection held 2 to 4 KiB of stack, and the GC lets
+// the heap grow by as much again for the stacks it scans (docs/BENCHMARKS.md
+// C14, C15). The new goroutine costs about a microsecond per wake-up.
+func (cr *connReader) resume() { cr.afterRead(cr.readSome(true)) }
 
-// afterRead leaves the waiting to a new goroutine (await) after a read that
-// left the connection live, and ends the connection otherwise.
+// afterRead hands the connection to the poller (WhenReadable) after a read
+// that left it live, and ends it otherwise.
 func (cr *connReader) afterRead(err error) {
 	if err == nil && cr.live() {
-		go cr.await()
-		return
+		if err = cr.tcp.WhenReadable(cr.wake); err == nil {
+			return
+		}
 	}
 	if err == nil {
 		err = cr.stopped()
@@ -216,28 +219,24 @@ func (cr *connReader) afterRead(err error) {
 	cr.end(err)
 }
 
-// readSome waits until the client has sent something (unless the read buffer
-// holds some already) and reads until it has read all that came: it takes
-// pongs (the answers to the server's pings, or a client's own heartbeats) off
-// the wire itself, waiting for the rest of one that came in pieces, and reads
-// messages of any other kind through coder/websocket. Given a pong,
+// readSome reads until it has read all that came (readable: the socket has
+// something, which it reads first), and returns when the read buffer is
+// empty or holds the start of a pong. It takes pongs (the answers to the
+// server's pings, or a client's own heartbeats) off the wire itself, and
+// reads messages of any other kind through coder/websocket. Given a pong,
 // coder/websocket would read on into the next frame and wait there, in the
 // middle of its frame reader, until the client next sent something, which an
 // idle client does not.
-func (cr *connReader) readSome() error {
-	readable := false // the socket has something
+func (cr *connReader) readSome(readable bool) error {
 	for cr.live() {
 		f, err := cr.sess.takePong(cr.br, readable)
 		if err != nil {
 			return err
 		}
+		readable = false
 		switch f {
 		case frontShort:
-			if err := cr.tcp.WaitReadable(); err != nil {
-				return err
-			}
-			readable = true
-			continue
+			return nil // the rest is to come
 		case frontOther:
 			if err := cr.next(); err != nil {
 				return err
@@ -246,7 +245,6 @@ func (cr *connReader) readSome() error {
 		if cr.sess.buffered(cr.br) == 0 {
 			return nil
 		}
-		readable = false
 	}
 	return nil
 }

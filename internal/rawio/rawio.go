@@ -15,6 +15,11 @@
 // Conn makes the same calls through syscall.RawConn, which keeps the net
 // package's locking, deadlines and poller: when the socket is not ready the
 // goroutine parks in the poller as it would in net.Conn.
+//
+// On Linux a Conn can also wait for its socket without a goroutine
+// (WhenReadable): the process's idle connections wait in one epoll instance,
+// which itself waits in the runtime's poller, and a connection's function
+// runs on a new goroutine when something comes.
 package rawio
 
 import "net"

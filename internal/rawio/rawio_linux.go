@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -24,8 +25,14 @@ type Conn struct {
 	rerr   syscall.Errno
 	readFn func(fd uintptr) bool
 
-	peekFn func(fd uintptr) bool
-	peekB  [1]byte // what WaitReadable's peek reads (and leaves in the socket)
+	// WhenReadable's (poll_linux.go)
+	amu        sync.Mutex // one WhenReadable at a time: the fields below but pstate are its
+	pstate     atomic.Int32
+	pkey       uint64 // the poller's key for c, 0 until WhenReadable's first call
+	inEpoll    bool   // in the poller's epoll instance: arm modifies rather than adds
+	onReadable func()
+	armFn      func(fd uintptr)
+	armErr     syscall.Errno
 
 	wmu     sync.Mutex // one Write at a time: iov, next, end, wn and werr are its
 	iov     [2]syscall.Iovec
@@ -49,7 +56,6 @@ func Wrap(c net.Conn) net.Conn {
 	}
 	w := &Conn{TCPConn: tcp, rc: rc}
 	w.readFn = w.readRaw
-	w.peekFn = w.peekRaw
 	w.writeFn = w.writeRaw
 	return w
 }
@@ -95,29 +101,6 @@ func (c *Conn) readRaw(fd uintptr) bool {
 		}
 	}
 }
-
-// Waits is true: WaitReadable waits (it returns at once on other systems).
-const Waits = true
-
-// WaitReadable parks the caller until the socket has something to read
-// (data, the peer's close or an error), and reads nothing: the next Read gets
-// it all. It returns an error only when the connection is closed or its read
-// deadline passed, as Read would.
-//
-// A goroutine that waits here between messages uses about 500 bytes of
-// stack, where one parked in a Read under a WebSocket library's frame reader
-// uses the whole call chain's: a goroutine that only ever waits here keeps a
-// 2 KiB stack (transport's connReader.await, docs/BENCHMARKS.md C14).
-func (c *Conn) WaitReadable() error {
-	if err := c.rc.Read(c.peekFn); err != nil {
-		return c.opError("read", err)
-	}
-	return nil
-}
-
-// peekRaw is WaitReadable's callback: false (park) while the socket has
-// nothing; data, EOF or an error (which the next Read reports) end the wait.
-func (c *Conn) peekRaw(fd uintptr) bool { return peek(fd, &c.peekB) != syscall.EAGAIN }
 
 // peek is a one-byte non-blocking recvfrom with MSG_PEEK into b: EAGAIN when
 // the socket has nothing to read, and it reads nothing either way.

@@ -3,6 +3,7 @@
 package rawio
 
 import (
+	"errors"
 	"net"
 	"syscall"
 )
@@ -27,12 +28,11 @@ func (c *Conn) Writev(a, b []byte) (int, error) {
 	return int(n), err
 }
 
-// Waits is false: WaitReadable returns at once here, and the next Read waits
-// instead.
-const Waits = false
+// Polls is false: only Linux builds wait for many sockets in one place.
+func Polls() bool { return false }
 
-// WaitReadable returns at once: only Linux builds wait.
-func (c *Conn) WaitReadable() error { return nil }
+// WhenReadable fails: only Linux builds wait for many sockets in one place.
+func (c *Conn) WhenReadable(f func()) error { return errors.New("rawio: WhenReadable needs Linux") }
 
 // PeekFirst returns rc: only Linux builds peek first.
 func PeekFirst(rc syscall.RawConn) syscall.RawConn { return rc }

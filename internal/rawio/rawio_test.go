@@ -245,44 +245,144 @@ func TestPeekFirst(t *testing.T) {
 	}
 }
 
-// TestWaitReadable: it returns once there is something to read, and leaves
-// it for Read; the peer's close counts; Close ends a wait.
-func TestWaitReadable(t *testing.T) {
+// woken returns a function for WhenReadable that counts its calls on ch.
+func woken(ch chan<- struct{}) func() { return func() { ch <- struct{}{} } }
+
+// TestWhenReadable: f comes once there is something to read, and it is left
+// for Read; something already there calls f at once; the peer's close
+// counts; Close calls f of a connection that waits, and WhenReadable after
+// Close fails.
+func TestWhenReadable(t *testing.T) {
+	if !Polls() {
+		t.Fatal("no poller")
+	}
 	a, b := pair(t)
-	done := make(chan error, 1)
-	go func() { done <- a.WaitReadable() }()
-	time.Sleep(10 * time.Millisecond) // not needed for the test to pass: it only gives the wait time to park
-	select {
-	case err := <-done:
-		t.Fatalf("returned with nothing to read: %v", err)
+	c, d := pair(t)
+	aw, cw := make(chan struct{}, 4), make(chan struct{}, 4)
+	if err := a.WhenReadable(woken(aw)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WhenReadable(woken(cw)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	<-cw
+	select { // a's socket has nothing: its f has not come, and c's did
+	case <-aw:
+		t.Fatal("called with nothing to read")
 	default:
 	}
 	if _, err := b.Write([]byte("abc")); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
+	<-aw
+	if err := a.WhenReadable(woken(aw)); err != nil { // still there: at once
 		t.Fatal(err)
 	}
-	if err := a.WaitReadable(); err != nil { // still there
-		t.Fatal(err)
-	}
+	<-aw
 	buf := make([]byte, 8)
 	if n, err := a.Read(buf); n != 3 || err != nil || string(buf[:3]) != "abc" {
 		t.Fatalf("read after the wait: %d %q, %v", n, buf[:n], err)
 	}
-	b.Close()
-	if err := a.WaitReadable(); err != nil {
-		t.Fatalf("the peer's close: %v", err)
+	if err := a.WhenReadable(woken(aw)); err != nil {
+		t.Fatal(err)
 	}
+	b.Close()
+	<-aw
 	if _, err := a.Read(buf); err != io.EOF {
 		t.Fatalf("read after the peer's close: %v", err)
 	}
 
-	c, _ := pair(t)
-	go func() { done <- c.WaitReadable() }()
-	time.Sleep(10 * time.Millisecond) // as above: Close must end the wait whenever it comes
-	c.Close()
-	if err := <-done; !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("wait ended by Close: %v", err)
+	if _, err := c.Read(buf); err != nil { // the "x"
+		t.Fatal(err)
 	}
+	if err := c.WhenReadable(woken(cw)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	<-cw
+	if _, err := c.Read(buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after Close: %v", err)
+	}
+	if err := c.WhenReadable(woken(cw)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("WhenReadable after Close: %v", err)
+	}
+	e, _ := pair(t)
+	e.Close()
+	if err := e.WhenReadable(woken(cw)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("first WhenReadable after Close: %v", err)
+	}
+	select {
+	case <-aw:
+		t.Fatal("a's f came twice")
+	case <-cw:
+		t.Fatal("c's f came twice")
+	default:
+	}
+}
+
+// TestWhenReadableRaces: connections that wait, read what came and wait
+// again, while their peers write and close and they are closed at random.
+// Each wait ends exactly once, in f, and every byte written before a peer's
+// close is read by its connection unless that one was closed first.
+func TestWhenReadableRaces(t *testing.T) {
+	const conns, writes = 40, 50
+	var wg sync.WaitGroup
+	for i := range conns {
+		a, b := pair(t)
+		rng := rand.New(rand.NewPCG(uint64(i), 9))
+		closeOwn := rng.IntN(3) == 0
+		var read int
+		done := make(chan struct{})
+		var wait func()
+		var calls int
+		wait = func() {
+			calls++
+			buf := make([]byte, 64)
+			n, err := a.Read(buf)
+			read += n
+			if err != nil {
+				if err != io.EOF && !errors.Is(err, net.ErrClosed) {
+					t.Errorf("conn %d: %v", i, err)
+				}
+				close(done)
+				return
+			}
+			if err := a.WhenReadable(wait); err != nil {
+				if !errors.Is(err, net.ErrClosed) {
+					t.Errorf("conn %d: %v", i, err)
+				}
+				close(done)
+			}
+		}
+		if err := a.WhenReadable(wait); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sent := 0
+			for k := range writes {
+				n, err := b.Write(bytes.Repeat([]byte{byte(k)}, 1+rng.IntN(200)))
+				sent += n
+				if err != nil {
+					break
+				}
+				if closeOwn && k == writes/2 {
+					a.Close()
+				}
+			}
+			b.Close()
+			<-done
+			if !closeOwn && read != sent {
+				t.Errorf("conn %d: read %d of %d bytes", i, read, sent)
+			}
+			if calls == 0 {
+				t.Errorf("conn %d: f never called", i)
+			}
+		}()
+	}
+	wg.Wait()
 }
