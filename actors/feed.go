@@ -128,8 +128,7 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 	case *feedSubscribe:
 		f.onConnSubscribe(ctx, m)
 	case *feedUnsubscribe:
-		f.dropConn(m.conn)
-		ctx.Unwatch(m.conn)
+		f.dropConn(pidKey(m.conn))
 	case *actor.Terminated:
 		f.onTerminated(ctx, m)
 	case *actor.ReceiveTimeout:
@@ -147,6 +146,11 @@ type refetch struct{}
 
 func (f *JobFeed) onHeartbeat(ctx actor.Context) {
 	f.h.after(heartbeatEvery, ctx.Self(), &heartbeat{})
+	for k, c := range f.conns {
+		if c.line.ended() { // its feedUnsubscribe is late, or went to the feed before this one
+			f.dropConn(k)
+		}
+	}
 	if len(f.conns) == 0 && len(f.waiting) == 0 && !f.stopping && !f.alone.IsZero() && time.Since(f.alone) >= f.h.cfg.FeedLinger {
 		f.stopping = true // lingered long enough with nobody to serve
 		ctx.Send(ctx.Parent(), &passivateRequest{jobID: f.id, pid: ctx.Self()})
@@ -178,18 +182,17 @@ func (f *JobFeed) onFetched(ctx actor.Context, m *fetched) {
 }
 
 // onTerminated: the job stopped (subscribe again, catching up from
-// f.gap.have), or a conn did (drop it).
+// f.gap.have).
 func (f *JobFeed) onTerminated(ctx actor.Context, m *actor.Terminated) {
 	if f.job != nil && m.Who.Id == f.job.Id && m.Who.Address == f.job.Address {
 		f.restart(ctx)
-		return
 	}
-	f.dropConn(m.Who)
 }
 
-// dropConn forgets a conn; the last one gone starts the feed's linger.
-func (f *JobFeed) dropConn(c *actor.PID) {
-	delete(f.conns, pidKey(c))
+// dropConn forgets a conn (by its pidKey); the last one gone starts the
+// feed's linger.
+func (f *JobFeed) dropConn(key string) {
+	delete(f.conns, key)
 	if len(f.conns) == 0 && f.alone.IsZero() {
 		f.alone = time.Now()
 	}
@@ -286,8 +289,12 @@ func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
 	}
 	recent := f.ring.after(m.fromSeq)
 	f.alone = time.Time{}
+	// not watched: a conn that stops ends its lines and unsubscribes
+	// (ConnActor.drop), and the heartbeat forgets a conn whose line ended
+	// should its unsubscribe have come first (a feed that passivated hands
+	// the subscribe on to its successor). A watch made every conn actor
+	// keep a watcher set, about 550 bytes of each connection's heap.
 	f.conns[pidKey(m.conn)] = feedConn{pid: m.conn, line: m.line}
-	ctx.Watch(m.conn)
 	ctx.Send(m.conn, &feedSubscribed{jobID: f.id, feed: ctx.Self(), status: f.status, lastSeq: f.gap.have, epoch: f.epoch, owner: f.owner, recent: recent})
 	if f.job == nil {
 		// the feed lost its job while nobody watched (its retries stopped

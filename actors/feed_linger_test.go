@@ -52,3 +52,32 @@ func TestFeedLeftAloneStops(t *testing.T) {
 		return nil
 	})
 }
+
+// TestFeedForgetsAnEndedLine: a feed does not watch its conns. A subscribe
+// that reaches it after its conn unsubscribed (it went by way of a feed that
+// was passivating, which hands subscribes on) is forgotten once its line
+// ended, and the feed then lingers and stops as it does with no conn. Kept,
+// it would hold the feed, and its job's actor, for as long as the node runs.
+func TestFeedForgetsAnEndedLine(t *testing.T) {
+	cfg := actors.DefaultLocalConfig()
+	cfg.FeedLinger = 50 * time.Millisecond
+	h := startHub(t, cfg, 0)
+	c := h.OpenClient(countSink{new(atomic.Int64)}, "s", actors.Access{User: "u"})
+	if err := c.Deliver(t.Context(), subscribeRequest("j")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() error {
+		if f := testutil.ToFloat64(h.Metrics().Feeds); f != 1 {
+			return fmt.Errorf("%v feeds", f)
+		}
+		return nil
+	})
+	h.SubscribeEndedLine("j", countSink{new(atomic.Int64)})
+	c.Close()
+	waitFor(t, func() error {
+		if f := testutil.ToFloat64(h.Metrics().Feeds); f != 0 {
+			return fmt.Errorf("%v feeds with no conn left", f)
+		}
+		return nil
+	})
+}

@@ -48,6 +48,13 @@ func (l *subLine) end() {
 	l.mu.Unlock()
 }
 
+// ended reports whether end was called.
+func (l *subLine) ended() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gone
+}
+
 // sendEvents queues the events' wire objects on sink, in order.
 func sendEvents(sink Sink, evs []events.Event) bool {
 	if len(evs) == 1 {
