@@ -17,20 +17,27 @@ import (
 // connection its 4 KiB read buffer and a new 4 KiB write buffer, and
 // coder/websocket keeps both: 8 KiB of a connection's ~10 KiB of live heap at
 // 10k connections (heap profile in docs/BENCHMARKS.md). Reads of a frame larger
-// than the read buffer bypass it, so a small one costs no extra syscalls.
+// than the read buffer bypass it. A worker's buffer takes a few frames at a
+// time. A client's holds a pong (6 bytes and the ping's payload, which is at
+// most 20 digits: coder/websocket's ping counter) so that its reader can take
+// it off the wire whole (session.takePong); a client sends little else (its
+// subscribes), which costs a second read when larger, and the GC's headroom
+// doubles what every idle connection keeps (docs/BENCHMARKS.md C15).
 // Writes go through a 16-byte bufio.Writer onto a frameWriter, which sends
 // each frame with one system call whatever its size (a 2 KiB write buffer
 // was another 2.4 KiB per connection, a quarter of its live heap, at 10k).
 const (
-	wsReadBuffer = 512
-	wsWriteChunk = 16
+	wsReadBuffer       = 512
+	wsClientReadBuffer = 32
+	wsWriteChunk       = 16
 )
 
 // smallBuffers wraps the ResponseWriter of an upgrade so that Hijack hands
 // coder/websocket smaller buffers than net/http's.
 type smallBuffers struct {
 	http.ResponseWriter
-	got *hijacked // what Hijack handed over, if not nil
+	got    *hijacked // what Hijack handed over, if not nil
+	client bool      // a client's connection: the read buffer is wsClientReadBuffer
 }
 
 // hijacked is what an upgrade's Hijack handed coder/websocket.
@@ -57,7 +64,11 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	conn = rawio.Wrap(conn) // the listener's already are (Server.Start); an httptest server's are not
 	carried := brw.Reader.Buffered() > 0
-	brw = rebuffer(conn, brw)
+	size := wsReadBuffer
+	if w.client {
+		size = wsClientReadBuffer
+	}
+	brw = rebuffer(conn, brw, size)
 	if w.got != nil {
 		w.got.br, w.got.carried = brw.Reader, carried
 		w.got.tcp, _ = conn.(*rawio.Conn)
@@ -65,11 +76,11 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, brw, nil
 }
 
-// rebuffer returns a ReadWriter on conn with the small buffers, carrying over
-// what brw's reader had buffered and flushing what its writer held.
-func rebuffer(conn net.Conn, brw *bufio.ReadWriter) *bufio.ReadWriter {
+// rebuffer returns a ReadWriter on conn with the small buffers (a read buffer
+// of size bytes), carrying over what brw's reader had buffered and flushing
+// what its writer held.
+func rebuffer(conn net.Conn, brw *bufio.ReadWriter, size int) *bufio.ReadWriter {
 	var src io.Reader = conn
-	size := wsReadBuffer
 	if n := brw.Reader.Buffered(); n > 0 {
 		left, _ := brw.Reader.Peek(n)
 		src = io.MultiReader(bytes.NewReader(bytes.Clone(left)), conn)

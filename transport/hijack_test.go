@@ -30,7 +30,7 @@ func TestRebufferKeepsBytesReadPastTheRequest(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		brw := rebuffer(server, bufio.NewReadWriter(old, bufio.NewWriter(server)))
+		brw := rebuffer(server, bufio.NewReadWriter(old, bufio.NewWriter(server)), wsReadBuffer)
 		if got := brw.Reader.Buffered(); got != len(left) {
 			t.Fatalf("carried %d bytes into the new buffer, want %d", got, len(left))
 		}

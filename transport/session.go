@@ -286,7 +286,10 @@ func (s *session) takePong(br *bufio.Reader, readable bool) (front, error) {
 		return frontOther, nil
 	}
 	n := 2 + 4 + int(h[1]&0x7F)
-	if br.Buffered() < n {
+	switch {
+	case n > br.Size(): // a pong the buffer cannot hold whole (not an answer to the server's pings)
+		return frontOther, nil
+	case br.Buffered() < n:
 		return frontShort, nil
 	}
 	_, _ = br.Discard(n)

@@ -32,7 +32,8 @@ func TestTakePong(t *testing.T) {
 		{"pong", pong(0x8A, true, "17"), frontPong, 0},
 		{"pong then text", append(pong(0x8A, true, "17"), text...), frontPong, len(text)},
 		{"empty pong", pong(0x8A, true, ""), frontPong, 0},
-		{"pong of 125 bytes", pong(0x8A, true, string(make([]byte, 125))), frontPong, 0},
+		{"pong of 20 digits", pong(0x8A, true, "12345678901234567890"), frontPong, 0},
+		{"pong larger than the buffer", pong(0x8A, true, string(make([]byte, 125))), frontOther, 6 + 125},
 		{"unmasked pong", pong(0x8A, false, "17"), frontOther, 8 - 4},
 		{"ping", pong(0x89, true, "17"), frontOther, 8},
 		{"pong without FIN", pong(0x0A, true, "17"), frontOther, 8},
@@ -46,7 +47,7 @@ func TestTakePong(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &session{}
 			pc := s.startPing(t.Context())
-			br := bufio.NewReaderSize(bytes.NewReader(tc.in), wsReadBuffer)
+			br := bufio.NewReaderSize(bytes.NewReader(tc.in), wsClientReadBuffer)
 			got, err := s.takePong(br, true)
 			if err != nil || got != tc.want {
 				t.Fatalf("got %v, %v; want %v", got, err, tc.want)
@@ -75,7 +76,7 @@ func TestTakePong(t *testing.T) {
 	// a pong in pieces: short until it is whole
 	s := &session{}
 	pr, pw := io.Pipe()
-	br := bufio.NewReaderSize(pr, wsReadBuffer)
+	br := bufio.NewReaderSize(pr, wsClientReadBuffer)
 	p := pong(0x8A, true, "ok")
 	go func() {
 		for _, b := range p {

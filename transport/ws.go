@@ -46,7 +46,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 		return
 	}
 	var got hijacked
-	conn, err := websocket.Accept(smallBuffers{w, &got}, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(smallBuffers{w, &got, !worker}, r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled, OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		adm.release()
