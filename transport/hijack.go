@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/actorhub/actorhub/internal/rawio"
 )
@@ -44,6 +45,7 @@ type smallBuffers struct {
 type hijacked struct {
 	br      *bufio.Reader // the read buffer coder/websocket reads frames through
 	tcp     *rawio.Conn   // the connection, when it is TCP
+	fw      *frameWriter  // what coder/websocket writes through, unless it kept net/http's writer
 	carried bool          // bytes read past the request sit in front of br
 }
 
@@ -68,9 +70,9 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.client {
 		size = wsClientReadBuffer
 	}
-	brw = rebuffer(conn, brw, size)
+	brw, fw := rebuffer(conn, brw, size)
 	if w.got != nil {
-		w.got.br, w.got.carried = brw.Reader, carried
+		w.got.br, w.got.fw, w.got.carried = brw.Reader, fw, carried
 		w.got.tcp, _ = conn.(*rawio.Conn)
 	}
 	return conn, brw, nil
@@ -78,8 +80,9 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // rebuffer returns a ReadWriter on conn with the small buffers (a read buffer
 // of size bytes), carrying over what brw's reader had buffered and flushing
-// what its writer held.
-func rebuffer(conn net.Conn, brw *bufio.ReadWriter, size int) *bufio.ReadWriter {
+// what its writer held; and the frameWriter under its writer, nil when brw's
+// writer held something (it is kept then).
+func rebuffer(conn net.Conn, brw *bufio.ReadWriter, size int) (*bufio.ReadWriter, *frameWriter) {
 	var src io.Reader = conn
 	if n := brw.Reader.Buffered(); n > 0 {
 		left, _ := brw.Reader.Peek(n)
@@ -93,10 +96,12 @@ func rebuffer(conn net.Conn, brw *bufio.ReadWriter, size int) *bufio.ReadWriter 
 		_, _ = r.Peek(n)
 	}
 	wr := brw.Writer
+	var fw *frameWriter
 	if wr.Buffered() == 0 {
-		wr = bufio.NewWriterSize(newFrameWriter(conn), wsWriteChunk)
+		fw = newFrameWriter(conn)
+		wr = bufio.NewWriterSize(fw, wsWriteChunk)
 	}
-	return bufio.NewReadWriter(r, wr)
+	return bufio.NewReadWriter(r, wr), fw
 }
 
 // frameWriter is the io.Writer under a WebSocket's small bufio.Writer. A
@@ -109,16 +114,24 @@ func rebuffer(conn net.Conn, brw *bufio.ReadWriter, size int) *bufio.ReadWriter 
 // 2 KiB buffer sent in two writes, goes out in one too. It follows the
 // frames' headers (RFC 6455 5.2) to know where each ends; coder/websocket
 // writes a whole frame at a time under its write lock, and flushes its buffer
-// after every frame that ends a message, so nothing is held between messages. What does not fit what it holds goes out at once:
-// its grouping saves system calls, its correctness does not depend on it.
+// after every frame that ends a message, so nothing is held between messages.
+//
+// It writes whole frames only (a frame that comes in more pieces than it can
+// hold is gathered in a pooled buffer first), so that the session can write
+// its data frames to the socket itself (session.writeFrame) between
+// coder/websocket's: each write to a rawio.Conn is one system call's worth,
+// under its write lock. closeSent is set before a close frame goes out:
+// after it, the session writes nothing (RFC 6455 5.5.1).
 type frameWriter struct {
-	conn net.Conn
-	tcp  *rawio.Conn // conn, when it is a TCP connection: it writes a vector (writev)
-	held [48]byte
-	n    int      // bytes held
-	left uint64   // payload bytes of the current frame still to come
-	hdr  [14]byte // the current frame's header, while it is incomplete
-	hn   int      // bytes of it seen
+	conn      net.Conn
+	tcp       *rawio.Conn // conn, when it is a TCP connection: it writes a vector (writev)
+	held      [48]byte
+	n         int      // bytes held
+	big       *[]byte  // a frame gathered that did not fit held, nil if none
+	left      uint64   // payload bytes of the current frame still to come
+	hdr       [14]byte // the current frame's header, while it is incomplete
+	hn        int      // bytes of it seen
+	closeSent atomic.Bool
 }
 
 func newFrameWriter(conn net.Conn) *frameWriter {
@@ -128,11 +141,30 @@ func newFrameWriter(conn net.Conn) *frameWriter {
 
 // Write implements io.Writer.
 func (w *frameWriter) Write(p []byte) (int, error) {
-	if !w.scan(p) && w.n+len(p) <= len(w.held) {
+	ends := w.scan(p)
+	switch {
+	case w.big != nil:
+		*w.big = append(*w.big, p...)
+		if !ends {
+			return len(p), nil
+		}
+		b := w.big
+		w.big = nil
+		_, err := w.conn.Write(*b)
+		putFrame(b)
+		if err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	case !ends && w.n+len(p) <= len(w.held):
 		w.n += copy(w.held[w.n:], p)
 		return len(p), nil
-	}
-	if w.n == 0 {
+	case !ends:
+		b := framePool.Get().(*[]byte)
+		*b = append(append((*b)[:0], w.held[:w.n]...), p...)
+		w.n, w.big = 0, b
+		return len(p), nil
+	case w.n == 0:
 		return w.conn.Write(p)
 	}
 	held := w.held[:w.n]
@@ -144,14 +176,19 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 		b := framePool.Get().(*[]byte)
 		*b = append(append((*b)[:0], held...), p...)
 		_, err = w.conn.Write(*b)
-		if cap(*b) <= 64<<10 {
-			framePool.Put(b)
-		}
+		putFrame(b)
 	}
 	if err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// putFrame returns a frame buffer to framePool, unless it grew large.
+func putFrame(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		framePool.Put(b)
+	}
 }
 
 var framePool = sync.Pool{New: func() any { return new([]byte) }}
@@ -175,6 +212,9 @@ func (w *frameWriter) scan(p []byte) bool {
 		if w.hn >= 2 && w.hn == frameHeaderLen(w.hdr[1]) {
 			w.left = framePayloadLen(w.hdr[:w.hn])
 			w.hn = 0
+			if w.hdr[0]&0x0F == 0x8 { // a close
+				w.closeSent.Store(true)
+			}
 		}
 	}
 	return w.hn == 0 && w.left == 0

@@ -5,16 +5,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/actorhub/actorhub/internal/rawio"
 	"github.com/coder/websocket"
 )
 
@@ -30,7 +33,7 @@ func TestRebufferKeepsBytesReadPastTheRequest(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		brw := rebuffer(server, bufio.NewReadWriter(old, bufio.NewWriter(server)), wsReadBuffer)
+		brw, _ := rebuffer(server, bufio.NewReadWriter(old, bufio.NewWriter(server)), wsReadBuffer)
 		if got := brw.Reader.Buffered(); got != len(left) {
 			t.Fatalf("carried %d bytes into the new buffer, want %d", got, len(left))
 		}
@@ -119,8 +122,9 @@ func TestFrameWriterOneWritePerFrame(t *testing.T) {
 
 // TestFrameWriterAnySplit: frames of random sizes, written in pieces of
 // random sizes, some not ending a message (no flush after them, as
-// coder/websocket writes fragments), come out whole and in order, and
-// nothing is held after a flush at a message's end.
+// coder/websocket writes fragments), come out whole and in order, each write
+// whole frames (a session writes its own between them), and nothing is held
+// after a flush at a message's end.
 func TestFrameWriterAnySplit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := 0; round < 200; round++ {
@@ -152,7 +156,28 @@ func TestFrameWriterAnySplit(t *testing.T) {
 		if got := bytes.Join(rec.writes, nil); !bytes.Equal(got, want) {
 			t.Fatalf("round %d: the connection got %d bytes, not the %d written in order", round, len(got), len(want))
 		}
+		for i, w := range rec.writes {
+			if !wholeFrames(w) {
+				t.Fatalf("round %d: write %d of %d (%d bytes) is not whole frames", round, i, len(rec.writes), len(w))
+			}
+		}
 	}
+}
+
+// wholeFrames reports whether b is whole frames, one after another.
+func wholeFrames(b []byte) bool {
+	for len(b) > 0 {
+		if len(b) < 2 || len(b) < frameHeaderLen(b[1]) {
+			return false
+		}
+		h := frameHeaderLen(b[1])
+		n := framePayloadLen(b[:h])
+		if uint64(len(b)-h) < n {
+			return false
+		}
+		b = b[h+int(n):]
+	}
+	return true
 }
 
 // TestWebSocketThroughSmallBuffers: a server connection accepted through
@@ -206,5 +231,124 @@ func TestWebSocketThroughSmallBuffers(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSessionFramesBetweenCoders: a session on a TCP connection writes its
+// data frames to the socket itself while coder/websocket writes pings on
+// the same connection, from another goroutine; the client gets every message
+// intact and in order, every ping is answered, and the session's close comes
+// after its last message.
+func TestSessionFramesBetweenCoders(t *testing.T) {
+	sizes := []int{0, 1, 13, 14, 15, 16, 17, 125, 126, 127, 300, 4096, 65535, 65536, 200000}
+	const rounds = 20
+	// a message is its number and a run of one letter; the session joins
+	// the messages queued together into one frame with '\n'
+	msg := func(i int) []byte {
+		return append([]byte(strconv.Itoa(i)+":"), bytes.Repeat([]byte{byte('a' + i%26)}, sizes[i%len(sizes)])...)
+	}
+	done := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var got hijacked
+		c, err := websocket.Accept(smallBuffers{w, &got, true}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			done <- err
+			return
+		}
+		if got.tcp == nil || got.fw == nil {
+			done <- errors.New("not a TCP connection with a frameWriter")
+			return
+		}
+		ctx := c.CloseRead(context.Background()) // reads the pongs
+		s := newSession(make(chan struct{}), c, &Config{OutboundQueue: 1 << 20, FrameLimit: 1 << 20}, true, nil)
+		s.tcp, s.fw = got.tcp, got.fw
+		pings := make(chan error, 1)
+		go func() {
+			for range 50 {
+				if err := c.Ping(ctx); err != nil {
+					pings <- err
+					return
+				}
+			}
+			pings <- nil
+		}()
+		for i := range rounds * len(sizes) {
+			if !s.Send(msg(i)) {
+				done <- fmt.Errorf("message %d refused", i)
+				return
+			}
+		}
+		if err := <-pings; err != nil {
+			done <- fmt.Errorf("ping: %w", err)
+			return
+		}
+		s.Close(int(websocket.StatusNormalClosure), "done")
+		s.writers.Wait()
+		done <- nil
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadLimit(4 << 20)
+	for i := 0; i < rounds*len(sizes); {
+		_, frame, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		for m := range bytes.SplitSeq(frame, []byte("\n")) {
+			if !bytes.Equal(m, msg(i)) {
+				t.Fatalf("message %d: got %d bytes (%.20q), want %d", i, len(m), m, len(msg(i)))
+			}
+			i++
+		}
+	}
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("after the messages: %v; want the server's normal close", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNoFrameAfterClose: once coder/websocket's close frame went through the
+// frameWriter, the session writes no frame of its own.
+func TestNoFrameAfterClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp := rawio.Wrap(c).(*rawio.Conn)
+	defer tcp.Close()
+	s := &session{tcp: tcp, fw: newFrameWriter(tcp)}
+	if err := s.writeFrame([]byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	bw := bufio.NewWriterSize(s.fw, wsWriteChunk)
+	closeFrame := []byte{0x88, 2, 0x03, 0xE8} // 1000
+	_, _ = bw.Write(closeFrame)
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.writeFrame([]byte("after")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("a frame after the close: %v", err)
+	}
+	tcp.Close()
+	got, _ := io.ReadAll(peer)
+	if want := append([]byte{0x81, 6, 'b', 'e', 'f', 'o', 'r', 'e'}, closeFrame...); !bytes.Equal(got, want) {
+		t.Fatalf("the peer got %x, want %x", got, want)
 	}
 }

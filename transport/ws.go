@@ -59,6 +59,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sess := newSession(ctx.Done(), conn, &s.cfg, !worker, s.hub.Metrics().SlowConsumers.Inc)
+	if got.tcp != nil && got.fw != nil {
+		sess.tcp, sess.fw = got.tcp, got.fw
+	}
 	if code, why := s.track(sess); why != "" {
 		adm.release()
 		cancel()

@@ -122,8 +122,19 @@ func (c *Conn) Write(p []byte) (int, error) {
 // Writev writes a and then b, with one system call when the socket's buffer
 // takes both. It returns the bytes written, len(a)+len(b) unless err is set.
 func (c *Conn) Writev(a, b []byte) (int, error) {
+	return c.WritevUnless(nil, a, b)
+}
+
+// WritevUnless is Writev, unless stop (if not nil) is set once no other
+// write is in progress: then it writes nothing and returns net.ErrClosed. Two
+// writes never interleave, so a caller whose writes are each a whole message
+// can stop writing at another writer's message that sets stop first.
+func (c *Conn) WritevUnless(stop *atomic.Bool, a, b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if stop != nil && stop.Load() {
+		return 0, c.opError("write", net.ErrClosed)
+	}
 	c.next, c.end, c.wn, c.werr = 0, 0, 0, 0
 	for _, p := range [2][]byte{a, b} {
 		if len(p) > 0 {
