@@ -24,6 +24,10 @@ func Wrap(c net.Conn) net.Conn {
 	return c
 }
 
+// Write implements io.Writer under the same lock as Writev, so that a
+// WritevUnless's check of stop comes before or after a whole Write.
+func (c *Conn) Write(p []byte) (int, error) { return c.Writev(p, nil) }
+
 // Writev writes a and then b, with one writev through the net package.
 func (c *Conn) Writev(a, b []byte) (int, error) {
 	return c.WritevUnless(nil, a, b)
