@@ -160,9 +160,8 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 		w.n += copy(w.held[w.n:], p)
 		return len(p), nil
 	case !ends:
-		b := framePool.Get().(*[]byte)
-		*b = append(append((*b)[:0], w.held[:w.n]...), p...)
-		w.n, w.big = 0, b
+		w.big = joined(w.held[:w.n], p)
+		w.n = 0
 		return len(p), nil
 	case w.n == 0:
 		return w.conn.Write(p)
@@ -173,8 +172,7 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 	if w.tcp != nil {
 		_, err = w.tcp.Writev(held, p)
 	} else {
-		b := framePool.Get().(*[]byte)
-		*b = append(append((*b)[:0], held...), p...)
+		b := joined(held, p)
 		_, err = w.conn.Write(*b)
 		putFrame(b)
 	}
@@ -182,6 +180,13 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// joined returns a buffer from framePool holding a and then b.
+func joined(a, b []byte) *[]byte {
+	f := framePool.Get().(*[]byte)
+	*f = append(append((*f)[:0], a...), b...)
+	return f
 }
 
 // putFrame returns a frame buffer to framePool, unless it grew large.
