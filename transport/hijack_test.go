@@ -210,13 +210,7 @@ func TestWebSocketThroughSmallBuffers(t *testing.T) {
 		done <- c.Close(websocket.StatusNormalClosure, "done")
 	}))
 	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadLimit(1 << 20)
+	ctx, c := dialTest(t, srv, 20*time.Second, 1<<20)
 	for i, n := range sizes {
 		_, got, err := c.Read(ctx)
 		if err != nil {
@@ -232,6 +226,20 @@ func TestWebSocketThroughSmallBuffers(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// dialTest dials srv's WebSocket and returns it, with a context that ends
+// after timeout (or with the test), and with the read limit set.
+func dialTest(t *testing.T, srv *httptest.Server, timeout time.Duration, readLimit int64) (context.Context, *websocket.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadLimit(readLimit)
+	return ctx, c
 }
 
 // TestSessionFramesBetweenCoders: a session on a TCP connection writes its
@@ -287,13 +295,7 @@ func TestSessionFramesBetweenCoders(t *testing.T) {
 		done <- nil
 	}))
 	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadLimit(4 << 20)
+	ctx, c := dialTest(t, srv, 60*time.Second, 4<<20)
 	for i := 0; i < rounds*len(sizes); {
 		_, frame, err := c.Read(ctx)
 		if err != nil {
