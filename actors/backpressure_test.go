@@ -45,7 +45,8 @@ type sink struct {
 	closed    int
 }
 
-func (s *sink) Send(b []byte) bool { return s.SendAll([][]byte{b}) }
+func (s *sink) Send(b []byte) bool    { return s.SendAll([][]byte{b}) }
+func (s *sink) SendNow(b []byte) bool { return s.Send(b) }
 
 func (s *sink) SendAll(objs [][]byte) bool {
 	for _, b := range objs {

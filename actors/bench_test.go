@@ -18,7 +18,8 @@ import (
 // countSink counts the events a client connection is sent.
 type countSink struct{ events *atomic.Int64 }
 
-func (s countSink) Send(b []byte) bool { return s.SendAll([][]byte{b}) }
+func (s countSink) Send(b []byte) bool    { return s.SendAll([][]byte{b}) }
+func (s countSink) SendNow(b []byte) bool { return s.Send(b) }
 func (s countSink) SendAll(objs [][]byte) bool {
 	for _, b := range objs {
 		if bytes.HasPrefix(b, []byte(`{"type":"event"`)) {

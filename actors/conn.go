@@ -20,6 +20,10 @@ type Sink interface {
 	// common single object then costs no slice.)
 	Send(obj []byte) bool
 	SendAll(objs [][]byte) bool
+	// SendNow is Send, except that the sink may write obj to the peer on the
+	// caller's goroutine, as far as that takes no waiting. The feed's
+	// fan-out uses it for the first clients of each batch (Hub.nowBudget).
+	SendNow(obj []byte) bool
 	// Close closes the connection with a WebSocket status code and reason, after
 	// what is queued.
 	Close(code int, reason string)

@@ -65,6 +65,15 @@ type heartbeat struct{}
 // heartbeatEvery is how long a feed waits in silence before it checks.
 const heartbeatEvery = 3 * time.Second
 
+// A feed's fan-out writes to its clients' sockets itself (Sink.SendNow) for
+// up to nowBudget, looking at the clock every nowCheckEvery clients, when the
+// node has more than one P (Hub.nowBudget): a writer goroutine per client is
+// then what lets other cores share a large fan-out.
+const (
+	nowBudget     = 250 * time.Microsecond
+	nowCheckEvery = 16
+)
+
 // resubscribe re-sends subscribe number n if nothing answered it, or after
 // the backoff that followed its refusal.
 type resubscribe struct{ n int }
@@ -318,9 +327,20 @@ func (f *JobFeed) deliver(ctx actor.Context, evs []events.Event) {
 	f.ring.push(f.h.cfg.FeedRing, evs)
 	var msg *jobEvents
 	sent := 0
+	// the first clients' sinks write from this goroutine; past the budget,
+	// the others' writer goroutines do, which other cores may run meanwhile
+	now, budget := true, f.h.nowBudget
+	var start time.Time
+	if budget > 0 && len(f.conns) > nowCheckEvery {
+		start = time.Now()
+	}
+	i := 0
 	for _, c := range f.conns {
+		if i++; now && !start.IsZero() && i%nowCheckEvery == 0 && time.Since(start) > budget {
+			now = false
+		}
 		if c.line != nil {
-			if handled, ok := c.line.direct(evs); handled {
+			if handled, ok := c.line.direct(evs, now); handled {
 				if ok {
 					sent++
 				}

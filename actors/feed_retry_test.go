@@ -89,7 +89,8 @@ type frames struct {
 	all [][]byte
 }
 
-func (f *frames) Send(b []byte) bool { return f.SendAll([][]byte{b}) }
+func (f *frames) Send(b []byte) bool    { return f.SendAll([][]byte{b}) }
+func (f *frames) SendNow(b []byte) bool { return f.Send(b) }
 func (f *frames) SendAll(objs [][]byte) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

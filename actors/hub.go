@@ -103,6 +103,10 @@ type Hub struct {
 	asks      chan struct{}    // HTTP requests to jobs in flight
 	pool      *pool            // runs the mailbox turns of the hub's actors
 	started   atomic.Bool
+	// nowBudget bounds how long a feed's fan-out writes to its clients'
+	// sockets itself (Sink.SendNow) before it leaves the rest to writer
+	// goroutines; 0 (one P, nothing to gain from other goroutines): no bound
+	nowBudget time.Duration
 	// idleStuck counts the job actors found stopping (failed or passivating)
 	// yet idle for JobIdle; logged at powers of two
 	idleStuck atomic.Int64
@@ -136,7 +140,11 @@ func New(cfg Config, store Store, m *Metrics, log *slog.Logger) (*Hub, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{cfg: cfg, store: store, log: log, metrics: m, run: group.New(), asks: make(chan struct{}, cfg.MaxAsks)}, nil
+	h := &Hub{cfg: cfg, store: store, log: log, metrics: m, run: group.New(), asks: make(chan struct{}, cfg.MaxAsks)}
+	if runtime.GOMAXPROCS(0) > 1 {
+		h.nowBudget = nowBudget
+	}
+	return h, nil
 }
 
 // SetPlacement makes the hub route each job to the node that owns it (call

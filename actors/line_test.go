@@ -17,7 +17,8 @@ type seqSink struct {
 	seqs []int64
 }
 
-func (s *seqSink) Send(b []byte) bool { return s.SendAll([][]byte{b}) }
+func (s *seqSink) Send(b []byte) bool    { return s.SendAll([][]byte{b}) }
+func (s *seqSink) SendNow(b []byte) bool { return s.Send(b) }
 
 func (s *seqSink) SendAll(objs [][]byte) bool {
 	s.mu.Lock()

@@ -316,6 +316,197 @@ func TestSessionFramesBetweenCoders(t *testing.T) {
 	}
 }
 
+// TestSendNowHandsOver: SendNow writes a frame from the caller's goroutine
+// while coder/websocket writes pings on the same connection. When the socket
+// takes only part of a frame (a client that stopped reading), a writer
+// goroutine writes the rest, and what is sent meanwhile (Send or SendNow)
+// waits behind it. The client gets every message intact and in order.
+func TestSendNowHandsOver(t *testing.T) {
+	const n, slowFrom = 300, 150 // the client reads nothing from message slowFrom until the gate opens
+	msg := func(i int) []byte {
+		size := []int{0, 1, 125, 126, 300, 4096, 65536}[i%7]
+		if i >= slowFrom && i < slowFrom+64 {
+			size = 1 << 20
+		}
+		return append([]byte(strconv.Itoa(i)+":"), bytes.Repeat([]byte{byte('a' + i%26)}, size)...)
+	}
+	gate := make(chan struct{})
+	done := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var got hijacked
+		c, err := websocket.Accept(smallBuffers{w, &got, true}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			done <- err
+			return
+		}
+		if got.tcp == nil || got.fw == nil {
+			done <- errors.New("not a TCP connection with a frameWriter")
+			return
+		}
+		ctx := c.CloseRead(context.Background())
+		s := newSession(make(chan struct{}), c, &Config{OutboundQueue: 1 << 20, FrameLimit: 1 << 20}, true, nil)
+		s.tcp, s.fw = got.tcp, got.fw
+		pings := make(chan error, 1)
+		go func() {
+			for range 50 {
+				if err := c.Ping(ctx); err != nil {
+					pings <- err
+					return
+				}
+			}
+			pings <- nil
+		}()
+		// idle waits until nothing is queued or being written, so that the
+		// next SendNow writes from this goroutine
+		idle := func() bool {
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
+				s.mu.Lock()
+				busy := s.writing || len(s.queue) > 0
+				s.mu.Unlock()
+				if !busy {
+					return true
+				}
+			}
+			return false
+		}
+		handedOver := false
+		for i := range n {
+			if !handedOver {
+				if !idle() {
+					done <- fmt.Errorf("message %d: the session never went idle", i)
+					return
+				}
+			}
+			ok := false
+			if handedOver && i%2 == 1 {
+				ok = s.Send(msg(i))
+			} else {
+				ok = s.SendNow(msg(i))
+			}
+			if !ok {
+				done <- fmt.Errorf("message %d refused", i)
+				return
+			}
+			if i >= slowFrom && !handedOver {
+				s.mu.Lock()
+				handedOver = s.writing // the socket took part of it: a writer goroutine has the rest
+				s.mu.Unlock()
+				if handedOver {
+					close(gate)
+				}
+			}
+		}
+		if !handedOver {
+			done <- errors.New("no SendNow was left with part of a frame, though the client read nothing")
+			return
+		}
+		if err := <-pings; err != nil {
+			done <- fmt.Errorf("ping: %w", err)
+			return
+		}
+		s.Close(int(websocket.StatusNormalClosure), "done")
+		s.writers.Wait()
+		done <- nil
+	}))
+	defer srv.Close()
+	ctx, c := dialTest(t, srv, 60*time.Second, 4<<20)
+	for i := 0; i < n; {
+		if i == slowFrom {
+			select {
+			case <-gate:
+			case err := <-done:
+				t.Fatal(err)
+			}
+		}
+		_, frame, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		for m := range bytes.SplitSeq(frame, []byte("\n")) {
+			if !bytes.Equal(m, msg(i)) {
+				t.Fatalf("message %d: got %d bytes (%.20q), want %d", i, len(m), m, len(msg(i)))
+			}
+			i++
+		}
+	}
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("after the messages: %v; want the server's normal close", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSendNowWhileCoderWaits: while coder/websocket's own write waits for a
+// socket the client does not read, SendNow returns at once (the feed that
+// calls it serves other clients) and its frame follows coder/websocket's.
+func TestSendNowWhileCoderWaits(t *testing.T) {
+	big := bytes.Repeat([]byte("b"), 32<<20)
+	gate := make(chan struct{})
+	done := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var got hijacked
+		c, err := websocket.Accept(smallBuffers{w, &got, true}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil || got.tcp == nil || got.fw == nil {
+			done <- fmt.Errorf("accept: %v (tcp %v)", err, got.tcp != nil)
+			return
+		}
+		s := newSession(make(chan struct{}), c, &Config{OutboundQueue: 16, FrameLimit: 1 << 20}, true, nil)
+		s.tcp, s.fw = got.tcp, got.fw
+		wrote := make(chan error, 1)
+		go func() { wrote <- c.Write(context.Background(), websocket.MessageBinary, big) }()
+		// wait until coder/websocket's write holds the socket (an empty
+		// write finds it busy)
+		for _, err := got.tcp.TryWritevUnless(nil, nil, nil); !errors.Is(err, rawio.ErrBusy); _, err = got.tcp.TryWritevUnless(nil, nil, nil) {
+			select {
+			case err := <-wrote:
+				done <- fmt.Errorf("coder/websocket wrote 32 MiB to a client that reads nothing: %v", err)
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+		returned := make(chan bool, 1)
+		go func() { returned <- s.SendNow([]byte("after")) }()
+		select {
+		case ok := <-returned:
+			if !ok {
+				done <- errors.New("SendNow refused")
+				return
+			}
+		case <-time.After(20 * time.Second): // a hang, not a slow machine
+			done <- errors.New("SendNow waited for coder/websocket's write")
+			return
+		}
+		close(gate)
+		if err := <-wrote; err != nil {
+			done <- err
+			return
+		}
+		s.Close(int(websocket.StatusNormalClosure), "done")
+		s.writers.Wait()
+		done <- nil
+	}))
+	defer srv.Close()
+	ctx, c := dialTest(t, srv, 60*time.Second, 64<<20)
+	select {
+	case <-gate:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	if _, m, err := c.Read(ctx); err != nil || !bytes.Equal(m, big) {
+		t.Fatalf("first message: %d bytes, %v; want coder/websocket's 32 MiB", len(m), err)
+	}
+	if _, m, err := c.Read(ctx); err != nil || string(m) != "after" {
+		t.Fatalf("second message: %.20q, %v; want SendNow's", m, err)
+	}
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("after the messages: %v; want the server's normal close", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestNoFrameAfterClose: once coder/websocket's close frame went through the
 // frameWriter, the session writes no frame of its own.
 func TestNoFrameAfterClose(t *testing.T) {

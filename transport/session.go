@@ -76,6 +76,69 @@ func (s *session) Send(obj []byte) bool {
 	return true
 }
 
+// SendNow implements actors.Sink: when nothing is queued or being written,
+// obj goes to the socket from the caller's goroutine, as much of it as the
+// socket takes at once, and a writer goroutine starts only for the rest (or
+// for what was queued meanwhile). Starting a goroutine per burst per client
+// cost about a tenth of a node's CPU; one job per user (one client per feed,
+// one event per burst) is all bursts.
+func (s *session) SendNow(obj []byte) bool {
+	s.mu.Lock()
+	if !s.roomLocked(1) {
+		return false
+	}
+	if s.tcp == nil || s.writing || s.ended || len(s.queue) > 0 || s.over() {
+		s.queue = append(s.queue, obj)
+		s.startWriterLocked()
+		s.mu.Unlock()
+		return true
+	}
+	s.writing = true // this goroutine is the writer until the frame is out
+	s.writers.Add(1)
+	s.mu.Unlock()
+	done, err := s.tcp.TryWritevUnless(&s.fw.closeSent, s.hdr[:putTextHeader(&s.hdr, len(obj))], obj)
+	switch {
+	case errors.Is(err, rawio.ErrBusy):
+		// coder/websocket's write (a ping, a pong) holds the socket, and
+		// may wait for it: a writer goroutine waits instead of the caller
+		s.mu.Lock()
+		s.queue = append(s.queue, nil)
+		copy(s.queue[1:], s.queue) // obj goes first: what came meanwhile came after it
+		s.queue[0] = obj
+		s.mu.Unlock()
+		go s.write() // still the writer
+	case err != nil:
+		s.writeFailed()
+		s.writers.Done()
+	case !done: // the socket's buffer is full: a writer goroutine waits for the rest
+		go s.finishThenWrite()
+	default:
+		s.mu.Lock()
+		if len(s.queue) > 0 || s.closing {
+			s.mu.Unlock()
+			go s.write() // still the writer
+			return true
+		}
+		s.writing = false
+		s.mu.Unlock()
+		s.writers.Done()
+	}
+	return true
+}
+
+// finishThenWrite finishes the frame SendNow began and goes on as write.
+func (s *session) finishThenWrite() {
+	s.writeSince.Store(time.Now().UnixNano())
+	err := s.tcp.FinishWrite()
+	s.writeSince.Store(0)
+	if err != nil {
+		s.writeFailed()
+		s.writers.Done()
+		return
+	}
+	s.write()
+}
+
 // SendAll implements actors.Sink.
 func (s *session) SendAll(objs [][]byte) bool {
 	s.mu.Lock()
@@ -184,10 +247,7 @@ func (s *session) write() {
 				out = *fp
 			}
 			if err := s.writeFrame(out); err != nil {
-				s.conn.CloseNow()
-				s.mu.Lock()
-				s.writing, s.closing, s.queue = false, true, nil
-				s.mu.Unlock()
+				s.writeFailed()
 				return
 			}
 			rest = rest[n:]
@@ -199,6 +259,16 @@ func (s *session) write() {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// writeFailed ends the writing for good after a write failed: the
+// connection is closed, and what is queued is dropped (its client resumes
+// from its last seq). The caller was the writer.
+func (s *session) writeFailed() {
+	s.conn.CloseNow()
+	s.mu.Lock()
+	s.writing, s.closing, s.queue = false, true, nil
+	s.mu.Unlock()
 }
 
 // pack joins objects with '\n' into one frame of at most frameLimit bytes (at

@@ -22,7 +22,15 @@
 // runs on a new goroutine when something comes.
 package rawio
 
-import "net"
+import (
+	"errors"
+	"net"
+)
+
+// ErrBusy is TryWritevUnless's answer when it cannot write at once: another
+// write is in progress (it may be waiting for the socket), or the system
+// has no raw writes.
+var ErrBusy = errors.New("rawio: another write is in progress")
 
 // Listener returns ln with Accept wrapping each connection (Wrap).
 func Listener(ln net.Listener) net.Listener { return listener{ln} }

@@ -40,7 +40,9 @@ type Conn struct {
 	end     int
 	wn      int
 	werr    syscall.Errno
+	wdone   bool // TryWritevUnless's: writeRaw wrote all
 	writeFn func(fd uintptr) bool
+	tryFn   func(fd uintptr)
 }
 
 // Wrap returns c as a *Conn when it is a *net.TCPConn, and c itself otherwise
@@ -57,6 +59,7 @@ func Wrap(c net.Conn) net.Conn {
 	w := &Conn{TCPConn: tcp, rc: rc}
 	w.readFn = w.readRaw
 	w.writeFn = w.writeRaw
+	w.tryFn = func(fd uintptr) { w.wdone = w.writeRaw(fd) }
 	return w
 }
 
@@ -135,14 +138,7 @@ func (c *Conn) WritevUnless(stop *atomic.Bool, a, b []byte) (int, error) {
 	if stop != nil && stop.Load() {
 		return 0, c.opError("write", net.ErrClosed)
 	}
-	c.next, c.end, c.wn, c.werr = 0, 0, 0, 0
-	for _, p := range [2][]byte{a, b} {
-		if len(p) > 0 {
-			c.iov[c.end].Base = &p[0]
-			c.iov[c.end].SetLen(len(p))
-			c.end++
-		}
-	}
+	c.setIov(a, b)
 	var err error
 	if c.end > 0 {
 		err = c.rc.Write(c.writeFn)
@@ -155,6 +151,69 @@ func (c *Conn) WritevUnless(stop *atomic.Bool, a, b []byte) (int, error) {
 		return c.wn, c.opError("write", os.NewSyscallError("write", c.werr))
 	}
 	return c.wn, nil
+}
+
+// TryWritevUnless is WritevUnless without the wait: it writes what the
+// socket's buffer takes at once, on the caller's goroutine, and says whether
+// that was all of a and b. When it was not (the buffer is full; err is nil),
+// the write is still in progress: the caller must call FinishWrite, on any
+// goroutine, which writes the rest and only then lets another write begin.
+// Until then a and b must not change. When another write is in progress
+// (which may be waiting for the socket), it writes nothing and returns
+// ErrBusy. On an error or a stop, nothing is in progress.
+func (c *Conn) TryWritevUnless(stop *atomic.Bool, a, b []byte) (done bool, err error) {
+	if !c.wmu.TryLock() {
+		return false, ErrBusy
+	}
+	if stop != nil && stop.Load() {
+		c.wmu.Unlock()
+		return false, c.opError("write", net.ErrClosed)
+	}
+	c.setIov(a, b)
+	c.wdone = true
+	if c.end > 0 {
+		err = c.rc.Control(c.tryFn)
+	}
+	if err == nil && !c.wdone {
+		return false, nil // the write lock stays held: FinishWrite's
+	}
+	if err = c.endWrite(err); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// FinishWrite writes what TryWritevUnless left, waiting until the socket
+// takes it, and ends the write.
+func (c *Conn) FinishWrite() error {
+	return c.endWrite(c.rc.Write(c.writeFn))
+}
+
+// endWrite ends a write that holds c.wmu: it drops the iovecs and releases
+// the lock.
+func (c *Conn) endWrite(err error) error {
+	c.iov[0].Base, c.iov[1].Base = nil, nil
+	werr := c.werr
+	c.wmu.Unlock()
+	switch {
+	case err != nil:
+		return c.opError("write", err)
+	case werr != 0:
+		return c.opError("write", os.NewSyscallError("write", werr))
+	}
+	return nil
+}
+
+// setIov makes a and b the write's iovecs (caller holds c.wmu).
+func (c *Conn) setIov(a, b []byte) {
+	c.next, c.end, c.wn, c.werr = 0, 0, 0, 0
+	for _, p := range [2][]byte{a, b} {
+		if len(p) > 0 {
+			c.iov[c.end].Base = &p[0]
+			c.iov[c.end].SetLen(len(p))
+			c.end++
+		}
+	}
 }
 
 // writeRaw is the RawConn's write callback: it writes until iov is empty,

@@ -46,6 +46,15 @@ func (c *Conn) WritevUnless(stop *atomic.Bool, a, b []byte) (int, error) {
 	return int(n), err
 }
 
+// TryWritevUnless writes nothing on other systems (their writes wait in the
+// net package): it returns ErrBusy, and the caller writes another way.
+func (c *Conn) TryWritevUnless(stop *atomic.Bool, a, b []byte) (done bool, err error) {
+	return false, ErrBusy
+}
+
+// FinishWrite has nothing to finish on other systems.
+func (c *Conn) FinishWrite() error { return nil }
+
 // Polls is false: only Linux builds wait for many sockets in one place.
 func Polls() bool { return false }
 

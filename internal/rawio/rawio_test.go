@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -103,9 +104,18 @@ func TestBytesArriveInOrder(t *testing.T) {
 			for i, p := range pieces {
 				var n int
 				var err error
-				if i%3 == 0 {
+				switch i % 3 {
+				case 0:
 					n, err = w.Write(append(append([]byte(nil), p.x...), p.y...))
-				} else {
+				case 1: // what the socket does not take at once, another goroutine finishes
+					var done bool
+					if done, err = w.TryWritevUnless(nil, p.x, p.y); err == nil && !done {
+						fin := make(chan error)
+						go func() { fin <- w.FinishWrite() }()
+						err = <-fin
+					}
+					n = len(p.x) + len(p.y)
+				default:
 					n, err = w.Writev(p.x, p.y)
 				}
 				if err != nil || n != len(p.x)+len(p.y) {
@@ -175,6 +185,63 @@ func TestReadDeadlineAndClose(t *testing.T) {
 
 // TestWriteDeadline fills a peer that does not read: the write parks, and
 // returns at its deadline with what it wrote so far.
+// TestTryWriteHandsOver: a write the socket does not take at once stays in
+// progress until FinishWrite, called on another goroutine: no other write
+// begins before it (TryWritevUnless says ErrBusy), so the bytes of the two
+// never interleave. A stop that is
+// set writes nothing and leaves no write in progress.
+func TestTryWriteHandsOver(t *testing.T) {
+	a, b := pair(t)
+	big := bytes.Repeat([]byte("x"), 32<<20) // more than any socket buffer takes at once
+	done, err := a.TryWritevUnless(nil, []byte("head"), big)
+	if err != nil || done {
+		t.Fatalf("TryWritevUnless of 32 MiB to a peer that reads nothing: done %v, err %v", done, err)
+	}
+	if done, err := a.TryWritevUnless(nil, []byte("busy"), nil); done || !errors.Is(err, ErrBusy) {
+		t.Fatalf("TryWritevUnless while a write is in progress: done %v, err %v; want ErrBusy", done, err)
+	}
+	second := make(chan error, 1)
+	go func() { // waits for the write lock that the first write still holds
+		_, err := a.Writev([]byte("tail"), nil)
+		second <- err
+	}()
+	finished := make(chan error, 1)
+	go func() { finished <- a.FinishWrite() }()
+	got := make(chan []byte, 1)
+	go func() {
+		all, _ := io.ReadAll(b)
+		got <- all
+	}()
+	if err := <-finished; err != nil {
+		t.Fatalf("FinishWrite: %v", err)
+	}
+	if err := <-second; err != nil {
+		t.Fatalf("the second write: %v", err)
+	}
+	if err := a.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	all := <-got
+	if want := 4 + len(big) + 4; len(all) != want || string(all[:4]) != "head" || string(all[len(all)-4:]) != "tail" ||
+		bytes.Count(all[4:len(all)-4], []byte("x")) != len(big) {
+		t.Fatalf("read %d bytes, want head, 32 MiB of x, tail (%d bytes)", len(all), want)
+	}
+
+	c, d := pair(t)
+	var stop atomic.Bool
+	stop.Store(true)
+	if done, err := c.TryWritevUnless(&stop, []byte("no"), nil); done || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("TryWritevUnless with stop set: done %v, err %v", done, err)
+	}
+	if done, err := c.TryWritevUnless(nil, []byte("yes"), nil); !done || err != nil { // the lock was let go
+		t.Fatalf("TryWritevUnless after a stop: done %v, err %v", done, err)
+	}
+	buf := make([]byte, 8)
+	if n, err := io.ReadAtLeast(d, buf, 3); err != nil || string(buf[:n]) != "yes" {
+		t.Fatalf("read %q, %v; want yes", buf[:n], err)
+	}
+}
+
 func TestWriteDeadline(t *testing.T) {
 	a, _ := pair(t)
 	big := make([]byte, 64<<20)
