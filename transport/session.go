@@ -15,8 +15,9 @@ import (
 
 // session is one WebSocket's outbound side: a bounded queue of JSON objects
 // written by a writer goroutine that exists only while there is something to
-// write (an idle connection costs no goroutine but its reader), as many objects
-// to a frame as fit. It implements actors.Sink.
+// write (an idle connection costs no goroutine), as many objects to a frame as
+// fit. SendNow skips the queue and the goroutine when neither is in use. It
+// implements actors.Sink.
 type session struct {
 	conn       *websocket.Conn
 	done       <-chan struct{} // closed when the connection's read loop ends
