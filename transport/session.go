@@ -80,9 +80,10 @@ func (s *session) Send(obj []byte) bool {
 // SendNow implements actors.Sink: when nothing is queued or being written,
 // obj goes to the socket from the caller's goroutine, as much of it as the
 // socket takes at once, and a writer goroutine starts only for the rest (or
-// for what was queued meanwhile). Starting a goroutine per burst per client
-// cost about a tenth of a node's CPU; one job per user (one client per feed,
-// one event per burst) is all bursts.
+// for what was queued meanwhile). A writer goroutine started per event per
+// client, since a client's queue is empty again by its next event: without
+// them a node where many clients watch one job uses about a fifth less CPU
+// (docs/BENCHMARKS.md C17).
 func (s *session) SendNow(obj []byte) bool {
 	s.mu.Lock()
 	if !s.roomLocked(1) {
