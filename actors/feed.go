@@ -329,14 +329,14 @@ func (f *JobFeed) deliver(ctx actor.Context, evs []events.Event) {
 	sent := 0
 	// the first clients' sinks write from this goroutine; past the budget,
 	// the others' writer goroutines do, which other cores may run meanwhile
-	now, budget := true, f.h.nowBudget
-	var start time.Time
-	if budget > 0 && len(f.conns) > nowCheckEvery {
-		start = time.Now()
+	now := true
+	var until time.Time // zero: no bound
+	if f.h.nowBudget > 0 && len(f.conns) > nowCheckEvery {
+		until = time.Now().Add(f.h.nowBudget)
 	}
 	i := 0
 	for _, c := range f.conns {
-		if i++; now && !start.IsZero() && i%nowCheckEvery == 0 && time.Since(start) > budget {
+		if i++; now && !until.IsZero() && i%nowCheckEvery == 0 && time.Now().After(until) {
 			now = false
 		}
 		if c.line != nil {

@@ -220,11 +220,72 @@ func TestWebSocketThroughSmallBuffers(t *testing.T) {
 			t.Fatalf("message %d: got %d bytes, want %d bytes of %q", i, len(got), n, rune('a'+i%26))
 		}
 	}
-	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
-		t.Fatalf("after the messages: %v; want the server's normal close", err)
-	}
+	expectNormalClose(t, ctx, c)
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// acceptTCPSession accepts r's WebSocket through smallBuffers, as a client's,
+// and returns it with a session (of queue objects) that writes its data
+// frames to the socket itself, as serveWS sets it up on a TCP connection.
+func acceptTCPSession(w http.ResponseWriter, r *http.Request, queue int) (*websocket.Conn, *session, error) {
+	var got hijacked
+	c, err := websocket.Accept(smallBuffers{w, &got, true}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return nil, nil, err
+	}
+	if got.tcp == nil || got.fw == nil {
+		return nil, nil, errors.New("not a TCP connection with a frameWriter")
+	}
+	s := newSession(make(chan struct{}), c, &Config{OutboundQueue: queue, FrameLimit: 1 << 20}, true, nil)
+	s.tcp, s.fw = got.tcp, got.fw
+	return c, s, nil
+}
+
+// pingTimes pings c n times, one after another, from a new goroutine; the
+// channel gets the first error, or nil.
+func pingTimes(ctx context.Context, c *websocket.Conn, n int) <-chan error {
+	pings := make(chan error, 1)
+	go func() {
+		for range n {
+			if err := c.Ping(ctx); err != nil {
+				pings <- err
+				return
+			}
+		}
+		pings <- nil
+	}()
+	return pings
+}
+
+// readMessages reads frames from c until it has had the messages numbered
+// from to to-1, each equal to msg(i) (a frame joins several with '\n'), and
+// returns the number of the message after the last it read.
+func readMessages(t *testing.T, ctx context.Context, c *websocket.Conn, from, to int, msg func(int) []byte) int {
+	t.Helper()
+	i := from
+	for i < to {
+		_, frame, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		for m := range bytes.SplitSeq(frame, []byte("\n")) {
+			if !bytes.Equal(m, msg(i)) {
+				t.Fatalf("message %d: got %d bytes (%.20q), want %d", i, len(m), m, len(msg(i)))
+			}
+			i++
+		}
+	}
+	return i
+}
+
+// expectNormalClose reads c's next frame, which must be the server's normal
+// close.
+func expectNormalClose(t *testing.T, ctx context.Context, c *websocket.Conn) {
+	t.Helper()
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("after the messages: %v; want the server's normal close", err)
 	}
 }
 
@@ -257,29 +318,12 @@ func TestSessionFramesBetweenCoders(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var got hijacked
-		c, err := websocket.Accept(smallBuffers{w, &got, true}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		c, s, err := acceptTCPSession(w, r, 1<<20)
 		if err != nil {
 			done <- err
 			return
 		}
-		if got.tcp == nil || got.fw == nil {
-			done <- errors.New("not a TCP connection with a frameWriter")
-			return
-		}
-		ctx := c.CloseRead(context.Background()) // reads the pongs
-		s := newSession(make(chan struct{}), c, &Config{OutboundQueue: 1 << 20, FrameLimit: 1 << 20}, true, nil)
-		s.tcp, s.fw = got.tcp, got.fw
-		pings := make(chan error, 1)
-		go func() {
-			for range 50 {
-				if err := c.Ping(ctx); err != nil {
-					pings <- err
-					return
-				}
-			}
-			pings <- nil
-		}()
+		pings := pingTimes(c.CloseRead(context.Background()), c, 50) // CloseRead reads the pongs
 		for i := range rounds * len(sizes) {
 			if !s.Send(msg(i)) {
 				done <- fmt.Errorf("message %d refused", i)
@@ -296,21 +340,8 @@ func TestSessionFramesBetweenCoders(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx, c := dialTest(t, srv, 60*time.Second, 4<<20)
-	for i := 0; i < rounds*len(sizes); {
-		_, frame, err := c.Read(ctx)
-		if err != nil {
-			t.Fatalf("message %d: %v", i, err)
-		}
-		for m := range bytes.SplitSeq(frame, []byte("\n")) {
-			if !bytes.Equal(m, msg(i)) {
-				t.Fatalf("message %d: got %d bytes (%.20q), want %d", i, len(m), m, len(msg(i)))
-			}
-			i++
-		}
-	}
-	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
-		t.Fatalf("after the messages: %v; want the server's normal close", err)
-	}
+	readMessages(t, ctx, c, 0, rounds*len(sizes), msg)
+	expectNormalClose(t, ctx, c)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -333,29 +364,12 @@ func TestSendNowHandsOver(t *testing.T) {
 	gate := make(chan struct{})
 	done := make(chan error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var got hijacked
-		c, err := websocket.Accept(smallBuffers{w, &got, true}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		c, s, err := acceptTCPSession(w, r, 1<<20)
 		if err != nil {
 			done <- err
 			return
 		}
-		if got.tcp == nil || got.fw == nil {
-			done <- errors.New("not a TCP connection with a frameWriter")
-			return
-		}
-		ctx := c.CloseRead(context.Background())
-		s := newSession(make(chan struct{}), c, &Config{OutboundQueue: 1 << 20, FrameLimit: 1 << 20}, true, nil)
-		s.tcp, s.fw = got.tcp, got.fw
-		pings := make(chan error, 1)
-		go func() {
-			for range 50 {
-				if err := c.Ping(ctx); err != nil {
-					pings <- err
-					return
-				}
-			}
-			pings <- nil
-		}()
+		pings := pingTimes(c.CloseRead(context.Background()), c, 50) // CloseRead reads the pongs
 		// idle waits until nothing is queued or being written, so that the
 		// next SendNow writes from this goroutine
 		idle := func() bool {
@@ -410,28 +424,14 @@ func TestSendNowHandsOver(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx, c := dialTest(t, srv, 60*time.Second, 4<<20)
-	for i := 0; i < n; {
-		if i == slowFrom {
-			select {
-			case <-gate:
-			case err := <-done:
-				t.Fatal(err)
-			}
-		}
-		_, frame, err := c.Read(ctx)
-		if err != nil {
-			t.Fatalf("message %d: %v", i, err)
-		}
-		for m := range bytes.SplitSeq(frame, []byte("\n")) {
-			if !bytes.Equal(m, msg(i)) {
-				t.Fatalf("message %d: got %d bytes (%.20q), want %d", i, len(m), m, len(msg(i)))
-			}
-			i++
-		}
+	i := readMessages(t, ctx, c, 0, slowFrom, msg)
+	select {
+	case <-gate:
+	case err := <-done:
+		t.Fatal(err)
 	}
-	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
-		t.Fatalf("after the messages: %v; want the server's normal close", err)
-	}
+	readMessages(t, ctx, c, i, n, msg)
+	expectNormalClose(t, ctx, c)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -445,19 +445,16 @@ func TestSendNowWhileCoderWaits(t *testing.T) {
 	gate := make(chan struct{})
 	done := make(chan error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var got hijacked
-		c, err := websocket.Accept(smallBuffers{w, &got, true}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
-		if err != nil || got.tcp == nil || got.fw == nil {
-			done <- fmt.Errorf("accept: %v (tcp %v)", err, got.tcp != nil)
+		c, s, err := acceptTCPSession(w, r, 16)
+		if err != nil {
+			done <- err
 			return
 		}
-		s := newSession(make(chan struct{}), c, &Config{OutboundQueue: 16, FrameLimit: 1 << 20}, true, nil)
-		s.tcp, s.fw = got.tcp, got.fw
 		wrote := make(chan error, 1)
 		go func() { wrote <- c.Write(context.Background(), websocket.MessageBinary, big) }()
 		// wait until coder/websocket's write holds the socket (an empty
 		// write finds it busy)
-		for _, err := got.tcp.TryWritevUnless(nil, nil, nil); !errors.Is(err, rawio.ErrBusy); _, err = got.tcp.TryWritevUnless(nil, nil, nil) {
+		for _, err := s.tcp.TryWritevUnless(nil, nil, nil); !errors.Is(err, rawio.ErrBusy); _, err = s.tcp.TryWritevUnless(nil, nil, nil) {
 			select {
 			case err := <-wrote:
 				done <- fmt.Errorf("coder/websocket wrote 32 MiB to a client that reads nothing: %v", err)
@@ -499,9 +496,7 @@ func TestSendNowWhileCoderWaits(t *testing.T) {
 	if _, m, err := c.Read(ctx); err != nil || string(m) != "after" {
 		t.Fatalf("second message: %.20q, %v; want SendNow's", m, err)
 	}
-	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
-		t.Fatalf("after the messages: %v; want the server's normal close", err)
-	}
+	expectNormalClose(t, ctx, c)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

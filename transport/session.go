@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,15 +99,13 @@ func (s *session) SendNow(obj []byte) bool {
 	s.writing = true // this goroutine is the writer until the frame is out
 	s.writers.Add(1)
 	s.mu.Unlock()
-	done, err := s.tcp.TryWritevUnless(&s.fw.closeSent, s.hdr[:putTextHeader(&s.hdr, len(obj))], obj)
+	done, err := s.tcp.TryWritevUnless(&s.fw.closeSent, textHeader(&s.hdr, len(obj)), obj)
 	switch {
 	case errors.Is(err, rawio.ErrBusy):
 		// coder/websocket's write (a ping, a pong) holds the socket, and
 		// may wait for it: a writer goroutine waits instead of the caller
 		s.mu.Lock()
-		s.queue = append(s.queue, nil)
-		copy(s.queue[1:], s.queue) // obj goes first: what came meanwhile came after it
-		s.queue[0] = obj
+		s.queue = slices.Insert(s.queue, 0, obj) // first: what came meanwhile came after it
 		s.mu.Unlock()
 		go s.write() // still the writer
 	case err != nil:
@@ -306,7 +305,7 @@ func (s *session) writeFrame(frame []byte) error {
 	s.writeSince.Store(time.Now().UnixNano())
 	var err error
 	if s.tcp != nil {
-		_, err = s.tcp.WritevUnless(&s.fw.closeSent, s.hdr[:putTextHeader(&s.hdr, len(frame))], frame)
+		_, err = s.tcp.WritevUnless(&s.fw.closeSent, textHeader(&s.hdr, len(frame)), frame)
 	} else {
 		err = s.conn.Write(context.Background(), websocket.MessageText, frame)
 	}
@@ -314,22 +313,22 @@ func (s *session) writeFrame(frame []byte) error {
 	return err
 }
 
-// putTextHeader writes into h the header of a server's final text frame of n
-// bytes (RFC 6455 5.2: unmasked, no extension bits) and returns its length.
-func putTextHeader(h *[10]byte, n int) int {
+// textHeader writes into h the header of a server's final text frame of n
+// bytes (RFC 6455 5.2: unmasked, no extension bits) and returns it.
+func textHeader(h *[10]byte, n int) []byte {
 	h[0] = 0x80 | 0x1
 	switch {
 	case n <= 125:
 		h[1] = byte(n)
-		return 2
+		return h[:2]
 	case n <= 0xFFFF:
 		h[1] = 126
 		binary.BigEndian.PutUint16(h[2:], uint16(n))
-		return 4
+		return h[:4]
 	default:
 		h[1] = 127
 		binary.BigEndian.PutUint64(h[2:], uint64(n))
-		return 10
+		return h[:10]
 	}
 }
 

@@ -134,8 +134,8 @@ func (c *Conn) Writev(a, b []byte) (int, error) {
 // can stop writing at another writer's message that sets stop first.
 func (c *Conn) WritevUnless(stop *atomic.Bool, a, b []byte) (int, error) {
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	if stop != nil && stop.Load() {
+		c.wmu.Unlock()
 		return 0, c.opError("write", net.ErrClosed)
 	}
 	c.setIov(a, b)
@@ -143,14 +143,8 @@ func (c *Conn) WritevUnless(stop *atomic.Bool, a, b []byte) (int, error) {
 	if c.end > 0 {
 		err = c.rc.Write(c.writeFn)
 	}
-	c.iov[0].Base, c.iov[1].Base = nil, nil
-	switch {
-	case err != nil:
-		return c.wn, c.opError("write", err)
-	case c.werr != 0:
-		return c.wn, c.opError("write", os.NewSyscallError("write", c.werr))
-	}
-	return c.wn, nil
+	n := c.wn
+	return n, c.endWrite(err)
 }
 
 // TryWritevUnless is WritevUnless without the wait: it writes what the
