@@ -4,8 +4,9 @@ import (
 	"testing"
 
 	"github.com/actorhub/actorhub/internal/leakcheck"
+	"github.com/actorhub/actorhub/internal/nodetest"
 )
 
 func TestMain(m *testing.M) {
-	leakcheck.VerifyTestMain(m, "github.com/actorhub/actorhub/transport.")
+	leakcheck.VerifyTestMain(nodetest.Tests(m), "github.com/actorhub/actorhub/transport.")
 }

@@ -9,14 +9,14 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"testing"
 	"time"
 )
 
 // VerifyTestMain runs the tests, then waits up to 5 s for every goroutine
 // whose stack mentions one of pkgs (import paths, e.g.
 // "github.com/actorhub/actorhub/client.") to end; it exits 1 if any remain.
-func VerifyTestMain(m *testing.M, pkgs ...string) {
+// m is a *testing.M, or what wraps one (nodetest.Tests).
+func VerifyTestMain(m interface{ Run() int }, pkgs ...string) {
 	code := m.Run()
 	if code == 0 {
 		if leaked := wait(5*time.Second, pkgs); leaked != "" {

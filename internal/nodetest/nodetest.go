@@ -25,6 +25,23 @@ var (
 	buildErr  error
 )
 
+// Tests wraps a package's tests so that the binary Binary built for them is
+// removed once they end: TestMain calls os.Exit(nodetest.Tests(m).Run()), or
+// passes it to leakcheck.VerifyTestMain in m's place. (A test binary killed
+// by its -timeout leaves its build behind in os.TempDir.)
+func Tests(m *testing.M) interface{ Run() int } { return tests{m} }
+
+type tests struct{ m *testing.M }
+
+func (t tests) Run() int {
+	defer func() {
+		if buildPath != "" {
+			os.RemoveAll(filepath.Dir(buildPath))
+		}
+	}()
+	return t.m.Run()
+}
+
 // Binary builds ./cmd/actorhub once per test binary and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
