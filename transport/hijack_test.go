@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -434,6 +435,82 @@ func TestSendNowHandsOver(t *testing.T) {
 	expectNormalClose(t, ctx, c)
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSessionPingsBetweenFrames: the server's pings of a client go through
+// its session's writer (sendPing) while messages flow with Send and SendNow:
+// each ping reaches the client, between whole frames (from the pinger's
+// goroutine when no writer runs, by the writer before its next frame when one
+// does), and every message arrives intact and in order.
+func TestSessionPingsBetweenFrames(t *testing.T) {
+	sizes := []int{0, 1, 125, 126, 300, 4096, 65536}
+	const n, pings = 600, 40
+	msg := func(i int) []byte {
+		return append([]byte(strconv.Itoa(i)+":"), bytes.Repeat([]byte{byte('a' + i%26)}, sizes[i%len(sizes)])...)
+	}
+	var got atomic.Int64 // pings the client saw
+	done := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, s, err := acceptTCPSession(w, r, 1<<20)
+		if err != nil {
+			done <- err
+			return
+		}
+		s.ownPings = true
+		sent := make(chan error, 1)
+		go func() {
+			for i := range n {
+				ok := false
+				if i%3 == 0 {
+					ok = s.Send(msg(i))
+				} else {
+					ok = s.SendNow(msg(i))
+				}
+				if !ok {
+					sent <- fmt.Errorf("message %d refused", i)
+					return
+				}
+				if i%20 == 0 {
+					time.Sleep(time.Millisecond) // let the writer go idle now and then
+				}
+			}
+			sent <- nil
+		}()
+		for i := range pings {
+			s.sendPing(monoNow())
+			for deadline := time.Now().Add(30 * time.Second); got.Load() <= int64(i); time.Sleep(100 * time.Microsecond) {
+				if time.Now().After(deadline) {
+					done <- fmt.Errorf("ping %d never reached the client", i)
+					return
+				}
+			}
+		}
+		if err := <-sent; err != nil {
+			done <- err
+			return
+		}
+		s.Close(int(websocket.StatusNormalClosure), "done")
+		s.writers.Wait()
+		done <- nil
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{
+		OnPingReceived: func(context.Context, []byte) bool { got.Add(1); return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1 << 20)
+	readMessages(t, ctx, c, 0, n, msg)
+	expectNormalClose(t, ctx, c) // the pings that come after the messages are read meanwhile
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if g := got.Load(); g != pings {
+		t.Fatalf("the client saw %d pings; want %d", g, pings)
 	}
 }
 

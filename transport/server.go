@@ -294,17 +294,23 @@ func pingStep(cfg *Config) time.Duration {
 	return max(time.Millisecond, min(50*time.Millisecond, cfg.PingInterval/4))
 }
 
-// pinger pings every WebSocket once per PingInterval from one goroutine (a
-// ping waiting for its pong runs on its own); a peer that does not answer
-// within PingTimeout is dropped, and so is one that has not taken a frame for
-// WriteTimeout. Sessions are dealt round-robin into PingInterval/step slots
-// and each tick pings one slot: 10k connections that connected together are
-// pinged ~20 at a time, not all in one instant (that burst, every 25 s, put
-// 100+ ms on the events behind it).
+// pinger pings every WebSocket once per PingInterval from one goroutine; a
+// peer that does not answer within PingTimeout is dropped, and so is one that
+// has not taken a frame for WriteTimeout. Sessions are dealt round-robin into
+// PingInterval/step slots and each tick pings one slot: 10k connections that
+// connected together are pinged ~20 at a time, not all in one instant (that
+// burst, every 25 s, put 100+ ms on the events behind it). A client's ping is
+// a frame of its session's writer (session.sendPing), and the tick that comes
+// PingTimeout after it checks its pong; the others' pings (workers'; any
+// connection where the reader does not take pongs off the wire) go through
+// coder/websocket, each on a goroutine that waits for the pong.
 func (s *Server) pinger(ctx context.Context) {
 	defer s.pings.Done()
 	step := pingStep(&s.cfg)
 	stuckEvery := max(1, int(s.cfg.WriteTimeout/4/step))
+	n := len(s.slots)
+	back := min(n, int((s.cfg.PingTimeout+step-1)/step)) // ticks from a ping to its check
+	var due []*session
 	t := time.NewTicker(step)
 	defer t.Stop()
 	for tick := 0; ; tick++ {
@@ -312,8 +318,18 @@ func (s *Server) pinger(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			mono := monoNow()
 			s.mu.Lock()
-			for sess := range s.slots[tick%len(s.slots)] {
+			if tick >= back {
+				for sess := range s.slots[(tick-back)%n] {
+					sess.dropIfNoPong(mono, s.cfg.PingTimeout)
+				}
+			}
+			for sess := range s.slots[tick%n] {
+				if sess.ownPings {
+					due = append(due, sess)
+					continue
+				}
 				s.pings.Add(1)
 				go s.ping(ctx, sess)
 			}
@@ -323,6 +339,11 @@ func (s *Server) pinger(ctx context.Context) {
 				}
 			}
 			s.mu.Unlock()
+			for i, sess := range due { // outside s.mu: a ping may be written from here
+				sess.sendPing(mono)
+				due[i] = nil
+			}
+			due = due[:0]
 		}
 	}
 }

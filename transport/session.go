@@ -53,6 +53,18 @@ type session struct {
 	pingMu  sync.Mutex
 	pinging *pingCtx // the ping waiting for its pong, nil if none
 
+	// The server's pings of a session whose reader takes pongs off the wire
+	// (ownPings, set before the session is tracked) are frames of its own
+	// writer, as its data frames are: sendPing writes one from the pinger's
+	// goroutine when no writer runs, and sets pingDue, under mu, for the
+	// writer to write before its next frame when one does. pingSent is when
+	// the ping still unanswered was asked for (monoNow), 0 once a pong came;
+	// the pinger drops a session whose ping is older than PingTimeout
+	// (dropIfNoPong). A ping costs no goroutine, timer or context.
+	ownPings bool
+	pingDue  bool
+	pingSent atomic.Int64
+
 	// tcp and fw, when set, are the connection's socket and the frameWriter
 	// coder/websocket writes through: the writer writes its data frames to
 	// the socket itself (writeFrame), with the header in hdr.
@@ -90,22 +102,40 @@ func (s *session) SendNow(obj []byte) bool {
 	if !s.roomLocked(1) {
 		return false
 	}
-	if s.tcp == nil || s.writing || s.ended || len(s.queue) > 0 || s.over() {
+	if !s.idleLocked() {
 		s.queue = append(s.queue, obj)
 		s.startWriterLocked()
 		s.mu.Unlock()
 		return true
 	}
+	s.writeNowLocked(textHeader(&s.hdr, len(obj)), obj)
+	return true
+}
+
+// idleLocked reports whether the caller may write to the socket itself: a
+// TCP session with nothing queued, due or being written (caller holds mu).
+func (s *session) idleLocked() bool {
+	return s.tcp != nil && !s.writing && !s.ended && len(s.queue) == 0 && !s.pingDue && !s.over()
+}
+
+// writeNowLocked makes the caller the writer (idleLocked said it may) and
+// writes the frame head+body, whose body is the object queued if the frame
+// must wait, or nil for a ping. It unlocks mu.
+func (s *session) writeNowLocked(head, body []byte) {
 	s.writing = true // this goroutine is the writer until the frame is out
 	s.writers.Add(1)
 	s.mu.Unlock()
-	done, err := s.tcp.TryWritevUnless(&s.fw.closeSent, textHeader(&s.hdr, len(obj)), obj)
+	done, err := s.tcp.TryWritevUnless(&s.fw.closeSent, head, body)
 	switch {
 	case errors.Is(err, rawio.ErrBusy):
-		// coder/websocket's write (a ping, a pong) holds the socket, and
+		// coder/websocket's write (a pong, the close) holds the socket, and
 		// may wait for it: a writer goroutine waits instead of the caller
 		s.mu.Lock()
-		s.queue = slices.Insert(s.queue, 0, obj) // first: what came meanwhile came after it
+		if body == nil {
+			s.pingDue = true
+		} else {
+			s.queue = slices.Insert(s.queue, 0, body) // first: what came meanwhile came after it
+		}
 		s.mu.Unlock()
 		go s.write() // still the writer
 	case err != nil:
@@ -115,17 +145,52 @@ func (s *session) SendNow(obj []byte) bool {
 		go s.finishThenWrite()
 	default:
 		s.mu.Lock()
-		if len(s.queue) > 0 || s.closing {
+		if len(s.queue) > 0 || s.closing || s.pingDue {
 			s.mu.Unlock()
 			go s.write() // still the writer
-			return true
+			return
 		}
 		s.writing = false
 		s.mu.Unlock()
 		s.writers.Done()
 	}
-	return true
 }
+
+// pingFrame is a server's ping with no payload (RFC 6455 5.5.2).
+var pingFrame = []byte{0x80 | 0x9, 0}
+
+// sendPing pings the client through the session's writer (ownPings): at
+// once from the caller's goroutine when no writer runs, else by the writer
+// before its next frame. now is monoNow's.
+func (s *session) sendPing(now int64) {
+	s.mu.Lock()
+	if s.closing || s.ended || s.over() {
+		s.mu.Unlock()
+		return
+	}
+	s.pingSent.CompareAndSwap(0, now) // before the write: the pong can come before it returns
+	if !s.idleLocked() {
+		s.pingDue = true
+		s.startWriterLocked()
+		s.mu.Unlock()
+		return
+	}
+	s.writeNowLocked(pingFrame, nil)
+}
+
+// dropIfNoPong closes the connection when its ping has waited for a pong
+// longer than wait (now is monoNow's).
+func (s *session) dropIfNoPong(now int64, wait time.Duration) {
+	if sent := s.pingSent.Load(); sent != 0 && now-sent >= int64(wait) {
+		s.conn.CloseNow()
+	}
+}
+
+// monoStart is where monoNow counts from.
+var monoStart = time.Now()
+
+// monoNow is the monotonic clock in ns since monoStart, never 0.
+func monoNow() int64 { return int64(time.Since(monoStart)) | 1 }
 
 // finishThenWrite finishes the frame SendNow began and goes on as write.
 func (s *session) finishThenWrite() {
@@ -225,8 +290,10 @@ func (s *session) write() {
 		s.mu.Lock()
 		batch := s.queue
 		s.queue, s.spare = s.spare[:0], nil
+		ping := s.pingDue
+		s.pingDue = false
 		closing, code, reason := s.closing, s.code, s.reason
-		if len(batch) == 0 {
+		if len(batch) == 0 && !ping {
 			s.writing = false
 			s.spare = batch
 			s.mu.Unlock()
@@ -236,6 +303,10 @@ func (s *session) write() {
 			return
 		}
 		s.mu.Unlock()
+		if ping && s.writePing() != nil {
+			s.writeFailed()
+			return
+		}
 		for rest := batch; len(rest) > 0; {
 			// an object that goes alone is its frame as it is: no copy (one
 			// event per burst is the common case at one job per user)
@@ -309,6 +380,14 @@ func (s *session) writeFrame(frame []byte) error {
 	} else {
 		err = s.conn.Write(context.Background(), websocket.MessageText, frame)
 	}
+	s.writeSince.Store(0)
+	return err
+}
+
+// writePing writes a ping frame (the writer's, on a TCP session: ownPings).
+func (s *session) writePing() error {
+	s.writeSince.Store(time.Now().UnixNano())
+	_, err := s.tcp.WritevUnless(&s.fw.closeSent, pingFrame, nil)
 	s.writeSince.Store(0)
 	return err
 }
@@ -404,6 +483,7 @@ func (s *session) takePong(br *bufio.Reader, readable bool) (front, error) {
 		return frontShort, nil
 	}
 	_, _ = br.Discard(n)
+	s.pingSent.Store(0)
 	s.pingMu.Lock()
 	if s.pinging != nil {
 		s.pinging.ponged()

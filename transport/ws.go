@@ -62,6 +62,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	if got.tcp != nil && got.fw != nil {
 		sess.tcp, sess.fw = got.tcp, got.fw
 	}
+	// a client: no goroutine waits for it (resume); a worker's frames come
+	// one after another, and the one connection of a worker has no memory
+	// to save
+	polled := !worker && got.tcp != nil && rawio.Polls()
+	sess.ownPings = polled && sess.tcp != nil // its reader takes the pongs (takePong)
 	if code, why := s.track(sess); why != "" {
 		adm.release()
 		cancel()
@@ -83,10 +88,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	life := s.watchToken(sess, who)
 	cr := &connReader{s: s, ctx: ctx, cancel: cancel, conn: conn, sess: sess, d: deliverer{conn: ac}, worker: worker,
 		life: life, adm: adm, gauge: gauge}
-	if !worker && got.tcp != nil && rawio.Polls() {
-		// a client: no goroutine waits for it (resume); a worker's frames
-		// come one after another, and the one connection of a worker has
-		// no memory to save
+	if polled {
 		cr.br, cr.tcp, cr.carried = got.br, got.tcp, got.carried
 		cr.wake = cr.resume
 	}
