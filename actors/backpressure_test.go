@@ -90,8 +90,9 @@ func startHub(t *testing.T, cfg actors.Config, delay time.Duration) *actors.Hub 
 }
 
 // startHubOn starts node n1 on a bolt store that wrap wraps, stopped when
-// the test ends, and creates job jobID.
-func startHubOn(t *testing.T, cfg actors.Config, wrap func(persistence.Store) actors.Store, jobID string) *actors.Hub {
+// the test ends, and creates job jobID. Each of before is called with the
+// hub before it starts.
+func startHubOn(t *testing.T, cfg actors.Config, wrap func(persistence.Store) actors.Store, jobID string, before ...func(*actors.Hub)) *actors.Hub {
 	t.Helper()
 	store, err := persistence.OpenBolt(filepath.Join(t.TempDir(), "hub.db"), persistence.DefaultLocalConfig())
 	if err != nil {
@@ -101,6 +102,9 @@ func startHubOn(t *testing.T, cfg actors.Config, wrap func(persistence.Store) ac
 	h, err := actors.New(cfg, wrap(store), actors.NewMetrics(prometheus.NewRegistry()), nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range before {
+		f(h)
 	}
 	if err := h.Start(t.Context()); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"time"
+
 	"github.com/actorhub/actorhub/cluster"
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -14,3 +16,8 @@ func (h *Hub) SubscribeEndedLine(jobID string, sink Sink) {
 	gone := actor.NewPID(h.system.Address(), "a-conn-that-stopped")
 	h.system.Root.Send(h.feeds, &cluster.JobMsg{JobID: jobID, Msg: &feedSubscribe{jobID: jobID, conn: gone, line: line}})
 }
+
+// SetNowBudget sets how long a feed's fan-out writes with Sink.SendNow
+// before it leaves the rest to Send (Hub.nowBudget; 0: no bound). Call it
+// before the hub starts.
+func (h *Hub) SetNowBudget(d time.Duration) { h.nowBudget = d }

@@ -1,0 +1,106 @@
+package actors_test
+
+import (
+	"bytes"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/actorhub/actorhub/actors"
+	"github.com/actorhub/actorhub/events"
+	"github.com/actorhub/actorhub/persistence"
+)
+
+// nowSink counts the events it is given with SendNow and with Send.
+type nowSink struct {
+	seqSink
+	now, queued atomic.Int64
+}
+
+var eventType = []byte(`"type":"` + events.TypeEvent + `"`)
+
+func (s *nowSink) SendNow(b []byte) bool {
+	if bytes.Contains(b, eventType) {
+		s.now.Add(1)
+	}
+	return s.seqSink.Send(b)
+}
+
+func (s *nowSink) Send(b []byte) bool {
+	if bytes.Contains(b, eventType) {
+		s.queued.Add(1)
+	}
+	return s.seqSink.Send(b)
+}
+
+// TestFanOutBudget: a feed writes an event to its clients' sockets from its
+// own goroutine (SendNow) until its budget is spent, looking at the clock
+// every 16 clients, and hands the rest to their writers (Send). With no
+// budget, or one that a fan-out does not spend, every client gets SendNow;
+// with a budget spent at once, the first 15 do and the other 49 get Send.
+func TestFanOutBudget(t *testing.T) {
+	t.Parallel()
+	const clients = 64
+	for _, tc := range []struct {
+		budget  time.Duration
+		wantNow int64
+	}{{0, clients}, {time.Hour, clients}, {time.Nanosecond, 15}} {
+		t.Run(tc.budget.String(), func(t *testing.T) {
+			h := startHubOn(t, actors.DefaultLocalConfig(), func(s persistence.Store) actors.Store { return s }, "j",
+				func(h *actors.Hub) { h.SetNowBudget(tc.budget) })
+			worker := h.OpenWorker(&sink{})
+			defer worker.Close()
+			sinks := make([]*nowSink, clients)
+			emit := func(off int64) {
+				t.Helper()
+				if err := worker.Deliver(t.Context(), emitRequest("j", off, []byte(`{"chunk":"c"}`))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			emit(0)
+			from := int64(2) // the emit's seq (offset + 2): each client follows from there, with nothing to replay
+			for i := range sinks {
+				sinks[i] = &nowSink{}
+				c := h.OpenClient(sinks[i], fmt.Sprintf("c%d", i), actors.Access{User: "u"})
+				defer c.Close()
+				if err := c.Deliver(t.Context(), &actors.Request{Msg: &events.Inbound{Type: events.TypeSubscribe, JobID: "j", FromSeq: &from}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, func() error {
+				for i, s := range sinks {
+					if _, n := s.since(); n == 0 {
+						return fmt.Errorf("client %d is not subscribed yet", i)
+					}
+				}
+				return nil
+			})
+			emit(1) // every subscription is in line once this reached them all
+			waitFor(t, func() error { return allAt(sinks, 3) })
+			var now, queued int64
+			for _, s := range sinks {
+				now, queued = now-s.now.Load(), queued-s.queued.Load()
+			}
+			emit(2)
+			waitFor(t, func() error { return allAt(sinks, 4) })
+			for _, s := range sinks {
+				now, queued = now+s.now.Load(), queued+s.queued.Load()
+			}
+			if now != tc.wantNow || queued != clients-tc.wantNow {
+				t.Fatalf("the event went to %d clients with SendNow and %d with Send; want %d and %d",
+					now, queued, tc.wantNow, clients-tc.wantNow)
+			}
+		})
+	}
+}
+
+// allAt reports whether every sink got the event of seq.
+func allAt(sinks []*nowSink, seq int64) error {
+	for i, s := range sinks {
+		if seqs, _ := s.since(); len(seqs) == 0 || seqs[len(seqs)-1] < seq {
+			return fmt.Errorf("client %d has not got seq %d: %v", i, seq, seqs)
+		}
+	}
+	return nil
+}
