@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -127,6 +128,89 @@ func TestFirstFrameBehindUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	readUntil(`{"type":"pong","id":"d"}`)
+}
+
+// TestPongBetweenFragments: a client's pong that comes between the fragments
+// of one of its messages (RFC 6455 5.4 lets control frames come there, and
+// coder/websocket, not the session's reader, reads it) answers the server's
+// ping: the client is not dropped, and gets the next ping.
+func TestPongBetweenFragments(t *testing.T) {
+	n := startNodeWith(t, nil, func(c *transport.Config) {
+		c.PingInterval, c.PingTimeout = 300*time.Millisecond, 300*time.Millisecond
+	})
+	c, err := net.Dial("tcp", n.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := "GET /ws?user=u HTTP/1.1\r\nHost: " + n.addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	for { // the response's header
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	pings, texts := 0, ""
+	// next reads the server's frames until it has seen want pings; a close
+	// or the connection's end fails the test
+	next := func(want int) {
+		t.Helper()
+		for pings < want {
+			h := make([]byte, 2)
+			if _, err := io.ReadFull(br, h); err != nil {
+				t.Fatalf("after %d pings and %q: %v", pings, texts, err)
+			}
+			size := int(h[1] & 0x7F)
+			if size == 126 {
+				var l [2]byte
+				if _, err := io.ReadFull(br, l[:]); err != nil {
+					t.Fatal(err)
+				}
+				size = int(l[0])<<8 | int(l[1])
+			}
+			payload := make([]byte, size)
+			if _, err := io.ReadFull(br, payload); err != nil {
+				t.Fatal(err)
+			}
+			switch h[0] & 0x0F {
+			case 0x9:
+				pings++
+			case 0x1:
+				texts += string(payload)
+			case 0x8:
+				t.Fatalf("the server closed the connection after %d pings: %q", pings, payload)
+			}
+		}
+	}
+	next(1)
+	frame := func(first byte, payload string) []byte { // a client's frame: masked
+		key := [4]byte{3, 5, 7, 11}
+		f := append([]byte{first, 0x80 | byte(len(payload))}, key[:]...)
+		for i := range len(payload) {
+			f = append(f, payload[i]^key[i%4])
+		}
+		return f
+	}
+	var msg []byte
+	msg = append(msg, frame(0x01, `{"type":"ping",`)...) // text, not the last fragment
+	msg = append(msg, frame(0x8A, "")...)                // the pong, between the fragments
+	msg = append(msg, frame(0x80, `"id":"f"}`)...)       // the last fragment
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	next(2) // the ping after the one answered: the client was not dropped
+	for !strings.Contains(texts, `{"type":"pong","id":"f"}`) {
+		next(pings + 1)
+	}
 }
 
 // maskedText is a client's text frame (RFC 6455 5.2) of a short payload.

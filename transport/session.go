@@ -178,6 +178,10 @@ func (s *session) sendPing(now int64) {
 	s.writeNowLocked(pingFrame, nil)
 }
 
+// ponged tells the session that its client answered: the ping that waits
+// for a pong (sendPing) has it.
+func (s *session) ponged() { s.pingSent.Store(0) }
+
 // dropIfNoPong closes the connection when its ping has waited for a pong
 // longer than wait (now is monoNow's).
 func (s *session) dropIfNoPong(now int64, wait time.Duration) {
@@ -483,7 +487,7 @@ func (s *session) takePong(br *bufio.Reader, readable bool) (front, error) {
 		return frontShort, nil
 	}
 	_, _ = br.Discard(n)
-	s.pingSent.Store(0)
+	s.ponged()
 	s.pingMu.Lock()
 	if s.pinging != nil {
 		s.pinging.ponged()

@@ -46,8 +46,13 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 		return
 	}
 	var got hijacked
+	var sess *session // set before the connection is first read
 	conn, err := websocket.Accept(smallBuffers{w, &got, !worker}, r, &websocket.AcceptOptions{
-		CompressionMode: websocket.CompressionDisabled, OriginPatterns: s.cfg.AllowedOrigins})
+		CompressionMode: websocket.CompressionDisabled, OriginPatterns: s.cfg.AllowedOrigins,
+		// a pong that coder/websocket reads (one between the fragments of
+		// a message) answers the session's ping as well as one that the
+		// reader takes off the wire (session.takePong)
+		OnPongReceived: func(context.Context, []byte) { sess.ponged() }})
 	if err != nil {
 		adm.release()
 		return // Accept answered the request already
@@ -58,7 +63,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 		kind = "worker"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sess := newSession(ctx.Done(), conn, &s.cfg, !worker, s.hub.Metrics().SlowConsumers.Inc)
+	sess = newSession(ctx.Done(), conn, &s.cfg, !worker, s.hub.Metrics().SlowConsumers.Inc)
 	if got.tcp != nil && got.fw != nil {
 		sess.tcp, sess.fw = got.tcp, got.fw
 	}
