@@ -251,13 +251,25 @@ func pingTimes(ctx context.Context, c *websocket.Conn, n int) <-chan error {
 	go func() {
 		for range n {
 			if err := c.Ping(ctx); err != nil {
-				pings <- err
+				pings <- fmt.Errorf("ping: %w", err)
 				return
 			}
 		}
 		pings <- nil
 	}()
 	return pings
+}
+
+// endSession waits for what errc gives (the first error of the handler's
+// other goroutine, or nil), then closes s normally and waits for its writer.
+// It returns the error.
+func endSession(s *session, errc <-chan error) error {
+	if err := <-errc; err != nil {
+		return err
+	}
+	s.Close(int(websocket.StatusNormalClosure), "done")
+	s.writers.Wait()
+	return nil
 }
 
 // readMessages reads frames from c until it has had the messages numbered
@@ -331,13 +343,7 @@ func TestSessionFramesBetweenCoders(t *testing.T) {
 				return
 			}
 		}
-		if err := <-pings; err != nil {
-			done <- fmt.Errorf("ping: %w", err)
-			return
-		}
-		s.Close(int(websocket.StatusNormalClosure), "done")
-		s.writers.Wait()
-		done <- nil
+		done <- endSession(s, pings)
 	}))
 	defer srv.Close()
 	ctx, c := dialTest(t, srv, 60*time.Second, 4<<20)
@@ -415,13 +421,7 @@ func TestSendNowHandsOver(t *testing.T) {
 			done <- errors.New("no SendNow was left with part of a frame, though the client read nothing")
 			return
 		}
-		if err := <-pings; err != nil {
-			done <- fmt.Errorf("ping: %w", err)
-			return
-		}
-		s.Close(int(websocket.StatusNormalClosure), "done")
-		s.writers.Wait()
-		done <- nil
+		done <- endSession(s, pings)
 	}))
 	defer srv.Close()
 	ctx, c := dialTest(t, srv, 60*time.Second, 4<<20)
@@ -486,13 +486,7 @@ func TestSessionPingsBetweenFrames(t *testing.T) {
 				}
 			}
 		}
-		if err := <-sent; err != nil {
-			done <- err
-			return
-		}
-		s.Close(int(websocket.StatusNormalClosure), "done")
-		s.writers.Wait()
-		done <- nil
+		done <- endSession(s, sent)
 	}))
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -552,13 +546,7 @@ func TestSendNowWhileCoderWaits(t *testing.T) {
 			return
 		}
 		close(gate)
-		if err := <-wrote; err != nil {
-			done <- err
-			return
-		}
-		s.Close(int(websocket.StatusNormalClosure), "done")
-		s.writers.Wait()
-		done <- nil
+		done <- endSession(s, wrote)
 	}))
 	defer srv.Close()
 	ctx, c := dialTest(t, srv, 60*time.Second, 64<<20)

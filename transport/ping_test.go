@@ -99,16 +99,7 @@ func TestFirstFrameBehindUpgrade(t *testing.T) {
 	n := startNode(t, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	c, err := net.Dial("tcp", n.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	req := "GET /ws?user=u HTTP/1.1\r\nHost: " + n.addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	if _, err := c.Write(append([]byte(req), maskedText(`{"type":"ping","id":"c"}`)...)); err != nil {
-		t.Fatal(err)
-	}
+	c := dialUpgrade(t, n.addr, maskedText(`{"type":"ping","id":"c"}`))
 	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	var seen []byte
 	readUntil := func(want string) {
@@ -138,16 +129,7 @@ func TestPongBetweenFragments(t *testing.T) {
 	n := startNodeWith(t, nil, func(c *transport.Config) {
 		c.PingInterval, c.PingTimeout = 300*time.Millisecond, 300*time.Millisecond
 	})
-	c, err := net.Dial("tcp", n.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	req := "GET /ws?user=u HTTP/1.1\r\nHost: " + n.addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	if _, err := c.Write([]byte(req)); err != nil {
-		t.Fatal(err)
-	}
+	c := dialUpgrade(t, n.addr, nil)
 	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	br := bufio.NewReader(c)
 	for { // the response's header
@@ -192,18 +174,10 @@ func TestPongBetweenFragments(t *testing.T) {
 		}
 	}
 	next(1)
-	frame := func(first byte, payload string) []byte { // a client's frame: masked
-		key := [4]byte{3, 5, 7, 11}
-		f := append([]byte{first, 0x80 | byte(len(payload))}, key[:]...)
-		for i := range len(payload) {
-			f = append(f, payload[i]^key[i%4])
-		}
-		return f
-	}
 	var msg []byte
-	msg = append(msg, frame(0x01, `{"type":"ping",`)...) // text, not the last fragment
-	msg = append(msg, frame(0x8A, "")...)                // the pong, between the fragments
-	msg = append(msg, frame(0x80, `"id":"f"}`)...)       // the last fragment
+	msg = append(msg, maskedFrame(0x01, `{"type":"ping",`)...) // text, not the last fragment
+	msg = append(msg, maskedFrame(0x8A, "")...)                // the pong, between the fragments
+	msg = append(msg, maskedFrame(0x80, `"id":"f"}`)...)       // the last fragment
 	if _, err := c.Write(msg); err != nil {
 		t.Fatal(err)
 	}
@@ -214,13 +188,35 @@ func TestPongBetweenFragments(t *testing.T) {
 }
 
 // maskedText is a client's text frame (RFC 6455 5.2) of a short payload.
-func maskedText(payload string) []byte {
+func maskedText(payload string) []byte { return maskedFrame(0x81, payload) }
+
+// maskedFrame is a client's frame of a short payload (at most 125 bytes)
+// whose first byte (FIN, opcode) is first.
+func maskedFrame(first byte, payload string) []byte {
 	key := [4]byte{7, 1, 9, 3}
-	f := append([]byte{0x81, 0x80 | byte(len(payload))}, key[:]...)
+	f := append([]byte{first, 0x80 | byte(len(payload))}, key[:]...)
 	for i := range len(payload) {
 		f = append(f, payload[i]^key[i%4])
 	}
 	return f
+}
+
+// dialUpgrade connects to a node at addr and writes the upgrade request of
+// a client's WebSocket (/ws), with then in the same write; the connection is
+// closed when the test ends.
+func dialUpgrade(t *testing.T, addr string, then []byte) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	req := "GET /ws?user=u HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := c.Write(append([]byte(req), then...)); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func waitPong(t *testing.T, got <-chan []byte, id string) {
