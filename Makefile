@@ -46,8 +46,11 @@ generate:
 race:
 	$(GO) test -race -count=1 $(PKGS)
 
+## vet: go vet, here and as built for Windows and macOS (the binary and its tests build there too)
 vet:
 	$(GO) vet $(PKGS)
+	GOOS=windows $(GO) vet $(PKGS)
+	GOOS=darwin $(GO) vet $(PKGS)
 
 fmt:
 	@out=$$(gofmt -s -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

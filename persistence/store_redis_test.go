@@ -19,6 +19,7 @@ import (
 	"github.com/actorhub/actorhub/events"
 	"github.com/actorhub/actorhub/internal/devcerts"
 	"github.com/actorhub/actorhub/internal/freeport"
+	"github.com/actorhub/actorhub/internal/procsig"
 	"github.com/actorhub/actorhub/internal/redistest"
 )
 
@@ -256,6 +257,9 @@ func TestRedisOutage(t *testing.T) {
 // TestRedisHung pauses Redis (SIGSTOP): appends fail with ErrStoreUnavailable
 // after the read timeout instead of hanging.
 func TestRedisHung(t *testing.T) {
+	if !procsig.Pauses() {
+		t.Skip("this system cannot pause a process")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	s := openRedis(t, srv.URL(), DefaultConfig())

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/actorhub/actorhub/internal/procsig"
 )
 
 // Fault kinds.
@@ -118,8 +120,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	for _, f := range c.Faults {
 		switch f {
-		case FaultKill, FaultStop, FaultTerm, FaultRestart, FaultRedisRestart, FaultPartition, FaultAsymmetric,
-			FaultSlowNet:
+		case FaultKill, FaultTerm, FaultRestart, FaultRedisRestart, FaultPartition, FaultAsymmetric, FaultSlowNet:
+		case FaultStop:
+			if !procsig.Pauses() {
+				return c, fmt.Errorf("chaos: stop pauses a node with SIGSTOP, which this system has not; drop it from --faults")
+			}
 		case FaultIsolateStore:
 			if c.Store != "" {
 				return c, fmt.Errorf("chaos: isolate-store cuts a node from the harness's own Redis; drop --store")

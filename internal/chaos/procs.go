@@ -13,10 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/actorhub/actorhub/internal/freeport"
+	"github.com/actorhub/actorhub/internal/procsig"
 )
 
 // proc is one child process the harness owns (a node or redis-server).
@@ -56,7 +56,7 @@ func (p *proc) start() error {
 }
 
 // signal sends sig; expected marks the exit it may cause as the harness's.
-func (p *proc) signal(sig syscall.Signal, expected bool) {
+func (p *proc) signal(sig os.Signal, expected bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if expected {
@@ -82,8 +82,10 @@ func (p *proc) wait(d time.Duration) int {
 }
 
 func (p *proc) kill() {
-	p.signal(syscall.SIGCONT, true)
-	p.signal(syscall.SIGKILL, true)
+	if procsig.Pauses() {
+		p.signal(procsig.Cont, true) // a paused process ends only once resumed
+	}
+	p.signal(os.Kill, true)
 	p.wait(10 * time.Second)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/actorhub/actorhub/client"
 	"github.com/actorhub/actorhub/events"
 	"github.com/actorhub/actorhub/internal/backoff"
+	"github.com/actorhub/actorhub/internal/procsig"
 	"github.com/actorhub/actorhub/persistence"
 )
 
@@ -322,9 +323,9 @@ func (c *cluster) inject(ctx context.Context, kind string, n *node, rec *record)
 		n.wait(10 * time.Second)
 		f.Note = c.restart(ctx, n)
 	case FaultStop:
-		n.signal(syscall.SIGSTOP, false)
+		n.signal(procsig.Stop, false)
 		backoff.Sleep(ctx, 3*time.Second) // past failure detection: the others take its jobs
-		n.signal(syscall.SIGCONT, false)
+		n.signal(procsig.Cont, false)
 	case FaultTerm:
 		n.signal(syscall.SIGTERM, true)
 		if code := n.wait(20 * time.Second); code != 0 {

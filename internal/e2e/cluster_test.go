@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/actorhub/actorhub/client"
 	"github.com/actorhub/actorhub/events"
 	"github.com/actorhub/actorhub/internal/nodetest"
+	"github.com/actorhub/actorhub/internal/procsig"
 	"github.com/actorhub/actorhub/internal/redistest"
-	"github.com/redis/go-redis/v9"
 )
 
 // heldBy creates k jobs (prefix-N) through node's HTTP API, so that they live
@@ -217,6 +219,9 @@ func grepLines(s, sub string) string {
 // counted), it rejoins, and the journal has exactly what the worker emitted:
 // never two writers.
 func TestClusterPausedOwner(t *testing.T) {
+	if !procsig.Pauses() {
+		t.Skip("this system cannot pause a process")
+	}
 	t.Parallel()
 	rs := redistest.Start(t)
 	nodes := nodetest.StartCluster(t, 3, rs.URL())
@@ -235,10 +240,10 @@ func TestClusterPausedOwner(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); st.run(ctx, t, jobs, stop) }()
 	time.Sleep(time.Second)
-	victim.Signal(syscall.SIGSTOP)
+	victim.Signal(procsig.Stop)
 	nodetest.WaitConverged(t, nodes[:2], 2, 15*time.Second)
 	time.Sleep(time.Second) // the survivors own the jobs now and write
-	victim.Signal(syscall.SIGCONT)
+	victim.Signal(procsig.Cont)
 	nodetest.WaitConverged(t, nodes, 3, 30*time.Second) // it rejoins as a normal member
 	time.Sleep(time.Second)
 	close(stop)

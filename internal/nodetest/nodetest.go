@@ -11,12 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/actorhub/actorhub/client"
 	"github.com/actorhub/actorhub/internal/freeport"
+	"github.com/actorhub/actorhub/internal/procsig"
 )
 
 var (
@@ -249,13 +249,15 @@ func (n *Node) Kill() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGCONT)
+	if procsig.Pauses() {
+		_ = cmd.Process.Signal(procsig.Cont) // a paused process ends only once resumed
+	}
 	_ = cmd.Process.Kill()
 	<-exited
 }
 
 // Signal sends sig to the process.
-func (n *Node) Signal(sig syscall.Signal) {
+func (n *Node) Signal(sig os.Signal) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	_ = n.cmd.Process.Signal(sig)

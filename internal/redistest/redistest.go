@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/actorhub/actorhub/internal/freeport"
+	"github.com/actorhub/actorhub/internal/procsig"
 )
 
 // SkipEnv is the environment variable that lets tests skip (instead of fail)
@@ -184,12 +185,12 @@ func (s *Server) Stop() {
 
 // Pause stops the process (SIGSTOP): it keeps its connections but answers
 // nothing, as a hung server does. Resume undoes it.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+func (s *Server) Pause() { s.signal(procsig.Stop) }
 
 // Resume continues a paused server (SIGCONT).
-func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+func (s *Server) Resume() { s.signal(procsig.Cont) }
 
-func (s *Server) signal(sig syscall.Signal) {
+func (s *Server) signal(sig os.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
