@@ -63,6 +63,55 @@ func TestPingIdleClient(t *testing.T) {
 	waitPong(t, got, "b")
 }
 
+// TestPingerParksWithoutSessions: while no session is live the pinger parks
+// (an idle node is not woken for it), and the first session to come wakes it:
+// that client is pinged, and so is one that comes after the pinger parked
+// again.
+func TestPingerParksWithoutSessions(t *testing.T) {
+	n := startNodeWith(t, nil, func(c *transport.Config) {
+		c.PingInterval, c.PingTimeout = 200*time.Millisecond, 200*time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	parked := func() {
+		t.Helper()
+		for !n.srv.PingerIdle() {
+			if ctx.Err() != nil {
+				t.Fatal("the pinger did not park in 30 s with no session")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for round := range 2 {
+		parked()
+		var pings atomic.Int64
+		c, _, err := websocket.Dial(ctx, "ws://"+n.addr+"/ws", &websocket.DialOptions{
+			OnPingReceived: func(context.Context, []byte) bool { pings.Add(1); return true }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		read := make(chan struct{})
+		go func() {
+			defer close(read)
+			for { // reading answers the pings
+				if _, _, err := c.Read(ctx); err != nil {
+					return
+				}
+			}
+		}()
+		for pings.Load() < 2 {
+			if ctx.Err() != nil {
+				t.Fatalf("round %d: %d pings in 30 s (parked: %v)", round, pings.Load(), n.srv.PingerIdle())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		c.Close(websocket.StatusNormalClosure, "")
+		<-read
+	}
+	parked()
+}
+
 // TestPingDropsSilentPeer: a client that does not answer pings (coder/websocket
 // answers only while it reads) is dropped once a ping times out.
 func TestPingDropsSilentPeer(t *testing.T) {

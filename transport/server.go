@@ -159,6 +159,10 @@ type Server struct {
 	handler  sync.WaitGroup
 	pings    sync.WaitGroup // the pinger and its pings in flight
 	stopPing context.CancelFunc
+
+	// the pinger parks while no session is live; track wakes it
+	pingWake   chan struct{}
+	pingerIdle atomic.Bool // parked (for tests)
 }
 
 // New validates cfg and builds a server; Start listens.
@@ -201,7 +205,7 @@ func New(cfg Config, hub Hub, cluster ClusterView, g prometheus.Gatherer, log *s
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, hub: hub, cluster: cluster, gatherer: g, log: log, mux: http.NewServeMux(),
-		live: map[*session]struct{}{}, serveErr: make(chan error, 1), adminErr: make(chan error, 1)}
+		live: map[*session]struct{}{}, pingWake: make(chan struct{}, 1), serveErr: make(chan error, 1), adminErr: make(chan error, 1)}
 	s.slots = make([]map[*session]struct{}, max(1, int(cfg.PingInterval/pingStep(&cfg))))
 	for i := range s.slots {
 		s.slots[i] = map[*session]struct{}{}
@@ -303,7 +307,9 @@ func pingStep(cfg *Config) time.Duration {
 // a frame of its session's writer (session.sendPing), and the tick that comes
 // PingTimeout after it checks its pong; the others' pings (workers'; any
 // connection where the reader does not take pongs off the wire) go through
-// coder/websocket, each on a goroutine that waits for the pong.
+// coder/websocket, each on a goroutine that waits for the pong. While no
+// session is live the pinger stops its ticker and parks until track wakes it,
+// so that an idle node is not woken 20 times a second for nothing.
 func (s *Server) pinger(ctx context.Context) {
 	defer s.pings.Done()
 	step := pingStep(&s.cfg)
@@ -338,12 +344,24 @@ func (s *Server) pinger(ctx context.Context) {
 					sess.dropIfStuck(now, s.cfg.WriteTimeout)
 				}
 			}
+			idle := len(s.live) == 0 // read under s.mu, as track reads it: no wake is missed
 			s.mu.Unlock()
 			for i, sess := range due { // outside s.mu: a ping may be written from here
 				sess.sendPing(mono)
 				due[i] = nil
 			}
 			due = due[:0]
+			if idle {
+				t.Stop()
+				s.pingerIdle.Store(true)
+				select {
+				case <-ctx.Done():
+					return
+				case <-s.pingWake: // possibly left by a track that found the pinger awake: one tick more
+				}
+				s.pingerIdle.Store(false)
+				t.Reset(step)
+			}
 		}
 	}
 }
@@ -488,6 +506,12 @@ func (s *Server) track(sess *session) (refused websocket.StatusCode, why string)
 		// it began after the handler's check; Drain and SetStandby send away
 		// the sessions they find under s.mu, which this one is not yet among
 		return websocket.StatusServiceRestart, "node draining or on standby; reconnect to another node"
+	}
+	if len(s.live) == 0 {
+		select { // the pinger may be parked (see pinger)
+		case s.pingWake <- struct{}{}:
+		default:
+		}
 	}
 	s.live[sess] = struct{}{}
 	sess.slot = s.nextSlot
