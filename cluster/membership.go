@@ -301,10 +301,14 @@ func (m *Membership) watch() {
 	defer tick.Stop()
 	// Members found down are dialed again often: one that restarted at once
 	// is alive to memberlist all along (no event tells of it) and must not
-	// stay out of the placement for long.
+	// stay out of the placement for long. The ticker runs only while some
+	// member is down (a member found down signals changed).
 	recheck := time.NewTicker(downRecheck)
+	recheck.Stop()
 	defer recheck.Stop()
+	rechecking := false
 	for {
+		refresh := true
 		select {
 		case <-m.stop:
 			return
@@ -313,9 +317,21 @@ func (m *Membership) watch() {
 			m.reconnectDead()
 		case <-recheck.C:
 			m.recheckDowns()
-			continue // a member back signals changed
+			refresh = false // a member back signals changed
 		}
-		m.refresh()
+		if refresh {
+			m.refresh()
+		}
+		m.mu.Lock()
+		downs := len(m.downs) > 0
+		m.mu.Unlock()
+		if downs != rechecking {
+			if rechecking = downs; downs {
+				recheck.Reset(downRecheck)
+			} else {
+				recheck.Stop()
+			}
+		}
 	}
 }
 
