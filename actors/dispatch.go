@@ -17,12 +17,23 @@ import (
 // block). protoactor's own actors (remote endpoints) keep its default
 // dispatcher. Schedule never blocks: the queue holds each mailbox at most
 // once, as a mailbox is scheduled only when it goes from idle to running.
+//
+// One worker at a time is being woken (waking), as Go's scheduler wakes one
+// spinning thread at a time: a Schedule while a woken worker has not yet
+// taken from the queue wakes no other, and the woken worker, when it takes a
+// turn and leaves others queued, wakes the next. A worker woken for every
+// Schedule mostly found the queue emptied by the worker already running
+// (75 % of the pool's wakeups at one job per user on one P, docs/BENCHMARKS.md
+// C19). Whenever turns are queued and a worker is idle, one is being woken, so
+// a turn queued behind one that blocks still runs.
 type pool struct {
 	throughput int
 	mu         sync.Mutex
 	ready      sync.Cond
 	queue      []func()
 	head       int
+	idle       int  // workers waiting on ready
+	waking     bool // a worker was signalled and has not yet looked at the queue
 	closed     bool
 	wg         sync.WaitGroup
 }
@@ -50,8 +61,20 @@ func (p *pool) Schedule(fn func()) {
 		return
 	}
 	p.queue = append(p.queue, fn)
+	p.wakeLocked()
+}
+
+// wakeLocked signals an idle worker unless one is being woken already, and
+// unlocks p.mu.
+func (p *pool) wakeLocked() {
+	wake := p.idle > 0 && !p.waking
+	if wake {
+		p.waking = true
+	}
 	p.mu.Unlock()
-	p.ready.Signal()
+	if wake {
+		p.ready.Signal()
+	}
 }
 
 // Throughput implements actor.Dispatcher: messages per turn before a mailbox
@@ -63,7 +86,10 @@ func (p *pool) work() {
 	for {
 		p.mu.Lock()
 		for p.head == len(p.queue) && !p.closed {
+			p.idle++
 			p.ready.Wait()
+			p.idle--
+			p.waking = false // this is the worker Schedule woke (or stop's broadcast)
 		}
 		if p.head == len(p.queue) {
 			p.mu.Unlock()
@@ -80,7 +106,11 @@ func (p *pool) work() {
 			clear(p.queue[n:])
 			p.queue, p.head = p.queue[:n], 0
 		}
-		p.mu.Unlock()
+		if p.head < len(p.queue) {
+			p.wakeLocked() // turns are left: the next worker, should this turn be long
+		} else {
+			p.mu.Unlock()
+		}
 		fn()
 	}
 }
