@@ -235,3 +235,27 @@ func waitFor(t *testing.T, cond func() error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestWorkerWithoutAnAnswerIsClosed: a worker connection whose emit is not
+// answered within twice RequestTimeout (here the store takes longer, as an
+// answer lost with a node that died mid-request would) is closed with 1013,
+// so that its worker resends.
+func TestWorkerWithoutAnAnswerIsClosed(t *testing.T) {
+	t.Parallel()
+	cfg := actors.DefaultLocalConfig()
+	cfg.RequestTimeout = 100 * time.Millisecond // the connection gives up after 200 ms
+	h := startHub(t, cfg, time.Second)          // the store answers after a second (StoreTimeout: 2 s)
+	s := &sink{}
+	conn := h.OpenWorker(s)
+	defer conn.Close()
+	_ = conn.Deliver(t.Context(), &actors.Request{Msg: &events.Inbound{Type: events.TypeEmit, JobID: "j"},
+		Items: []actors.EmitItem{{Offset: actors.NoOffset, Name: events.Chunk, Data: []byte(`{"chunk":"x"}`)}}})
+	waitFor(t, func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed != actors.CloseTryAgainLater {
+			return fmt.Errorf("the connection is not closed with 1013 (closed %d, errors %v)", s.closed, s.errors)
+		}
+		return nil
+	})
+}

@@ -17,6 +17,7 @@ import (
 type JobFeed struct {
 	h          *Hub
 	id         string
+	idle       idleTimeout // FeedLinger
 	job        *actor.PID
 	ready      bool
 	status     events.Status
@@ -42,7 +43,7 @@ type JobFeed struct {
 	stopping   bool
 	heard      time.Time // when the job last sent anything
 	// alone: since when the feed has had no conn (zero while it has one). Its
-	// ReceiveTimeout (FeedLinger) alone does not end it: the events of a job
+	// idle timeout (FeedLinger) alone does not end it: the events of a job
 	// that streams reset that timer, and a feed whose clients all went to
 	// other nodes kept itself and its job's actor alive here for as long as
 	// the job streamed (a soak's node grew to 8 GB of such pairs).
@@ -88,16 +89,18 @@ func newJobFeed(h *Hub, id string) *JobFeed {
 
 // Receive implements actor.Actor.
 func (f *JobFeed) Receive(ctx actor.Context) {
+	f.idle.saw(ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		f.h.metrics.Feeds.Inc()
 		f.alone = time.Now()
-		ctx.SetReceiveTimeout(f.h.cfg.FeedLinger)
+		f.idle.set(f.h, ctx.Self(), f.h.cfg.FeedLinger)
 		f.subscribe(ctx)
 		f.h.after(heartbeatEvery, ctx.Self(), &heartbeat{})
 	case *heartbeat:
 		f.onHeartbeat(ctx)
 	case *actor.Stopped:
+		f.idle.stop()
 		f.h.metrics.Feeds.Dec()
 		if f.job != nil {
 			f.h.tell(ctx, &unsubscribeJob{Feed: ctx.Self()}, f.job)
@@ -140,7 +143,10 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 		f.dropConn(pidKey(m.conn))
 	case *actor.Terminated:
 		f.onTerminated(ctx, m)
-	case *actor.ReceiveTimeout:
+	case *idleTick:
+		if !f.idle.expired(f.h, ctx.Self(), m) {
+			break
+		}
 		if len(f.conns) == 0 && len(f.waiting) == 0 && !f.stopping {
 			f.stopping = true
 			ctx.Send(ctx.Parent(), &passivateRequest{jobID: f.id, pid: ctx.Self()})

@@ -54,8 +54,9 @@ type queued struct {
 type JobActor struct {
 	h      *Hub
 	id     string
-	create *createJob // the request that activated it, if a create
-	sender *actor.PID // who asked for the create
+	idle   idleTimeout // JobIdle, from activation
+	create *createJob  // the request that activated it, if a create
+	sender *actor.PID  // who asked for the create
 	phase  jobPhase
 	queue  []queued // messages that arrived while activating
 
@@ -106,6 +107,7 @@ func newJobActor(h *Hub, id string, create *createJob, sender *actor.PID, here b
 
 // Receive implements actor.Actor.
 func (j *JobActor) Receive(ctx actor.Context) {
+	j.idle.saw(ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		j.h.metrics.JobActors.Inc()
@@ -127,7 +129,10 @@ func (j *JobActor) Receive(ctx actor.Context) {
 		}
 		j.forgotten = true
 		j.stopIfDone(ctx)
-	case *actor.ReceiveTimeout:
+	case *idleTick:
+		if !j.idle.expired(j.h, ctx.Self(), m) {
+			break
+		}
 		if j.phase == jobActive && len(j.feeds) == 0 && !j.inflight && len(j.pending) == 0 {
 			j.phase = jobPassivating
 			ctx.Send(ctx.Parent(), &passivateRequest{jobID: j.id, pid: ctx.Self()})
@@ -145,6 +150,7 @@ func (j *JobActor) Receive(ctx actor.Context) {
 		delete(j.feeds, pidKey(m.Who))
 		j.feedList = nil
 	case *actor.Stopped:
+		j.idle.stop()
 		j.h.metrics.JobActors.Dec()
 		j.setStreaming(false)
 		if j.phase != jobFailed && j.durable.Epoch > 0 {
@@ -270,7 +276,7 @@ func (j *JobActor) onActivated(ctx actor.Context, m *activated) {
 	j.durable, j.durableLen = j.st, len(j.out)
 	j.phase = jobActive
 	j.sure = time.Now()
-	ctx.SetReceiveTimeout(j.h.cfg.JobIdle)
+	j.idle.set(j.h, ctx.Self(), j.h.cfg.JobIdle)
 	for _, q := range queue {
 		if c, ok := q.msg.(*createJob); ok && c == create {
 			if m.created {

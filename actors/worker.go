@@ -21,6 +21,7 @@ const CloseTryAgainLater = 1013
 // ({"type":"cancelled"}), once per job.
 type WorkerConnActor struct {
 	h        *Hub
+	idle     idleTimeout // 2 × RequestTimeout while emits are in flight
 	conn     *Conn
 	sink     Sink
 	inflight int // emits sent to jobs, not answered yet
@@ -49,6 +50,7 @@ const (
 
 // Receive implements actor.Actor.
 func (w *WorkerConnActor) Receive(ctx actor.Context) {
+	w.idle.saw(ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *Request:
 		w.onRequest(ctx, m)
@@ -59,7 +61,12 @@ func (w *WorkerConnActor) Receive(ctx actor.Context) {
 		w.onCancelled(m)
 	case *actor.Started:
 		w.watched = map[string]watch{}
-	case *actor.ReceiveTimeout:
+	case *actor.Stopped:
+		w.idle.stop()
+	case *idleTick:
+		if !w.idle.expired(w.h, ctx.Self(), m) {
+			break
+		}
 		if w.inflight > 0 { // an answer was lost (a node died mid-request): the worker resends
 			w.closeRetry(ctx, "no answer from the job in time")
 		}
@@ -78,7 +85,7 @@ func (w *WorkerConnActor) onRequest(ctx actor.Context, r *Request) {
 		w.sink.Send(events.AppendReply(nil, events.TypePong, m.ID, ""))
 	case events.TypeEmit:
 		if w.inflight == 0 {
-			ctx.SetReceiveTimeout(2 * w.h.cfg.RequestTimeout)
+			w.idle.set(w.h, ctx.Self(), 2*w.h.cfg.RequestTimeout)
 		}
 		w.inflight++
 		ctx.Request(w.h.jobs, newEmitMsg(m.JobID, r.Items))
@@ -109,7 +116,7 @@ func (w *WorkerConnActor) onResult(ctx actor.Context, m *EmitResult) {
 	w.inflight = max(w.inflight-n, 0)
 	w.conn.giveBack(n)
 	if w.inflight == 0 {
-		ctx.CancelReceiveTimeout()
+		w.idle.stop()
 	}
 	if m.Err == nil {
 		w.sink.Send(events.AppendAck(make([]byte, 0, 96+len(m.JobID)), m.JobID, m.NextOffset, m.LastSequence, m.Epoch))
@@ -192,7 +199,7 @@ func (w *WorkerConnActor) retire(jobID string) {
 func (w *WorkerConnActor) closeRetry(ctx actor.Context, why string) {
 	w.sink.Close(CloseTryAgainLater, "retry: "+truncate(why, 100))
 	w.conn.giveBack(cap(w.conn.credits))
-	ctx.CancelReceiveTimeout()
+	w.idle.stop()
 }
 
 func truncate(s string, n int) string {
