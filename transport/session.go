@@ -307,7 +307,7 @@ func (s *session) write() {
 			return
 		}
 		s.mu.Unlock()
-		if ping && s.writePing() != nil {
+		if ping && s.writeTCP(pingFrame, nil) != nil {
 			s.writeFailed()
 			return
 		}
@@ -377,21 +377,21 @@ func (s *session) pack(frame []byte, objs [][]byte) ([]byte, int) {
 // written a byte at a time, and the frameWriter's scan of every byte's frame,
 // about a sixth of a node's CPU where many clients watch one job (C16).
 func (s *session) writeFrame(frame []byte) error {
-	s.writeSince.Store(time.Now().UnixNano())
-	var err error
 	if s.tcp != nil {
-		_, err = s.tcp.WritevUnless(&s.fw.closeSent, textHeader(&s.hdr, len(frame)), frame)
-	} else {
-		err = s.conn.Write(context.Background(), websocket.MessageText, frame)
+		return s.writeTCP(textHeader(&s.hdr, len(frame)), frame)
 	}
+	s.writeSince.Store(time.Now().UnixNano())
+	err := s.conn.Write(context.Background(), websocket.MessageText, frame)
 	s.writeSince.Store(0)
 	return err
 }
 
-// writePing writes a ping frame (the writer's, on a TCP session: ownPings).
-func (s *session) writePing() error {
+// writeTCP is the writer's write of one frame, head then body, to the socket
+// itself (a data frame, or a ping with no body: ownPings), timed for the
+// pinger's check of stuck writes (dropIfStuck).
+func (s *session) writeTCP(head, body []byte) error {
 	s.writeSince.Store(time.Now().UnixNano())
-	_, err := s.tcp.WritevUnless(&s.fw.closeSent, pingFrame, nil)
+	_, err := s.tcp.WritevUnless(&s.fw.closeSent, head, body)
 	s.writeSince.Store(0)
 	return err
 }
