@@ -145,6 +145,10 @@ func (j *JobActor) Receive(ctx actor.Context) {
 					"forgotten", j.forgotten, "inflight", j.inflight, "pending", len(j.pending), "verifying", j.verifying, "count", n)
 			}
 			j.stopIfDone(ctx)
+		} else {
+			// watched, or writing: idle again from now (the timeout fires
+			// once, and a job that let it pass stayed active for good)
+			j.idle.set(j.h, ctx.Self(), j.h.cfg.JobIdle)
 		}
 	case *actor.Terminated:
 		delete(j.feeds, pidKey(m.Who))

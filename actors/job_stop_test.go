@@ -3,6 +3,7 @@ package actors_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +56,39 @@ func TestJobStopsAfterACheckOutWhenItFailed(t *testing.T) {
 	waitFor(t, func() error {
 		if got := testutil.ToFloat64(h.Metrics().JobActors); got != 0 {
 			return fmt.Errorf("%v job actors: the failed one did not stop after its check answered", got)
+		}
+		return nil
+	})
+}
+
+// TestJobWatchedPastItsIdleTimePassivatesLater: a job whose idle time passes
+// while a client watches it (its feed keeps it) passivates once the client
+// is gone. Its idle timeout fires once; a job that could not passivate then
+// must arm it again (it stayed active for good, with its state, until the
+// node stopped).
+func TestJobWatchedPastItsIdleTimePassivatesLater(t *testing.T) {
+	t.Parallel()
+	cfg := actors.DefaultLocalConfig()
+	cfg.JobIdle, cfg.FeedLinger = 50*time.Millisecond, 50*time.Millisecond
+	h := startHubOn(t, cfg, func(s persistence.Store) actors.Store { return s }, "w")
+	var delivered atomic.Int64
+	c := h.OpenClient(countSink{&delivered}, "s", actors.Access{User: "u"})
+	if err := c.Deliver(t.Context(), subscribeRequest("w")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() error { // job:created:v1 came: the feed has the job
+		if delivered.Load() == 0 {
+			return fmt.Errorf("nothing delivered yet")
+		}
+		return nil
+	})
+	// watched for 4 idle times: the job's timeout fires meanwhile (on a
+	// machine too busy for it to fire, the test checks less, never wrongly)
+	time.Sleep(4 * cfg.JobIdle)
+	c.Close()
+	waitFor(t, func() error {
+		if n := h.ActiveJobs(); n != 0 {
+			return fmt.Errorf("%d job actors active after the client left", n)
 		}
 		return nil
 	})
