@@ -22,6 +22,9 @@ type Conn struct {
 	// credits holds one token per request that waits for a job's answer
 	// (MaxInflight in all); the actor takes tokens back as answers arrive
 	credits chan struct{}
+	// worker is the actor of a worker connection, which takes requests on
+	// Deliver's goroutine when it can (WorkerConnActor.tryRequest)
+	worker *WorkerConnActor
 }
 
 // ErrBusy is returned by Deliver when a connection's requests got no answer
@@ -48,6 +51,12 @@ func (c *Conn) Deliver(ctx context.Context, r *Request) error {
 				return ErrBusy
 			}
 		}
+	}
+	if w := c.worker; w != nil {
+		if !w.tryRequest(r) {
+			w.turn.post(c.h.system.Root, c.pid, r)
+		}
+		return nil
 	}
 	c.h.system.Root.Send(c.pid, r)
 	return nil
@@ -86,9 +95,12 @@ func (h *Hub) OpenClient(sink Sink, session string, by Access) *Conn {
 // OpenWorker starts the actor of a worker connection (/ws/worker).
 func (h *Hub) OpenWorker(sink Sink) *Conn {
 	c := &Conn{h: h, credits: make(chan struct{}, h.cfg.MaxInflight)}
-	c.pid = h.system.Root.Spawn(h.props(func() actor.Actor {
-		return &WorkerConnActor{h: h, conn: c, sink: sink}
-	}))
+	w := &WorkerConnActor{h: h, conn: c, sink: sink, watched: map[string]watch{}, sent: map[string]sentTo{}}
+	c.pid = h.system.Root.Spawn(h.props(func() actor.Actor { return w }))
+	w.turn.mu.Lock() // its turns run from now on, Started first
+	w.self = c.pid
+	w.turn.mu.Unlock()
+	c.worker = w
 	return c
 }
 

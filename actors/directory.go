@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"sync"
+
 	"github.com/actorhub/actorhub/cluster"
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -11,8 +13,12 @@ import (
 // that is about to stop without it seeing the message: what reaches it after
 // its request it either serves or routes back here.
 type directory struct {
-	kind     string
-	spawn    func(ctx actor.Context, m *cluster.JobMsg, sender *actor.PID) (pid *actor.PID, forward bool)
+	kind  string
+	spawn func(ctx actor.Context, m *cluster.JobMsg, sender *actor.PID) (pid *actor.PID, forward bool)
+	// mu is held for writing while children changes, and for reading by
+	// tellChild, which other goroutines call; the directory's own turn
+	// reads children without it
+	mu       sync.RWMutex
 	children map[string]*actor.PID
 	ids      map[string]string // child pid id → routing id
 	// route, when set, may take a message for an id without a child here
@@ -42,7 +48,7 @@ func (d *directory) Receive(ctx actor.Context) {
 			if pid == nil {
 				return
 			}
-			d.children[m.JobID] = pid
+			d.setChild(m.JobID, pid)
 			d.ids[pid.Id] = m.JobID
 			if !forward {
 				return
@@ -51,14 +57,14 @@ func (d *directory) Receive(ctx actor.Context) {
 		ctx.RequestWithCustomSender(pid, m.Msg, ctx.Sender())
 	case *passivateRequest:
 		if d.children[m.jobID] == m.pid || (d.children[m.jobID] != nil && d.children[m.jobID].Id == m.pid.Id) {
-			delete(d.children, m.jobID)
+			d.setChild(m.jobID, nil)
 		}
-		ctx.Send(m.pid, &passivate{})
+		ctx.Send(m.pid, &passivate{}) // after what tellChild sent it
 	case *actor.Terminated:
 		if id, ok := d.ids[m.Who.Id]; ok {
 			delete(d.ids, m.Who.Id)
 			if p := d.children[id]; p != nil && p.Id == m.Who.Id {
-				delete(d.children, id)
+				d.setChild(id, nil)
 			}
 		}
 	case *ownershipTick: // the jobs of a node that drains leave even if no membership change told it
@@ -69,7 +75,7 @@ func (d *directory) Receive(ctx actor.Context) {
 		}
 		for id, pid := range d.children {
 			if d.keep != nil {
-				delete(d.children, id)
+				d.setChild(id, nil)
 				ctx.Send(pid, &passivate{})
 			} else {
 				ctx.Send(pid, m)
@@ -78,4 +84,32 @@ func (d *directory) Receive(ctx actor.Context) {
 	case *countChildren:
 		ctx.Respond(len(d.children))
 	}
+}
+
+// setChild records (pid) or forgets (nil) the child for id.
+func (d *directory) setChild(id string, pid *actor.PID) {
+	d.mu.Lock()
+	if pid == nil {
+		delete(d.children, id)
+	} else {
+		d.children[id] = pid
+	}
+	d.mu.Unlock()
+}
+
+// tellChild sends msg, from sender, straight to the child for id, when it
+// has one (and it is only, unless only is nil), and returns the child; else
+// it sends nothing and returns nil. It sends under the read lock: a child
+// the directory forgets (setChild) gets what tellChild sent it before its
+// passivate, which it serves or routes back here, as what the directory
+// forwarded it.
+func (d *directory) tellChild(ctx actor.SenderContext, id string, msg any, sender, only *actor.PID) *actor.PID {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	pid := d.children[id]
+	if pid == nil || (only != nil && pid != only) {
+		return nil
+	}
+	ctx.RequestWithCustomSender(pid, msg, sender)
+	return pid
 }

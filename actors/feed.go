@@ -15,8 +15,10 @@ import (
 // (passivation, failover) the feed subscribes again and reads what it missed
 // from the store, so its conns see no gap.
 type JobFeed struct {
+	turn       sharedTurn // its job's actor on this node hands it events itself (tryEvents)
 	h          *Hub
 	id         string
+	self       *actor.PID
 	idle       idleTimeout // FeedLinger
 	job        *actor.PID
 	ready      bool
@@ -87,11 +89,40 @@ func newJobFeed(h *Hub, id string) *JobFeed {
 	return &JobFeed{h: h, id: id, conns: map[string]feedConn{}}
 }
 
+// inlineMaxConns: a job's actor hands its feed the events itself only while
+// the feed serves this many conns or fewer. A larger fan-out runs in the
+// feed's own turn, where it holds up neither the job's acks nor its next
+// commit, and where another core may run it.
+const inlineMaxConns = nowCheckEvery
+
+// tryEvents does, on the caller's goroutine (the job actor's turn), what the
+// feed's turn does with the job's events, and reports whether it did: not
+// when the feed cannot take a turn so (sharedTurn.enter), or fans out wide.
+func (f *JobFeed) tryEvents(ctx actor.SenderContext, m *jobEvents) bool {
+	if !f.turn.enter() {
+		return false
+	}
+	defer f.turn.end()
+	if len(f.conns) > inlineMaxConns {
+		return false
+	}
+	f.idle.saw(m)
+	f.onEvents(ctx, m)
+	return true
+}
+
 // Receive implements actor.Actor.
 func (f *JobFeed) Receive(ctx actor.Context) {
-	f.idle.saw(ctx.Message())
-	switch m := ctx.Message().(type) {
+	msg := f.turn.begin(ctx.Message())
+	defer f.turn.end()
+	f.receive(ctx, msg)
+}
+
+func (f *JobFeed) receive(ctx actor.Context, msg any) {
+	f.idle.saw(msg)
+	switch m := msg.(type) {
 	case *actor.Started:
+		f.self = ctx.Self()
 		f.h.metrics.Feeds.Inc()
 		f.alone = time.Now()
 		f.idle.set(f.h, ctx.Self(), f.h.cfg.FeedLinger)
@@ -100,6 +131,7 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 	case *heartbeat:
 		f.onHeartbeat(ctx)
 	case *actor.Stopped:
+		f.turn.dead = true
 		f.idle.stop()
 		f.h.metrics.Feeds.Dec()
 		if f.job != nil {
@@ -118,14 +150,12 @@ func (f *JobFeed) Receive(ctx actor.Context) {
 	case *jobSubscribed:
 		f.onSubscribed(ctx, m)
 	case *jobEvents:
-		f.heard = time.Now()
-		f.deliver(ctx, f.gap.accept(m.Events))
-		f.fetch(ctx)
+		f.onEvents(ctx, m)
 	case *fetched:
 		f.onFetched(ctx, m)
 	case *refetch:
 		f.fetchWait = false
-		f.fetch(ctx)
+		f.fetch()
 	case *resubscribe:
 		if m.n != f.subscribes || f.job != nil {
 			break // a later subscribe is out, or one was answered
@@ -193,7 +223,15 @@ func (f *JobFeed) onFetched(ctx actor.Context, m *fetched) {
 		f.fetchFails = 0
 	}
 	f.deliver(ctx, out)
-	f.fetch(ctx)
+	f.fetch()
+}
+
+// onEvents takes the job's events, in the feed's turn or the job's
+// (tryEvents).
+func (f *JobFeed) onEvents(ctx actor.SenderContext, m *jobEvents) {
+	f.heard = time.Now()
+	f.deliver(ctx, f.gap.accept(m.Events))
+	f.fetch()
 }
 
 // onTerminated: the job stopped (subscribe again, catching up from
@@ -230,7 +268,7 @@ func (f *JobFeed) subscribe(ctx actor.Context) {
 		return
 	}
 	f.inflight, f.sentAt = true, time.Now()
-	ctx.Send(f.h.jobs, &cluster.JobMsg{JobID: f.id, Msg: &subscribeJob{Feed: ctx.Self()}})
+	ctx.Send(f.h.jobs, &cluster.JobMsg{JobID: f.id, Msg: &subscribeJob{Feed: ctx.Self(), local: f}})
 	f.subscribes++
 	f.h.after(time.Second+f.h.backoff(f.attempts), ctx.Self(), &resubscribe{n: f.subscribes})
 }
@@ -281,7 +319,7 @@ func (f *JobFeed) onSubscribed(ctx actor.Context, m *jobSubscribed) {
 		f.onConnSubscribe(ctx, w)
 	}
 	f.waiting = nil
-	f.fetch(ctx)
+	f.fetch()
 }
 
 func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
@@ -319,7 +357,7 @@ func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
 	}
 }
 
-func (f *JobFeed) deliver(ctx actor.Context, evs []events.Event) {
+func (f *JobFeed) deliver(ctx actor.SenderContext, evs []events.Event) {
 	if len(evs) == 0 {
 		return
 	}
@@ -363,9 +401,9 @@ func (f *JobFeed) deliver(ctx actor.Context, evs []events.Event) {
 	}
 }
 
-func (f *JobFeed) fetch(ctx actor.Context) {
+func (f *JobFeed) fetch() {
 	if !f.fetchWait && f.gap.needFetch() {
-		f.h.readEvents(ctx.Self(), f.id, f.gap.have)
+		f.h.readEvents(f.self, f.id, f.gap.have)
 	}
 }
 

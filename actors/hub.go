@@ -95,13 +95,14 @@ type Hub struct {
 	metrics   *Metrics
 	placement cluster.Placement
 	system    *actor.ActorSystem
-	net       *cluster.Network // nil: every job is served here
-	run       *group.Group     // store I/O and timers
-	jobs      *actor.PID       // job directory
-	feeds     *actor.PID       // feed directory
-	analytics *actor.PID       // nil: the store keeps no analytics
-	asks      chan struct{}    // HTTP requests to jobs in flight
-	pool      *pool            // runs the mailbox turns of the hub's actors
+	net       *cluster.Network          // nil: every job is served here
+	run       *group.Group              // store I/O and timers
+	jobs      *actor.PID                // job directory
+	jobDir    atomic.Pointer[directory] // its actor: a worker connection sends emits to a job here itself (tellChild)
+	feeds     *actor.PID                // feed directory
+	analytics *actor.PID                // nil: the store keeps no analytics
+	asks      chan struct{}             // HTTP requests to jobs in flight
+	pool      *pool                     // runs the mailbox turns of the hub's actors
 	started   atomic.Bool
 	// nowBudget bounds how long a feed's fan-out writes to its clients'
 	// sockets itself (Sink.SendNow) before it leaves the rest to writer
@@ -175,6 +176,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	}
 	jobs, err := h.system.Root.SpawnNamed(h.props(func() actor.Actor {
 		d := newDirectory("job", h.spawnJob)
+		h.jobDir.Store(d)
 		if h.net != nil {
 			d.route, d.keep = h.net.Route, h.net.SelfPlaceable
 		}

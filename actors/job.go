@@ -77,7 +77,13 @@ type JobActor struct {
 	inflightAt     time.Time
 
 	feeds    map[string]*actor.PID
-	feedList []*actor.PID // the values of feeds; nil when they changed
+	feedList []*actor.PID // the values of feeds but local's; nil when they changed
+	// local is the feed on this node, when it subscribed from here
+	// (subscribeJob.local): it gets the job's messages through toFeed, and
+	// its events from the job's own turn when it can (JobFeed.tryEvents).
+	local    *JobFeed
+	localKey string // its pidKey
+	localPID *actor.PID
 
 	// watchers are the worker connections to tell when the job is cancelled
 	// (watchCancel), at most maxWatchers, the oldest dropped; cancelReason is
@@ -151,8 +157,7 @@ func (j *JobActor) Receive(ctx actor.Context) {
 			j.idle.set(j.h, ctx.Self(), j.h.cfg.JobIdle)
 		}
 	case *actor.Terminated:
-		delete(j.feeds, pidKey(m.Who))
-		j.feedList = nil
+		j.dropFeed(pidKey(m.Who))
 	case *actor.Stopped:
 		j.idle.stop()
 		j.h.metrics.JobActors.Dec()
@@ -195,12 +200,17 @@ func (j *JobActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 		}
 		j.feeds[key] = m.Feed
 		j.feedList = nil
+		switch {
+		case m.local != nil:
+			j.local, j.localKey, j.localPID = m.local, key, m.Feed
+		case key == j.localKey:
+			j.local, j.localKey, j.localPID = nil, "", nil
+		}
 		ctx.Watch(m.Feed)
-		j.h.tell(ctx, &jobSubscribed{JobID: j.id, Job: ctx.Self(), Status: j.durable.Status,
-			LastSeq: j.durable.LastSequence, Epoch: j.durable.Epoch, Owner: j.durable.UserID}, m.Feed)
+		j.toFeed(ctx, m.Feed, &jobSubscribed{JobID: j.id, Job: ctx.Self(), Status: j.durable.Status,
+			LastSeq: j.durable.LastSequence, Epoch: j.durable.Epoch, Owner: j.durable.UserID})
 	case *unsubscribeJob:
-		delete(j.feeds, pidKey(m.Feed))
-		j.feedList = nil
+		j.dropFeed(pidKey(m.Feed))
 		ctx.Unwatch(m.Feed)
 	case *watchCancel:
 		j.onWatch(ctx, m.Worker)
@@ -496,11 +506,19 @@ func (j *JobActor) onAppendDone(ctx actor.Context, m *appendDone) {
 	j.h.metrics.EventsAppended.Add(float64(len(batch)))
 	if len(j.feeds) > 0 {
 		if j.feedList == nil {
-			for _, f := range j.feeds {
-				j.feedList = append(j.feedList, f)
+			for k, f := range j.feeds {
+				if k != j.localKey {
+					j.feedList = append(j.feedList, f)
+				}
 			}
 		}
-		j.h.tell(ctx, &jobEvents{JobID: j.id, Events: batch}, j.feedList...)
+		msg := &jobEvents{JobID: j.id, Events: batch}
+		if len(j.feedList) > 0 {
+			j.h.tell(ctx, msg, j.feedList...)
+		}
+		if j.local != nil && !j.local.tryEvents(ctx, msg) {
+			j.toFeed(ctx, j.localPID, msg)
+		}
 	}
 	replies := j.inflightReply
 	j.inflightReply, j.inflightEvents = nil, nil
@@ -513,6 +531,25 @@ func (j *JobActor) onAppendDone(ctx actor.Context, m *appendDone) {
 	}
 	j.flush(ctx)
 	j.stopIfDone(ctx)
+}
+
+// toFeed sends a feed a message: to the local feed counted in its backlog,
+// so that the job does not hand it events itself while the message waits.
+func (j *JobActor) toFeed(ctx actor.Context, feed *actor.PID, msg any) {
+	if j.local != nil && feed == j.localPID {
+		j.local.turn.post(ctx, feed, msg)
+		return
+	}
+	j.h.tell(ctx, msg, feed)
+}
+
+// dropFeed forgets a feed (by its pidKey).
+func (j *JobActor) dropFeed(key string) {
+	delete(j.feeds, key)
+	j.feedList = nil
+	if key == j.localKey {
+		j.local, j.localKey, j.localPID = nil, "", nil
+	}
 }
 
 // setStreaming keeps actorhub_jobs_streaming: the jobs this node holds that

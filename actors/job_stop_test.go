@@ -3,6 +3,8 @@ package actors_test
 import (
 	"context"
 	"fmt"
+	"math/rand"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,6 +61,57 @@ func TestJobStopsAfterACheckOutWhenItFailed(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestEmitsToAJobThatKeepsPassivating: a worker's emits go straight to their
+// job's actor on its node while it lives (directory.tellChild) and through
+// the directory when it does not. With the job passivating a fraction of a
+// millisecond after each answer, emits race its passivation again and again:
+// each is acked once and appended once, in order, and none is lost to an
+// actor that stopped.
+func TestEmitsToAJobThatKeepsPassivating(t *testing.T) {
+	t.Parallel()
+	cfg := actors.DefaultLocalConfig()
+	cfg.JobIdle = 200 * time.Microsecond
+	h := startHubOn(t, cfg, func(s persistence.Store) actors.Store { return s }, "p")
+	s := &sink{}
+	conn := h.OpenWorker(s)
+	defer conn.Close()
+	rng := rand.New(rand.NewSource(1))
+	const n = 400
+	passivated := 0 // emits that found no actor for the job
+	for i := range int64(n) {
+		if h.ActiveJobs() == 0 {
+			passivated++
+		}
+		if err := conn.Deliver(t.Context(), emitRequest("p", i, []byte(`{"chunk":"a"}`))); err != nil {
+			t.Fatalf("emit %d: %v", i, err)
+		}
+		for deadline := time.Now().Add(20 * time.Second); s.acked.Load() <= i; runtime.Gosched() {
+			if time.Now().After(deadline) {
+				t.Fatalf("emit %d: no ack in 20 s (errors %v)", i, s.errors)
+			}
+		}
+		// a pause of 0–400 µs spreads the next emit over the job's idle
+		// time and its passivation; nothing below depends on it
+		for until := time.Now().Add(time.Duration(rng.Intn(400)) * time.Microsecond); time.Now().Before(until); {
+			runtime.Gosched()
+		}
+	}
+	s.mu.Lock()
+	errs := s.errors
+	s.mu.Unlock()
+	if len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if passivated == 0 {
+		t.Fatal("the job never passivated between emits: nothing raced")
+	}
+	t.Logf("%d of %d emits found the job passivated", passivated, n)
+	st, err := h.State(t.Context(), "p")
+	if err != nil || st.LastSequence != n+1 || st.NextOffset != n {
+		t.Fatalf("state %+v, %v: want %d events and next offset %d", st, err, n+1, n)
+	}
 }
 
 // TestJobWatchedPastItsIdleTimePassivatesLater: a job whose idle time passes

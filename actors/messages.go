@@ -150,6 +150,10 @@ type stateReply struct {
 // subscribeJob attaches a feed; reply to the feed: *jobSubscribed, then *jobEvents.
 type subscribeJob struct {
 	Feed *actor.PID `json:"feed"`
+	// local is the feed itself when it is on the job's node (never across
+	// nodes: it is not encoded): the job's actor then hands it events
+	// itself when it can (JobFeed.tryEvents).
+	local *JobFeed
 }
 
 // Check implements cluster.Checker.

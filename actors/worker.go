@@ -20,17 +20,30 @@ const CloseTryAgainLater = 1013
 // when the job is cancelled (watchCancel), and pushes that to the worker
 // ({"type":"cancelled"}), once per job.
 type WorkerConnActor struct {
+	turn     sharedTurn // its reader hands it requests itself (tryRequest)
+	self     *actor.PID
 	h        *Hub
 	idle     idleTimeout // 2 × RequestTimeout while emits are in flight
 	conn     *Conn
 	sink     Sink
 	inflight int // emits sent to jobs, not answered yet
+	// sent holds the jobs with emits not answered yet: how many, and the
+	// job's actor on this node they all went to straight (nil: some went
+	// through the job directory). An emit goes straight to the job's
+	// actor only when it cannot overtake one through the directory (send).
+	sent map[string]sentTo
 	// watched holds the jobs emitted to: the ones in progress (at most
 	// maxWatched in all) and the last maxEnded that ended, listed in ended
 	// (a ring from endedAt on) until they are forgotten
 	watched map[string]watch
 	ended   []string
 	endedAt int
+}
+
+// sentTo is a job's entry in WorkerConnActor.sent.
+type sentTo struct {
+	n   int
+	via *actor.PID
 }
 
 // watch is what a worker connection knows of a job it emitted to.
@@ -50,30 +63,47 @@ const (
 
 // Receive implements actor.Actor.
 func (w *WorkerConnActor) Receive(ctx actor.Context) {
-	w.idle.saw(ctx.Message())
-	switch m := ctx.Message().(type) {
+	msg := w.turn.begin(ctx.Message())
+	defer w.turn.end()
+	w.idle.saw(msg)
+	switch m := msg.(type) {
 	case *Request:
 		w.onRequest(ctx, m)
 	case *EmitResult:
-		w.onResult(ctx, m)
+		w.onResult(m)
 		w.heard(ctx, m)
 	case *jobCancelled:
 		w.onCancelled(m)
-	case *actor.Started:
-		w.watched = map[string]watch{}
 	case *actor.Stopped:
+		w.turn.dead = true
 		w.idle.stop()
 	case *idleTick:
-		if !w.idle.expired(w.h, ctx.Self(), m) {
+		if !w.idle.expired(w.h, w.self, m) {
 			break
 		}
 		if w.inflight > 0 { // an answer was lost (a node died mid-request): the worker resends
-			w.closeRetry(ctx, "no answer from the job in time")
+			w.closeRetry("no answer from the job in time")
 		}
 	}
 }
 
-func (w *WorkerConnActor) onRequest(ctx actor.Context, r *Request) {
+// tryRequest does, on the caller's goroutine (the connection's reader, in
+// Conn.Deliver), what the connection's turn does with a request, and reports
+// whether it did (sharedTurn.enter): that saves each emit the mailbox post
+// and the turn that only passed it on to its job.
+func (w *WorkerConnActor) tryRequest(r *Request) bool {
+	if !w.turn.enter() {
+		return false
+	}
+	defer w.turn.end()
+	w.idle.saw(r)
+	w.onRequest(w.h.system.Root, r)
+	return true
+}
+
+// onRequest takes a request, in the connection's turn or its reader's
+// (tryRequest).
+func (w *WorkerConnActor) onRequest(ctx actor.SenderContext, r *Request) {
 	m := r.Msg
 	if r.Err != nil {
 		w.h.metrics.Errors.WithLabelValues(r.Err.Code).Inc()
@@ -85,10 +115,10 @@ func (w *WorkerConnActor) onRequest(ctx actor.Context, r *Request) {
 		w.sink.Send(events.AppendReply(nil, events.TypePong, m.ID, ""))
 	case events.TypeEmit:
 		if w.inflight == 0 {
-			w.idle.set(w.h, ctx.Self(), 2*w.h.cfg.RequestTimeout)
+			w.idle.set(w.h, w.self, 2*w.h.cfg.RequestTimeout)
 		}
 		w.inflight++
-		ctx.Request(w.h.jobs, newEmitMsg(m.JobID, r.Items))
+		w.send(ctx, m.JobID, r.Items)
 		if _, ok := w.watched[m.JobID]; !ok && len(w.watched) < maxWatched {
 			w.watched[m.JobID] = watch{}
 			w.watch(ctx, m.JobID)
@@ -98,6 +128,26 @@ func (w *WorkerConnActor) onRequest(ctx actor.Context, r *Request) {
 		w.sink.Send(events.AppendError(nil, m.ID, m.JobID, events.CodeUnknownType,
 			"a worker connection takes emit and ping; "+m.Type+" is for clients (/ws)", -1, 0))
 	}
+}
+
+// send sends an emit to its job. When the job's actor is on this node and
+// none of the connection's emits to the job is unanswered, or they all went
+// straight to that same actor, the emit goes straight there too
+// (directory.tellChild): for one job per user that saves each emit the job
+// directory's turn. Otherwise it goes through the directory, which it
+// cannot overtake so: an emit sent straight after one through the
+// directory might reach the job first.
+func (w *WorkerConnActor) send(ctx actor.SenderContext, jobID string, items []EmitItem) {
+	m := newEmitMsg(jobID, items)
+	st := w.sent[jobID]
+	if d := w.h.jobDir.Load(); d != nil && (st.n == 0 || st.via != nil) {
+		if pid := d.tellChild(ctx, jobID, m.Msg, w.self, st.via); pid != nil {
+			w.sent[jobID] = sentTo{n: st.n + 1, via: pid}
+			return
+		}
+	}
+	w.sent[jobID] = sentTo{n: st.n + 1}
+	ctx.RequestWithCustomSender(w.h.jobs, m, w.self)
 }
 
 // newEmitMsg makes the job message of an emit: the message and its emit in
@@ -111,9 +161,16 @@ func newEmitMsg(jobID string, items []EmitItem) *cluster.JobMsg {
 	return &m.msg
 }
 
-func (w *WorkerConnActor) onResult(ctx actor.Context, m *EmitResult) {
+func (w *WorkerConnActor) onResult(m *EmitResult) {
 	n := max(m.Acks, 1)
 	w.inflight = max(w.inflight-n, 0)
+	if st, ok := w.sent[m.JobID]; ok {
+		if st.n -= n; st.n > 0 {
+			w.sent[m.JobID] = st
+		} else {
+			delete(w.sent, m.JobID)
+		}
+	}
 	w.conn.giveBack(n)
 	if w.inflight == 0 {
 		w.idle.stop()
@@ -130,19 +187,19 @@ func (w *WorkerConnActor) onResult(ctx actor.Context, m *EmitResult) {
 	}
 	w.sink.Send(events.AppendError(nil, nil, m.JobID, code, m.Err.Error(), next, m.Epoch))
 	if code == events.CodeUnavailable || code == events.CodeTimeout {
-		w.closeRetry(ctx, m.Err.Error())
+		w.closeRetry(m.Err.Error())
 	}
 }
 
 // watch asks the job to tell this connection when it is cancelled.
-func (w *WorkerConnActor) watch(ctx actor.Context, jobID string) {
-	ctx.Send(w.h.jobs, &cluster.JobMsg{JobID: jobID, Msg: &watchCancel{Worker: ctx.Self()}})
+func (w *WorkerConnActor) watch(ctx actor.SenderContext, jobID string) {
+	ctx.Send(w.h.jobs, &cluster.JobMsg{JobID: jobID, Msg: &watchCancel{Worker: w.self}})
 }
 
 // heard applies what an emit's answer shows of its job: its end, or a new
 // incarnation (a higher epoch), which knows nothing of the watch: it is asked
 // again.
-func (w *WorkerConnActor) heard(ctx actor.Context, m *EmitResult) {
+func (w *WorkerConnActor) heard(ctx actor.SenderContext, m *EmitResult) {
 	wt, ok := w.watched[m.JobID]
 	switch {
 	case !ok || wt.ended:
@@ -196,7 +253,7 @@ func (w *WorkerConnActor) retire(jobID string) {
 
 // closeRetry closes the connection with 1013 and frees the reader, which may
 // wait for a credit, so that it sees the close.
-func (w *WorkerConnActor) closeRetry(ctx actor.Context, why string) {
+func (w *WorkerConnActor) closeRetry(why string) {
 	w.sink.Close(CloseTryAgainLater, "retry: "+truncate(why, 100))
 	w.conn.giveBack(cap(w.conn.credits))
 	w.idle.stop()
