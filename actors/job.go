@@ -505,7 +505,8 @@ func (j *JobActor) onAppendDone(ctx actor.Context, m *appendDone) {
 	j.sure = j.inflightAt
 	j.h.metrics.EventsAppended.Add(float64(len(batch)))
 	if len(j.feeds) > 0 {
-		if j.feedList == nil {
+		if j.feedList == nil { // not nil once made, even empty: a local feed alone is not listed again per commit
+			j.feedList = make([]*actor.PID, 0, len(j.feeds))
 			for k, f := range j.feeds {
 				if k != j.localKey {
 					j.feedList = append(j.feedList, f)
