@@ -2,8 +2,6 @@ package actors
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/actorhub/actorhub/events"
@@ -29,8 +27,7 @@ func (s *recordSink) Backlog() int            { return 0 }
 // other case it refuses, writes nothing, and the caller sends a message.
 func TestFeedTakesEventsFromItsJobOnlyInOrder(t *testing.T) {
 	t.Parallel()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
+	sys := quietSystem()
 	h := &Hub{cfg: DefaultConfig(), metrics: NewMetrics(prometheus.NewRegistry())}
 	f := newJobFeed(h, "j")
 	f.self = actor.NewPID("nonhost", "feed")

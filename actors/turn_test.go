@@ -24,8 +24,7 @@ func TestSharedTurnNeverOvertakesWhatWasPosted(t *testing.T) {
 	s.end()
 
 	got := make(chan any, 1)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	root := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet })).Root
+	root := quietSystem().Root
 	pid := root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		if p, ok := ctx.Message().(*posted); ok {
 			got <- p
@@ -52,4 +51,11 @@ func TestSharedTurnNeverOvertakesWhatWasPosted(t *testing.T) {
 		t.Fatalf("an own message came out as %v", msg)
 	}
 	s.end()
+}
+
+// quietSystem is an actor system that logs nothing, for tests that send
+// messages without a hub.
+func quietSystem() *actor.ActorSystem {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 }

@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/actorhub/actorhub/cluster"
@@ -17,8 +15,7 @@ import (
 // answered, they go straight again.
 func TestWorkerEmitsNeverOvertakeThroughTheDirectory(t *testing.T) {
 	t.Parallel()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
+	sys := quietSystem()
 	got := make(chan string, 16)
 	recorder := func(name string) *actor.PID {
 		return sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
