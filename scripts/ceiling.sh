@@ -4,7 +4,9 @@
 # peer harness's own load generator (../shared/peers/socketio: same clients, worker, windows and CPU
 # accounting as its run.sh; each node on GOMAXPROCS=1). Per system and shape it raises the offered rate
 # until two rates in a row miss the bar, halves the interval where the curve crossed it (REFINE times),
-# then writes table.md and ceiling.svg (p99 against rate).
+# then writes table.md and ceiling.svg (p99 against rate). A ceiling the table marks "≥" is a lower bound: no
+# higher rate was tried, or at the next rate the load generator or the worker (one core each) ran out of CPU
+# while the server had some left; the table says which, and where the box's CPU went at that rate.
 #
 #   scripts/ceiling.sh                                   # socketio + actorhub, C=1000, ~15-25 min
 #   TARGETS='actorhub' RATES='10000 20000' scripts/ceiling.sh
@@ -23,7 +25,7 @@ OUT=${OUT:-$ROOT/results/ceiling-$(date +%Y%m%d-%H%M%S)}
 TARGETS=${TARGETS:-socketio actorhub}
 CONNS=${CONNS:-1000}
 JOBS=${JOBS:-100 $CONNS}
-RATES=${RATES:-10000 20000 30000 40000 50000 60000 80000 100000 130000}
+RATES=${RATES:-10000 20000 30000 40000 50000 60000 80000 100000 130000 160000 200000 260000}
 P99_MAX=${P99_MAX:-50}
 MIN_DELIVERED=${MIN_DELIVERED:-0.97}
 DURATION=${DURATION:-20}

@@ -42,11 +42,19 @@ type run struct {
 	Error        string  `json:"error"`
 	Contaminated bool    `json:"contaminated"`
 	CPU          struct {
-		Servers []float64 `json:"servers_pct"`
-		Redis   float64   `json:"redis_pct"`
-		Foreign float64   `json:"foreign_cores"`
+		Servers   []float64 `json:"servers_pct"`
+		Redis     float64   `json:"redis_pct"`
+		Foreign   float64   `json:"foreign_cores"`
+		Generator float64   `json:"generator_pct"`
+		Worker    float64   `json:"worker_pct"`
+		Busy      float64   `json:"system_busy_pct"`
 	} `json:"cpu"`
 }
+
+// saturated is the share of its one core (%) past which a single-threaded
+// load process (the generator, the worker; the harness runs each on
+// GOMAXPROCS=1) counts as the limit of a run rather than the server.
+const saturated = 90
 
 type bar struct {
 	p99          float64
@@ -198,38 +206,103 @@ func (c curve) ceiling(b bar) (float64, run) {
 	return best.Offered, best
 }
 
+// lowerBound says why c's ceiling at top may be the measurement's and not the
+// server's ("" when it is the server's): no higher rate was tried, or the
+// first higher rate, which missed the bar, had the load generator or the
+// worker at its core's limit (saturated), the server not. The ceiling is
+// then at least top.
+func (c curve) lowerBound(top float64) string {
+	for _, r := range c.runs {
+		if r.Offered <= top {
+			continue
+		}
+		srv := 0.0
+		for _, v := range r.CPU.Servers {
+			srv = max(srv, v)
+		}
+		if srv >= saturated {
+			return ""
+		}
+		switch {
+		case r.CPU.Generator >= saturated:
+			return fmt.Sprintf("at %.0f msg/s the load generator used %.0f%% of its core, the server %.0f%%", r.Offered, r.CPU.Generator, srv)
+		case r.CPU.Worker >= saturated:
+			return fmt.Sprintf("at %.0f msg/s the worker used %.0f%% of its core, the server %.0f%%", r.Offered, r.CPU.Worker, srv)
+		}
+		return ""
+	}
+	return "the highest rate tried"
+}
+
+// limit describes the first rate above top, the one that missed the bar:
+// why, and where the box's CPU went ("" when none was tried).
+func (c curve) limit(top float64, b bar) string {
+	for _, r := range c.runs {
+		if r.Offered > top && b.why(r) != "" {
+			return fmt.Sprintf("%.0f msg/s: %s; server %.0f%%, generator %.0f%%, worker %.0f%%, Redis %.0f%%, box %.0f%% busy",
+				r.Offered, b.why(r), sum(r.CPU.Servers), r.CPU.Generator, r.CPU.Worker, r.CPU.Redis, r.CPU.Busy)
+		}
+	}
+	return ""
+}
+
 func table(runs []run, b bar) string {
 	var s strings.Builder
 	cs := curves(runs)
-	fmt.Fprintf(&s, "Ceiling: the highest offered rate one node sustains with p99 ≤ %.0f ms, delivered ≥ %.0f%% of offered, nothing lost or repeated.\n\n", b.p99, 100*b.minDelivered)
-	fmt.Fprintf(&s, "| shape | system | ceiling msg/s | p50 / p99 ms there | CPU µs/msg there (server + Redis) | × Socket.IO |\n|---|---|---|---|---|---|\n")
-	base := map[string]float64{}
+	fmt.Fprintf(&s, "Ceiling: the highest offered rate one node sustains with p99 ≤ %.0f ms, delivered ≥ %.0f%% of offered, nothing lost or repeated.\n", b.p99, 100*b.minDelivered)
+	fmt.Fprintf(&s, "A ceiling marked ≥ is a lower bound: no higher rate was tried, or the load generator or the worker (one core each) ran out of CPU at the next rate while the server had some left.\n\n")
+	fmt.Fprintf(&s, "| shape | system | ceiling msg/s | p50 / p99 ms there | CPU µs/msg there (server + Redis) | × Socket.IO | the next rate |\n|---|---|---|---|---|---|---|\n")
+	type base struct {
+		top   float64
+		lower bool
+	}
+	bases := map[string]base{}
 	for _, c := range cs {
 		if c.target == "socketio" {
-			base[c.shape], _ = c.ceiling(b)
+			top, _ := c.ceiling(b)
+			bases[c.shape] = base{top, c.lowerBound(top) != ""}
 		}
 	}
 	for _, c := range cs {
 		top, r := c.ceiling(b)
-		ratio := "–"
-		if base[c.shape] > 0 {
-			ratio = fmt.Sprintf("%.2f×", top/base[c.shape])
-		}
 		if top == 0 {
-			fmt.Fprintf(&s, "| %s | %s | none met the bar | | | %s |\n", c.shape, c.target, ratio)
+			fmt.Fprintf(&s, "| %s | %s | none met the bar | | | – | %s |\n", c.shape, c.target, c.limit(top, b))
 			continue
 		}
-		fmt.Fprintf(&s, "| %s | %s | %.0f | %.2f / %.1f | %.1f | %s |\n", c.shape, c.target, top, r.P50, r.P99, cpuPerMsg(r), ratio)
+		lower := c.lowerBound(top)
+		ceil, next := fmt.Sprintf("%.0f", top), c.limit(top, b)
+		if lower != "" {
+			ceil = "≥ " + ceil
+			if next == "" {
+				next = lower
+			}
+		}
+		ratio := "–"
+		if bs := bases[c.shape]; bs.top > 0 {
+			x := top / bs.top
+			switch {
+			case c.target == "socketio":
+				ratio = "1.00×"
+			case lower == "" && !bs.lower:
+				ratio = fmt.Sprintf("%.2f×", x)
+			case lower != "" && !bs.lower:
+				ratio = fmt.Sprintf("≥ %.2f×", x)
+			case lower == "" && bs.lower:
+				ratio = fmt.Sprintf("≤ %.2f×", x)
+			}
+		}
+		fmt.Fprintf(&s, "| %s | %s | %s | %.2f / %.1f | %.1f | %s | %s |\n", c.shape, c.target, ceil, r.P50, r.P99, cpuPerMsg(r), ratio, next)
 	}
-	fmt.Fprintf(&s, "\nEvery run:\n\n| shape | system | offered msg/s | delivered msg/s | p50 ms | p99 ms | lost | CPU server %% | Redis %% | µs/msg | foreign cores | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&s, "\nEvery run:\n\n| shape | system | offered msg/s | delivered msg/s | p50 ms | p99 ms | lost | CPU server %% | Redis %% | generator %% | worker %% | box busy %% | µs/msg | foreign cores | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range cs {
 		for _, r := range c.runs {
 			verdict := "ok"
 			if why := b.why(r); why != "" {
 				verdict = why
 			}
-			fmt.Fprintf(&s, "| %s | %s | %.0f | %.0f | %.2f | %.1f | %d | %.1f | %.1f | %.1f | %.2f | %s |\n",
-				c.shape, c.target, r.Offered, r.Delivered, r.P50, r.P99, r.Lost, sum(r.CPU.Servers), r.CPU.Redis, cpuPerMsg(r), r.CPU.Foreign, verdict)
+			fmt.Fprintf(&s, "| %s | %s | %.0f | %.0f | %.2f | %.1f | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %s |\n",
+				c.shape, c.target, r.Offered, r.Delivered, r.P50, r.P99, r.Lost, sum(r.CPU.Servers), r.CPU.Redis,
+				r.CPU.Generator, r.CPU.Worker, r.CPU.Busy, cpuPerMsg(r), r.CPU.Foreign, verdict)
 		}
 	}
 	return s.String()

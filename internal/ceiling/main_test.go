@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -48,7 +49,7 @@ func TestReport(t *testing.T) {
 	md, _ := os.ReadFile(filepath.Join(dir, "table.md"))
 	for _, want := range []string{
 		"| J=100 | socketio | 10000 | 0.50 / 2.0 | 35.0 | 1.00× |",
-		"| J=100 | actorhub | 20000 | 0.60 / 7.0 | 22.0 | 2.00× |",
+		"| J=100 | actorhub | ≥ 20000 | 0.60 / 7.0 | 22.0 | ≥ 2.00× | the highest rate tried |",
 		"| J=C | actorhub | none met the bar |",
 		"p99 80.0 ms > 50",
 	} {
@@ -59,5 +60,47 @@ func TestReport(t *testing.T) {
 	svg, _ := os.ReadFile(filepath.Join(dir, "ceiling.svg"))
 	if !bytes.HasPrefix(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("actorhub J=100")) {
 		t.Errorf("ceiling.svg:\n%s", svg)
+	}
+}
+
+// A ceiling is a lower bound when the next rate failed for want of the load
+// generator's (or the worker's) CPU while the server had some left, and the
+// ratio to a peer's then is one too; a server that ran out itself sets it.
+func TestReportLowerBounds(t *testing.T) {
+	const (
+		genOut = `{"label":"a","target":"actorhub","conns":1000,"nodes":1,"jobs":100,"offered_msgs_s":30000,"delivered_msgs_s":29000,"lat_p50_ms":9,"lat_p99_ms":90,"lost":0,"cpu":{"servers_pct":[60],"redis_pct":5,"generator_pct":95,"worker_pct":40,"system_busy_pct":97}}`
+		wrkOut = `{"label":"a","target":"actorhub","conns":1000,"nodes":1,"jobs":100,"offered_msgs_s":30000,"delivered_msgs_s":29000,"lat_p50_ms":9,"lat_p99_ms":90,"lost":0,"cpu":{"servers_pct":[60],"redis_pct":5,"generator_pct":50,"worker_pct":92,"system_busy_pct":97}}`
+		srvOut = `{"label":"a","target":"actorhub","conns":1000,"nodes":1,"jobs":100,"offered_msgs_s":30000,"delivered_msgs_s":29000,"lat_p50_ms":9,"lat_p99_ms":90,"lost":0,"cpu":{"servers_pct":[97],"redis_pct":5,"generator_pct":95,"worker_pct":40,"system_busy_pct":99}}`
+	)
+	for _, tc := range []struct {
+		lines []string
+		want  []string
+	}{
+		{[]string{sio10, sio20, ah10, ah20, genOut}, []string{
+			"| J=100 | actorhub | ≥ 20000 | 0.60 / 7.0 | 22.0 | ≥ 2.00× | 30000 msg/s: p99 90.0 ms > 50; server 60%, generator 95%, worker 40%, Redis 5%, box 97% busy |",
+			"| J=100 | socketio | 10000 | 0.50 / 2.0 | 35.0 | 1.00× | 20000 msg/s: p99 80.0 ms > 50; server 99%",
+		}},
+		{[]string{sio10, sio20, ah10, ah20, wrkOut}, []string{"| J=100 | actorhub | ≥ 20000 |", "| ≥ 2.00× |"}},
+		{[]string{sio10, sio20, ah10, ah20, srvOut}, []string{"| J=100 | actorhub | 20000 | 0.60 / 7.0 | 22.0 | 2.00× | 30000 msg/s"}},
+		{[]string{sio10, ah10, ah20, srvOut}, []string{
+			"| J=100 | socketio | ≥ 10000 | 0.50 / 2.0 | 35.0 | 1.00× | the highest rate tried |",
+			"| J=100 | actorhub | 20000 | 0.60 / 7.0 | 22.0 | ≤ 2.00× |",
+		}},
+		{[]string{sio10, ah10, ah20}, []string{"| J=100 | actorhub | ≥ 20000 | 0.60 / 7.0 | 22.0 | – |"}},
+	} {
+		var runs []run
+		for _, l := range tc.lines {
+			var r run
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatal(err)
+			}
+			runs = append(runs, r)
+		}
+		md := table(runs, bar{p99: 50, minDelivered: 0.97})
+		for _, want := range tc.want {
+			if !strings.Contains(md, want) {
+				t.Errorf("table lacks %q:\n%s", want, md)
+			}
+		}
 	}
 }
