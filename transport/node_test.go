@@ -174,7 +174,7 @@ func (w *wsClient) expect(typ string) (obj, []obj) {
 }
 
 // post calls the HTTP API and returns the status and the decoded answer.
-func (n *node) post(t *testing.T, path, body string) (int, obj) {
+func (n *node) post(t testing.TB, path, body string) (int, obj) {
 	t.Helper()
 	resp, err := http.Post("http://"+n.addr+path, "application/json", strings.NewReader(body))
 	if err != nil {
