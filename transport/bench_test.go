@@ -58,9 +58,7 @@ func BenchmarkLiveHeapPerClient(b *testing.B) {
 			b.Fatal(err)
 		}
 		conns = append(conns, c)
-		req := "GET /ws?user=bench HTTP/1.1\r\nHost: " + n.addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-		if _, err := c.Write(append([]byte(req), maskedText(`{"type":"subscribe","jobId":"heap"}`)...)); err != nil {
+		if _, err := c.Write(append([]byte(upgradeRequest(n.addr, "bench")), maskedText(`{"type":"subscribe","jobId":"heap"}`)...)); err != nil {
 			b.Fatal(err)
 		}
 		readUntil(c, `"type":"subscribed"`)

@@ -260,12 +260,17 @@ func dialUpgrade(t *testing.T, addr string, then []byte) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	req := "GET /ws?user=u HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	if _, err := c.Write(append([]byte(req), then...)); err != nil {
+	if _, err := c.Write(append([]byte(upgradeRequest(addr, "u")), then...)); err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// upgradeRequest is the HTTP request that opens a client's WebSocket (/ws)
+// of user at addr.
+func upgradeRequest(addr, user string) string {
+	return "GET /ws?user=" + user + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 }
 
 func waitPong(t *testing.T, got <-chan []byte, id string) {
