@@ -7,16 +7,16 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// sharedTurn lets another actor on this node run some of an actor's turns on
-// its own goroutine, in its own turn: a job hands its feed the events it made
-// durable (JobFeed.tryEvents) and a worker connection its acks
-// (WorkerConnActor.tryResult), which saves each a mailbox post and a turn,
-// and the wait for that turn behind the others queued (docs/BENCHMARKS.md
-// C20). mu is held for every turn, whichever goroutine runs it, so the
-// actor's state stays its turn's. What cannot run so (the actor is in a turn
-// of its own, or has stopped) is posted as a message instead, counted in the
-// backlog until the actor takes it; while one waits, nothing else is run
-// directly, which would overtake it.
+// sharedTurn lets another goroutine of this node run some of an actor's
+// turns: a job, in its own turn, hands its feed the events it made durable
+// (JobFeed.tryEvents), and a worker connection's reader hands the connection
+// its requests (WorkerConnActor.tryRequest). That saves each a mailbox post,
+// a turn, and the wait for that turn behind the others queued
+// (docs/BENCHMARKS.md C20). mu is held for every turn, whichever goroutine
+// runs it, so the actor's state stays its turn's. What cannot run so (the
+// actor is in a turn of its own, or has stopped) is posted as a message
+// instead, counted in the backlog until the actor takes it; while one waits,
+// nothing else is run directly, which would overtake it.
 type sharedTurn struct {
 	mu      sync.Mutex
 	backlog atomic.Int32 // messages posted and not taken yet
