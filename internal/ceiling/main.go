@@ -206,44 +206,51 @@ func (c curve) ceiling(b bar) (float64, run) {
 	return best.Offered, best
 }
 
-// lowerBound says why c's ceiling at top may be the measurement's and not the
-// server's ("" when it is the server's): no higher rate was tried, or the
-// first higher rate, which missed the bar, had the load generator or the
-// worker at its core's limit (saturated), the server not. The ceiling is
-// then at least top.
-func (c curve) lowerBound(top float64) string {
-	for _, r := range c.runs {
-		if r.Offered <= top {
-			continue
+// next is the lowest rate of c above top, the ceiling: the one past which
+// the curve stopped (it missed the bar, as every rate above top did); false
+// when none above was tried.
+func (c curve) next(top float64) (run, bool) {
+	for _, r := range c.runs { // by offered rate
+		if r.Offered > top {
+			return r, true
 		}
-		srv := 0.0
-		for _, v := range r.CPU.Servers {
-			srv = max(srv, v)
-		}
-		if srv >= saturated {
-			return ""
-		}
-		switch {
-		case r.CPU.Generator >= saturated:
-			return fmt.Sprintf("at %.0f msg/s the load generator used %.0f%% of its core, the server %.0f%%", r.Offered, r.CPU.Generator, srv)
-		case r.CPU.Worker >= saturated:
-			return fmt.Sprintf("at %.0f msg/s the worker used %.0f%% of its core, the server %.0f%%", r.Offered, r.CPU.Worker, srv)
-		}
-		return ""
 	}
-	return "the highest rate tried"
+	return run{}, false
 }
 
-// limit describes the first rate above top, the one that missed the bar:
-// why, and where the box's CPU went ("" when none was tried).
-func (c curve) limit(top float64, b bar) string {
-	for _, r := range c.runs {
-		if r.Offered > top && b.why(r) != "" {
-			return fmt.Sprintf("%.0f msg/s: %s; server %.0f%%, generator %.0f%%, worker %.0f%%, Redis %.0f%%, box %.0f%% busy",
-				r.Offered, b.why(r), sum(r.CPU.Servers), r.CPU.Generator, r.CPU.Worker, r.CPU.Redis, r.CPU.Busy)
-		}
+// lowerBound says why c's ceiling at top may be the measurement's and not the
+// server's ("" when it is the server's): no higher rate was tried, or the
+// next one had the load generator or the worker at its core's limit
+// (saturated), the server not. The ceiling is then at least top.
+func (c curve) lowerBound(top float64) string {
+	r, ok := c.next(top)
+	if !ok {
+		return "the highest rate tried"
+	}
+	srv := 0.0
+	for _, v := range r.CPU.Servers {
+		srv = max(srv, v)
+	}
+	switch {
+	case srv >= saturated:
+		return ""
+	case r.CPU.Generator >= saturated:
+		return fmt.Sprintf("at %.0f msg/s the load generator used %.0f%% of its core, the server %.0f%%", r.Offered, r.CPU.Generator, srv)
+	case r.CPU.Worker >= saturated:
+		return fmt.Sprintf("at %.0f msg/s the worker used %.0f%% of its core, the server %.0f%%", r.Offered, r.CPU.Worker, srv)
 	}
 	return ""
+}
+
+// limit describes the next rate above top: why it missed the bar, and where
+// the box's CPU went ("" when none was tried).
+func (c curve) limit(top float64, b bar) string {
+	r, ok := c.next(top)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%.0f msg/s: %s; server %.0f%%, generator %.0f%%, worker %.0f%%, Redis %.0f%%, box %.0f%% busy",
+		r.Offered, b.why(r), sum(r.CPU.Servers), r.CPU.Generator, r.CPU.Worker, r.CPU.Redis, r.CPU.Busy)
 }
 
 func table(runs []run, b bar) string {
