@@ -86,7 +86,7 @@ func (c *Conn) Close() { c.h.system.Root.Stop(c.pid) }
 // through sink.
 func (h *Hub) OpenClient(sink Sink, session string, by Access) *Conn {
 	c := &Conn{h: h, credits: make(chan struct{}, h.cfg.MaxInflight)}
-	c.pid = h.system.Root.Spawn(h.props(func() actor.Actor {
+	c.pid = h.system.Root.Spawn(h.quietProps(func() actor.Actor {
 		return &ConnActor{h: h, conn: c, sink: sink, session: session, access: by}
 	}))
 	return c

@@ -48,6 +48,65 @@ type connSub struct {
 	attachFails int
 }
 
+// subSet is a conn's subscriptions by job id. Most clients hold one, which
+// it keeps in place: a Go map, even of one entry, is ~200 B more per
+// connection. The others go in a map made at the second.
+type subSet struct {
+	oneJob string
+	one    *connSub
+	more   map[string]*connSub
+}
+
+func (ss *subSet) get(jobID string) *connSub {
+	if ss.one != nil && ss.oneJob == jobID {
+		return ss.one
+	}
+	return ss.more[jobID]
+}
+
+// set adds or replaces jobID's subscription.
+func (ss *subSet) set(jobID string, s *connSub) {
+	switch {
+	case ss.one != nil && ss.oneJob == jobID:
+		ss.one = s
+	case ss.more[jobID] != nil:
+		ss.more[jobID] = s
+	case ss.one == nil:
+		ss.oneJob, ss.one = jobID, s
+	default:
+		if ss.more == nil {
+			ss.more = map[string]*connSub{}
+		}
+		ss.more[jobID] = s
+	}
+}
+
+func (ss *subSet) del(jobID string) {
+	if ss.one != nil && ss.oneJob == jobID {
+		ss.oneJob, ss.one = "", nil
+		return
+	}
+	delete(ss.more, jobID)
+}
+
+func (ss *subSet) len() int {
+	n := len(ss.more)
+	if ss.one != nil {
+		n++
+	}
+	return n
+}
+
+// each calls f for every subscription; f may delete the one it was given.
+func (ss *subSet) each(f func(jobID string, s *connSub)) {
+	if ss.one != nil {
+		f(ss.oneJob, ss.one)
+	}
+	for jobID, s := range ss.more {
+		f(jobID, s)
+	}
+}
+
 // reattach asks a conn to attach a subscription to its job's feed again.
 type reattach struct{ jobID string }
 
@@ -61,7 +120,7 @@ type ConnActor struct {
 	sink    Sink
 	session string
 	access  Access // its user, and what it may do with others' jobs
-	subs    map[string]*connSub
+	subs    subSet
 	opened  time.Time // for the session's duration (analytics)
 	resumed bool      // a subscribe of this connection resumed (fromSeq > 0)
 }
@@ -70,7 +129,6 @@ type ConnActor struct {
 func (c *ConnActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		c.subs = map[string]*connSub{}
 		c.opened = time.Now()
 		c.h.track(&anSession{user: c.access.User})
 		c.sink.Send(events.AppendConnected(nil, c.session, c.h.cfg.NodeID, c.access.User))
@@ -79,7 +137,7 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 	case *feedSubscribed:
 		c.onFeedSubscribed(ctx, m)
 	case *jobEvents: // events the feed could not write itself (subLine.direct)
-		if s := c.subs[m.JobID]; s != nil {
+		if s := c.subs.get(m.JobID); s != nil {
 			s.line.mu.Lock()
 			c.deliver(ctx, m.JobID, s, s.line.gap.accept(m.Events))
 			s.line.mu.Unlock()
@@ -88,7 +146,7 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 		if len(m.events) > 0 {
 			c.h.track(&anReplayed{n: len(m.events)})
 		}
-		if s := c.subs[m.jobID]; s != nil {
+		if s := c.subs.get(m.jobID); s != nil {
 			s.line.mu.Lock()
 			defer s.line.mu.Unlock()
 			out := s.line.gap.fetched(m.events, m.err)
@@ -102,18 +160,18 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 			c.deliver(ctx, m.jobID, s, out)
 		}
 	case *retry:
-		if s := c.subs[m.jobID]; s != nil {
+		if s := c.subs.get(m.jobID); s != nil {
 			s.fetchWait = false
 			s.line.mu.Lock()
 			c.fetch(ctx, m.jobID, s)
 			s.line.mu.Unlock()
 		}
 	case *reattach:
-		if s := c.subs[m.jobID]; s != nil && s.feed == nil {
+		if s := c.subs.get(m.jobID); s != nil && s.feed == nil {
 			c.attach(ctx, m.jobID, s)
 		}
 	case *actor.Terminated: // a feed stopped: attach to its successor from where we are
-		for jobID, s := range c.subs {
+		c.subs.each(func(jobID string, s *connSub) {
 			if s.feed != nil && s.feed.Id == m.Who.Id {
 				s.feed = nil
 				s.line.mu.Lock()
@@ -121,12 +179,10 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 				s.line.mu.Unlock()
 				c.attach(ctx, jobID, s)
 			}
-		}
+		})
 	case *actor.Stopping:
 		c.h.track(&anSessionEnd{opened: c.opened, resumed: c.resumed})
-		for jobID, s := range c.subs {
-			c.drop(ctx, jobID, s)
-		}
+		c.subs.each(func(jobID string, s *connSub) { c.drop(ctx, jobID, s) })
 	}
 }
 
@@ -140,8 +196,8 @@ func (c *ConnActor) onRequest(ctx actor.Context, r *Request) {
 	case events.TypePing:
 		c.sink.Send(events.AppendReply(nil, events.TypePong, m.ID, ""))
 	case events.TypeSubscribe:
-		s := c.subs[m.JobID]
-		if s == nil && len(c.subs) >= c.h.cfg.MaxSubscriptions {
+		s := c.subs.get(m.JobID)
+		if s == nil && c.subs.len() >= c.h.cfg.MaxSubscriptions {
 			c.sendError(m.ID, m.JobID, events.CodeTooManySubs,
 				fmt.Sprintf("a connection may hold %d subscriptions; unsubscribe from one first", c.h.cfg.MaxSubscriptions))
 			return
@@ -155,14 +211,14 @@ func (c *ConnActor) onRequest(ctx actor.Context, r *Request) {
 			c.resumed = true
 		}
 		// a repeated subscribe restarts the subscription from its fromSeq
-		if old := c.subs[m.JobID]; old != nil {
+		if old := c.subs.get(m.JobID); old != nil {
 			old.line.end()
 		}
 		s = &connSub{id: m.ID, line: newSubLine(c.sink, from)}
-		c.subs[m.JobID] = s
+		c.subs.set(m.JobID, s)
 		ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: m.JobID, Msg: &feedSubscribe{jobID: m.JobID, conn: ctx.Self(), fromSeq: from, line: s.line}})
 	case events.TypeUnsubscribe:
-		s := c.subs[m.JobID]
+		s := c.subs.get(m.JobID)
 		if s == nil {
 			c.sendError(m.ID, m.JobID, events.CodeNotSubscribed, "not subscribed to job "+m.JobID)
 			return
@@ -232,7 +288,7 @@ func (c *ConnActor) create(ctx actor.Context, m *events.Inbound) {
 }
 
 func (c *ConnActor) onFeedSubscribed(ctx actor.Context, m *feedSubscribed) {
-	s := c.subs[m.jobID]
+	s := c.subs.get(m.jobID)
 	if s == nil {
 		return
 	}
@@ -250,7 +306,7 @@ func (c *ConnActor) onFeedSubscribed(ctx actor.Context, m *feedSubscribed) {
 			return
 		}
 		s.line.end()
-		delete(c.subs, m.jobID)
+		c.subs.del(m.jobID)
 		c.sendError(s.id, m.jobID, code, m.err.Error())
 		return
 	}
@@ -279,7 +335,7 @@ func (c *ConnActor) onFeedSubscribed(ctx actor.Context, m *feedSubscribed) {
 // feed.
 func (c *ConnActor) drop(ctx actor.Context, jobID string, s *connSub) {
 	s.line.end()
-	delete(c.subs, jobID)
+	c.subs.del(jobID)
 	ctx.Send(c.h.feeds, &cluster.JobMsg{JobID: jobID, Msg: &feedUnsubscribe{jobID: jobID, conn: ctx.Self()}})
 }
 

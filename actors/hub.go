@@ -296,6 +296,17 @@ func (h *Hub) props(producer actor.Producer) *actor.Props {
 	return actor.PropsFromProducer(producer, actor.WithDispatcher(h.pool))
 }
 
+// quietProps is props for an actor that has a few messages in its life, one
+// per connection: its mailbox is protoactor's linked queue, which holds no
+// memory while empty, where the default one keeps a ring of 10 slots and a
+// mutex (~330 B). A message costs it a 32-byte node, so the actors that
+// carry events (jobs, feeds, workers) keep the ring.
+func (h *Hub) quietProps(producer actor.Producer) *actor.Props {
+	return actor.PropsFromProducer(producer, actor.WithDispatcher(h.pool), actor.WithMailbox(quietMailbox))
+}
+
+var quietMailbox = actor.UnboundedLockfree()
+
 // tell sends msg to every pid, each on whichever node it lives (encoded once
 // for all the pids on other nodes).
 func (h *Hub) tell(ctx actor.SenderContext, msg any, to ...*actor.PID) {
