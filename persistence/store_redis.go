@@ -223,7 +223,7 @@ func storeDialer(src string, timeout time.Duration, tlsConf **tls.Config) func(c
 			return nil, err
 		}
 		if raw, ok := rawio.Wrap(c).(*rawio.Conn); ok {
-			c = redisConn{raw}
+			c = &redisConn{Conn: raw}
 		}
 		if *tlsConf == nil {
 			return c, nil
@@ -241,18 +241,47 @@ func storeDialer(src string, timeout time.Duration, tlsConf **tls.Config) func(c
 // before each command when it finds nothing to read (rawio.PeekFirst).
 // Otherwise that check, a recvfrom, would wake the Go scheduler's sysmon
 // thread once per command on a node that had gone idle.
+//
+// A connection that read a reply less than freshRead ago skips the check: it
+// is open as far as anything can tell that soon, and the check was a system
+// call per group commit, one in six of a node's calls to Redis at one job per
+// user on three nodes (docs/BENCHMARKS.md C22). Were the store to close it
+// meanwhile, the command fails as one sent just before the close would, and
+// go-redis drops the connection.
 type redisConn struct {
 	*rawio.Conn
+	lastRead atomic.Int64 // time.Now().UnixNano() of the last read that returned data
+}
+
+// freshRead is how long after a reply a connection skips go-redis's check.
+const freshRead = 100 * time.Millisecond
+
+// Read implements io.Reader, noting when a reply came.
+func (c *redisConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 // SyscallConn implements syscall.Conn (go-redis's health check looks for it).
-func (c redisConn) SyscallConn() (syscall.RawConn, error) {
+func (c *redisConn) SyscallConn() (syscall.RawConn, error) {
 	rc, err := c.Conn.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
+	if time.Now().UnixNano()-c.lastRead.Load() < int64(freshRead) {
+		return justRead{rc}, nil
+	}
 	return rawio.PeekFirst(rc), nil
 }
+
+// justRead is the RawConn of a connection that read a reply within freshRead:
+// its Read, go-redis's check, reports it healthy without calling f.
+type justRead struct{ syscall.RawConn }
+
+func (justRead) Read(func(fd uintptr) bool) error { return nil }
 
 func setDur(v *time.Duration, def time.Duration) {
 	if *v == 0 {
