@@ -340,7 +340,7 @@ func (f *JobFeed) onConnSubscribe(ctx actor.Context, m *feedSubscribe) {
 		f.subscribe(ctx)
 		return
 	}
-	recent := f.ring.after(m.fromSeq)
+	recent := f.ring.after(f.id, m.fromSeq)
 	f.alone = time.Time{}
 	// not watched: a conn that stops ends its lines and unsubscribes
 	// (ConnActor.drop), and the heartbeat forgets a conn whose line ended

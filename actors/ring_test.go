@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"math/rand"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestEventRingKeepsTheLastN(t *testing.T) {
 			}
 			held := all[max(0, len(all)-n):]
 			from := seq - int64(rng.Intn(n+3))
-			got := r.after(from)
+			got := r.after("j", from)
 			var want []events.Event
 			for _, ev := range held {
 				if ev.Seq > from {
@@ -41,8 +42,9 @@ func TestEventRingKeepsTheLastN(t *testing.T) {
 				t.Fatalf("n=%d after(%d): %d events, want %d", n, from, len(got), len(want))
 			}
 			for i := range want {
-				if got[i].Seq != want[i].Seq {
-					t.Fatalf("n=%d after(%d): [%d] is seq %d, want %d", n, from, i, got[i].Seq, want[i].Seq)
+				if got[i].Seq != want[i].Seq || got[i].JobID != "j" || !bytes.Equal(got[i].Raw, want[i].Raw) {
+					t.Fatalf("n=%d after(%d): [%d] is seq %d of job %q, %q; want seq %d of job j, %q", n, from, i,
+						got[i].Seq, got[i].JobID, got[i].Raw, want[i].Seq, want[i].Raw)
 				}
 			}
 			if len(got) > 0 {
@@ -57,7 +59,7 @@ func TestEventRingKeepsTheLastN(t *testing.T) {
 		}
 	}
 	var empty eventRing
-	if got := empty.after(0); got != nil {
+	if got := empty.after("j", 0); got != nil {
 		t.Fatalf("empty ring: %v", got)
 	}
 }
