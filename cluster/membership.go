@@ -234,6 +234,13 @@ func (m *Membership) Start() error {
 	c.SuspicionMaxTimeoutMult = m.cfg.SuspicionMaxTimeoutMult
 	c.GossipInterval = 100 * time.Millisecond
 	c.PushPullInterval = m.cfg.PushPullInterval
+	// No LZW: memberlist compresses every message it sends (and keeps the
+	// result only when smaller) with a new 64 KB compressor each time. A
+	// probe is a few dozen bytes and a push/pull a few KB of names and
+	// addresses; the compressors were 7 % of a loaded node's garbage.
+	// Members read compressed messages whatever this says, so nodes with
+	// and without it gossip together.
+	c.EnableCompression = false
 	c.Delegate = (*delegate)(m)
 	c.Events = (*eventDelegate)(m)
 	c.Ping = (*pings)(m)
