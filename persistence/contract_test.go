@@ -416,14 +416,23 @@ func contractAppendAsync(t *testing.T, s actors.Store) {
 		t.Fatalf("%T does not implement actors.AsyncAppender", s)
 	}
 	jobs := make([]*job, 20)
+	sent := make([][][]byte, len(jobs)) // each job's events as appended
 	results := make(chan error, len(jobs))
-	for round := range 3 {
+	for round := range 4 {
 		for i := range jobs {
 			if round == 0 {
 				jobs[i] = newJob(jobID(t, fmt.Sprintf("a%d", i)))
 				jobs[i].create(t, s)
+				sent[i] = [][]byte{jobs[i].first.Raw}
 			}
-			delta, evs := jobs[i].chunks(2)
+			// appends of one and of two events, each job with a worker offset
+			// of its own: a store that reuses its buffers from one append to
+			// the next must not mix them up
+			delta, evs := jobs[i].chunks(1 + (i+round)%2)
+			jobs[i].st.NextOffset = int64(1000*i + 10*round + len(evs))
+			for _, ev := range evs {
+				sent[i] = append(sent[i], ev.Raw)
+			}
 			aa.AppendAsync(jobs[i].st, delta, evs, func(err error) { results <- err })
 		}
 		for range jobs {
@@ -432,8 +441,20 @@ func contractAppendAsync(t *testing.T, s actors.Store) {
 			}
 		}
 	}
-	for _, j := range jobs {
-		checkJournal(t, s, j.st.JobID, 7, j.output)
+	for i, j := range jobs {
+		checkJournal(t, s, j.st.JobID, int64(len(sent[i])), j.output)
+		evs, err := s.Events(ctxT(t), j.st.JobID, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, ev := range evs {
+			if !bytes.Equal(ev.Raw, sent[i][k]) {
+				t.Fatalf("%s: event %d reads back as %s; appended %s", j.st.JobID, ev.Seq, ev.Raw, sent[i][k])
+			}
+		}
+		if st, err := s.Snapshot(ctxT(t), j.st.JobID); err != nil || st.NextOffset != j.st.NextOffset {
+			t.Fatalf("%s: worker offset %d, %v; want %d", j.st.JobID, st.NextOffset, err, j.st.NextOffset)
+		}
 	}
 	j := jobs[0]
 	if _, err := s.Acquire(ctxT(t), j.st.JobID, "node-b"); err != nil {

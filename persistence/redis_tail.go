@@ -3,6 +3,7 @@ package persistence
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -136,10 +137,10 @@ func (t *tails) drop(jobID string, epoch uint64) {
 	}
 }
 
-// offsetEntry is the journal entry of an append's last event: "+<nextOffset> "
-// and then the event's wire object.
-func offsetEntry(nextOffset int64, raw []byte) []byte {
-	b := make([]byte, 0, len(raw)+12)
+// offsetEntry appends to b the journal entry of an append's last event:
+// "+<nextOffset> " and then the event's wire object.
+func offsetEntry(b []byte, nextOffset int64, raw []byte) []byte {
+	b = slices.Grow(b, len(raw)+21)
 	b = append(b, '+')
 	b = strconv.AppendInt(b, nextOffset, 10)
 	b = append(b, ' ')

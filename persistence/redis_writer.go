@@ -37,13 +37,31 @@ type appendReq struct {
 	st     events.JobState
 	evs    []events.Event
 	plan   appendPlan
+	// buffers an AppendAsync request keeps from one use to the next (an
+	// append's arguments live until its pipeline and its fallbacks are
+	// done, and the request is reused only after that): the last journal
+	// entry (offsetEntry) and the RPUSHX of one event (fast)
+	entry   []byte
+	fastBuf [3]any
+}
+
+// maxKeptEntry bounds the entry buffer a pooled request keeps.
+const maxKeptEntry = 4 << 10
+
+// reset clears req for reqPool, keeping its channel and its buffers.
+func (req *appendReq) reset() {
+	entry := req.entry[:0]
+	if cap(entry) > maxKeptEntry {
+		entry = nil
+	}
+	*req = appendReq{done: req.done, entry: entry}
 }
 
 // finishAsync hands an AppendAsync request's outcome to its caller and puts
 // the request back in the pool.
 func (r *Redis) finishAsync(req *appendReq, err error) {
 	onDone := req.onDone
-	*req = appendReq{done: req.done}
+	req.reset()
 	reqPool.Put(req)
 	onDone(err)
 }
@@ -56,14 +74,14 @@ func (r *Redis) submit(ctx context.Context, keys, args, fast []any, epoch uint64
 	req := reqPool.Get().(*appendReq)
 	req.cancelled, req.keys, req.args, req.fast, req.epoch, req.want = ctx.Done(), keys, args, fast, epoch, want
 	if err := r.enqueue(ctx, req, true); err != nil {
-		*req = appendReq{done: req.done}
+		req.reset()
 		reqPool.Put(req)
 		return nil, err
 	}
 	select {
 	case <-req.done:
 		vals, err := req.vals, req.err
-		*req = appendReq{done: req.done}
+		req.reset()
 		reqPool.Put(req)
 		return vals, err
 	case <-ctx.Done(): // the writer still owns req; it is not reused

@@ -69,7 +69,7 @@ func TestRedisGroupCommitManyJobs(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				keys, args, fast, plan, err := s.appendArgs(&st, delta, evs)
+				keys, args, fast, plan, err := s.appendArgs(&st, delta, evs, nil)
 				if err != nil {
 					t.Fatalf("appendArgs(%s): %v", j.st.JobID, err)
 				}

@@ -123,7 +123,7 @@ func FuzzDecodeJournal(f *testing.F) {
 	ev := events.Event{JobID: "job-1", Seq: 3, Name: events.Chunk, Data: json.RawMessage(`{"chunk":"hi"}`), TS: 5}
 	ev.Encode()
 	f.Add(ev.Raw)
-	f.Add(offsetEntry(7, ev.Raw))
+	f.Add(offsetEntry(nil, 7, ev.Raw))
 	f.Add([]byte("+12"))
 	f.Add([]byte("+ {}"))
 	f.Add([]byte("+99999999999999999999 {}"))
@@ -136,7 +136,7 @@ func FuzzDecodeJournal(f *testing.F) {
 		if got.JobID != "job-1" || got.Seq != 3 || next < 0 || (!hasOffset && next != 0) {
 			t.Fatalf("accepted %q as %+v offset %d (%v)", b, got, next, hasOffset)
 		}
-		again, next2, has2, err := decodeJournal("job-1", 3, offsetEntry(42, got.Raw))
+		again, next2, has2, err := decodeJournal("job-1", 3, offsetEntry(nil, 42, got.Raw))
 		if err != nil || !has2 || next2 != 42 || !bytes.Equal(again.Raw, got.Raw) {
 			t.Fatalf("offset entry of %q = %+v offset %d (%v), %v", got.Raw, again, next2, has2, err)
 		}

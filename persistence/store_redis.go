@@ -409,7 +409,7 @@ func (r *Redis) Events(ctx context.Context, jobID string, after int64, limit int
 
 // Append implements actors.Store: the write joins the next group commit.
 func (r *Redis) Append(ctx context.Context, st events.JobState, outputDelta string, evs []events.Event) error {
-	keys, args, fast, plan, err := r.appendArgs(&st, outputDelta, evs)
+	keys, args, fast, plan, err := r.appendArgs(&st, outputDelta, evs, nil)
 	if err != nil {
 		return err
 	}
@@ -423,12 +423,14 @@ func (r *Redis) Append(ctx context.Context, st events.JobState, outputDelta stri
 // (events.ErrStoreUnavailable): the caller's backpressure keeps it from
 // filling.
 func (r *Redis) AppendAsync(st events.JobState, outputDelta string, evs []events.Event, done func(error)) {
-	keys, args, fast, plan, err := r.appendArgs(&st, outputDelta, evs)
+	req := reqPool.Get().(*appendReq)
+	keys, args, fast, plan, err := r.appendArgs(&st, outputDelta, evs, req)
 	if err != nil {
+		req.reset()
+		reqPool.Put(req)
 		done(err)
 		return
 	}
-	req := reqPool.Get().(*appendReq)
 	req.keys, req.args, req.onDone, req.st, req.evs, req.plan = keys, args, done, st, evs, plan
 	req.fast, req.epoch, req.want = fast, st.Epoch, st.LastSequence
 	if err := r.enqueue(context.Background(), req, false); err != nil {
@@ -443,8 +445,9 @@ func (r *Redis) AppendAsync(st events.JobState, outputDelta string, evs []events
 // the append, and the snapshot when the job's tail says it is due. A plain
 // append that continues the job's tail (see tails.plan) may go as an RPUSHX
 // instead: fast is that command, nil for the others, and args is then nil
-// until the RPUSHX cannot carry the append (scriptArgs).
-func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events.Event) (keys, args, fast []any, plan appendPlan, err error) {
+// until the RPUSHX cannot carry the append (scriptArgs). With req, the last
+// entry and a one-event RPUSHX use req's buffers (appendReq.entry).
+func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events.Event, req *appendReq) (keys, args, fast []any, plan appendPlan, err error) {
 	if err := checkAppend(st, outputDelta, evs); err != nil {
 		return nil, nil, nil, appendPlan{}, fmt.Errorf("append job %s: %w", st.JobID, err)
 	}
@@ -462,11 +465,16 @@ func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events
 		// ends where this one begins unless Redis lost writes, which the
 		// RPUSHX's reply shows (flush). The chaosnofence build has no
 		// fast path: its appends all go through its unfenced script.
-		fast = appendEntries(append(make([]any, 0, 2+len(evs)), "rpushx", keys[1]), st, evs)
+		if req != nil && len(evs) == 1 {
+			fast = req.fastBuf[:0]
+		} else {
+			fast = make([]any, 0, 2+len(evs))
+		}
+		fast = appendEntries(append(fast, "rpushx", keys[1]), st, evs, req)
 		return keys[:2], nil, fast, plan, nil
 	}
 	args = make([]any, 0, 7+len(evs))
-	args = appendEntries(append(args, st.Epoch, st.LastSequence, len(evs)), st, evs)
+	args = appendEntries(append(args, st.Epoch, st.LastSequence, len(evs)), st, evs, req)
 	switch {
 	case plan.snapshot, len(evs) == 0:
 		// a snapshot-only append this store cannot place on its tail is stored
@@ -485,11 +493,16 @@ func (r *Redis) appendArgs(st *events.JobState, outputDelta string, evs []events
 }
 
 // appendEntries appends the journal entries of evs to args: each event's wire
-// object, the last one with the offset after the append (offsetEntry).
-func appendEntries(args []any, st *events.JobState, evs []events.Event) []any {
+// object, the last one with the offset after the append (offsetEntry), made
+// in req's buffer when req is not nil.
+func appendEntries(args []any, st *events.JobState, evs []events.Event, req *appendReq) []any {
 	for i := range evs {
 		if i == len(evs)-1 {
-			return append(args, offsetEntry(st.NextOffset, evs[i].Raw))
+			if req == nil {
+				return append(args, offsetEntry(nil, st.NextOffset, evs[i].Raw))
+			}
+			req.entry = offsetEntry(req.entry[:0], st.NextOffset, evs[i].Raw)
+			return append(args, req.entry)
 		}
 		args = append(args, evs[i].Raw)
 	}

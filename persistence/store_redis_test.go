@@ -521,7 +521,7 @@ func TestRedisEarlierFormats(t *testing.T) {
 		} else { // a snapshot at seq 3, then a tail of two events
 			var evs []events.Event
 			tail, evs = j.chunks(2)
-			evs[1].Raw = offsetEntry(j.st.NextOffset, evs[1].Raw)
+			evs[1].Raw = offsetEntry(nil, j.st.NextOffset, evs[1].Raw)
 			for _, ev := range evs {
 				raw.RPush(ctx, tag+":log", ev.Raw)
 			}
