@@ -217,13 +217,11 @@ func (m *Membership) Start() error {
 	c := memberlist.DefaultLANConfig()
 	c.Name = m.self
 	c.Logger = log.New((*logSink)(m), "", 0)
-	st, port, err := newSourceTransport(host, port, c.Logger)
+	st, port, err := newGossipTransport(host, port, c.Logger)
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", m.cfg.Gossip, err)
 	}
-	if st != nil {
-		c.Transport = st
-	}
+	c.Transport = st
 	c.BindAddr, c.BindPort = host, port
 	c.AdvertiseAddr, c.AdvertisePort = host, port
 	c.ProbeInterval, c.ProbeTimeout, c.SuspicionMult = m.cfg.ProbeInterval, m.cfg.ProbeTimeout, m.cfg.SuspicionMult
@@ -251,9 +249,7 @@ func (m *Membership) Start() error {
 	}
 	ml, err := memberlist.Create(c)
 	if err != nil {
-		if st != nil {
-			_ = st.Shutdown()
-		}
+		_ = st.Shutdown()
 		return fmt.Errorf("start gossip on %s: %w", m.cfg.Gossip, err)
 	}
 	m.mu.Lock()
