@@ -31,6 +31,7 @@ type gossipTransport struct {
 	packetCh chan *memberlist.Packet
 	streamCh chan net.Conn
 	shutdown atomic.Bool
+	done     chan struct{} // closed by Shutdown: a packet or stream nobody takes is dropped
 	wg       sync.WaitGroup
 }
 
@@ -89,7 +90,7 @@ func listenGossip(ip net.IP, port int, logger *log.Logger) (*gossipTransport, er
 			return nil, fmt.Errorf("failed to resize UDP buffer: %w", err)
 		}
 	}
-	return &gossipTransport{tcp: tcp, udp: udp, logger: logger,
+	return &gossipTransport{tcp: tcp, udp: udp, logger: logger, done: make(chan struct{}),
 		packetCh: make(chan *memberlist.Packet), streamCh: make(chan net.Conn)}, nil
 }
 
@@ -162,9 +163,13 @@ func (t *gossipTransport) DialAddressTimeout(a memberlist.Address, timeout time.
 }
 
 // Shutdown implements memberlist.Transport: it closes both sockets and
-// waits for their goroutines. memberlist still reads both channels then.
+// waits for their goroutines, which drop what they hold if nobody reads the
+// channels any more (memberlist does not, when it fails to start).
 func (t *gossipTransport) Shutdown() error {
-	t.shutdown.Store(true)
+	if t.shutdown.Swap(true) {
+		return nil
+	}
+	close(t.done)
 	_ = t.tcp.Close()
 	_ = t.udp.Close()
 	t.wg.Wait()
@@ -188,7 +193,12 @@ func (t *gossipTransport) accept() {
 			continue
 		}
 		pause = 0
-		t.streamCh <- conn
+		select {
+		case t.streamCh <- conn:
+		case <-t.done:
+			_ = conn.Close()
+			return
+		}
 	}
 }
 
@@ -213,6 +223,10 @@ func (t *gossipTransport) read() {
 			continue
 		}
 		from := net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()))
-		t.packetCh <- &memberlist.Packet{Buf: append([]byte(nil), buf[:n]...), From: from, Timestamp: ts}
+		select {
+		case t.packetCh <- &memberlist.Packet{Buf: append([]byte(nil), buf[:n]...), From: from, Timestamp: ts}:
+		case <-t.done:
+			return
+		}
 	}
 }

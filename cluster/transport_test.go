@@ -140,3 +140,34 @@ func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(string(bytes.TrimSpace(b)))
 	return len(b), nil
 }
+
+// TestGossipTransportShutdownUnread: Shutdown returns while a packet and a
+// stream wait for a reader that is gone (memberlist failing to start).
+func TestGossipTransportShutdownUnread(t *testing.T) {
+	t.Parallel()
+	tr, port, err := newGossipTransport("127.0.0.1", 0, log.New(testWriter{t}, "", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	c, err := net.Dial("udp", self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := net.DialTimeout("tcp", self, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	done := make(chan struct{})
+	go func() { _ = tr.Shutdown(); _ = tr.Shutdown(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown did not return with a packet and a stream unread")
+	}
+}
