@@ -25,8 +25,7 @@ import (
 type gossipTransport struct {
 	tcp      *net.TCPListener
 	udp      *net.UDPConn
-	bindAll  bool         // bound to 0.0.0.0 or ::
-	local    *net.TCPAddr // to dial from; nil: any
+	local    *net.TCPAddr // to dial from; nil: bound to every interface, any
 	logger   *log.Logger
 	packetCh chan *memberlist.Packet
 	streamCh chan net.Conn
@@ -55,7 +54,6 @@ func newGossipTransport(host string, port int, logger *log.Logger) (*gossipTrans
 	for range 10 {
 		var t *gossipTransport
 		if t, err = listenGossip(ip, port, logger); err == nil {
-			t.bindAll = ip == nil || ip.IsUnspecified()
 			t.local = sourceAddr(host)
 			t.wg.Add(2)
 			go t.accept()
@@ -108,7 +106,7 @@ func (t *gossipTransport) FinalAdvertiseAddr(ip string, port int) (net.IP, int, 
 		return a, port, nil
 	}
 	bound := t.tcp.Addr().(*net.TCPAddr)
-	if !t.bindAll {
+	if t.local != nil {
 		return bound.IP, bound.Port, nil
 	}
 	ip, err := sockaddr.GetPrivateIP()
