@@ -8,7 +8,7 @@ PKGS      := ./...
 FUZZTIME  ?= 30000x
 # every seeded fuzz target: package:Target
 FUZZ_TARGETS := ./cluster:FuzzDecodeBatch ./cluster:FuzzRemotePort ./events:FuzzDecodeFrame ./events:FuzzDecodeInboundFast ./events:FuzzChunkFoldFast ./events:FuzzNormalizeData ./events:FuzzDecodeEvent \
-	./transport:FuzzDecodeEventsBody ./transport:FuzzWebSocketFrames ./persistence:FuzzDecodeSnapshot ./persistence:FuzzDecodeJournal ./client:FuzzClientDecode ./actors:FuzzDecodeMsg
+	./transport:FuzzDecodeEventsBody ./transport:FuzzDecodeWorkerFrame ./transport:FuzzWebSocketFrames ./persistence:FuzzDecodeSnapshot ./persistence:FuzzDecodeJournal ./client:FuzzClientDecode ./actors:FuzzDecodeMsg
 
 .PHONY: run demo build test race lint vet fmt tidy fuzz bench chaos clean proto failover cluster js js-test generate
 

@@ -37,7 +37,7 @@ var ErrBusy = errors.New("actors: the connection's requests to jobs got no answe
 // slows the peer — until an answer comes back, ctx ends or RequestTimeout
 // passes (then it returns ErrBusy).
 func (c *Conn) Deliver(ctx context.Context, r *Request) error {
-	if r.Err == nil && r.Msg != nil && waitsForJob(r.Msg.Type) {
+	if r.Err == nil && waitsForJob(r.Type()) {
 		select {
 		case c.credits <- struct{}{}:
 		default:

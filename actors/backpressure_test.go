@@ -130,8 +130,9 @@ func subscribeRequest(jobID string) *actors.Request {
 }
 
 func emitRequest(jobID string, offset int64, data []byte) *actors.Request {
-	return &actors.Request{Msg: &events.Inbound{Type: events.TypeEmit, JobID: jobID},
-		Items: []actors.EmitItem{{Offset: offset, Name: events.Chunk, Data: data}}}
+	r := actors.Emits(jobID, nil)
+	r.AddItem(actors.EmitItem{Offset: offset, Name: events.Chunk, Data: data})
+	return r
 }
 
 // TestWorkerOutrunningTheStoreIsSlowed: a worker that emits as fast as it can

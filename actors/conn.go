@@ -187,7 +187,7 @@ func (c *ConnActor) Receive(ctx actor.Context) {
 }
 
 func (c *ConnActor) onRequest(ctx actor.Context, r *Request) {
-	m := r.Msg
+	m := r.Head()
 	if r.Err != nil {
 		c.sendError(m.ID, m.JobID, r.Err.Code, r.Err.Error())
 		return

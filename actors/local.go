@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"encoding/json"
+
 	"github.com/actorhub/actorhub/events"
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -8,14 +10,43 @@ import (
 // Messages between the actors of one node (never encoded).
 
 // Request is one object a client or worker sent, as transport decoded it: Msg
-// is checked unless Err says why it was refused.
+// is checked unless Err says why it was refused. A worker's emits come as
+// Emits: Msg is nil, and JobID, ID and Items carry what of their Inbounds an
+// emit uses (an Inbound, with fields for every type, is most of a small
+// emit's garbage).
 type Request struct {
 	Msg *events.Inbound
 	Err *events.CodedError
+	// JobID and ID are the job and the first id of a request of emits.
+	JobID string
+	ID    json.RawMessage
 	// Items are the normalized events of an emit (a worker's consecutive emits
 	// for one job in one frame come as one Request).
 	Items []EmitItem
 	one   [1]EmitItem // Items' array while it holds one item (AddItem)
+}
+
+// Emits makes the request of a worker's emits to jobID; id is the first's
+// (echoed in an error). AddItem adds their events.
+func Emits(jobID string, id json.RawMessage) *Request {
+	return &Request{JobID: jobID, ID: id}
+}
+
+// Type is the request's type.
+func (r *Request) Type() string {
+	if r.Msg == nil {
+		return events.TypeEmit
+	}
+	return r.Msg.Type
+}
+
+// Head is the request's message: Msg, or for a request of emits one made of
+// its job and id.
+func (r *Request) Head() *events.Inbound {
+	if r.Msg == nil {
+		return &events.Inbound{Type: events.TypeEmit, JobID: r.JobID, ID: r.ID}
+	}
+	return r.Msg
 }
 
 // AddItem appends it to Items. The first item lives in the Request itself,

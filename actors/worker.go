@@ -104,7 +104,11 @@ func (w *WorkerConnActor) tryRequest(r *Request) bool {
 // onRequest takes a request, in the connection's turn or its reader's
 // (tryRequest).
 func (w *WorkerConnActor) onRequest(ctx actor.SenderContext, r *Request) {
-	m := r.Msg
+	if r.Msg == nil && r.Err == nil {
+		w.emit(ctx, r.JobID, r.Items)
+		return
+	}
+	m := r.Head()
 	if r.Err != nil {
 		w.h.metrics.Errors.WithLabelValues(r.Err.Code).Inc()
 		w.sink.Send(events.AppendError(nil, m.ID, m.JobID, r.Err.Code, r.Err.Error(), -1, 0))
@@ -114,19 +118,25 @@ func (w *WorkerConnActor) onRequest(ctx actor.SenderContext, r *Request) {
 	case events.TypePing:
 		w.sink.Send(events.AppendReply(nil, events.TypePong, m.ID, ""))
 	case events.TypeEmit:
-		if w.inflight == 0 {
-			w.idle.set(w.h, w.self, 2*w.h.cfg.RequestTimeout)
-		}
-		w.inflight++
-		w.send(ctx, m.JobID, r.Items)
-		if _, ok := w.watched[m.JobID]; !ok && len(w.watched) < maxWatched {
-			w.watched[m.JobID] = watch{}
-			w.watch(ctx, m.JobID)
-		}
+		w.emit(ctx, m.JobID, r.Items)
 	default:
 		w.h.metrics.Errors.WithLabelValues(events.CodeUnknownType).Inc()
 		w.sink.Send(events.AppendError(nil, m.ID, m.JobID, events.CodeUnknownType,
 			"a worker connection takes emit and ping; "+m.Type+" is for clients (/ws)", -1, 0))
+	}
+}
+
+// emit sends emitted events to their job, and watches the job for its
+// cancellation.
+func (w *WorkerConnActor) emit(ctx actor.SenderContext, jobID string, items []EmitItem) {
+	if w.inflight == 0 {
+		w.idle.set(w.h, w.self, 2*w.h.cfg.RequestTimeout)
+	}
+	w.inflight++
+	w.send(ctx, jobID, items)
+	if _, ok := w.watched[jobID]; !ok && len(w.watched) < maxWatched {
+		w.watched[jobID] = watch{}
+		w.watch(ctx, jobID)
 	}
 }
 

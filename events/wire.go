@@ -72,27 +72,48 @@ func ValidateJobID(id string) error {
 // DecodeFrame splits a text frame into its objects ('\n'-separated; blank lines
 // are skipped) and calls fn for each, in order, with either a checked message
 // or the error to send back (msg then carries whatever could be read of it, for
-// its id). It never panics on any input.
+// its id). fn may keep msg. It never panics on any input.
 func DecodeFrame(frame []byte, fn func(msg *Inbound, err *CodedError)) {
-	for len(frame) > 0 {
-		var line []byte
-		line, frame, _ = bytes.Cut(frame, []byte{'\n'})
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
+	for {
+		line, rest := NextLine(frame)
+		if line == nil {
+			return
 		}
-		var m Inbound
-		if decodeInboundFast(line, &m) {
-			fn(&m, m.check())
-			continue
-		}
-		m = Inbound{}
-		if err := json.Unmarshal(line, &m); err != nil {
-			fn(&m, &CodedError{Code: CodeBadFrame, Err: fmt.Errorf("not a JSON object: %v", err)})
-			continue
-		}
-		fn(&m, m.check())
+		frame = rest
+		m := new(Inbound)
+		fn(m, DecodeLine(line, m))
 	}
+}
+
+// NextLine cuts a frame's next object off it: its next line that is not
+// blank, trimmed, or nil when there is none.
+func NextLine(frame []byte) (line, rest []byte) {
+	for len(frame) > 0 {
+		line, frame, _ = bytes.Cut(frame, []byte{'\n'})
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			return line, frame
+		}
+	}
+	return nil, nil
+}
+
+// DecodeLine decodes one object into m, which it sets whole and does not
+// keep, and checks it: it returns the error to send back, and m then carries
+// whatever could be read (for its id). It never panics on any input. Unlike
+// DecodeFrame's, the caller's m may live on its stack: a worker's reader keeps
+// a few fields of an emit, not the Inbound (transport.decodeWorkerFrame).
+func DecodeLine(line []byte, m *Inbound) *CodedError {
+	*m = Inbound{}
+	if decodeInboundFast(line, m) {
+		return m.check()
+	}
+	var slow Inbound // encoding/json keeps what it decodes into: not m
+	err := json.Unmarshal(line, &slow)
+	*m = slow
+	if err != nil {
+		return &CodedError{Code: CodeBadFrame, Err: fmt.Errorf("not a JSON object: %v", err)}
+	}
+	return m.check()
 }
 
 func (m *Inbound) check() *CodedError {

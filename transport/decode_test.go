@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/actorhub/actorhub/actors"
@@ -95,7 +96,7 @@ var errEOF = io.EOF
 // emit) ends the group and comes alone.
 func TestDecodeWorkerFrameGroups(t *testing.T) {
 	t.Parallel()
-	frame := `{"type":"emit","jobId":"a","offset":0,"event":"model:chunk:v1","data":{"chunk":"a0"}}
+	frame := `{"type":"emit","id":"e1","jobId":"a","offset":0,"event":"model:chunk:v1","data":{"chunk":"a0"}}
 {"type":"emit","jobId":"a","offset":1,"event":"model:chunk:v1","data":{"chunk":"a1"}}
 {"type":"emit","jobId":"a","offset":2,"event":"job:progress:v1","data":{"percent":50}}
 {"type":"emit","jobId":"b","event":"model:chunk:v1","data":{"chunk":"b0"}}
@@ -129,8 +130,11 @@ func TestDecodeWorkerFrameGroups(t *testing.T) {
 		if r.Err != nil {
 			code = r.Err.Code
 		}
-		if r.Msg.JobID != w.jobID || code != w.code || len(r.Items) != len(w.items) {
-			t.Fatalf("request %d: job %q, error %q, %d items; want %q, %q, %d", i, r.Msg.JobID, code, len(r.Items), w.jobID, w.code, len(w.items))
+		if r.Head().JobID != w.jobID || code != w.code || len(r.Items) != len(w.items) {
+			t.Fatalf("request %d: job %q, error %q, %d items; want %q, %q, %d", i, r.Head().JobID, code, len(r.Items), w.jobID, w.code, len(w.items))
+		}
+		if (r.Msg == nil) != (w.code == "" && w.items != nil) {
+			t.Errorf("request %d: Msg %v; a request of emits carries none, any other one its Inbound", i, r.Msg)
 		}
 		for k, wi := range w.items {
 			it := r.Items[k]
@@ -139,7 +143,107 @@ func TestDecodeWorkerFrameGroups(t *testing.T) {
 			}
 		}
 	}
-	if got[4].Msg.Type != events.TypePing {
-		t.Errorf("last request is a %q; want ping", got[4].Msg.Type)
+	if string(got[0].Head().ID) != `"e1"` || got[1].Head().ID != nil {
+		t.Errorf("ids %s, %s; want the group's first emit's, \"e1\", and none", got[0].Head().ID, got[1].Head().ID)
 	}
+	if got[4].Type() != events.TypePing {
+		t.Errorf("last request is a %q; want ping", got[4].Type())
+	}
+}
+
+// BenchmarkDecodeWorkerFrame: what a worker's reader allocates for a frame of
+// one emit, as the load generator's workers send them.
+func BenchmarkDecodeWorkerFrame(b *testing.B) {
+	frame := []byte(`{"type":"emit","jobId":"lg1796239223087-12099-867","offset":123,"event":"model:chunk:v1","data":{"chunk":" the quick brown fox jumps over ","ts":1495415652}}`)
+	var got *actors.Request
+	b.ReportAllocs()
+	for b.Loop() {
+		decodeWorkerFrame(frame, func(r *actors.Request) { got = r })
+	}
+	if got == nil || len(got.Items) != 1 {
+		b.Fatalf("decoded %+v; want one emit", got)
+	}
+}
+
+// FuzzDecodeWorkerFrame: a worker's reader decodes a frame as DecodeFrame
+// does, and only groups it. Every object DecodeFrame gives is there, in
+// order: each emit it accepts (and emitItem too) as an item of a request of
+// emits, a run of them for one job as one request carrying the first's id,
+// and every other object alone with its Inbound and DecodeFrame's error.
+// Nothing decoded shares the frame's bytes, which the reader reuses.
+func FuzzDecodeWorkerFrame(f *testing.F) {
+	for _, s := range []string{
+		"{\"type\":\"emit\",\"id\":\"1\",\"jobId\":\"a\",\"offset\":0,\"event\":\"model:chunk:v1\",\"data\":{\"chunk\":\"x\"}}\n" +
+			"{\"type\":\"emit\",\"id\":2,\"jobId\":\"a\",\"event\":\"job:progress:v1\",\"data\":{\"percent\":5}}\n" +
+			"{\"type\":\"emit\",\"jobId\":\"b\",\"event\":\"x:y:v1\",\"data\":{}}\n{\"type\":\"ping\"}",
+		`{"type":"emit","jobId":"a","event":"nope","data":{}}`, `{"type":"emit","jobId":"a","offset":-1,"event":"x:y:v1"}`,
+		"\n\n{\"type\":\"emit\",\"jobId\":\"a\",\"event\":\"x:y:v1\",\"data\":{\"k\":\"\\u00e9\"}}\n{bad", `{"type":"subscribe","jobId":"j"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	type obj struct{ typ, jobID, id, code, name, data string }
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		var want []obj
+		lastEmit := "" // the job of the run of accepted emits the last object was in
+		events.DecodeFrame(frame, func(m *events.Inbound, err *events.CodedError) {
+			o := obj{typ: m.Type, jobID: m.JobID, id: string(m.ID)}
+			if err == nil && m.Type == events.TypeEmit {
+				it, ierr := emitItem(m.Offset, m.Event, m.Data)
+				err = ierr
+				if err == nil {
+					o.name, o.data = it.Name, string(it.Data)
+					if lastEmit == m.JobID && len(want) > 0 {
+						o.id = "" // the run's first id stands for it
+					}
+					lastEmit = m.JobID
+					want = append(want, o)
+					return
+				}
+			}
+			lastEmit = ""
+			if err != nil {
+				o.code = err.Code
+			}
+			want = append(want, o)
+		})
+		var reqs []*actors.Request
+		decodeWorkerFrame(frame, func(r *actors.Request) { reqs = append(reqs, r) })
+		flatten := func() []obj {
+			var got []obj
+			for i, r := range reqs {
+				if r.Msg != nil {
+					o := obj{typ: r.Msg.Type, jobID: r.Msg.JobID, id: string(r.Msg.ID)}
+					if r.Err != nil {
+						o.code = r.Err.Code
+					}
+					got = append(got, o)
+					continue
+				}
+				if r.Err != nil || len(r.Items) == 0 {
+					t.Fatalf("request %d of emits: error %v, %d items", i, r.Err, len(r.Items))
+				}
+				if i > 0 && reqs[i-1].Msg == nil && reqs[i-1].JobID == r.JobID {
+					t.Fatalf("requests %d and %d: emits to %q one after the other, not grouped", i-1, i, r.JobID)
+				}
+				for k, it := range r.Items {
+					o := obj{typ: events.TypeEmit, jobID: r.JobID, name: it.Name, data: string(it.Data)}
+					if k == 0 {
+						o.id = string(r.ID)
+					}
+					got = append(got, o)
+				}
+			}
+			return got
+		}
+		got := flatten()
+		if !slices.Equal(got, want) {
+			t.Fatalf("frame %q:\n got %+v\nwant %+v", frame, got, want)
+		}
+		for i := range frame {
+			frame[i] = 'x'
+		}
+		if again := flatten(); !slices.Equal(again, got) {
+			t.Fatalf("what was decoded changed with the frame's bytes:\n was %+v\n now %+v", got, again)
+		}
+	})
 }

@@ -305,12 +305,12 @@ func (cr *connReader) next() error {
 // a token refresh, a request over the connection's rate, and a frame or
 // connection that keeps earning errors.
 func (cr *connReader) deliver(r *actors.Request) {
-	if r.Err == nil && r.Msg.Type == events.TypeRefresh { // the connection's own business, not its actor's
+	if r.Err == nil && r.Msg != nil && r.Msg.Type == events.TypeRefresh { // the connection's own business, not its actor's
 		cr.life.refresh(r.Msg)
 		return
 	}
 	if r.Err == nil && !cr.adm.allow() {
-		r = &actors.Request{Msg: r.Msg, Err: &events.CodedError{Code: events.CodeRateLimited, Err: errRateLimited}}
+		r = &actors.Request{Msg: r.Head(), Err: &events.CodedError{Code: events.CodeRateLimited, Err: errRateLimited}}
 	}
 	if r.Err != nil {
 		// a frame of bad lines gets a bounded answer, and a connection
@@ -376,24 +376,33 @@ func decodeWorkerFrame(frame []byte, deliver func(*actors.Request)) {
 			group = nil
 		}
 	}
-	events.DecodeFrame(frame, func(m *events.Inbound, cerr *events.CodedError) {
+	var m events.Inbound // each line's: an emit keeps a few of its fields, not it
+	for {
+		line, rest := events.NextLine(frame)
+		if line == nil {
+			break
+		}
+		frame = rest
+		cerr := events.DecodeLine(line, &m)
 		if cerr == nil && m.Type == events.TypeEmit {
 			item, err := emitItem(m.Offset, m.Event, m.Data)
 			if err == nil {
-				if group != nil && group.Msg.JobID != m.JobID {
+				if group != nil && group.JobID != m.JobID {
 					flush()
 				}
 				if group == nil {
-					group = &actors.Request{Msg: m}
+					group = actors.Emits(m.JobID, m.ID)
 				}
 				group.AddItem(item)
-				return
+				continue
 			}
 			cerr = err
 		}
 		flush()
-		deliver(&actors.Request{Msg: m, Err: cerr})
-	})
+		kept := new(events.Inbound)
+		*kept = m
+		deliver(&actors.Request{Msg: kept, Err: cerr})
+	}
 	flush()
 }
 
