@@ -148,27 +148,16 @@ func (w *WorkerConnActor) emit(ctx actor.SenderContext, jobID string, items []Em
 // cannot overtake so: an emit sent straight after one through the
 // directory might reach the job first.
 func (w *WorkerConnActor) send(ctx actor.SenderContext, jobID string, items []EmitItem) {
-	m := newEmitMsg(jobID, items)
+	e := &emit{Items: items}
 	st := w.sent[jobID]
 	if d := w.h.jobDir.Load(); d != nil && (st.n == 0 || st.via != nil) {
-		if pid := d.tellChild(ctx, jobID, m.Msg, w.self, st.via); pid != nil {
+		if pid := d.tellChild(ctx, jobID, e, w.self, st.via); pid != nil {
 			w.sent[jobID] = sentTo{n: st.n + 1, via: pid}
 			return
 		}
 	}
 	w.sent[jobID] = sentTo{n: st.n + 1}
-	ctx.RequestWithCustomSender(w.h.jobs, m, w.self)
-}
-
-// newEmitMsg makes the job message of an emit: the message and its emit in
-// one allocation (the emit lives as long as the message that points at it).
-func newEmitMsg(jobID string, items []EmitItem) *cluster.JobMsg {
-	m := &struct {
-		msg cluster.JobMsg
-		e   emit
-	}{e: emit{Items: items}}
-	m.msg = cluster.JobMsg{JobID: jobID, Msg: &m.e}
-	return &m.msg
+	ctx.RequestWithCustomSender(w.h.jobs, &cluster.JobMsg{JobID: jobID, Msg: e}, w.self)
 }
 
 func (w *WorkerConnActor) onResult(m *EmitResult) {
