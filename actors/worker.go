@@ -172,7 +172,7 @@ func (w *WorkerConnActor) onResult(m *EmitResult) {
 	}
 	w.conn.giveBack(n)
 	if w.inflight == 0 {
-		w.idle.stop()
+		w.idle.pause()
 	}
 	if m.Err == nil {
 		w.sink.Send(events.AppendAck(make([]byte, 0, 96+len(m.JobID)), m.JobID, m.NextOffset, m.LastSequence, m.Epoch))
