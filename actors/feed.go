@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"runtime"
 	"time"
 
 	"github.com/actorhub/actorhub/cluster"
@@ -71,7 +72,10 @@ const heartbeatEvery = 3 * time.Second
 // A feed's fan-out writes to its clients' sockets itself (Sink.SendNow) for
 // up to nowBudget, looking at the clock every nowCheckEvery clients, when the
 // node has more than one P (Hub.nowBudget): a writer goroutine per client is
-// then what lets other cores share a large fan-out.
+// then what lets other cores share a large fan-out. On one P the fan-out
+// yields the P every nowCheckEvery clients instead (runtime.Gosched), so that
+// a wide one does not hold up the node's other work until its last write
+// (docs/BENCHMARKS.md C25).
 const (
 	nowBudget     = 250 * time.Microsecond
 	nowCheckEvery = 16
@@ -380,8 +384,16 @@ func (f *JobFeed) deliver(ctx actor.SenderContext, evs []events.Event) {
 	}
 	i := 0
 	for _, c := range f.conns {
-		if i++; now && !until.IsZero() && i%nowCheckEvery == 0 && time.Now().After(until) {
-			now = false
+		if i++; i%nowCheckEvery == 0 {
+			if now && !until.IsZero() && time.Now().After(until) {
+				now = false
+			}
+			if f.h.nowBudget == 0 {
+				// One P: what became runnable meanwhile (another job's
+				// append done, a worker's acks, a reader's turn) runs
+				// between the slices of a wide fan-out, not after all of it.
+				runtime.Gosched()
+			}
 		}
 		if c.line != nil {
 			if handled, ok := c.line.direct(evs, now); handled {
