@@ -346,7 +346,10 @@ func startNode(ctx context.Context, c *serveConfig, log *slog.Logger) (_ *node, 
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// the scheduler's metrics too: go_sched_latencies_seconds is how long goroutines waited to run, what a node
+	// with too little CPU (or one P held by a wide fan-out, docs/BENCHMARKS.md C25) shows first
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	acfg := actors.DefaultConfig()
 	acfg.NodeID, acfg.MaxSubscriptions, acfg.JobIdle, acfg.RemoteAddr = c.nodeID, c.maxSubs, c.jobIdle, c.remote
 	acfg.AnalyticsRetention, acfg.RemoteTLS = c.analyticsRetention, c.remoteTLS

@@ -319,7 +319,8 @@ func TestMetricsExposed(t *testing.T) {
 	body := metrics(t, n)
 	for _, want := range []string{"actorhub_connections_open{kind=\"client\"} 1", "actorhub_job_actors_active 1",
 		"actorhub_events_appended_total", "actorhub_events_delivered_total 1", "actorhub_store_write_seconds_bucket",
-		"actorhub_errors_total{code=\"bad_frame\"} 1", "actorhub_stale_writes_refused_total 0"} {
+		"actorhub_errors_total{code=\"bad_frame\"} 1", "actorhub_stale_writes_refused_total 0",
+		"go_sched_latencies_seconds_bucket"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
