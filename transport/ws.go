@@ -305,7 +305,7 @@ func (cr *connReader) next() error {
 // a token refresh, a request over the connection's rate, and a frame or
 // connection that keeps earning errors.
 func (cr *connReader) deliver(r *actors.Request) {
-	if r.Err == nil && r.Msg != nil && r.Msg.Type == events.TypeRefresh { // the connection's own business, not its actor's
+	if r.Err == nil && r.Type() == events.TypeRefresh { // the connection's own business, not its actor's
 		cr.life.refresh(r.Msg)
 		return
 	}
