@@ -75,10 +75,13 @@ const heartbeatEvery = 3 * time.Second
 // then what lets other cores share a large fan-out. On one P the fan-out
 // yields the P every nowCheckEvery clients instead (runtime.Gosched), so that
 // a wide one does not hold up the node's other work until its last write
-// (docs/BENCHMARKS.md C25).
+// (docs/BENCHMARKS.md C25), and every netYieldEvery it waits for the network
+// to be polled (netGate), so that neither does it hold up what arrives over
+// the network meanwhile (C26).
 const (
 	nowBudget     = 250 * time.Microsecond
 	nowCheckEvery = 16
+	netYieldEvery = time.Millisecond
 )
 
 // resubscribe re-sends subscribe number n if nothing answered it, or after
@@ -379,8 +382,13 @@ func (f *JobFeed) deliver(ctx actor.SenderContext, evs []events.Event) {
 	// the others' writer goroutines do, which other cores may run meanwhile
 	now := true
 	var until time.Time // zero: no bound
-	if f.h.nowBudget > 0 && len(f.conns) > nowCheckEvery {
-		until = time.Now().Add(f.h.nowBudget)
+	var netAt time.Time // one P: when to let the network in next
+	if len(f.conns) > nowCheckEvery {
+		if f.h.nowBudget > 0 {
+			until = time.Now().Add(f.h.nowBudget)
+		} else {
+			netAt = time.Now().Add(netYieldEvery)
+		}
 	}
 	i := 0
 	for _, c := range f.conns {
@@ -389,10 +397,16 @@ func (f *JobFeed) deliver(ctx actor.SenderContext, evs []events.Event) {
 				now = false
 			}
 			if f.h.nowBudget == 0 {
-				// One P: what became runnable meanwhile (another job's
-				// append done, a worker's acks, a reader's turn) runs
-				// between the slices of a wide fan-out, not after all of it.
-				runtime.Gosched()
+				// One P: what became runnable or came over the network
+				// meanwhile (another job's append done, a worker's emits,
+				// Redis's replies) runs between the slices of a wide
+				// fan-out, not after all of it.
+				if !netAt.IsZero() && time.Now().After(netAt) {
+					f.h.gate.yield()
+					netAt = time.Now().Add(netYieldEvery)
+				} else {
+					runtime.Gosched()
+				}
 			}
 		}
 		if c.line != nil {

@@ -108,6 +108,9 @@ type Hub struct {
 	// sockets itself (Sink.SendNow) before it leaves the rest to writer
 	// goroutines; 0 (one P, nothing to gain from other goroutines): no bound
 	nowBudget time.Duration
+	// gate lets a long fan-out on one P give way to the network (netGate);
+	// nil with more than one P, or before Start
+	gate *netGate
 	// idleStuck counts the job actors found stopping (failed or passivating)
 	// yet idle for JobIdle; logged at powers of two
 	idleStuck atomic.Int64
@@ -158,8 +161,20 @@ func (h *Hub) Start(ctx context.Context) error {
 	// protoactor logs dead letters at info; the ones we cause (a watch on an
 	// actor that just stopped) are expected, so only its warnings pass.
 	logger := slog.New(minLevel{h.log.Handler(), slog.LevelWarn}).With("lib", "protoactor")
+	if h.nowBudget == 0 {
+		g, err := newNetGate()
+		if err != nil {
+			return fmt.Errorf("actors: a pipe to yield to the network: %w", err)
+		}
+		h.gate = g
+	}
 	h.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }))
 	h.pool = newPool(max(4, 2*runtime.GOMAXPROCS(0)), 300)
+	abort := func() {
+		h.system.Shutdown()
+		h.pool.stop()
+		h.gate.close()
+	}
 	if h.cfg.RemoteAddr != "" && h.placement != nil {
 		n, err := cluster.NewNetwork(cluster.NetworkConfig{NodeID: h.cfg.NodeID, Addr: h.cfg.RemoteAddr, Table: wire, TLS: h.cfg.RemoteTLS,
 			Placement: h.placement, RequestTimeout: h.cfg.RequestTimeout, Log: h.log,
@@ -168,8 +183,7 @@ func (h *Hub) Start(ctx context.Context) error {
 			err = n.Start(h.system)
 		}
 		if err != nil {
-			h.system.Shutdown()
-			h.pool.stop()
+			abort()
 			return err
 		}
 		h.net = n
@@ -183,8 +197,7 @@ func (h *Hub) Start(ctx context.Context) error {
 		return d
 	}), cluster.JobsName)
 	if err != nil {
-		h.system.Shutdown()
-		h.pool.stop()
+		abort()
 		return fmt.Errorf("start job directory: %w", err)
 	}
 	h.jobs = jobs
@@ -249,6 +262,7 @@ func (h *Hub) Stop(ctx context.Context) error {
 	}
 	h.system.Shutdown()
 	h.pool.stop()
+	h.gate.close()
 	return errors.Join(errs...)
 }
 
