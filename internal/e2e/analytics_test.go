@@ -145,7 +145,7 @@ func checkDashboard(t *testing.T, nodes []*nodetest.Node) {
 	if err := json.Unmarshal(raw, &dash); err != nil {
 		t.Fatalf("deploy/grafana/actorhub.json: %v", err)
 	}
-	names := regexp.MustCompile(`\b(actorhub|process)_[a-z_]+\b`)
+	names := regexp.MustCompile(`\b(actorhub|process|go)_[a-z_]+\b`)
 	used := 0
 	for _, p := range dash.Panels {
 		for _, tg := range p.Targets {
