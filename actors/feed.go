@@ -71,17 +71,22 @@ const heartbeatEvery = 3 * time.Second
 
 // A feed's fan-out writes to its clients' sockets itself (Sink.SendNow) for
 // up to nowBudget, looking at the clock every nowCheckEvery clients, when the
-// node has more than one P (Hub.nowBudget): a writer goroutine per client is
-// then what lets other cores share a large fan-out. On one P the fan-out
-// yields the P every nowCheckEvery clients instead (runtime.Gosched), so that
-// a wide one does not hold up the node's other work until its last write
-// (docs/BENCHMARKS.md C25), and every netYieldEvery it waits for the network
-// to be polled (netGate), so that neither does it hold up what arrives over
-// the network meanwhile (C26).
+// node has handOffMinProcs Ps or more (Hub.nowBudget): a writer goroutine per
+// client is then what lets other cores share a large fan-out. With fewer Ps
+// the fan-out writes to every client itself and yields the P every
+// nowCheckEvery clients instead (runtime.Gosched), so that a wide one does not
+// hold up the node's other work until its last write (docs/BENCHMARKS.md
+// C25), and every netYieldEvery it waits for the network to be polled
+// (netGate), so that neither does it hold up what arrives over the network
+// meanwhile (C26). On two Ps that beat the hand-off on every shape measured,
+// the hand-off's own broadcast included (C26): thousands of writer goroutines
+// made runnable at once keep both Ps from polling the network until they are
+// done, and the one other core also runs everything else.
 const (
-	nowBudget     = 250 * time.Microsecond
-	nowCheckEvery = 16
-	netYieldEvery = time.Millisecond
+	nowBudget       = 250 * time.Microsecond
+	nowCheckEvery   = 16
+	netYieldEvery   = time.Millisecond
+	handOffMinProcs = 3
 )
 
 // resubscribe re-sends subscribe number n if nothing answered it, or after
@@ -382,7 +387,7 @@ func (f *JobFeed) deliver(ctx actor.SenderContext, evs []events.Event) {
 	// the others' writer goroutines do, which other cores may run meanwhile
 	now := true
 	var until time.Time // zero: no bound
-	var netAt time.Time // one P: when to let the network in next
+	var netAt time.Time // no hand-off: when to let the network in next
 	if len(f.conns) > nowCheckEvery {
 		if f.h.nowBudget > 0 {
 			until = time.Now().Add(f.h.nowBudget)
@@ -397,7 +402,7 @@ func (f *JobFeed) deliver(ctx actor.SenderContext, evs []events.Event) {
 				now = false
 			}
 			if f.h.nowBudget == 0 {
-				// One P: what became runnable or came over the network
+				// No hand-off: what became runnable or came over the network
 				// meanwhile (another job's append done, a worker's emits,
 				// Redis's replies) runs between the slices of a wide
 				// fan-out, not after all of it.

@@ -106,10 +106,10 @@ type Hub struct {
 	started   atomic.Bool
 	// nowBudget bounds how long a feed's fan-out writes to its clients'
 	// sockets itself (Sink.SendNow) before it leaves the rest to writer
-	// goroutines; 0 (one P, nothing to gain from other goroutines): no bound
+	// goroutines; 0 (fewer than handOffMinProcs Ps): no bound
 	nowBudget time.Duration
-	// gate lets a long fan-out on one P give way to the network (netGate);
-	// nil with more than one P, or before Start
+	// gate lets a long fan-out that writes every client itself give way to
+	// the network (netGate); nil when the fan-out hands off, or before Start
 	gate *netGate
 	// idleStuck counts the job actors found stopping (failed or passivating)
 	// yet idle for JobIdle; logged at powers of two
@@ -145,7 +145,7 @@ func New(cfg Config, store Store, m *Metrics, log *slog.Logger) (*Hub, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &Hub{cfg: cfg, store: store, log: log, metrics: m, run: group.New(), asks: make(chan struct{}, cfg.MaxAsks)}
-	if runtime.GOMAXPROCS(0) > 1 {
+	if runtime.GOMAXPROCS(0) >= handOffMinProcs {
 		h.nowBudget = nowBudget
 	}
 	return h, nil
