@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/actorhub/actorhub/events"
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -29,13 +28,9 @@ func TestFeedTakesEventsFromItsJobOnlyInOrder(t *testing.T) {
 	t.Parallel()
 	sys := quietSystem()
 	h := &Hub{cfg: DefaultConfig(), metrics: NewMetrics(prometheus.NewRegistry())}
-	f := newJobFeed(h, "j")
-	f.self = actor.NewPID("nonhost", "feed")
-	f.ready = true
+	f := readyFeed(h)
 	sink := &recordSink{}
-	line := newSubLine(sink, 0)
-	line.gap.release()
-	f.conns["c"] = feedConn{pid: actor.NewPID("nonhost", "conn"), line: line}
+	addConn(f, "c", sink, 0)
 	seq := int64(0)
 	next := func() *jobEvents {
 		seq++
@@ -74,9 +69,7 @@ func TestFeedTakesEventsFromItsJobOnlyInOrder(t *testing.T) {
 	f.turn.mu.Unlock()
 
 	for i := range inlineMaxConns {
-		l := newSubLine(&recordSink{}, seq)
-		l.gap.release()
-		f.conns[fmt.Sprint(i)] = feedConn{pid: actor.NewPID("nonhost", fmt.Sprint(i)), line: l}
+		addConn(f, fmt.Sprint(i), &recordSink{}, seq)
 	}
 	try(false, "a wide fan-out")
 	for i := range inlineMaxConns {

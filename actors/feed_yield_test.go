@@ -22,21 +22,33 @@ func (s countSink) SendNow([]byte) bool     { s.n.Add(1); return true }
 func (s countSink) Close(int, string)       {}
 func (s countSink) Backlog() int            { return 0 }
 
+// readyFeed is job "j"'s feed on h, subscribed to its job, with no conns yet.
+func readyFeed(h *Hub) *JobFeed {
+	f := newJobFeed(h, "j")
+	f.self = actor.NewPID("nonhost", "feed")
+	f.ready = true
+	return f
+}
+
+// addConn gives f a conn named id whose line follows the job from seq, with
+// nothing held back: the fan-out writes to its sink itself.
+func addConn(f *JobFeed, id string, sink Sink, seq int64) {
+	l := newSubLine(sink, seq)
+	l.gap.release()
+	f.conns[id] = feedConn{pid: actor.NewPID("nonhost", id), line: l}
+}
+
 // On one P a wide fan-out yields between its slices: a goroutine that became
 // runnable before the fan-out began runs before its last write, not after it.
 // Not parallel: it sets GOMAXPROCS to 1 for its length.
 func TestWideFanOutYieldsOnOneP(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	h := &Hub{cfg: DefaultConfig(), metrics: NewMetrics(prometheus.NewRegistry())} // nowBudget 0: one P
-	f := newJobFeed(h, "j")
-	f.self = actor.NewPID("nonhost", "feed")
-	f.ready = true
+	f := readyFeed(h)
 	var wrote atomic.Int64
 	const conns = 8 * nowCheckEvery
 	for i := range conns {
-		l := newSubLine(countSink{&wrote}, 0)
-		l.gap.release()
-		f.conns[fmt.Sprint(i)] = feedConn{pid: actor.NewPID("nonhost", fmt.Sprint(i)), line: l}
+		addConn(f, fmt.Sprint(i), countSink{&wrote}, 0)
 	}
 	ev := events.Event{JobID: "j", Seq: 1, Name: "chunk", Data: []byte(`{}`)}
 	ev.Encode()
@@ -91,15 +103,11 @@ func TestWideFanOutLetsTheNetworkInOnOneP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.gate.close()
-	f := newJobFeed(h, "j")
-	f.self = actor.NewPID("nonhost", "feed")
-	f.ready = true
+	f := readyFeed(h)
 	var wrote atomic.Int64
 	const conns = 8 * nowCheckEvery
 	for i := range conns {
-		l := newSubLine(slowSink{countSink{&wrote}, 30 * time.Microsecond}, 0)
-		l.gap.release()
-		f.conns[fmt.Sprint(i)] = feedConn{pid: actor.NewPID("nonhost", fmt.Sprint(i)), line: l}
+		addConn(f, fmt.Sprint(i), slowSink{countSink{&wrote}, 30 * time.Microsecond}, 0)
 	}
 	ev := events.Event{JobID: "j", Seq: 1, Name: "chunk", Data: []byte(`{}`)}
 	ev.Encode()
