@@ -22,7 +22,7 @@ type Sink interface {
 	SendAll(objs [][]byte) bool
 	// SendNow is Send, except that the sink may write obj to the peer on the
 	// caller's goroutine, as far as that takes no waiting. The feed's
-	// fan-out uses it for the first clients of each batch (Hub.nowBudget).
+	// fan-out uses it for every client's next event (fanout.go).
 	SendNow(obj []byte) bool
 	// Close closes the connection with a WebSocket status code and reason, after
 	// what is queued.

@@ -17,7 +17,6 @@ func (h *Hub) SubscribeEndedLine(jobID string, sink Sink) {
 	h.system.Root.Send(h.feeds, &cluster.JobMsg{JobID: jobID, Msg: &feedSubscribe{jobID: jobID, conn: gone, line: line}})
 }
 
-// SetNowBudget sets how long a feed's fan-out writes with Sink.SendNow
-// before it leaves the rest to Send (Hub.nowBudget; 0: no bound). Call it
-// before the hub starts.
-func (h *Hub) SetNowBudget(d time.Duration) { h.nowBudget = d }
+// SetFanOutHelp makes the hub's fan-outs ask for helpers after d, as on a
+// node of procs Ps (Hub.lendHelpers). Call it before the hub starts.
+func (h *Hub) SetFanOutHelp(procs int, d time.Duration) { h.helpProcs, h.helpAfter = procs, d }

@@ -34,21 +34,22 @@ func (s *nowSink) Send(b []byte) bool {
 	return s.seqSink.Send(b)
 }
 
-// TestFanOutBudget: a feed writes an event to its clients' sockets from its
-// own goroutine (SendNow) until its budget is spent, looking at the clock
-// every 16 clients, and hands the rest to their writers (Send). With no
-// budget, or one that a fan-out does not spend, every client gets SendNow;
-// with a budget spent at once, the first 15 do and the other 49 get Send.
-func TestFanOutBudget(t *testing.T) {
+// TestFanOutWritesEveryClient: a feed writes each event to its clients'
+// sockets itself (SendNow), in order, whether its goroutine writes to all of
+// them (one P; or helpers asked for too late) or shares them with helpers
+// (four Ps, helpers asked for at once: the feed's first 16 clients, then
+// two shares of 24: 48 clients lend one helper).
+func TestFanOutWritesEveryClient(t *testing.T) {
 	t.Parallel()
 	const clients = 64
 	for _, tc := range []struct {
-		budget  time.Duration
-		wantNow int64
-	}{{0, clients}, {time.Hour, clients}, {time.Nanosecond, 15}} {
-		t.Run(tc.budget.String(), func(t *testing.T) {
+		name  string
+		procs int
+		after time.Duration
+	}{{"one P", 1, 0}, {"four Ps, late", 4, time.Hour}, {"four Ps, helped", 4, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
 			h := startHubOn(t, actors.DefaultLocalConfig(), func(s persistence.Store) actors.Store { return s }, "j",
-				func(h *actors.Hub) { h.SetNowBudget(tc.budget) })
+				func(h *actors.Hub) { h.SetFanOutHelp(tc.procs, tc.after) })
 			worker := h.OpenWorker(&sink{})
 			defer worker.Close()
 			sinks := make([]*nowSink, clients)
@@ -87,9 +88,8 @@ func TestFanOutBudget(t *testing.T) {
 			for _, s := range sinks {
 				now, queued = now+s.now.Load(), queued+s.queued.Load()
 			}
-			if now != tc.wantNow || queued != clients-tc.wantNow {
-				t.Fatalf("the event went to %d clients with SendNow and %d with Send; want %d and %d",
-					now, queued, tc.wantNow, clients-tc.wantNow)
+			if now != clients || queued != 0 {
+				t.Fatalf("the event went to %d clients with SendNow and %d with Send; want %d and 0", now, queued, clients)
 			}
 		})
 	}

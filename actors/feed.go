@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"runtime"
 	"time"
 
 	"github.com/actorhub/actorhub/cluster"
@@ -29,6 +28,7 @@ type JobFeed struct {
 	gap        gapFill
 	ring       eventRing
 	conns      map[string]feedConn
+	rest       []feedConn // a wide fan-out's clients left for helpers (reused)
 	waiting    []*feedSubscribe
 	attempts   int
 	subscribes int // subscribes sent; a resubscribe tick for an older one is stale
@@ -68,26 +68,6 @@ type heartbeat struct{}
 
 // heartbeatEvery is how long a feed waits in silence before it checks.
 const heartbeatEvery = 3 * time.Second
-
-// A feed's fan-out writes to its clients' sockets itself (Sink.SendNow) for
-// up to nowBudget, looking at the clock every nowCheckEvery clients, when the
-// node has handOffMinProcs Ps or more (Hub.nowBudget): a writer goroutine per
-// client is then what lets other cores share a large fan-out. With fewer Ps
-// the fan-out writes to every client itself and yields the P every
-// nowCheckEvery clients instead (runtime.Gosched), so that a wide one does not
-// hold up the node's other work until its last write (docs/BENCHMARKS.md
-// C25), and every netYieldEvery it waits for the network to be polled
-// (netGate), so that neither does it hold up what arrives over the network
-// meanwhile (C26). On two Ps that beat the hand-off on every shape measured,
-// the hand-off's own broadcast included (C26): thousands of writer goroutines
-// made runnable at once keep both Ps from polling the network until they are
-// done, and the one other core also runs everything else.
-const (
-	nowBudget       = 250 * time.Microsecond
-	nowCheckEvery   = 16
-	netYieldEvery   = time.Millisecond
-	handOffMinProcs = 3
-)
 
 // resubscribe re-sends subscribe number n if nothing answered it, or after
 // the backoff that followed its refusal.
@@ -381,54 +361,57 @@ func (f *JobFeed) deliver(ctx actor.SenderContext, evs []events.Event) {
 		}
 	}
 	f.ring.push(f.h.cfg.FeedRing, evs)
-	var msg *jobEvents
-	sent := 0
-	// the first clients' sinks write from this goroutine; past the budget,
-	// the others' writer goroutines do, which other cores may run meanwhile
-	now := true
-	var until time.Time // zero: no bound
-	var netAt time.Time // no hand-off: when to let the network in next
-	if len(f.conns) > nowCheckEvery {
-		if f.h.nowBudget > 0 {
-			until = time.Now().Add(f.h.nowBudget)
-		} else {
-			netAt = time.Now().Add(netYieldEvery)
+	var own fanShare
+	if len(f.conns) <= nowCheckEvery {
+		for _, c := range f.conns {
+			own.one(evs, c)
+		}
+	} else {
+		f.fanOut(evs, &own)
+	}
+	if len(own.later) > 0 {
+		msg := &jobEvents{JobID: f.id, Events: evs}
+		for _, pid := range own.later {
+			ctx.Send(pid, msg) // a gap, a replay or a subscription not confirmed yet: the conn sorts it out
 		}
 	}
+	if own.sent > 0 {
+		f.h.metrics.EventsDelivered.Add(float64(own.sent * len(evs)))
+	}
+}
+
+// fanOut writes evs to more than nowCheckEvery clients (fanout.go): from this
+// goroutine, giving way every nowCheckEvery clients, and past helpAfter with
+// what helpers the hub lends for the clients left.
+func (f *JobFeed) fanOut(evs []events.Event, own *fanShare) {
+	start := time.Now()
+	netAt, helpAt := start.Add(netYieldEvery), start.Add(f.h.helpAfter)
+	helpers := 0       // lent for rest
+	rest := f.rest[:0] // the clients left for the shares, once helpers are lent
 	i := 0
 	for _, c := range f.conns {
-		if i++; i%nowCheckEvery == 0 {
-			if now && !until.IsZero() && time.Now().After(until) {
-				now = false
-			}
-			if f.h.nowBudget == 0 {
-				// No hand-off: what became runnable or came over the network
-				// meanwhile (another job's append done, a worker's emits,
-				// Redis's replies) runs between the slices of a wide
-				// fan-out, not after all of it.
-				if !netAt.IsZero() && time.Now().After(netAt) {
-					f.h.gate.yield()
-					netAt = time.Now().Add(netYieldEvery)
-				} else {
-					runtime.Gosched()
+		if helpers > 0 {
+			rest = append(rest, c)
+			continue
+		}
+		if i > 0 && i%nowCheckEvery == 0 {
+			now := time.Now()
+			if !helpAt.IsZero() && now.After(helpAt) {
+				helpAt = time.Time{} // asked once
+				if helpers = f.h.lendHelpers((len(f.conns) - i) / helpMinShare); helpers > 0 {
+					rest = append(rest, c)
+					continue
 				}
 			}
+			netAt = f.h.pause(now, netAt)
 		}
-		if c.line != nil {
-			if handled, ok := c.line.direct(evs, now); handled {
-				if ok {
-					sent++
-				}
-				continue
-			}
-		}
-		if msg == nil {
-			msg = &jobEvents{JobID: f.id, Events: evs}
-		}
-		ctx.Send(c.pid, msg) // a gap, a replay or a subscription not confirmed yet: the conn sorts it out
+		i++
+		own.one(evs, c)
 	}
-	if sent > 0 {
-		f.h.metrics.EventsDelivered.Add(float64(sent * len(evs)))
+	if helpers > 0 {
+		f.share(evs, rest, helpers, own, netAt)
+		clear(rest) // holds no conn past its fan-out
+		f.rest = rest[:0]
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/actorhub/actorhub/events"
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // countSink counts the frames the feed wrote to any of its kind.
@@ -43,7 +45,7 @@ func addConn(f *JobFeed, id string, sink Sink, seq int64) {
 // Not parallel: it sets GOMAXPROCS to 1 for its length.
 func TestWideFanOutYieldsOnOneP(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	h := &Hub{cfg: DefaultConfig(), metrics: NewMetrics(prometheus.NewRegistry())} // nowBudget 0: one P
+	h := &Hub{cfg: DefaultConfig(), metrics: NewMetrics(prometheus.NewRegistry())} // no helpers: one P
 	f := readyFeed(h)
 	var wrote atomic.Int64
 	const conns = 8 * nowCheckEvery
@@ -98,7 +100,7 @@ func TestWideFanOutLetsTheNetworkInOnOneP(t *testing.T) {
 	}
 	defer in.Close()
 
-	h := &Hub{cfg: DefaultConfig(), metrics: NewMetrics(prometheus.NewRegistry())} // nowBudget 0: one P
+	h := &Hub{cfg: DefaultConfig(), metrics: NewMetrics(prometheus.NewRegistry())} // no helpers: one P
 	if h.gate, err = newNetGate(); err != nil {
 		t.Fatal(err)
 	}
@@ -159,17 +161,107 @@ func TestNetGateYieldsAndCloses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 100 {
-			g.yield()
-		}
-	}()
-	<-done
+	var wg sync.WaitGroup
+	for range 4 { // at once, as a fan-out's helpers do
+		wg.Go(func() {
+			for range 100 {
+				g.yield()
+			}
+		})
+	}
+	wg.Wait()
 	g.close()
 	g.yield() // closed: a yield only
 	var none *netGate
 	none.yield()
 	none.close()
+}
+
+// blockSink is a countSink whose write number block (counting every write to
+// any of its kind) waits until release is closed.
+type blockSink struct {
+	countSink
+	block   int64
+	release chan struct{}
+}
+
+func (s blockSink) SendNow(b []byte) bool {
+	if s.n.Add(1) == s.block {
+		<-s.release
+	}
+	return true
+}
+
+// Past helpAfter, on a node of several Ps, a wide fan-out shares the clients
+// left with helpers: while one write is stuck, the others' shares go on (a
+// fan-out from one goroutine would stop at it), every client gets the event
+// once, the fan-out returns only after the last write, and the helpers are
+// given back.
+func TestWideFanOutSharesWithHelpers(t *testing.T) {
+	h := &Hub{cfg: DefaultConfig(), metrics: NewMetrics(prometheus.NewRegistry()), helpProcs: 4}
+	f := readyFeed(h)
+	var wrote atomic.Int64
+	const conns = 16 * nowCheckEvery
+	// the write after the feed's own first nowCheckEvery: the first of the shares
+	sink := blockSink{countSink{&wrote}, nowCheckEvery + 1, make(chan struct{})}
+	for i := range conns {
+		addConn(f, fmt.Sprint(i), sink, 0)
+	}
+	ev := events.Event{JobID: "j", Seq: 1, Name: "chunk", Data: []byte(`{}`)}
+	ev.Encode()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.receive(nil, &jobEvents{JobID: "j", Events: []events.Event{ev}})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for wrote.Load() < 2*nowCheckEvery && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-done:
+		t.Fatal("the fan-out returned while a write was stuck")
+	default:
+	}
+	n := wrote.Load()
+	close(sink.release)
+	<-done
+	if n < 2*nowCheckEvery {
+		t.Fatalf("with one write stuck, the fan-out made %d writes in 20s: no other share went on", n)
+	}
+	if got := wrote.Load(); got != conns {
+		t.Fatalf("the fan-out wrote %d frames, want %d", got, conns)
+	}
+	if got := h.metrics.EventsDelivered; testutil.ToFloat64(got) != conns {
+		t.Fatalf("delivered %v, want %d", testutil.ToFloat64(got), conns)
+	}
+	if b := h.helping.Load(); b != 0 {
+		t.Fatalf("%d helpers not given back", b)
+	}
+}
+
+// A node lends two helpers fewer than it has Ps, across all its fan-outs
+// (each fan-out's own goroutine and one P for the rest), and none with fewer
+// than helpMinProcs.
+func TestLendHelpers(t *testing.T) {
+	h := &Hub{helpProcs: 4}
+	if n := h.lendHelpers(10); n != 2 {
+		t.Fatalf("lent %d of 4 Ps' helpers, want 2", n)
+	}
+	if n := h.lendHelpers(1); n != 0 {
+		t.Fatalf("lent %d with both out, want 0", n)
+	}
+	h.helping.Add(-1)
+	if n := h.lendHelpers(5); n != 1 {
+		t.Fatalf("lent %d with 1 given back, want 1", n)
+	}
+	h.helping.Add(-2)
+	if n := h.lendHelpers(0); n != 0 {
+		t.Fatalf("lent %d for no share, want 0", n)
+	}
+	for procs := 1; procs < helpMinProcs; procs++ {
+		if n := (&Hub{helpProcs: procs}).lendHelpers(5); n != 0 {
+			t.Fatalf("lent %d on %d Ps, want 0", n, procs)
+		}
+	}
 }

@@ -104,13 +104,15 @@ type Hub struct {
 	asks      chan struct{}             // HTTP requests to jobs in flight
 	pool      *pool                     // runs the mailbox turns of the hub's actors
 	started   atomic.Bool
-	// nowBudget bounds how long a feed's fan-out writes to its clients'
-	// sockets itself (Sink.SendNow) before it leaves the rest to writer
-	// goroutines; 0 (fewer than handOffMinProcs Ps): no bound
-	nowBudget time.Duration
-	// gate lets a long fan-out that writes every client itself give way to
-	// the network (netGate); nil when the fan-out hands off, or before Start
+	// gate lets a long fan-out give way to the network (netGate); nil before
+	// Start
 	gate *netGate
+	// helping counts the helper goroutines lent to fan-outs (lendHelpers);
+	// a fan-out asks for them past helpAfter (a test may set both it and
+	// helpProcs, the number of Ps, 0: GOMAXPROCS)
+	helping   atomic.Int32
+	helpAfter time.Duration
+	helpProcs int
 	// idleStuck counts the job actors found stopping (failed or passivating)
 	// yet idle for JobIdle; logged at powers of two
 	idleStuck atomic.Int64
@@ -145,9 +147,7 @@ func New(cfg Config, store Store, m *Metrics, log *slog.Logger) (*Hub, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &Hub{cfg: cfg, store: store, log: log, metrics: m, run: group.New(), asks: make(chan struct{}, cfg.MaxAsks)}
-	if runtime.GOMAXPROCS(0) >= handOffMinProcs {
-		h.nowBudget = nowBudget
-	}
+	h.helpAfter = helpAfter
 	return h, nil
 }
 
@@ -161,13 +161,11 @@ func (h *Hub) Start(ctx context.Context) error {
 	// protoactor logs dead letters at info; the ones we cause (a watch on an
 	// actor that just stopped) are expected, so only its warnings pass.
 	logger := slog.New(minLevel{h.log.Handler(), slog.LevelWarn}).With("lib", "protoactor")
-	if h.nowBudget == 0 {
-		g, err := newNetGate()
-		if err != nil {
-			return fmt.Errorf("actors: a pipe to yield to the network: %w", err)
-		}
-		h.gate = g
+	g, err := newNetGate()
+	if err != nil {
+		return fmt.Errorf("actors: a pipe to yield to the network: %w", err)
 	}
+	h.gate = g
 	h.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }))
 	h.pool = newPool(max(4, 2*runtime.GOMAXPROCS(0)), 300)
 	abort := func() {

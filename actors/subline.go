@@ -31,14 +31,14 @@ func newSubLine(sink Sink, from int64) *subLine {
 // the subscription's next events and nothing waits before them. handled
 // reports whether it did; sent, whether the sink took them (a full queue
 // makes the sink close the connection; its client resumes from its last seq).
-// With now, a single event may be written on this goroutine (Sink.SendNow).
-func (l *subLine) direct(evs []events.Event, now bool) (handled, sent bool) {
+// A single event is written on this goroutine (Sink.SendNow).
+func (l *subLine) direct(evs []events.Event) (handled, sent bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.gone || !l.gap.takeNext(evs) {
 		return false, false
 	}
-	if now && len(evs) == 1 {
+	if len(evs) == 1 {
 		return true, l.sink.SendNow(evs[0].Raw)
 	}
 	return true, sendEvents(l.sink, evs)
