@@ -64,14 +64,21 @@ func (s *fanShare) one(evs []events.Event, c feedConn) {
 }
 
 // write writes evs to conns, pausing every nowCheckEvery clients (Hub.pause);
-// netAt is when it next lets the network in.
-func (s *fanShare) write(h *Hub, evs []events.Event, conns []feedConn, netAt time.Time) {
+// netAt is when it next lets the network in. Past until (zero: no bound) it
+// stops at a pause instead, before pausing, and returns how many it wrote
+// and netAt.
+func (s *fanShare) write(h *Hub, evs []events.Event, conns []feedConn, netAt, until time.Time) (int, time.Time) {
 	for i, c := range conns {
 		if i > 0 && i%nowCheckEvery == 0 {
-			netAt = h.pause(time.Now(), netAt)
+			now := time.Now()
+			if !until.IsZero() && now.After(until) {
+				return i, netAt
+			}
+			netAt = h.pause(now, netAt)
 		}
 		s.one(evs, c)
 	}
+	return len(conns), netAt
 }
 
 // pause gives way in a wide fan-out: it waits for the network once now is
@@ -131,10 +138,10 @@ func (f *JobFeed) share(evs []events.Event, rest []feedConn, n int, own *fanShar
 		go func(s *fanShare, conns []feedConn) {
 			defer wg.Done()
 			defer f.h.helping.Add(-1)
-			s.write(f.h, evs, conns, time.Now().Add(netYieldEvery))
+			s.write(f.h, evs, conns, time.Now().Add(netYieldEvery), time.Time{})
 		}(&shares[j], rest[lo:min(len(rest), lo+size)])
 	}
-	own.write(f.h, evs, rest[:min(len(rest), size)], netAt)
+	own.write(f.h, evs, rest[:min(len(rest), size)], netAt, time.Time{})
 	wg.Wait()
 	for j := range shares {
 		own.sent += shares[j].sent

@@ -28,7 +28,7 @@ type JobFeed struct {
 	gap        gapFill
 	ring       eventRing
 	conns      map[string]feedConn
-	rest       []feedConn // a wide fan-out's clients left for helpers (reused)
+	wide       []feedConn // a wide fan-out's clients, in the order it writes them (reused)
 	waiting    []*feedSubscribe
 	attempts   int
 	subscribes int // subscribes sent; a resubscribe tick for an older one is stale
@@ -384,35 +384,21 @@ func (f *JobFeed) deliver(ctx actor.SenderContext, evs []events.Event) {
 // goroutine, giving way every nowCheckEvery clients, and past helpAfter with
 // what helpers the hub lends for the clients left.
 func (f *JobFeed) fanOut(evs []events.Event, own *fanShare) {
-	start := time.Now()
-	netAt, helpAt := start.Add(netYieldEvery), start.Add(f.h.helpAfter)
-	helpers := 0       // lent for rest
-	rest := f.rest[:0] // the clients left for the shares, once helpers are lent
-	i := 0
+	conns := f.wide[:0]
 	for _, c := range f.conns {
-		if helpers > 0 {
-			rest = append(rest, c)
-			continue
-		}
-		if i > 0 && i%nowCheckEvery == 0 {
-			now := time.Now()
-			if !helpAt.IsZero() && now.After(helpAt) {
-				helpAt = time.Time{} // asked once
-				if helpers = f.h.lendHelpers((len(f.conns) - i) / helpMinShare); helpers > 0 {
-					rest = append(rest, c)
-					continue
-				}
-			}
-			netAt = f.h.pause(now, netAt)
-		}
-		i++
-		own.one(evs, c)
+		conns = append(conns, c)
 	}
-	if helpers > 0 {
-		f.share(evs, rest, helpers, own, netAt)
-		clear(rest) // holds no conn past its fan-out
-		f.rest = rest[:0]
+	start := time.Now()
+	done, netAt := own.write(f.h, evs, conns, start.Add(netYieldEvery), start.Add(f.h.helpAfter))
+	if rest := conns[done:]; len(rest) > 0 {
+		if n := f.h.lendHelpers(len(rest) / helpMinShare); n > 0 {
+			f.share(evs, rest, n, own, netAt)
+		} else {
+			own.write(f.h, evs, rest, f.h.pause(time.Now(), netAt), time.Time{})
+		}
 	}
+	clear(conns) // holds no conn past its fan-out
+	f.wide = conns[:0]
 }
 
 func (f *JobFeed) fetch() {
