@@ -129,6 +129,7 @@ func (h *Hub) lendHelpers(want int) int {
 // the first of n+1 shares into own, each helper one of the others, and it
 // waits for them (a client's next events must not overtake these).
 func (f *JobFeed) share(evs []events.Event, rest []feedConn, n int, own *fanShare, netAt time.Time) {
+	f.h.metrics.FanOutHelpers.Add(float64(n))
 	size := (len(rest) + n) / (n + 1)
 	shares := make([]fanShare, n)
 	var wg sync.WaitGroup

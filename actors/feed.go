@@ -397,6 +397,7 @@ func (f *JobFeed) fanOut(evs []events.Event, own *fanShare) {
 			own.write(f.h, evs, rest, f.h.pause(time.Now(), netAt), time.Time{})
 		}
 	}
+	f.h.metrics.FanOut.Observe(time.Since(start).Seconds())
 	clear(conns) // holds no conn past its fan-out
 	f.wide = conns[:0]
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // countSink counts the frames the feed wrote to any of its kind.
@@ -40,6 +41,17 @@ func addConn(f *JobFeed, id string, sink Sink, seq int64) {
 	f.conns[id] = feedConn{pid: actor.NewPID("nonhost", id), line: l}
 }
 
+// fanOuts returns how many fan-outs h's actorhub_fanout_seconds counted, and
+// their total duration.
+func fanOuts(t *testing.T, h *Hub) (uint64, time.Duration) {
+	t.Helper()
+	var m dto.Metric
+	if err := h.metrics.FanOut.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount(), time.Duration(m.GetHistogram().GetSampleSum() * float64(time.Second))
+}
+
 // On one P a wide fan-out yields between its slices: a goroutine that became
 // runnable before the fan-out began runs before its last write, not after it.
 // Not parallel: it sets GOMAXPROCS to 1 for its length.
@@ -62,6 +74,17 @@ func TestWideFanOutYieldsOnOneP(t *testing.T) {
 	}
 	if n := <-seen; n >= conns {
 		t.Fatalf("a goroutine runnable since before the fan-out ran only after its %d writes", n)
+	}
+	narrow := readyFeed(h) // nowCheckEvery clients: written in one go, not a wide fan-out
+	for i := range nowCheckEvery {
+		addConn(narrow, fmt.Sprint(i), countSink{&wrote}, 0)
+	}
+	narrow.receive(nil, &jobEvents{JobID: "j", Events: []events.Event{ev}})
+	if n, _ := fanOuts(t, h); n != 1 {
+		t.Fatalf("actorhub_fanout_seconds counted %d fan-outs, want the wide one only", n)
+	}
+	if n := testutil.ToFloat64(h.metrics.FanOutHelpers); n != 0 {
+		t.Fatalf("%v helpers lent on one P", n)
 	}
 }
 
@@ -137,6 +160,10 @@ func TestWideFanOutLetsTheNetworkInOnOneP(t *testing.T) {
 	}
 	if n := <-seen; n >= conns {
 		t.Fatalf("a read whose data arrived before the fan-out ran only after its %d writes", n)
+	}
+	// the fan-out is timed from its first write to its last: at least the writes' own time
+	if n, d := fanOuts(t, h); n != 1 || d < conns*30*time.Microsecond {
+		t.Fatalf("actorhub_fanout_seconds: %d fan-outs taking %v, want 1 of %v or more", n, d, conns*30*time.Microsecond)
 	}
 }
 
@@ -237,6 +264,13 @@ func TestWideFanOutSharesWithHelpers(t *testing.T) {
 	}
 	if b := h.helping.Load(); b != 0 {
 		t.Fatalf("%d helpers not given back", b)
+	}
+	// four Ps lend two helpers; the fan-out is timed once, from its first write to its last
+	if n := testutil.ToFloat64(h.metrics.FanOutHelpers); n != 2 {
+		t.Fatalf("actorhub_fanout_helpers_total is %v, want 2", n)
+	}
+	if n, _ := fanOuts(t, h); n != 1 {
+		t.Fatalf("actorhub_fanout_seconds counted %d fan-outs, want 1", n)
 	}
 }
 

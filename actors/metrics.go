@@ -17,6 +17,8 @@ type Metrics struct {
 	Errors          *prometheus.CounterVec // actorhub_errors_total{code}
 	StaleWrites     prometheus.Counter     // actorhub_stale_writes_refused_total
 	SlowConsumers   prometheus.Counter     // actorhub_slow_consumers_closed_total
+	FanOut          prometheus.Histogram   // actorhub_fanout_seconds
+	FanOutHelpers   prometheus.Counter     // actorhub_fanout_helpers_total
 
 	// What the analytics actor adds up, as this node saw it (the cluster-wide
 	// figures are /api/analytics/*). Job types past the first maxTypeLabels
@@ -59,6 +61,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Journal writes refused because a newer incarnation owns the job (should stay 0 outside failovers)."}),
 		SlowConsumers: prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_slow_consumers_closed_total",
 			Help: "Connections closed because their outbound queue was full."}),
+		FanOut: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "actorhub_fanout_seconds",
+			Help:    "Duration of a feed's fan-out of events to more than 16 of this node's clients, from its first write to its last (helpers' writes and its pauses for the node's other work included).",
+			Buckets: prometheus.ExponentialBuckets(100e-6, 2, 16)}),
+		FanOutHelpers: prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_fanout_helpers_total",
+			Help: "Helper goroutines lent to wide fan-outs (nodes of three Ps or more), each writing a share of a fan-out's clients."}),
 	}
 	latency := prometheus.ExponentialBuckets(0.005, 2, 14) // 5 ms … 41 s
 	m.Jobs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "actorhub_jobs_total",
@@ -80,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.Replayed = prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_replayed_events_total",
 		Help: "Events sent to clients from the store (resumes and late joiners), which a pub/sub stack cannot send."})
 	reg.MustRegister(m.ConnsOpen, m.JobActors, m.JobsStreaming, m.Feeds, m.EventsAppended, m.EventsDelivered, m.StoreWrite,
-		m.Errors, m.StaleWrites, m.SlowConsumers, m.Jobs, m.JobTokens, m.TTFT, m.JobDuration, m.Sessions,
+		m.Errors, m.StaleWrites, m.SlowConsumers, m.FanOut, m.FanOutHelpers, m.Jobs, m.JobTokens, m.TTFT, m.JobDuration, m.Sessions,
 		m.SessionDuration, m.Resumes, m.Reconnects, m.Replayed)
 	return m
 }

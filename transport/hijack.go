@@ -18,17 +18,26 @@ import (
 // connection its 4 KiB read buffer and a new 4 KiB write buffer, and
 // coder/websocket keeps both: 8 KiB of a connection's ~10 KiB of live heap at
 // 10k connections (heap profile in docs/BENCHMARKS.md). Reads of a frame larger
-// than the read buffer bypass it. A worker's buffer takes a few frames at a
-// time. A client's holds a pong (6 bytes and the ping's payload, which is at
-// most 20 digits: coder/websocket's ping counter) so that its reader can take
-// it off the wire whole (session.takePong); a client sends little else (its
+// than the read buffer bypass it.
+//
+// A worker's connection carries the emits of every job it serves, many to a
+// frame (the Go SDK packs up to 60 KiB): its 16 KiB buffer takes a frame up to
+// that size, or several queued frames, in one system call, where a 512-byte
+// one read each frame's header and the start of its payload, then the rest
+// with a second call (a fifth of a node's reads at one job per user on three
+// nodes, docs/BENCHMARKS.md C28). Workers are few, so the size costs little.
+//
+// A client's holds a pong (6 bytes and the ping's payload, which is at most 20
+// digits: coder/websocket's ping counter) so that its reader can take it off
+// the wire whole (session.takePong); a client sends little else (its
 // subscribes), which costs a second read when larger, and the GC's headroom
 // doubles what every idle connection keeps (docs/BENCHMARKS.md C15).
+//
 // Writes go through a 16-byte bufio.Writer onto a frameWriter, which sends
 // each frame with one system call whatever its size (a 2 KiB write buffer
 // was another 2.4 KiB per connection, a quarter of its live heap, at 10k).
 const (
-	wsReadBuffer       = 512
+	wsWorkerReadBuffer = 16 << 10
 	wsClientReadBuffer = 32
 	wsWriteChunk       = 16
 )
@@ -66,7 +75,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	conn = rawio.Wrap(conn) // the listener's already are (Server.Start); an httptest server's are not
 	carried := brw.Reader.Buffered() > 0
-	size := wsReadBuffer
+	size := wsWorkerReadBuffer
 	if w.client {
 		size = wsClientReadBuffer
 	}

@@ -34,7 +34,7 @@ func TestRebufferKeepsBytesReadPastTheRequest(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		brw, _ := rebuffer(server, bufio.NewReadWriter(old, bufio.NewWriter(server)), wsReadBuffer)
+		brw, _ := rebuffer(server, bufio.NewReadWriter(old, bufio.NewWriter(server)), wsClientReadBuffer) // 3000 bytes carried grow it
 		if got := brw.Reader.Buffered(); got != len(left) {
 			t.Fatalf("carried %d bytes into the new buffer, want %d", got, len(left))
 		}
