@@ -97,6 +97,13 @@ func (d *directory) setChild(id string, pid *actor.PID) {
 	d.mu.Unlock()
 }
 
+// has reports whether the directory has a child for id (from any goroutine).
+func (d *directory) has(id string) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.children[id] != nil
+}
+
 // tellChild sends msg, from sender, straight to the child for id, when it
 // has one (and it is only, unless only is nil), and returns the child; else
 // it sends nothing and returns nil. It sends under the read lock: a child

@@ -19,6 +19,7 @@ type Metrics struct {
 	SlowConsumers   prometheus.Counter     // actorhub_slow_consumers_closed_total
 	FanOut          prometheus.Histogram   // actorhub_fanout_seconds
 	FanOutHelpers   prometheus.Counter     // actorhub_fanout_helpers_total
+	EmitsElsewhere  prometheus.Counter     // actorhub_worker_emits_elsewhere_total
 
 	// What the analytics actor adds up, as this node saw it (the cluster-wide
 	// figures are /api/analytics/*). Job types past the first maxTypeLabels
@@ -66,6 +67,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(100e-6, 2, 16)}),
 		FanOutHelpers: prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_fanout_helpers_total",
 			Help: "Helper goroutines lent to wide fan-outs (nodes of three Ps or more), each writing a share of a fan-out's clients."}),
+		EmitsElsewhere: prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_worker_emits_elsewhere_total",
+			Help: "Emits of this node's worker connections acknowledged for jobs another node holds: each crossed to it and back (the ack names the node, for a worker to send there)."}),
 	}
 	latency := prometheus.ExponentialBuckets(0.005, 2, 14) // 5 ms … 41 s
 	m.Jobs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "actorhub_jobs_total",
@@ -87,7 +90,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.Replayed = prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_replayed_events_total",
 		Help: "Events sent to clients from the store (resumes and late joiners), which a pub/sub stack cannot send."})
 	reg.MustRegister(m.ConnsOpen, m.JobActors, m.JobsStreaming, m.Feeds, m.EventsAppended, m.EventsDelivered, m.StoreWrite,
-		m.Errors, m.StaleWrites, m.SlowConsumers, m.FanOut, m.FanOutHelpers, m.Jobs, m.JobTokens, m.TTFT, m.JobDuration, m.Sessions,
+		m.Errors, m.StaleWrites, m.SlowConsumers, m.FanOut, m.FanOutHelpers, m.EmitsElsewhere, m.Jobs, m.JobTokens, m.TTFT, m.JobDuration, m.Sessions,
 		m.SessionDuration, m.Resumes, m.Reconnects, m.Replayed)
 	return m
 }

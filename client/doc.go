@@ -32,6 +32,13 @@
 // numbers from offset 0 again, which the node takes for resends of events it
 // has (acked, not appended).
 //
+// On WebSocket a Worker keeps a connection (a lane) to each node of BaseURLs by
+// default. A job starts on the lane its id hashes to; when an ack says that
+// another node holds the job (the lane's node passes its emits on to it and
+// the answers back), the job moves to a lane connected to that node, once
+// none of its events is unacked, and its next events go there: each then
+// costs one node's work instead of two's (docs/BENCHMARKS.md C28).
+//
 // # Concurrency
 //
 // Every exported method of Subscriber and Worker is safe for concurrent use.

@@ -28,6 +28,8 @@ type fakeNode struct {
 	frames    int                          // ws frames received
 	hold      map[string]bool              // jobs whose emits are taken silently: neither applied nor acked
 	emitters  map[string][]*websocket.Conn // job → the ws connections that emitted to it
+	holder    map[string]int               // job → the server that holds it: acks on the others name it
+	servedBy  map[string][]int             // job → the server that took each of its events (ws)
 	wg        sync.WaitGroup               // ws handlers
 	done      chan struct{}
 }
@@ -41,10 +43,11 @@ type fakeJob struct {
 func newFakeNode(t *testing.T, servers int) (*fakeNode, []string) {
 	t.Helper()
 	n := &fakeNode{jobs: map[string]*fakeJob{}, skipOnce: map[string]int64{}, hold: map[string]bool{},
-		emitters: map[string][]*websocket.Conn{}, done: make(chan struct{})}
+		emitters: map[string][]*websocket.Conn{}, holder: map[string]int{}, servedBy: map[string][]int{},
+		done: make(chan struct{})}
 	var urls []string
 	for i := 0; i < servers; i++ {
-		s := httptest.NewServer(n)
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.serveAt(i, w, r) }))
 		urls = append(urls, s.URL)
 		t.Cleanup(s.Close)
 	}
@@ -84,10 +87,14 @@ func (n *fakeNode) apply(jobID string, off int64, name string) (next int64, code
 	return j.next, "", true
 }
 
-func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serverID is the node id server i gives (Actorhub-Node) and acks name.
+func serverID(i int) string { return fmt.Sprintf("s%d", i) }
+
+// serveAt serves a request to server i.
+func (n *fakeNode) serveAt(i int, w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/ws/worker":
-		n.serveWorker(w, r)
+		n.serveWorker(i, w, r)
 	case r.Method == http.MethodPost && r.URL.Path == "/api/jobs":
 		var req struct{ JobID string }
 		_ = json.NewDecoder(r.Body).Decode(&req)
@@ -149,7 +156,8 @@ func (n *fakeNode) servePost(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"jobId":%q,"nextOffset":%d,"lastSequence":0}`, id, next)
 }
 
-func (n *fakeNode) serveWorker(w http.ResponseWriter, r *http.Request) {
+func (n *fakeNode) serveWorker(i int, w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Actorhub-Node", serverID(i))
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
@@ -198,6 +206,14 @@ func (n *fakeNode) serveWorker(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case !ok:
 			case code == "":
+				n.mu.Lock()
+				h, held := n.holder[m.JobID]
+				n.servedBy[m.JobID] = append(n.servedBy[m.JobID], i)
+				n.mu.Unlock()
+				if held && h != i {
+					reply = fmt.Appendf(reply, `{"type":"ack","jobId":%q,"nextOffset":%d,"node":%q}`+"\n", m.JobID, next, serverID(h))
+					break
+				}
 				reply = fmt.Appendf(reply, `{"type":"ack","jobId":%q,"nextOffset":%d}`+"\n", m.JobID, next)
 			default:
 				reply = fmt.Appendf(reply, `{"type":"error","jobId":%q,"code":%q,"message":"refused","nextOffset":%d}`+"\n", m.JobID, code, next)
@@ -223,12 +239,22 @@ func (n *fakeNode) emitted(c *websocket.Conn, jobID string) bool {
 // the connections that emitted to it.
 func (n *fakeNode) cancel(t *testing.T, jobID, reason string) {
 	t.Helper()
+	n.cancelOn(t, jobID, reason, -1)
+}
+
+// cancelOn is cancel, pushing only to the k-th connection that emitted to
+// the job (all when k < 0).
+func (n *fakeNode) cancelOn(t *testing.T, jobID, reason string, k int) {
+	t.Helper()
 	n.mu.Lock()
 	if j := n.jobs[jobID]; j != nil {
 		j.finished = true
 		j.names = append(j.names, events.Cancelled)
 	}
 	conns := slices.Clone(n.emitters[jobID])
+	if k >= 0 {
+		conns = conns[k : k+1]
+	}
 	n.mu.Unlock()
 	for _, c := range conns {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

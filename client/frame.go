@@ -33,6 +33,7 @@ type serverMsg struct {
 	AfterMs      int64           `json:"afterMs"`
 	Reason       string          `json:"reason"` // of a cancelled job, or a reconnect
 	NodeID       string          `json:"nodeId"`
+	Node         string          `json:"node"` // of an ack: the node that holds the job, when not the connection's
 	SessionID    string          `json:"sessionId"`
 }
 

@@ -30,8 +30,12 @@ type WorkerConfig struct {
 	// Transport is TransportWS (default) or TransportHTTP.
 	Transport string
 	// Conns is the number of lanes: WebSocket connections (ws) or concurrent
-	// senders (http). A job always uses the same lane, chosen by a hash of its
-	// id. Default 1 (ws), 4 (http).
+	// senders (http). A job starts on the lane its id hashes to. On ws, an
+	// ack that names the node holding the job (a node other than the lane's:
+	// its emits cross to that node and back) moves the job to a lane
+	// connected to that node, if there is one, once none of its events is
+	// in flight; its next events go straight there. Default: one per node
+	// of BaseURLs (ws), 4 (http).
 	Conns int
 	// AckTimeout: on ws, an event written and not acked for this long makes
 	// the lane drop its connection and resend on the next node; on http, it
@@ -80,6 +84,7 @@ type WorkerStats struct {
 	Pending    int64            // queued and not acked now (abandoned ones excluded)
 	Resent     int64            // events written again after a failure or a gap
 	Reconnects int64            // WebSocket connections dropped after a failure (remade when events wait)
+	Moved      int64            // jobs moved to the lane of the node an ack named as theirs (ws)
 	Errors     map[string]int64 // refusals and failures by code (node codes; "transport", "http_5xx", "dial")
 }
 
@@ -93,14 +98,19 @@ type Job struct {
 
 // Worker creates jobs and emits their events; see the package doc.
 type Worker struct {
-	cfg     WorkerConfig
-	cfgErr  error
-	log     *slog.Logger
-	hc      *http.Client
-	ownHC   *http.Transport
-	bases   []string // http://host:port, no trailing slash
-	wsURLs  []string
-	lanes   []*lane
+	cfg    WorkerConfig
+	cfgErr error
+	log    *slog.Logger
+	hc     *http.Client
+	ownHC  *http.Transport
+	bases  []string // http://host:port, no trailing slash
+	wsURLs []string
+	lanes  []*lane
+	// route holds the lane of each job that moved off the lane its id
+	// hashes to (follow), and of each such job a lane forgot lately (so that
+	// an Emit to it is refused there). A leaf lock, taken under lane mutexes.
+	routeMu sync.RWMutex
+	route   map[string]int
 	cancel  context.CancelFunc
 	closing chan struct{}
 	once    sync.Once
@@ -109,15 +119,18 @@ type Worker struct {
 	errMu sync.Mutex // a leaf: taken under lane mutexes
 	errs  map[string]int64
 
-	emitted, acked, resent, reconnects atomic.Int64
-	creates                            atomic.Int64 // creates of jobs without an id, to spread them over the nodes
+	emitted, acked, resent, reconnects, moved atomic.Int64
+	creates                                   atomic.Int64 // creates of jobs without an id, to spread them over the nodes
 }
 
 // job is one job's state on this Worker; its lane's mutex guards every field
 // but id and lane.
 type job struct {
-	id      string
-	lane    *lane
+	id string
+	// lane is the lane the job is in; it changes only with both lanes
+	// locked (follow), so the lane it names once locked is the job's
+	// (lockLane)
+	lane    atomic.Pointer[lane]
 	log     jobLog
 	err     *EmitError
 	dirty   bool      // in lane.dirty
@@ -139,7 +152,7 @@ type job struct {
 // have something to send. A config error comes back from every method.
 func NewWorker(cfg WorkerConfig) *Worker {
 	cfg = workerDefaults(cfg)
-	w := &Worker{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}), errs: map[string]int64{}}
+	w := &Worker{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}), errs: map[string]int64{}, route: map[string]int{}}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -173,7 +186,7 @@ func workerDefaults(cfg WorkerConfig) WorkerConfig {
 		cfg.Transport = TransportWS
 	}
 	if cfg.Conns <= 0 {
-		cfg.Conns = 1
+		cfg.Conns = max(1, len(cfg.BaseURLs)) // a lane on each node, for jobs to follow their node
 		if cfg.Transport == TransportHTTP {
 			cfg.Conns = 4
 		}
@@ -215,27 +228,65 @@ func (w *Worker) parseURLs() error {
 	return nil
 }
 
-// laneOf returns the index of the lane that carries jobID's events.
+// laneOf returns the index of the lane that carries jobID's events: the one
+// it moved to (follow), else the one its id hashes to.
 func (w *Worker) laneOf(jobID string) int {
+	w.routeMu.RLock()
+	i, ok := w.route[jobID]
+	w.routeMu.RUnlock()
+	if ok {
+		return i
+	}
+	return w.hashLane(jobID)
+}
+
+// hashLane returns the index of the lane jobID's id hashes to.
+func (w *Worker) hashLane(jobID string) int {
 	h := fnv.New32a()
 	h.Write([]byte(jobID))
 	return int(h.Sum32() % uint32(len(w.lanes)))
 }
 
+// lockLaneOf locks and returns the lane that carries jobID. A job moves only
+// with both lanes locked, so the lane laneOf names once it is locked is the
+// job's.
+func (w *Worker) lockLaneOf(jobID string) *lane {
+	for {
+		l := w.lanes[w.laneOf(jobID)]
+		l.mu.Lock()
+		if w.lanes[w.laneOf(jobID)] == l {
+			return l
+		}
+		l.mu.Unlock()
+	}
+}
+
+// lockLane locks and returns the lane j is in.
+func (j *job) lockLane() *lane {
+	for {
+		l := j.lane.Load()
+		l.mu.Lock()
+		if j.lane.Load() == l {
+			return l
+		}
+		l.mu.Unlock()
+	}
+}
+
 // job returns jobID's state, making it on first use.
 func (w *Worker) job(jobID string) *job {
 	j := w.lockedJob(jobID)
-	j.lane.mu.Unlock()
+	j.lane.Load().mu.Unlock()
 	return j
 }
 
 // lockedJob is job, and returns with the job's lane mutex held.
 func (w *Worker) lockedJob(jobID string) *job {
-	l := w.lanes[w.laneOf(jobID)]
-	l.mu.Lock()
+	l := w.lockLaneOf(jobID)
 	j := l.byID[jobID]
 	if j == nil {
-		j = &job{id: jobID, lane: l, log: newJobLog(), at: len(l.jobs)}
+		j = &job{id: jobID, log: newJobLog(), at: len(l.jobs)}
+		j.lane.Store(l)
 		l.jobs = append(l.jobs, j)
 		l.byID[jobID] = j
 	}
@@ -245,10 +296,73 @@ func (w *Worker) lockedJob(jobID string) *job {
 // known returns jobID's state, nil if this Worker has none (never emitted, or
 // forgotten once its terminal event was acked).
 func (w *Worker) known(jobID string) *job {
-	l := w.lanes[w.laneOf(jobID)]
-	l.mu.Lock()
+	l := w.lockLaneOf(jobID)
 	defer l.mu.Unlock()
 	return l.byID[jobID]
+}
+
+// follow moves job j from lane from to a lane connected to node, which an
+// ack on from named as the job's (from's node passes the job's emits on to
+// it, and its answers back), when the Worker has such a lane and nothing of
+// j is in flight or waiting to be sent; its next events then go straight to
+// node. Otherwise j stays, and the next ack that names node tries again.
+func (w *Worker) follow(j *job, from *lane, node string) {
+	var to *lane
+	for _, l := range w.lanes {
+		if l != from && l.connectedTo(node) {
+			to = l
+			break
+		}
+	}
+	if to == nil {
+		return
+	}
+	first, second := from, to
+	if second.idx < first.idx {
+		first, second = second, first
+	}
+	first.mu.Lock()
+	second.mu.Lock()
+	defer first.mu.Unlock()
+	defer second.mu.Unlock()
+	if j.lane.Load() != from || j.gone || j.err != nil || j.dirty || len(j.log.pend) > 0 || !to.connectedTo(node) {
+		return
+	}
+	from.unlinkLocked(j)
+	j.at = len(to.jobs)
+	to.jobs = append(to.jobs, j)
+	to.byID[j.id] = j
+	j.lane.Store(to)
+	w.routeMu.Lock()
+	if to.idx == w.hashLane(j.id) {
+		delete(w.route, j.id)
+	} else {
+		w.route[j.id] = to.idx
+	}
+	w.routeMu.Unlock()
+	w.moved.Add(1)
+	w.log.Debug("client: job follows its node", "job", j.id, "node", node, "lane", to.idx)
+}
+
+// unroute forgets that jobID moved to lane l (l forgot it for good).
+func (w *Worker) unroute(jobID string, l *lane) {
+	w.routeMu.Lock()
+	if i, ok := w.route[jobID]; ok && i == l.idx {
+		delete(w.route, jobID)
+	}
+	w.routeMu.Unlock()
+}
+
+// cancelElsewhere applies a node's word that jobID was cancelled, which came
+// on a lane the job is not in (it moved since it emitted there).
+func (w *Worker) cancelElsewhere(jobID, reason string) {
+	l := w.lockLaneOf(jobID)
+	j := l.byID[jobID]
+	report := j != nil && l.cancelledLocked(j, reason) && w.cfg.OnCancel != nil
+	l.mu.Unlock()
+	if report {
+		w.cfg.OnCancel(jobID, reason)
+	}
 }
 
 func (w *Worker) countErr(code string) {
@@ -289,7 +403,7 @@ func (w *Worker) emit(ctx context.Context, jobID, event string, data any) (int64
 		return -1, nil, eerr
 	}
 	j := w.lockedJob(jobID)
-	l := j.lane
+	l := j.lane.Load()
 	if j.log.next == 0 && l.isFinishedLocked(jobID) {
 		l.dropLocked(j)
 		l.mu.Unlock()
@@ -305,7 +419,7 @@ func (w *Worker) emit(ctx context.Context, jobID, event string, data any) (int64
 		case <-w.closing:
 			return -1, nil, ErrClosed
 		}
-		l.mu.Lock()
+		l = j.lockLane()
 		if j.gone { // its terminal event was acked meanwhile
 			l.mu.Unlock()
 			return -1, nil, finishedError(jobID)
@@ -429,15 +543,14 @@ func (w *Worker) Flush(ctx context.Context, jobID string) error {
 	if j == nil {
 		return nil // nothing queued, or its terminal event acked and the job forgotten
 	}
-	j.lane.mu.Lock()
+	l := j.lockLane()
 	target := j.log.next
-	j.lane.mu.Unlock()
+	l.mu.Unlock()
 	return w.waitAcked(ctx, j, target)
 }
 
 func (w *Worker) waitAcked(ctx context.Context, j *job, target int64) error {
-	l := j.lane
-	l.mu.Lock()
+	l := j.lockLane()
 	for {
 		if j.log.acked >= target {
 			l.mu.Unlock()
@@ -456,7 +569,7 @@ func (w *Worker) waitAcked(ctx context.Context, j *job, target int64) error {
 		case <-w.closing:
 			return ErrClosed
 		}
-		l.mu.Lock()
+		l = j.lockLane()
 	}
 }
 
@@ -467,9 +580,8 @@ func (w *Worker) ResumeJob(jobID string, nextOffset int64) error {
 	if w.cfgErr != nil {
 		return w.cfgErr
 	}
-	j := w.job(jobID)
-	j.lane.mu.Lock()
-	defer j.lane.mu.Unlock()
+	j := w.lockedJob(jobID)
+	defer j.lane.Load().mu.Unlock()
 	if err := j.log.resume(nextOffset); err != nil {
 		return fmt.Errorf("client: job %s: %w", jobID, err)
 	}
@@ -479,7 +591,7 @@ func (w *Worker) ResumeJob(jobID string, nextOffset int64) error {
 // Stats returns the counters so far.
 func (w *Worker) Stats() WorkerStats {
 	st := WorkerStats{Emitted: w.emitted.Load(), Acked: w.acked.Load(), Resent: w.resent.Load(),
-		Reconnects: w.reconnects.Load()}
+		Reconnects: w.reconnects.Load(), Moved: w.moved.Load()}
 	for _, l := range w.lanes {
 		l.mu.Lock()
 		for _, j := range l.jobs {

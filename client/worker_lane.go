@@ -3,6 +3,7 @@ package client
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/actorhub/actorhub/events"
@@ -16,6 +17,9 @@ type lane struct {
 	idx  int
 	node int           // index in w.bases of the node in use (lane goroutine only)
 	wake chan struct{} // cap 1: something to send, or a job to retry
+	// nodeID is the id of the node its WebSocket is connected to (the
+	// upgrade's Actorhub-Node header), nil while it has none
+	nodeID atomic.Pointer[string]
 
 	mu   sync.Mutex
 	jobs []*job
@@ -85,6 +89,7 @@ func (l *lane) forgetLocked(j *job) {
 	}
 	if len(l.finishedRing) == finishedKept {
 		delete(l.finished, l.finishedRing[l.finishedNext])
+		l.w.unroute(l.finishedRing[l.finishedNext], l)
 		l.finishedRing[l.finishedNext] = j.id
 	} else {
 		l.finishedRing = append(l.finishedRing, j.id)
@@ -102,9 +107,20 @@ func (l *lane) isFinishedLocked(jobID string) bool {
 	return ok
 }
 
-// dropLocked takes j out of the lane.
+// dropLocked takes j out of the lane, for good.
 func (l *lane) dropLocked(j *job) {
 	j.gone = true
+	l.unlinkLocked(j)
+}
+
+// connectedTo reports whether the lane's WebSocket is connected to node.
+func (l *lane) connectedTo(node string) bool {
+	id := l.nodeID.Load()
+	return id != nil && *id == node
+}
+
+// unlinkLocked takes j out of the lane's jobs.
+func (l *lane) unlinkLocked(j *job) {
 	last := len(l.jobs) - 1
 	l.jobs[j.at] = l.jobs[last]
 	l.jobs[j.at].at = j.at

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -16,9 +17,13 @@ import (
 type wsConn struct {
 	conn   *websocket.Conn
 	url    string
+	nodeID string     // the node's id (Actorhub-Node), "" if it did not say
 	done   chan error // the reader's exit (cap 1)
 	gotAck atomic.Bool
 }
+
+// nodeHeader is the upgrade response's header naming the node (its id).
+const nodeHeader = "Actorhub-Node"
 
 // tickEvery is how often a lane checks ack timeouts and retry times.
 func (w *Worker) tickEvery() time.Duration {
@@ -105,13 +110,17 @@ func (l *lane) connectWS(ctx context.Context, first bool, attempt *int) *wsConn 
 		dctx, cancel := context.WithTimeout(ctx, w.cfg.DialTimeout)
 		hdr, err := authHeader(dctx, w.cfg.Token, w.cfg.TokenFunc)
 		var conn *websocket.Conn
+		var resp *http.Response
 		if err == nil {
-			conn, _, err = websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: w.hc, HTTPHeader: hdr})
+			conn, resp, err = websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: w.hc, HTTPHeader: hdr})
 		}
 		cancel()
 		if err == nil {
 			conn.SetReadLimit(1 << 20)
-			c := &wsConn{conn: conn, url: u, done: make(chan error, 1)}
+			c := &wsConn{conn: conn, url: u, nodeID: resp.Header.Get(nodeHeader), done: make(chan error, 1)}
+			if c.nodeID != "" {
+				l.nodeID.Store(&c.nodeID)
+			}
 			go func() { c.done <- l.readWS(c) }()
 			w.log.Debug("client: worker connected", "url", u, "lane", l.idx)
 			return c
@@ -128,6 +137,7 @@ func (l *lane) connectWS(ctx context.Context, first bool, attempt *int) *wsConn 
 // dropWS closes c, waits for its reader (unless it already exited), makes
 // every unacked event unsent and moves the lane to the next node.
 func (l *lane) dropWS(c *wsConn, readerExited bool, err error) {
+	l.nodeID.Store(nil)
 	c.close(readerExited)
 	if err != nil {
 		l.w.countErr("transport")
@@ -175,9 +185,17 @@ func (l *lane) readWS(c *wsConn) error {
 		l.mu.Unlock()
 		l.reportAcks(r.acks)
 		l.reportCancels(r.cancels)
+		for _, cc := range r.elsewhere {
+			l.w.cancelElsewhere(cc.jobID, cc.reason)
+		}
+		for _, mv := range r.moves {
+			l.w.follow(mv.j, l, mv.node)
+		}
 		clear(r.acks)
 		clear(r.cancels)
-		r.acks, r.cancels = r.acks[:0], r.cancels[:0]
+		clear(r.elsewhere)
+		clear(r.moves)
+		r.acks, r.cancels, r.elsewhere, r.moves = r.acks[:0], r.cancels[:0], r.elsewhere[:0], r.moves[:0]
 		if r.resend {
 			poke(l.wake)
 		}
@@ -187,9 +205,17 @@ func (l *lane) readWS(c *wsConn) error {
 // wsRead is what the objects of one frame leave to do once the lane's mutex
 // is released.
 type wsRead struct {
-	acks    []acked     // for OnAck
-	cancels []cancelled // for OnCancel
-	resend  bool        // a job has events to send again
+	acks      []acked     // for OnAck
+	cancels   []cancelled // for OnCancel
+	elsewhere []cancelled // cancellations of jobs no longer in the lane (they moved)
+	moves     []move      // jobs whose acks named another node as theirs (Worker.follow)
+	resend    bool        // a job has events to send again
+}
+
+// move is a job to move to the lane of node.
+type move struct {
+	j    *job
+	node string
 }
 
 // handleWS applies one object from the node (l.mu held).
@@ -200,6 +226,9 @@ func (l *lane) handleWS(c *wsConn, m *serverMsg, now time.Time, r *wsRead) {
 			c.gotAck.Store(true)
 			j.log.seeEpoch(m.Epoch)
 			r.acks = l.ackLocked(j, m.NextOffset, r.acks)
+			if m.Node != "" && m.Node != c.nodeID && !j.gone {
+				r.moves = append(r.moves, move{j, m.Node})
+			}
 		}
 	case events.TypeError:
 		j := l.byID[m.JobID]
@@ -214,7 +243,11 @@ func (l *lane) handleWS(c *wsConn, m *serverMsg, now time.Time, r *wsRead) {
 		r.acks = l.refusedLocked(j, m.Code, m.Message, m.NextOffset, m.Epoch, 0, now, r.acks)
 		r.resend = r.resend || j.dirty
 	case events.TypeCancelled:
-		if j := l.byID[m.JobID]; j != nil && l.cancelledLocked(j, m.Reason) && l.w.cfg.OnCancel != nil {
+		j := l.byID[m.JobID]
+		switch {
+		case j == nil:
+			r.elsewhere = append(r.elsewhere, cancelled{m.JobID, m.Reason})
+		case l.cancelledLocked(j, m.Reason) && l.w.cfg.OnCancel != nil:
 			r.cancels = append(r.cancels, cancelled{j.id, m.Reason})
 		}
 	}

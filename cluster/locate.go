@@ -98,6 +98,17 @@ func (n *Network) located(jobID string) (nodeID, remote string, ok bool) {
 	return nodeID, remote, true
 }
 
+// Destination returns the node this node sends job jobID's messages to when
+// it does not hold the job: the node known to hold it, else the node its id
+// hashes to; ok is false when that is this node or there is none.
+func (n *Network) Destination(jobID string) (nodeID string, ok bool) {
+	if nodeID, _, ok = n.located(jobID); ok {
+		return nodeID, true
+	}
+	nodeID, _, ok = n.cfg.Placement.Owner(jobID)
+	return nodeID, ok && nodeID != n.cfg.NodeID
+}
+
 // SelfPlaceable reports whether jobs may live on this node (it is not
 // draining).
 func (n *Network) SelfPlaceable() bool {

@@ -166,6 +166,12 @@ type WorkerAckFrame struct {
 	NextOffset   int64  `json:"nextOffset"`
 	LastSequence int64  `json:"lastSequence"`
 	Epoch        uint64 `json:"epoch,omitempty"`
+	// Node, when set, is the id of the node that holds the job, which is not
+	// the node of this connection: the worker's emits for the job cross to it
+	// and back. A worker with a connection to that node (it learns each
+	// connection's node from the upgrade's Actorhub-Node header) sends the
+	// job's next emits there.
+	Node string `json:"node,omitempty"`
 }
 
 // CancelledFrame tells a worker connection that a job it emitted to was
@@ -252,9 +258,11 @@ func AppendCancelled(b []byte, jobID, reason string) []byte {
 }
 
 // AppendAck appends a worker's ack: {"type":"ack","jobId","nextOffset","lastSequence"},
-// and "epoch" (the answering incarnation's) when it is not 0 (WorkerAckFrame).
-// It is written by hand: a worker gets one per commit of each of its jobs.
-func AppendAck(b []byte, jobID string, nextOffset, lastSeq int64, epoch uint64) []byte {
+// "epoch" (the answering incarnation's) when it is not 0, and "node" (the
+// job's node, when it is another than the connection's) when not empty
+// (WorkerAckFrame). It is written by hand: a worker gets one per commit of
+// each of its jobs.
+func AppendAck(b []byte, jobID string, nextOffset, lastSeq int64, epoch uint64, node string) []byte {
 	b = append(b, `{"type":"ack","jobId":`...)
 	b = AppendString(b, jobID)
 	b = append(b, `,"nextOffset":`...)
@@ -264,6 +272,10 @@ func AppendAck(b []byte, jobID string, nextOffset, lastSeq int64, epoch uint64) 
 	if epoch != 0 {
 		b = append(b, `,"epoch":`...)
 		b = strconv.AppendUint(b, epoch, 10)
+	}
+	if node != "" {
+		b = append(b, `,"node":`...)
+		b = AppendString(b, node)
 	}
 	return append(b, '}')
 }

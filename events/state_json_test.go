@@ -71,15 +71,11 @@ func TestAppendAck(t *testing.T) {
 	t.Parallel()
 	for _, id := range []string{"job-1", `we"ird\id`, "ünï"} {
 		for _, epoch := range []uint64{0, 3} {
-			want, _ := json.Marshal(struct {
-				Type         string `json:"type"`
-				JobID        string `json:"jobId"`
-				NextOffset   int64  `json:"nextOffset"`
-				LastSequence int64  `json:"lastSequence"`
-				Epoch        uint64 `json:"epoch,omitempty"`
-			}{TypeAck, id, 7, -1, epoch})
-			if got := AppendAck(nil, id, 7, -1, epoch); string(got) != string(want) {
-				t.Fatalf("got %s, want %s", got, want)
+			for _, node := range []string{"", "n2", `n"ö`} {
+				want, _ := json.Marshal(WorkerAckFrame{TypeAck, id, 7, -1, epoch, node})
+				if got := AppendAck(nil, id, 7, -1, epoch, node); string(got) != string(want) {
+					t.Fatalf("got %s, want %s", got, want)
+				}
 			}
 		}
 	}

@@ -38,6 +38,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.ChunkBytes, "chunk-bytes", d.ChunkBytes, "chunk text length")
 	fs.StringVar(&c.Transport, "worker", d.Transport, "worker transport: ws or http")
 	fs.IntVar(&c.WorkerConns, "worker-conns", 0, "worker connections (ws) or POSTs in flight (http); 0 = default")
+	fs.StringVar(&c.CreateOn, "create-on", "worker", "where the jobs are made, and so live: worker (through the node of the worker's lane for the job) or subscriber (POST /api/jobs through the node of the job's first subscriber, as an app that makes a user's job where the user is)")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file (- for stdout)")
 	fs.StringVar(&c.Pprof, "pprof", "", "started node i serves net/http/pprof on this host:port + i (keep it on loopback)")
 	fs.Func("node-env", "KEY=VALUE added to the started nodes' environment (repeatable; ACTORHUB_<FLAG> sets a node flag)", func(v string) error {

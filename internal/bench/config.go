@@ -45,6 +45,13 @@ type Config struct {
 	WorkerConns int
 	// Transport is the worker's: client.TransportWS or client.TransportHTTP.
 	Transport string
+	// CreateOn is where the jobs are made, which is where they live:
+	// "worker" (default), by the Worker, through the node of the lane each
+	// job's id hashes to; or "subscriber", by a plain POST /api/jobs through
+	// the node of the job's first subscriber (subscriber j, on node j mod
+	// Nodes), as an application that makes a user's job where the user is
+	// connected: the worker's lanes then start on other nodes for most jobs.
+	CreateOn string
 	// DialConcurrency bounds the subscribers connecting at the same time.
 	DialConcurrency int
 	// Grace is how long Run waits, after the last emit is acked, for the
@@ -94,6 +101,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Transport == "" {
 		c.Transport = d.Transport
+	}
+	switch c.CreateOn {
+	case "":
+		c.CreateOn = "worker"
+	case "worker", "subscriber":
+	default:
+		return c, fmt.Errorf("bench: CreateOn %q: use worker or subscriber", c.CreateOn)
 	}
 	if c.Nodes <= 0 {
 		c.Nodes = 1

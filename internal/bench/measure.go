@@ -17,8 +17,9 @@ func (r *run) report(connect time.Duration, rssBefore, rssAfter, rssEnd rssReadi
 		Config: configName(cfg), Target: "actorhub", Node: strings.Join(r.bases, ","), Transport: cfg.Transport, Store: cfg.Store,
 		Conns: cfg.Conns, Nodes: len(r.bases), Jobs: cfg.Jobs, OfferedMsgsS: offered(cfg),
 		ChunksPerSecPerJob: cfg.Rate / float64(cfg.Jobs), DurationS: cfg.Duration.Seconds(),
-		WarmupS: cfg.Warmup.Seconds(), ChunkBytes: cfg.ChunkBytes, WorkerConns: cfg.WorkerConns,
-		ConnectS: connect.Seconds(), Subscribed: int(r.subscribed.Load()),
+		WarmupS: cfg.Warmup.Seconds(), ChunkBytes: cfg.ChunkBytes, WorkerConns: cfg.WorkerConns, CreateOn: cfg.CreateOn,
+		WorkerMoved: r.worker.Stats().Moved,
+		ConnectS:    connect.Seconds(), Subscribed: int(r.subscribed.Load()),
 		ScheduleLagMaxMs: float64(r.maxLagUs) / 1000,
 	}
 	if len(r.nodes) > 0 {
@@ -113,6 +114,9 @@ func configName(cfg Config) string {
 	}
 	if cfg.Transport == client.TransportHTTP {
 		name += "-http"
+	}
+	if cfg.CreateOn == "subscriber" {
+		name += "-sub"
 	}
 	return name
 }

@@ -25,6 +25,8 @@ type Report struct {
 	WarmupS            float64 `json:"warmup_s"`
 	ChunkBytes         int     `json:"chunk_bytes"`
 	WorkerConns        int     `json:"worker_conns"`
+	CreateOn           string  `json:"create_on"`    // where the jobs were made: worker or subscriber
+	WorkerMoved        int64   `json:"worker_moved"` // jobs the worker moved to the lane of their node
 
 	ConnectS         float64 `json:"connect_s"`           // all subscribers connected and subscribed
 	Subscribed       int     `json:"subscribed"`          // subscribers that got {"type":"subscribed"}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -217,13 +218,19 @@ func (r *run) createJobs(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(r.jobIDs))
 	sem := make(chan struct{}, 16)
-	for _, id := range r.jobIDs {
+	for j, id := range r.jobIDs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if _, err := r.worker.CreateJob(ctx, id, "bench", "bench", nil); err != nil {
+			var err error
+			if r.cfg.CreateOn == "subscriber" {
+				err = r.createOn(ctx, r.bases[j%len(r.bases)], id)
+			} else {
+				_, err = r.worker.CreateJob(ctx, id, "bench", "bench", nil)
+			}
+			if err != nil {
 				errs <- fmt.Errorf("bench: create job %s: %w", id, err)
 			}
 		}()
@@ -231,6 +238,27 @@ func (r *run) createJobs(ctx context.Context) error {
 	wg.Wait()
 	close(errs)
 	return <-errs // nil when none failed
+}
+
+// createOn makes job id with POST /api/jobs through the node at base, so
+// that it lives there.
+func (r *run) createOn(ctx context.Context, base, id string) error {
+	body := fmt.Sprintf(`{"jobId":%q,"userId":"bench","type":"bench"}`, id)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/jobs", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s/api/jobs: %d %s", base, resp.StatusCode, bytes.TrimSpace(b))
+	}
+	return nil
 }
 
 func (r *run) onAck(_ string, _ int64, queuedAt time.Time) {

@@ -37,6 +37,7 @@ type Report struct {
 	Faults             []Fault               `json:"faults"`
 	Emitted            int64                 `json:"emitted"`
 	Acked              int64                 `json:"acked"`
+	WorkerMoved        int64                 `json:"workerMoved"` // jobs the worker moved to the connection on their node (an ack named it)
 	Delivered          int64                 `json:"delivered"`
 	JobsVerified       int64                 `json:"jobsVerified"` // jobs ended, each checked against its journal
 	DeliveredPerSec    []int64               `json:"deliveredPerSec"`
@@ -88,7 +89,7 @@ func (r *Report) finishStats(rec *record, ws client.WorkerStats) {
 		r.ViolationCounts[inv] = max(len(rec.viol[inv]), rec.violN[inv])
 	}
 	rec.mu.Unlock()
-	r.Emitted, r.Acked = ws.Emitted, ws.Acked
+	r.Emitted, r.Acked, r.WorkerMoved = ws.Emitted, ws.Acked, ws.Moved
 	last := 0
 	for i := range rec.delivered {
 		n := rec.delivered[i].Load()
@@ -144,8 +145,8 @@ func stallStats(v []int64) StallStats {
 
 // Print writes the human summary.
 func (r *Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "\nchaos: %d faults, %d events emitted, %d acked, %d delivered to clients, %d jobs verified, %d stale writes refused\n",
-		len(r.Faults), r.Emitted, r.Acked, r.Delivered, r.JobsVerified, r.StaleWritesRefused)
+	fmt.Fprintf(w, "\nchaos: %d faults, %d events emitted, %d acked, %d delivered to clients, %d jobs verified, %d stale writes refused, %d moves of a job to its node's worker connection\n",
+		len(r.Faults), r.Emitted, r.Acked, r.Delivered, r.JobsVerified, r.StaleWritesRefused, r.WorkerMoved)
 	fmt.Fprintf(w, "\n| fault | n | streams resumed p50 ms | p99 ms | max ms | not within %v |\n|---|---|---|---|---|---|\n", resumeWindow)
 	for _, k := range slices.Sorted(maps.Keys(r.Stall)) {
 		s := r.Stall[k]

@@ -343,6 +343,14 @@ export interface WorkerAckFrame {
   nextOffset: number;
   lastSequence: number;
   epoch?: number;
+  /**
+   * Node, when set, is the id of the node that holds the job, which is not
+   * the node of this connection: the worker's emits for the job cross to it
+   * and back. A worker with a connection to that node (it learns each
+   * connection's node from the upgrade's Actorhub-Node header) sends the
+   * job's next emits there.
+   */
+  node?: string;
 }
 
 /**
