@@ -178,6 +178,11 @@ func (h *Hub) Emit(ctx context.Context, jobID string, items []EmitItem) (EmitRes
 	if !ok {
 		return EmitResult{}, fmt.Errorf("job %s answered %T", jobID, res)
 	}
+	if r.Err == nil {
+		if r.Node = h.Elsewhere(jobID); r.Node != "" {
+			h.metrics.EmitsElsewhere.Add(float64(len(items)))
+		}
+	}
 	return *r, r.err()
 }
 
@@ -211,6 +216,24 @@ func (h *Hub) State(ctx context.Context, jobID string) (events.JobState, error) 
 
 // Holder returns the node that holds the job now ("" when none does: its node
 // let it go idle, drained or died, and no request has activated it since).
+// Elsewhere returns the id of the node that holds job jobID when it is not
+// this one ("" otherwise): the node a worker's emits to this node cross to
+// and back, the one this node passes them to (where the job is known to live,
+// else the node its id hashes to, which holds it or passes them on and says
+// where). An emit's answer names it, so that a worker that can reach that
+// node sends the job's emits there: fewer hops for each, and one node's work
+// instead of two's (docs/BENCHMARKS.md C28).
+func (h *Hub) Elsewhere(jobID string) string {
+	if h.net == nil {
+		return ""
+	}
+	if d := h.jobDir.Load(); d == nil || d.has(jobID) {
+		return "" // held here
+	}
+	node, _ := h.net.Destination(jobID)
+	return node
+}
+
 func (h *Hub) Holder(ctx context.Context, jobID string) (string, error) {
 	node, _, err := h.store.Holder(ctx, jobID)
 	if err != nil {

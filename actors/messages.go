@@ -105,6 +105,9 @@ type EmitResult struct {
 	// takes a later refusal from an older one for a late answer.
 	Epoch uint64             `json:"epoch,omitempty"`
 	Err   *events.CodedError `json:"err,omitempty"`
+	// Node is set by Hub.Emit, on the node that asked, never sent: the
+	// node that holds the job when it is another one (Hub.Elsewhere)
+	Node string `json:"-"`
 }
 
 // err returns Err as an error (nil when there is none).

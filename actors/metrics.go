@@ -68,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		FanOutHelpers: prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_fanout_helpers_total",
 			Help: "Helper goroutines lent to wide fan-outs (nodes of three Ps or more), each writing a share of a fan-out's clients."}),
 		EmitsElsewhere: prometheus.NewCounter(prometheus.CounterOpts{Name: "actorhub_worker_emits_elsewhere_total",
-			Help: "Emits of this node's worker connections acknowledged for jobs another node holds: each crossed to it and back (the ack names the node, for a worker to send there)."}),
+			Help: "Worker emits this node acknowledged (on /ws/worker or POST /api/jobs/{id}/events) for jobs another node holds: each crossed to it and back (the answer names the node, for a worker to send there)."}),
 	}
 	latency := prometheus.ExponentialBuckets(0.005, 2, 14) // 5 ms … 41 s
 	m.Jobs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "actorhub_jobs_total",

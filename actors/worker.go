@@ -175,7 +175,7 @@ func (w *WorkerConnActor) onResult(m *EmitResult) {
 		w.idle.pause()
 	}
 	if m.Err == nil {
-		node := w.elsewhere(m.JobID)
+		node := w.h.Elsewhere(m.JobID)
 		if node != "" {
 			w.h.metrics.EmitsElsewhere.Add(float64(n))
 		}
@@ -192,24 +192,6 @@ func (w *WorkerConnActor) onResult(m *EmitResult) {
 	if code == events.CodeUnavailable || code == events.CodeTimeout {
 		w.closeRetry(m.Err.Error())
 	}
-}
-
-// elsewhere returns the id of the node that holds job jobID when it is not
-// this one ("" otherwise): the node the job's emits from this connection
-// cross to and back, the one this node passes them to (where the job is known
-// to live, else the node its id hashes to, which holds it or passed them on
-// and said where). The ack names it, so that a worker with a connection there
-// sends the job's emits to it: fewer hops for each, and one node's work
-// instead of two's (docs/BENCHMARKS.md C28).
-func (w *WorkerConnActor) elsewhere(jobID string) string {
-	if w.h.net == nil {
-		return ""
-	}
-	if d := w.h.jobDir.Load(); d == nil || d.has(jobID) {
-		return "" // held here
-	}
-	node, _ := w.h.net.Destination(jobID)
-	return node
 }
 
 // watch asks the job to tell this connection when it is cancelled.

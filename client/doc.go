@@ -37,7 +37,8 @@
 // another node holds the job (the lane's node passes its emits on to it and
 // the answers back), the job moves to a lane connected to that node, once
 // none of its events is unacked, and its next events go there: each then
-// costs one node's work instead of two's (docs/BENCHMARKS.md C28).
+// costs one node's work instead of two's (docs/BENCHMARKS.md C28). On HTTP
+// the answer names the node, and the job's next batches are posted to it.
 //
 // # Concurrency
 //

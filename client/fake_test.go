@@ -109,13 +109,14 @@ func (n *fakeNode) serveAt(i int, w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		fmt.Fprintf(w, `{"jobId":%q,"status":"created","lastSequence":1,"nextOffset":%d}`, req.JobID, next)
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/events"):
-		n.servePost(w, r)
+		n.servePost(i, w, r)
 	default:
 		http.NotFound(w, r)
 	}
 }
 
-func (n *fakeNode) servePost(w http.ResponseWriter, r *http.Request) {
+func (n *fakeNode) servePost(i int, w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Actorhub-Node", serverID(i))
 	id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/jobs/"), "/events")
 	n.mu.Lock()
 	fail := n.fail503 > 0
@@ -141,6 +142,11 @@ func (n *fakeNode) servePost(w http.ResponseWriter, r *http.Request) {
 	for _, e := range req.Events {
 		var code string
 		next, code, _ = n.apply(id, e.Offset, e.Event)
+		if code == "" {
+			n.mu.Lock()
+			n.servedBy[id] = append(n.servedBy[id], i)
+			n.mu.Unlock()
+		}
 		switch code {
 		case "":
 		case events.CodeNotFound:
@@ -152,6 +158,13 @@ func (n *fakeNode) servePost(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"error":%q,"message":"refused","nextOffset":%d}`, code, next)
 			return
 		}
+	}
+	n.mu.Lock()
+	h, held := n.holder[id]
+	n.mu.Unlock()
+	if held && h != i {
+		fmt.Fprintf(w, `{"jobId":%q,"nextOffset":%d,"lastSequence":0,"node":%q}`, id, next, serverID(h))
+		return
 	}
 	fmt.Fprintf(w, `{"jobId":%q,"nextOffset":%d,"lastSequence":0}`, id, next)
 }

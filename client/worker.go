@@ -34,8 +34,9 @@ type WorkerConfig struct {
 	// ack that names the node holding the job (a node other than the lane's:
 	// its emits cross to that node and back) moves the job to a lane
 	// connected to that node, if there is one, once none of its events is
-	// in flight; its next events go straight there. Default: one per node
-	// of BaseURLs (ws), 4 (http).
+	// in flight; its next events go straight there (on http, the answer
+	// names the node, and the job's next batches go to it). Default: one per
+	// node of BaseURLs (ws), 4 (http).
 	Conns int
 	// AckTimeout: on ws, an event written and not acked for this long makes
 	// the lane drop its connection and resend on the next node; on http, it
@@ -84,7 +85,7 @@ type WorkerStats struct {
 	Pending    int64            // queued and not acked now (abandoned ones excluded)
 	Resent     int64            // events written again after a failure or a gap
 	Reconnects int64            // WebSocket connections dropped after a failure (remade when events wait)
-	Moved      int64            // jobs moved to the lane of the node an ack named as theirs (ws)
+	Moved      int64            // jobs moved to the node an answer named as theirs (ws: to its lane; http: their batches)
 	Errors     map[string]int64 // refusals and failures by code (node codes; "transport", "http_5xx", "dial")
 }
 
@@ -106,6 +107,9 @@ type Worker struct {
 	bases  []string // http://host:port, no trailing slash
 	wsURLs []string
 	lanes  []*lane
+	// baseNode holds the node id each base answered with (Actorhub-Node), nil
+	// until it did
+	baseNode []atomic.Pointer[string]
 	// route holds the lane of each job that moved off the lane its id
 	// hashes to (follow), and of each such job a lane forgot lately (so that
 	// an Emit to it is refused there). A leaf lock, taken under lane mutexes.
@@ -146,6 +150,10 @@ type job struct {
 	ended bool
 	gone  bool // forgotten: no longer in its lane
 	at    int  // its index in lane.jobs
+	// via (HTTP): 1 + the index in Worker.bases of the node that holds the
+	// job, which an answer named; its batches go there instead of to the
+	// lane's node. 0: the lane's.
+	via int
 }
 
 // NewWorker returns a Worker; its lanes start at once and connect when they
@@ -225,7 +233,36 @@ func (w *Worker) parseURLs() error {
 		w.bases = append(w.bases, strings.TrimRight(b, "/"))
 		w.wsURLs = append(w.wsURLs, ws)
 	}
+	w.baseNode = make([]atomic.Pointer[string], len(w.bases))
 	return nil
+}
+
+// learnNode records that base i answered as node id.
+func (w *Worker) learnNode(i int, id string) {
+	if p := w.baseNode[i].Load(); p == nil || *p != id {
+		w.baseNode[i].Store(&id)
+	}
+}
+
+// unheard returns the index of a base that has not said which node it is,
+// -1 if none.
+func (w *Worker) unheard() int {
+	for i := range w.baseNode {
+		if w.baseNode[i].Load() == nil {
+			return i
+		}
+	}
+	return -1
+}
+
+// baseOf returns the index of a base that answered as node id, -1 if none.
+func (w *Worker) baseOf(id string) int {
+	for i := range w.baseNode {
+		if p := w.baseNode[i].Load(); p != nil && *p == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // laneOf returns the index of the lane that carries jobID's events: the one

@@ -149,3 +149,74 @@ func TestWorkerFollowsTheNodeNamed(t *testing.T) {
 		t.Fatalf("last event of %s: %s", end, got)
 	}
 }
+
+// TestHTTPWorkerFollowsTheNodeNamed: on HTTP, a job whose answers name
+// another node than the one its lane posts to sends its next batches to that
+// node.
+func TestHTTPWorkerFollowsTheNodeNamed(t *testing.T) {
+	t.Parallel()
+	n, urls := newFakeNode(t, 3)
+	jobs := []string{"a", "b", "c", "d", "e", "f"}
+	for k, j := range jobs {
+		n.create(j)
+		n.mu.Lock()
+		n.holder[j] = k % 3
+		n.mu.Unlock()
+	}
+	w := NewWorker(WorkerConfig{BaseURLs: urls, Transport: TransportHTTP, Conns: 2})
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	round := func() {
+		t.Helper()
+		for _, j := range jobs {
+			if _, err := w.EmitSync(ctx, j, events.Chunk, map[string]any{"chunk": "x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// a job's batches go to the node an answer named, once the Worker knows
+	// which base that is: it tries the bases it has not heard from
+	settled := func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		for k, j := range jobs {
+			if by := n.servedBy[j]; len(by) == 0 || by[len(by)-1] != k%3 {
+				return false
+			}
+		}
+		return true
+	}
+	for r := 0; r < 10 && !settled(); r++ {
+		round()
+	}
+	if !settled() {
+		n.mu.Lock()
+		t.Fatalf("after 10 rounds, batches still go to other nodes than their job's: %v", n.servedBy)
+	}
+	n.mu.Lock()
+	before := map[string]int{}
+	for _, j := range jobs {
+		before[j] = len(n.servedBy[j])
+	}
+	n.mu.Unlock()
+	round()
+	round()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	moved := 0
+	for k, j := range jobs {
+		by := n.servedBy[j]
+		for _, s := range by[before[j]:] {
+			if s != k%3 {
+				t.Errorf("job %s, held by %s: batches went to %v", j, serverID(k%3), by)
+			}
+		}
+		if by[0] != k%3 {
+			moved++
+		}
+	}
+	if st := w.Stats(); st.Moved < int64(moved) || moved == 0 {
+		t.Fatalf("stats %+v; want %d moved or more", st, moved)
+	}
+}

@@ -22,6 +22,8 @@ type httpAnswer struct {
 	Error      string `json:"error"`
 	Message    string `json:"message"`
 	NextOffset *int64 `json:"nextOffset"`
+	Node       string `json:"node"` // the node that holds the job, when not the one that answered
+	from       string // the node that answered (Actorhub-Node)
 }
 
 // runHTTP is the lane goroutine on HTTP: one POST at a time, of one job's
@@ -31,7 +33,7 @@ func (l *lane) runHTTP(ctx context.Context) {
 	tick := time.NewTicker(l.w.tickEvery())
 	defer tick.Stop()
 	for ctx.Err() == nil {
-		j, body, n := l.collectBatch(time.Now())
+		j, body, n, via := l.collectBatch(time.Now())
 		if j == nil {
 			select {
 			case <-ctx.Done():
@@ -40,13 +42,14 @@ func (l *lane) runHTTP(ctx context.Context) {
 			}
 			continue
 		}
-		l.postBatch(ctx, j, body, n)
+		l.postBatch(ctx, j, body, n, via)
 	}
 }
 
 // collectBatch picks the first dirty job that is ready and builds a request
-// body of its unsent events (within frameLimit and batchMax), marked sent.
-func (l *lane) collectBatch(now time.Time) (*job, []byte, int) {
+// body of its unsent events (within frameLimit and batchMax), marked sent; via
+// is the job's (see job.via).
+func (l *lane) collectBatch(now time.Time) (j *job, body []byte, n, via int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, j := range l.dirty {
@@ -70,7 +73,7 @@ func (l *lane) collectBatch(now time.Time) (*job, []byte, int) {
 		// the job goes to the back: jobs take turns
 		l.dirty = append(l.dirty[:i], l.dirty[i+1:]...)
 		j.dirty = false
-		return j, l.buf, n
+		return j, l.buf, n, j.via
 	}
 	// drop the jobs that failed for good or have nothing left to send
 	keep := l.dirty[:0]
@@ -83,18 +86,26 @@ func (l *lane) collectBatch(now time.Time) (*job, []byte, int) {
 	}
 	clear(l.dirty[len(keep):])
 	l.dirty = keep
-	return nil, nil, 0
+	return nil, nil, 0, 0
 }
 
-// postBatch sends one batch of j and applies the answer.
-func (l *lane) postBatch(ctx context.Context, j *job, body []byte, n int) {
+// postBatch sends one batch of j, to the node via names (see job.via) or the
+// lane's, and applies the answer.
+func (l *lane) postBatch(ctx context.Context, j *job, body []byte, n, via int) {
 	w := l.w
-	base := w.bases[l.node%len(w.bases)]
+	bi := l.node % len(w.bases)
+	if via > 0 {
+		bi = via - 1
+	}
+	base := w.bases[bi]
 	rctx, cancel := context.WithTimeout(ctx, w.cfg.AckTimeout)
 	status, ans, retryAfter, err := w.post(rctx, base+"/api/jobs/"+url.PathEscape(j.id)+"/events", body)
 	cancel()
 	if ctx.Err() != nil {
 		return
+	}
+	if ans.from != "" {
+		w.learnNode(bi, ans.from)
 	}
 	now := time.Now()
 	var out []acked
@@ -102,6 +113,16 @@ func (l *lane) postBatch(ctx context.Context, j *job, body []byte, n int) {
 	switch {
 	case err == nil && status == http.StatusOK && ans.NextOffset != nil:
 		out = l.ackLocked(j, *ans.NextOffset, out)
+		if ans.Node != "" && !j.gone {
+			k := w.baseOf(ans.Node)
+			if k < 0 {
+				k = w.unheard() // a base not heard from yet may be that node
+			}
+			if k >= 0 && k != bi {
+				j.via = k + 1 // the node that holds the job: its next batches go there
+				w.moved.Add(1)
+			}
+		}
 	case err == nil && status == http.StatusRequestEntityTooLarge && n > 1:
 		w.countErr(events.CodeTooLarge)
 		l.batchMax = max(n/2, 1)
@@ -131,7 +152,11 @@ func (l *lane) postBatch(ctx context.Context, j *job, body []byte, n int) {
 		w.countErr(code)
 		w.log.Warn("client: POST events failed; retrying on the next node", "job", j.id, "url", base,
 			"status", status, "err", err)
-		l.node++
+		if via > 0 && j.via == via {
+			j.via = 0 // back to the lane's node
+		} else {
+			l.node++
+		}
 		l.retryLocked(j, now, retryAfter)
 	}
 	if j.err == nil {
@@ -165,6 +190,7 @@ func (w *Worker) post(ctx context.Context, u string, body []byte) (int, httpAnsw
 		return 0, ans, 0, fmt.Errorf("read answer: %w", err)
 	}
 	_ = json.Unmarshal(b, &ans) // a body that is not ours leaves ans empty: the status decides
+	ans.from = resp.Header.Get(nodeHeader)
 	return resp.StatusCode, ans, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), nil
 }
 

@@ -142,6 +142,7 @@ func decodeEventsBody(b []byte, maxEvents int) ([]actors.EmitItem, error) {
 }
 
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Actorhub-Node", s.cfg.NodeID) // which node this is: the answer may name another ("node")
 	if _, err := s.authorize(r, ScopeWorker); err != nil {
 		writeError(w, err)
 		return
@@ -172,7 +173,11 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		writeErrorJob(w, err, id)
 		return
 	}
-	writeJSON(w, 200, map[string]any{"jobId": id, "nextOffset": res.NextOffset, "lastSequence": res.LastSequence})
+	ans := map[string]any{"jobId": id, "nextOffset": res.NextOffset, "lastSequence": res.LastSequence}
+	if res.Node != "" {
+		ans["node"] = res.Node // the node that holds the job: a worker may send its next events there
+	}
+	writeJSON(w, 200, ans)
 }
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {

@@ -29,7 +29,8 @@ func elsewhere(t *testing.T, nodes []*nodetest.Node) float64 {
 // the node that holds their job when it is another one (their emits cross to
 // it and back), and its own id in the upgrade's Actorhub-Node header; the Go
 // SDK's Worker, with a connection to each node, then sends each job's events
-// to the node that holds it, so that no node passes them on any more.
+// to the node that holds it, so that no node passes them on any more; on
+// HTTP, the answer names the node, and the Worker posts there.
 func TestWorkerFollowsTheJobsNode(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
@@ -126,5 +127,38 @@ func TestWorkerFollowsTheJobsNode(t *testing.T) {
 	}
 	if st := w.Stats(); st.Moved != moved || st.Acked != st.Emitted {
 		t.Fatalf("stats %+v: moved %d before", st, moved)
+	}
+
+	// the same on HTTP: an answer names the job's node, and the Worker posts
+	// the job's next batches there (it finds which base that node is by
+	// trying the bases it has not heard from)
+	var hjobs []string
+	for i, n := range nodes {
+		hjobs = append(hjobs, heldBy(t, rs, n, fmt.Sprintf("hroute%d", i), 2)...)
+	}
+	hw := client.NewWorker(client.WorkerConfig{BaseURLs: urls, Transport: client.TransportHTTP, Conns: 1})
+	defer hw.Close()
+	hround := func() {
+		t.Helper()
+		for _, j := range hjobs {
+			if _, err := hw.EmitSync(ctx, j, events.Chunk, map[string]any{"chunk": "h"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	settled = false
+	for r := 0; r < 10 && !settled; r++ {
+		before := elsewhere(t, nodes)
+		hround()
+		settled = elsewhere(t, nodes) == before
+	}
+	if !settled || hw.Stats().Moved == 0 {
+		t.Fatalf("on HTTP, after 10 rounds the emits still cross nodes, or no job moved (stats %+v)", hw.Stats())
+	}
+	before = elsewhere(t, nodes)
+	hround()
+	hround()
+	if got := elsewhere(t, nodes) - before; got != 0 {
+		t.Fatalf("on HTTP, %v emits crossed nodes after the jobs moved; want none", got)
 	}
 }
