@@ -244,8 +244,15 @@ func (w *Worker) learnNode(i int, id string) {
 	}
 }
 
+// triedNode records that base i did not answer, unless it said which node it
+// is before: unheard skips it until it does.
+func (w *Worker) triedNode(i int) {
+	none := ""
+	w.baseNode[i].CompareAndSwap(nil, &none)
+}
+
 // unheard returns the index of a base that has not said which node it is,
-// -1 if none.
+// -1 if none. A base that did not answer is not one (triedNode).
 func (w *Worker) unheard() int {
 	for i := range w.baseNode {
 		if w.baseNode[i].Load() == nil {

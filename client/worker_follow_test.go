@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -218,5 +220,50 @@ func TestHTTPWorkerFollowsTheNodeNamed(t *testing.T) {
 	}
 	if st := w.Stats(); st.Moved < int64(moved) || moved == 0 {
 		t.Fatalf("stats %+v; want %d moved or more", st, moved)
+	}
+}
+
+// TestHTTPWorkerFollowsPastADeadBase: a base that does not answer is not
+// tried again for a node that no base has said it is: a job whose answers
+// name a node still reaches it, through the bases after the dead one.
+func TestHTTPWorkerFollowsPastADeadBase(t *testing.T) {
+	t.Parallel()
+	n, live := newFakeNode(t, 3)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	urls := []string{live[0], live[1], dead.URL, live[2]} // server 2 is the fourth base
+	jobs := []string{"a", "b", "c", "d"}
+	for _, j := range jobs {
+		n.create(j)
+		n.mu.Lock()
+		n.holder[j] = 2
+		n.mu.Unlock()
+	}
+	w := NewWorker(WorkerConfig{BaseURLs: urls, Transport: TransportHTTP, Conns: 2,
+		Backoff: Backoff{Min: time.Millisecond, Max: 10 * time.Millisecond}})
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	settled := func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		for _, j := range jobs {
+			if by := n.servedBy[j]; len(by) == 0 || by[len(by)-1] != 2 {
+				return false
+			}
+		}
+		return true
+	}
+	for r := 0; r < 10 && !settled(); r++ {
+		for _, j := range jobs {
+			if _, err := w.EmitSync(ctx, j, events.Chunk, map[string]any{"chunk": "x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !settled() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		t.Fatalf("after 10 rounds, batches do not reach the node that holds their job: %v (stats %+v)", n.servedBy, w.Stats())
 	}
 }

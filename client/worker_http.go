@@ -104,8 +104,11 @@ func (l *lane) postBatch(ctx context.Context, j *job, body []byte, n, via int) {
 	if ctx.Err() != nil {
 		return
 	}
-	if ans.from != "" {
+	switch {
+	case ans.from != "":
 		w.learnNode(bi, ans.from)
+	case err != nil:
+		w.triedNode(bi) // no answer: not a base to try for a node it has not named (unheard)
 	}
 	now := time.Now()
 	var out []acked
