@@ -87,6 +87,58 @@ func (n *fakeNode) apply(jobID string, off int64, name string) (next int64, code
 	return j.next, "", true
 }
 
+// createHeld creates job jobID, held by server i: answers on the others name it.
+func (n *fakeNode) createHeld(jobID string, i int) {
+	n.mu.Lock()
+	n.jobs[jobID] = &fakeJob{}
+	n.holder[jobID] = i
+	n.mu.Unlock()
+}
+
+// atHolders reports whether the last event of each job went to its holder.
+func (n *fakeNode) atHolders(jobs []string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, j := range jobs {
+		if by := n.servedBy[j]; len(by) == 0 || by[len(by)-1] != n.holder[j] {
+			return false
+		}
+	}
+	return true
+}
+
+// served returns how many events of each job the servers took so far.
+func (n *fakeNode) served(jobs []string) map[string]int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m := make(map[string]int, len(jobs))
+	for _, j := range jobs {
+		m[j] = len(n.servedBy[j])
+	}
+	return m
+}
+
+// checkHeldSince fails t for each job with an event since mark (served) that
+// went to another server than its holder, and returns the jobs whose first
+// event did (they moved).
+func (n *fakeNode) checkHeldSince(t *testing.T, jobs []string, mark map[string]int) (moved []string) {
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, j := range jobs {
+		by, h := n.servedBy[j], n.holder[j]
+		for _, s := range by[mark[j]:] {
+			if s != h {
+				t.Errorf("job %s, held by %s: events went to %v", j, serverID(h), by)
+			}
+		}
+		if by[0] != h {
+			moved = append(moved, j)
+		}
+	}
+	return moved
+}
+
 // serverID is the node id server i gives (Actorhub-Node) and acks name.
 func serverID(i int) string { return fmt.Sprintf("s%d", i) }
 

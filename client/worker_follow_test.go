@@ -23,10 +23,7 @@ func TestWorkerFollowsTheNodeNamed(t *testing.T) {
 	n, urls := newFakeNode(t, 3)
 	jobs := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i"}
 	for k, j := range jobs {
-		n.create(j)
-		n.mu.Lock()
-		n.holder[j] = k % 3
-		n.mu.Unlock()
+		n.createHeld(j, k%3)
 	}
 	var mu sync.Mutex
 	var cancels []string
@@ -53,45 +50,17 @@ func TestWorkerFollowsTheNodeNamed(t *testing.T) {
 	}
 	// each job moves once an ack named its node and nothing of it was
 	// unacked (between two rounds, unless the next Emit came first)
-	settled := func() bool {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		for k, j := range jobs {
-			if by := n.servedBy[j]; len(by) == 0 || by[len(by)-1] != k%3 {
-				return false
-			}
-		}
-		return true
-	}
-	for r := 0; r < 20 && !settled(); r++ {
+	for r := 0; r < 20 && !n.atHolders(jobs); r++ {
 		round(jobs)
 	}
-	if !settled() {
+	if !n.atHolders(jobs) {
 		n.mu.Lock()
 		t.Fatalf("after 20 rounds, events still go to other nodes than their job's: %v", n.servedBy)
 	}
-	n.mu.Lock()
-	before := map[string]int{}
-	for _, j := range jobs {
-		before[j] = len(n.servedBy[j])
-	}
-	n.mu.Unlock()
+	mark := n.served(jobs)
 	round(jobs)
 	round(jobs)
-	var moved []string
-	n.mu.Lock()
-	for k, j := range jobs {
-		by := n.servedBy[j]
-		for _, s := range by[before[j]:] {
-			if s != k%3 {
-				t.Errorf("job %s, held by %s: events went to %v", j, serverID(k%3), by)
-			}
-		}
-		if by[0] != k%3 {
-			moved = append(moved, j)
-		}
-	}
-	n.mu.Unlock()
+	moved := n.checkHeldSince(t, jobs, mark)
 	if st := w.Stats(); st.Moved != int64(len(moved)) || len(moved) == 0 {
 		t.Fatalf("stats %+v; want %d moved (%v)", st, len(moved), moved)
 	}
@@ -160,10 +129,7 @@ func TestHTTPWorkerFollowsTheNodeNamed(t *testing.T) {
 	n, urls := newFakeNode(t, 3)
 	jobs := []string{"a", "b", "c", "d", "e", "f"}
 	for k, j := range jobs {
-		n.create(j)
-		n.mu.Lock()
-		n.holder[j] = k % 3
-		n.mu.Unlock()
+		n.createHeld(j, k%3)
 	}
 	w := NewWorker(WorkerConfig{BaseURLs: urls, Transport: TransportHTTP, Conns: 2})
 	defer w.Close()
@@ -179,47 +145,19 @@ func TestHTTPWorkerFollowsTheNodeNamed(t *testing.T) {
 	}
 	// a job's batches go to the node an answer named, once the Worker knows
 	// which base that is: it tries the bases it has not heard from
-	settled := func() bool {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		for k, j := range jobs {
-			if by := n.servedBy[j]; len(by) == 0 || by[len(by)-1] != k%3 {
-				return false
-			}
-		}
-		return true
-	}
-	for r := 0; r < 10 && !settled(); r++ {
+	for r := 0; r < 10 && !n.atHolders(jobs); r++ {
 		round()
 	}
-	if !settled() {
+	if !n.atHolders(jobs) {
 		n.mu.Lock()
 		t.Fatalf("after 10 rounds, batches still go to other nodes than their job's: %v", n.servedBy)
 	}
-	n.mu.Lock()
-	before := map[string]int{}
-	for _, j := range jobs {
-		before[j] = len(n.servedBy[j])
-	}
-	n.mu.Unlock()
+	mark := n.served(jobs)
 	round()
 	round()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	moved := 0
-	for k, j := range jobs {
-		by := n.servedBy[j]
-		for _, s := range by[before[j]:] {
-			if s != k%3 {
-				t.Errorf("job %s, held by %s: batches went to %v", j, serverID(k%3), by)
-			}
-		}
-		if by[0] != k%3 {
-			moved++
-		}
-	}
-	if st := w.Stats(); st.Moved < int64(moved) || moved == 0 {
-		t.Fatalf("stats %+v; want %d moved or more", st, moved)
+	moved := n.checkHeldSince(t, jobs, mark)
+	if st := w.Stats(); st.Moved < int64(len(moved)) || len(moved) == 0 {
+		t.Fatalf("stats %+v; want %d moved or more", st, len(moved))
 	}
 }
 
@@ -234,34 +172,21 @@ func TestHTTPWorkerFollowsPastADeadBase(t *testing.T) {
 	urls := []string{live[0], live[1], dead.URL, live[2]} // server 2 is the fourth base
 	jobs := []string{"a", "b", "c", "d"}
 	for _, j := range jobs {
-		n.create(j)
-		n.mu.Lock()
-		n.holder[j] = 2
-		n.mu.Unlock()
+		n.createHeld(j, 2)
 	}
 	w := NewWorker(WorkerConfig{BaseURLs: urls, Transport: TransportHTTP, Conns: 2,
 		Backoff: Backoff{Min: time.Millisecond, Max: 10 * time.Millisecond}})
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	settled := func() bool {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		for _, j := range jobs {
-			if by := n.servedBy[j]; len(by) == 0 || by[len(by)-1] != 2 {
-				return false
-			}
-		}
-		return true
-	}
-	for r := 0; r < 10 && !settled(); r++ {
+	for r := 0; r < 10 && !n.atHolders(jobs); r++ {
 		for _, j := range jobs {
 			if _, err := w.EmitSync(ctx, j, events.Chunk, map[string]any{"chunk": "x"}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if !settled() {
+	if !n.atHolders(jobs) {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		t.Fatalf("after 10 rounds, batches do not reach the node that holds their job: %v (stats %+v)", n.servedBy, w.Stats())
