@@ -179,9 +179,7 @@ func (h *Hub) Emit(ctx context.Context, jobID string, items []EmitItem) (EmitRes
 		return EmitResult{}, fmt.Errorf("job %s answered %T", jobID, res)
 	}
 	if r.Err == nil {
-		if r.Node = h.Elsewhere(jobID); r.Node != "" {
-			h.metrics.EmitsElsewhere.Add(float64(len(items)))
-		}
+		r.Node = h.answeredElsewhere(jobID, len(items))
 	}
 	return *r, r.err()
 }
@@ -214,16 +212,15 @@ func (h *Hub) State(ctx context.Context, jobID string) (events.JobState, error) 
 	return st, err
 }
 
-// Holder returns the node that holds the job now ("" when none does: its node
-// let it go idle, drained or died, and no request has activated it since).
-// Elsewhere returns the id of the node that holds job jobID when it is not
-// this one ("" otherwise): the node a worker's emits to this node cross to
-// and back, the one this node passes them to (where the job is known to live,
+// answeredElsewhere returns the id of the node that holds job jobID when it
+// is not this one ("" otherwise), for the answer to emits of its that a
+// worker sent here, and counts them then: they crossed to that node and back.
+// It is the node this node passes them to (where the job is known to live,
 // else the node its id hashes to, which holds it or passes them on and says
-// where). An emit's answer names it, so that a worker that can reach that
-// node sends the job's emits there: fewer hops for each, and one node's work
-// instead of two's (docs/BENCHMARKS.md C28).
-func (h *Hub) Elsewhere(jobID string) string {
+// where). The answer names it, so that a worker that can reach that node sends
+// the job's emits there: fewer hops for each, and one node's work instead of
+// two's (docs/BENCHMARKS.md C28).
+func (h *Hub) answeredElsewhere(jobID string, emits int) string {
 	if h.net == nil {
 		return ""
 	}
@@ -231,9 +228,14 @@ func (h *Hub) Elsewhere(jobID string) string {
 		return "" // held here
 	}
 	node, _ := h.net.Destination(jobID)
+	if node != "" {
+		h.metrics.EmitsElsewhere.Add(float64(emits))
+	}
 	return node
 }
 
+// Holder returns the node that holds the job now ("" when none does: its node
+// let it go idle, drained or died, and no request has activated it since).
 func (h *Hub) Holder(ctx context.Context, jobID string) (string, error) {
 	node, _, err := h.store.Holder(ctx, jobID)
 	if err != nil {

@@ -106,7 +106,7 @@ type EmitResult struct {
 	Epoch uint64             `json:"epoch,omitempty"`
 	Err   *events.CodedError `json:"err,omitempty"`
 	// Node is set by Hub.Emit, on the node that asked, never sent: the
-	// node that holds the job when it is another one (Hub.Elsewhere)
+	// node that holds the job when it is another one (Hub.answeredElsewhere)
 	Node string `json:"-"`
 }
 

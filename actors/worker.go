@@ -175,10 +175,7 @@ func (w *WorkerConnActor) onResult(m *EmitResult) {
 		w.idle.pause()
 	}
 	if m.Err == nil {
-		node := w.h.Elsewhere(m.JobID)
-		if node != "" {
-			w.h.metrics.EmitsElsewhere.Add(float64(n))
-		}
+		node := w.h.answeredElsewhere(m.JobID, n)
 		w.sink.Send(events.AppendAck(make([]byte, 0, 96+len(m.JobID)+len(node)), m.JobID, m.NextOffset, m.LastSequence, m.Epoch, node))
 		return
 	}

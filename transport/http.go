@@ -142,7 +142,7 @@ func decodeEventsBody(b []byte, maxEvents int) ([]actors.EmitItem, error) {
 }
 
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Actorhub-Node", s.cfg.NodeID) // which node this is: the answer may name another ("node")
+	w.Header().Set(nodeHeader, s.cfg.NodeID) // which node this is: the answer may name another ("node")
 	if _, err := s.authorize(r, ScopeWorker); err != nil {
 		writeError(w, err)
 		return

@@ -79,6 +79,10 @@ func DefaultConfig() Config {
 		DrainReconnectMax: 2 * time.Second}
 }
 
+// nodeHeader names the node in the answer to a worker's upgrade (and to any
+// WebSocket's) and to POST /api/jobs/{id}/events.
+const nodeHeader = "Actorhub-Node"
+
 // Hub is what the edge needs of the node's actors; *actors.Hub implements it.
 // Its methods are safe for concurrent use; the ones that take a ctx block
 // until the job answered (or the ctx ended).

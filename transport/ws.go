@@ -49,7 +49,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, worker bool) {
 	var sess *session // set before the connection is first read
 	// which node this is: a worker matches it with the node an ack names
 	// (WorkerAckFrame.Node)
-	w.Header().Set("Actorhub-Node", s.cfg.NodeID)
+	w.Header().Set(nodeHeader, s.cfg.NodeID)
 	conn, err := websocket.Accept(smallBuffers{w, &got, !worker}, r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled, OriginPatterns: s.cfg.AllowedOrigins,
 		// a pong that coder/websocket reads (one between the fragments of
