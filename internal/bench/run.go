@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -215,6 +214,16 @@ func (r *run) createJobs(ctx context.Context) error {
 	for j := range r.jobIDs {
 		r.jobIDs[j] = fmt.Sprintf("%s%d", prefix, j)
 	}
+	// on "subscriber", job j is made through the node of subscriber j, by a
+	// Worker whose one node that is (it makes a job through its lane's node)
+	var through []*client.Worker
+	if r.cfg.CreateOn == "subscriber" {
+		for _, b := range r.bases {
+			cw := client.NewWorker(client.WorkerConfig{BaseURLs: []string{b}, HTTPClient: r.hc})
+			defer cw.Close()
+			through = append(through, cw)
+		}
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(r.jobIDs))
 	sem := make(chan struct{}, 16)
@@ -224,13 +233,11 @@ func (r *run) createJobs(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			var err error
-			if r.cfg.CreateOn == "subscriber" {
-				err = r.createOn(ctx, r.bases[j%len(r.bases)], id)
-			} else {
-				_, err = r.worker.CreateJob(ctx, id, "bench", "bench", nil)
+			w := r.worker
+			if through != nil {
+				w = through[j%len(through)]
 			}
-			if err != nil {
+			if _, err := w.CreateJob(ctx, id, "bench", "bench", nil); err != nil {
 				errs <- fmt.Errorf("bench: create job %s: %w", id, err)
 			}
 		}()
@@ -238,27 +245,6 @@ func (r *run) createJobs(ctx context.Context) error {
 	wg.Wait()
 	close(errs)
 	return <-errs // nil when none failed
-}
-
-// createOn makes job id with POST /api/jobs through the node at base, so
-// that it lives there.
-func (r *run) createOn(ctx context.Context, base, id string) error {
-	body := fmt.Sprintf(`{"jobId":%q,"userId":"bench","type":"bench"}`, id)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/jobs", strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := r.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST %s/api/jobs: %d %s", base, resp.StatusCode, bytes.TrimSpace(b))
-	}
-	return nil
 }
 
 func (r *run) onAck(_ string, _ int64, queuedAt time.Time) {
